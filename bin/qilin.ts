@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// qilin [OPTIONS] [APP_MODULE]
+import process from 'node:process';
+import { AppLoadError, loadApp } from '../lib/app.js';
+import { Arbiter, VERSION } from '../lib/arbiter.js';
+import { resolveConfig } from '../lib/config.js';
+import { ConfigError, helpText } from '../lib/settings.js';
+
+async function main(argv: string[]): Promise<number> {
+  let resolved;
+  try {
+    resolved = await resolveConfig(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const { settings, app } = resolved;
+  if (resolved.help) { process.stdout.write(helpText()); return 0; }
+  if (resolved.version) { process.stdout.write(`qilin (version ${VERSION})\n`); return 0; }
+  if (settings.print_config) {
+    for (const [k, v] of Object.entries(settings)) process.stdout.write(`${k.padEnd(24)} = ${JSON.stringify(v)}\n`);
+    return 0;
+  }
+  if (!app) {
+    process.stderr.write('Error: No application module specified (qilin [OPTIONS] MODULE[:EXPORT]; see qilin --help).\n');
+    return 1;
+  }
+  if (settings.chdir) {
+    try { process.chdir(settings.chdir); } catch (err) {
+      process.stderr.write(`Error: Invalid value for chdir: ${JSON.stringify(settings.chdir)} (${(err as Error).message})\n`);
+      return 1;
+    }
+  }
+  if (settings.check_config) {
+    try {
+      await loadApp(app);
+      return 0;
+    } catch (err) {
+      const msg = err instanceof AppLoadError ? err.message : String(err);
+      process.stderr.write(`\nError while loading the application:\n\n${msg}\n`);
+      return 1;
+    }
+  }
+  return new Arbiter({ settings, app, argv }).run();
+}
+
+process.exitCode = await main(process.argv.slice(2));

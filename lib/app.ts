@@ -1,0 +1,45 @@
+// Loads `MODULE[:EXPORT]` and checks it is a fetch app: a function `(Request) => Response` or an
+// object with such a `fetch` method (a Hono app is one).
+import { importModule } from './loader.js';
+import type { FetchHandler } from './http/handler.js';
+
+/** The app could not be loaded or is not a fetch app; the worker exits with APP_LOAD_ERROR (4). */
+export class AppLoadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppLoadError';
+  }
+}
+
+export function splitAppUri(uri: string): { module: string; exportName: string } {
+  // A Windows drive letter is not an export separator; elsewhere the last ':' is.
+  const i = uri.lastIndexOf(':');
+  if (i <= 1) return { module: uri, exportName: 'default' };
+  return { module: uri.slice(0, i), exportName: uri.slice(i + 1) || 'default' };
+}
+
+export async function loadApp(uri: string, cwd: string = process.cwd()): Promise<FetchHandler> {
+  const { module, exportName } = splitAppUri(uri);
+  let mod: Record<string, unknown>;
+  try {
+    mod = await importModule(module, cwd);
+  } catch (err) {
+    throw new AppLoadError(`Failed to load module ${module}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!(exportName in mod)) {
+    const names = Object.keys(mod).join(', ') || 'none';
+    throw new AppLoadError(`Failed to find attribute '${exportName}' in '${module}' (exports: ${names}).`);
+  }
+  let app = mod[exportName];
+  // A CommonJS module's `module.exports = app` arrives as `default`; a default export may wrap an app.
+  if (app && typeof app === 'object' && !('fetch' in app) && 'default' in app) app = (app as { default: unknown }).default;
+  if (typeof app === 'function') return app as FetchHandler;
+  if (app && typeof app === 'object' && typeof (app as { fetch?: unknown }).fetch === 'function') {
+    const target = app as { fetch: FetchHandler };
+    return target.fetch.bind(target);
+  }
+  throw new AppLoadError(
+    `'${exportName}' in '${module}' is not a fetch app: expected a function (request) => Response ` +
+    `or an object with a fetch method, got ${app === null ? 'null' : typeof app}.`,
+  );
+}

@@ -1,0 +1,164 @@
+// Resolves settings: defaults < config file < $QILIN_CMD_ARGS < command line (Gunicorn's order).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { importModule } from './loader.js';
+import {
+  ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, coerce, defaultSettings,
+  type SettingName, type Settings,
+} from './settings.js';
+
+/** What a config file exports: any subset of the settings. */
+export type QilinConfig = Partial<Omit<Settings, 'config' | 'check_config' | 'print_config'>>;
+
+/** Typed helper for `qilin.config.ts`: `export default defineConfig({ workers: 4 })`. */
+export function defineConfig(config: QilinConfig): QilinConfig {
+  return config;
+}
+
+export interface ParsedArgs {
+  values: Map<SettingName, unknown>;
+  app: string | null;
+  help: boolean;
+  version: boolean;
+}
+
+export const DEFAULT_CONFIG_FILES = ['qilin.config.ts', 'qilin.config.js', 'qilin.config.mjs'];
+
+/** Parse argv against the settings table. List settings accumulate; the last value wins otherwise. */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const out: ParsedArgs = { values: new Map(), app: null, help: false, version: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') { out.help = true; continue; }
+    if (arg === '-v' || arg === '--version') { out.version = true; continue; }
+    if (!arg.startsWith('-') || arg === '-') {
+      if (out.app !== null) throw new ConfigError('app', `unexpected argument: ${arg} (the app is already ${out.app})`);
+      out.app = arg;
+      continue;
+    }
+    let flag = arg;
+    let inline: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) { flag = arg.slice(0, eq); inline = arg.slice(eq + 1); }
+    else if (!arg.startsWith('--') && arg.length > 2) { flag = arg.slice(0, 2); inline = arg.slice(2); }
+    const def = SETTINGS_BY_FLAG.get(flag);
+    if (!def) throw new ConfigError('argv', `unrecognized option: ${arg} (see qilin --help)`);
+    const name = def.name as SettingName;
+    if (def.type === 'bool') {
+      out.values.set(name, inline === undefined ? true : coerce(def, inline));
+      continue;
+    }
+    const raw = inline ?? argv[++i];
+    if (raw === undefined) throw new ConfigError(def.name, `option ${flag} (${def.name}) needs a value`);
+    if (def.type === 'list') {
+      const prev = (out.values.get(name) as string[] | undefined) ?? [];
+      out.values.set(name, [...prev, raw]);
+    } else {
+      out.values.set(name, coerce(def, raw));
+    }
+  }
+  return out;
+}
+
+/** Split $QILIN_CMD_ARGS like a shell would for simple quoting. */
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+  return out;
+}
+
+async function loadConfigFile(file: string): Promise<Map<SettingName, unknown>> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await importModule(file);
+  } catch (err) {
+    throw new ConfigError('config', `Failed to read config file: ${file} (${(err as Error).message.split('\n')[0]})`);
+  }
+  const source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>;
+  const values = new Map<SettingName, unknown>();
+  for (const [key, raw] of Object.entries(source)) {
+    const def = SETTINGS_BY_NAME.get(key);
+    if (!def || key === 'config') continue; // hooks and helpers live here too
+    values.set(key as SettingName, coerce(def, raw));
+  }
+  return values;
+}
+
+export interface ResolvedConfig {
+  settings: Settings;
+  app: string | null;
+  help: boolean;
+  version: boolean;
+  /** Absolute path of the config file that was read, if any. */
+  configFile: string | null;
+}
+
+export async function resolveConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Promise<ResolvedConfig> {
+  const cli = parseArgs(argv);
+  const envArgs = env.QILIN_CMD_ARGS ? parseArgs(splitArgs(env.QILIN_CMD_ARGS)) : null;
+  const settings = defaultSettings(env) as unknown as Record<string, unknown>;
+
+  const explicit = (cli.values.get('config') ?? envArgs?.values.get('config')) as string | undefined;
+  let configFile: string | null = null;
+  if (explicit) {
+    configFile = path.resolve(cwd, explicit);
+    if (!existsSync(configFile)) throw new ConfigError('config', `Config file not found: ${explicit}`);
+  } else {
+    const found = DEFAULT_CONFIG_FILES.map((f) => path.join(cwd, f)).find((f) => existsSync(f));
+    configFile = found ?? null;
+  }
+  if (configFile) for (const [k, v] of await loadConfigFile(configFile)) settings[k] = v;
+  for (const source of [envArgs, cli]) if (source) for (const [k, v] of source.values) settings[k] = v;
+  settings.config = configFile;
+
+  for (const b of settings.bind as string[]) parseBind(b); // validate early
+  for (const e of settings.raw_env as string[]) {
+    if (!e.includes('=')) throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
+  }
+  const app = cli.app ?? envArgs?.app ?? null;
+  return { settings: settings as unknown as Settings, app, help: cli.help, version: cli.version, configFile };
+}
+
+export interface BindAddress {
+  host: string;
+  port: number;
+  /** As the user wrote it, for logs. */
+  text: string;
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT`. Unix sockets and fds need the node engine. */
+export function parseBind(text: string): BindAddress {
+  const bad = (why: string): never => {
+    throw new ConfigError('bind', `Invalid value for bind: ${JSON.stringify(text)} (${why})`);
+  };
+  if (text.startsWith('unix:') || text.startsWith('fd://')) bad('unix sockets and fds are not supported by the uWS engine');
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (/^\d+$/.test(text)) {
+    host = '0.0.0.0';
+    portText = text;
+  } else {
+    const i = text.lastIndexOf(':');
+    if (i < 0) return { host: text || bad('empty'), port: 8000, text };
+    host = text.slice(0, i) || '0.0.0.0';
+    portText = text.slice(i + 1);
+    if (host.includes(':')) bad('IPv6 addresses go in brackets: [::1]:8000');
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) bad('port must be 0-65535');
+  return { host, port, text };
+}
+
+export function formatBind(b: { host: string; port: number }): string {
+  return b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
+}

@@ -1,0 +1,94 @@
+// A light `Response`: it keeps (body, init) and builds the platform Response only when the app
+// touches something that needs one. The writer reads (status, headers, body) straight from it,
+// so a plain string or bytes body never goes through a stream. `instanceof Response` holds.
+import { STATUS_CODES } from 'node:http';
+import { delegateMissing } from './delegate.js';
+
+export const NativeResponse: typeof Response = globalThis.Response;
+
+const kBody = Symbol('qilin.body');
+const kInit = Symbol('qilin.init');
+const kNative = Symbol('qilin.native');
+
+/** Bodies the writer sends as they are. Anything else becomes a platform Response. */
+export type PlainBody = string | Uint8Array | ArrayBuffer | null | undefined;
+
+function isPlainBody(b: unknown): b is PlainBody {
+  return b == null || typeof b === 'string' || b instanceof Uint8Array || b instanceof ArrayBuffer;
+}
+
+export class LightResponse {
+  [kBody]: BodyInit | null | undefined;
+  [kInit]: ResponseInit | undefined;
+  [kNative]: Response | undefined;
+
+  constructor(body?: BodyInit | null, init?: ResponseInit) {
+    this[kBody] = body;
+    this[kInit] = init;
+    this[kNative] = undefined;
+  }
+
+  // `x instanceof Response` holds for light and platform responses alike.
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return v instanceof NativeResponse;
+  }
+
+  static json(data: unknown, init?: ResponseInit): Response {
+    const body = JSON.stringify(data);
+    if (body === undefined) throw new TypeError('Response.json: value is not JSON serializable');
+    const headers = new Headers(init?.headers);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    return new LightResponse(body, { status: init?.status, statusText: init?.statusText, headers }) as unknown as Response;
+  }
+  static error(): Response {
+    return NativeResponse.error();
+  }
+  static redirect(url: string | URL, status?: number): Response {
+    return NativeResponse.redirect(url, status);
+  }
+
+  get status(): number {
+    return this[kNative]?.status ?? this[kInit]?.status ?? 200;
+  }
+  get ok(): boolean {
+    const s = this.status;
+    return s >= 200 && s < 300;
+  }
+}
+
+/** The platform Response behind a light one, built once. */
+export function toNative(r: LightResponse): Response {
+  return (r[kNative] ??= new NativeResponse(r[kBody], r[kInit]));
+}
+
+// Every other member is served by the platform object.
+delegateMissing(LightResponse.prototype, NativeResponse.prototype, toNative);
+Object.setPrototypeOf(LightResponse, NativeResponse);
+
+/** The parts of a light response the writer can send directly, or null when it needs the platform path. */
+export function plainParts(r: unknown): { status: number; statusText: string | undefined; headers: HeadersInit | undefined; body: PlainBody } | null {
+  if (typeof r !== 'object' || r === null || !(kNative in r) || (r as LightResponse)[kNative] !== undefined) return null;
+  const lr = r as LightResponse;
+  const body = lr[kBody];
+  if (!isPlainBody(body)) return null;
+  const init = lr[kInit];
+  return { status: init?.status ?? 200, statusText: init?.statusText, headers: init?.headers, body };
+}
+
+/** Make `new Response(...)` in app code the light one (as @hono/node-server does). */
+export function installLightResponse(): void {
+  (globalThis as { Response: unknown }).Response = LightResponse;
+}
+
+const STATUS_LINES = new Map<number, string>();
+for (const [code, reason] of Object.entries(STATUS_CODES)) STATUS_LINES.set(Number(code), `${code} ${reason}`);
+
+/** `200 OK`, from a table built once. */
+export function statusLine(status: number, statusText?: string): string {
+  if (statusText) return `${status} ${statusText}`;
+  return STATUS_LINES.get(status) ?? `${status} Unknown`;
+}
+
+export function isResponse(v: unknown): v is Response {
+  return v instanceof NativeResponse;
+}

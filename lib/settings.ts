@@ -1,0 +1,220 @@
+// The one table of settings. The CLI parser, config file, env handling, validation, `--help`,
+// `--print-config` and the README's options section are all generated from it.
+
+export type SettingType = 'int' | 'string' | 'bool' | 'list' | 'choice';
+
+export interface SettingDef {
+  name: string;
+  section: string;
+  flags: string[];
+  meta?: string;
+  type: SettingType;
+  choices?: readonly string[];
+  min?: number;
+  default: unknown;
+  /** How the default reads in docs when it is computed at start-up. */
+  defaultText?: string;
+  desc: string;
+}
+
+export const WORKER_CLASSES = ['pool', 'sync'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+
+export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+
+export const SETTINGS: readonly SettingDef[] = [
+  {
+    name: 'config', section: 'Config File', flags: ['-c', '--config'], meta: 'CONFIG', type: 'string',
+    default: null, defaultText: './qilin.config.ts|.js|.mjs when present',
+    desc: 'Config file to load: a module exporting settings (use `defineConfig`).',
+  },
+  {
+    name: 'bind', section: 'Server Socket', flags: ['-b', '--bind'], meta: 'ADDRESS', type: 'list',
+    default: ['127.0.0.1:8000'], defaultText: "['127.0.0.1:8000'] (or ['0.0.0.0:$PORT'])",
+    desc: 'Socket to bind: `HOST:PORT` or `[IPv6]:PORT`. Repeat to bind several.',
+  },
+  {
+    name: 'workers', section: 'Worker Processes', flags: ['-w', '--workers'], meta: 'INT', type: 'int', min: 1,
+    default: 1, defaultText: '$WEB_CONCURRENCY or 1',
+    desc: 'Number of worker processes.',
+  },
+  {
+    name: 'worker_class', section: 'Worker Processes', flags: ['-k', '--worker-class'], meta: 'STRING',
+    type: 'choice', choices: WORKER_CLASSES, default: 'pool',
+    desc: '`pool`: up to `worker_connections` concurrent requests per listener; `sync`: one at a time.',
+  },
+  {
+    name: 'worker_connections', section: 'Worker Processes', flags: ['--worker-connections'], meta: 'INT',
+    type: 'int', min: 1, default: 1000,
+    desc: 'Most requests a pool runs at once per listener; more wait in arrival order.',
+  },
+  {
+    name: 'max_requests', section: 'Worker Processes', flags: ['--max-requests'], meta: 'INT', type: 'int', min: 0,
+    default: 0, desc: 'Requests a worker serves before it is replaced (0 = never).',
+  },
+  {
+    name: 'max_requests_jitter', section: 'Worker Processes', flags: ['--max-requests-jitter'], meta: 'INT',
+    type: 'int', min: 0, default: 0, desc: 'Random 0..N added to `max_requests` per worker.',
+  },
+  {
+    name: 'timeout', section: 'Worker Processes', flags: ['-t', '--timeout'], meta: 'INT', type: 'int', min: 0,
+    default: 30, desc: 'Workers silent for more than this many seconds are killed and replaced (0 = never).',
+  },
+  {
+    name: 'graceful_timeout', section: 'Worker Processes', flags: ['--graceful-timeout'], meta: 'INT', type: 'int',
+    min: 0, default: 30, desc: 'Seconds a stopping worker has to finish in-flight requests before it is killed.',
+  },
+  {
+    name: 'keepalive', section: 'Worker Processes', flags: ['--keep-alive'], meta: 'INT', type: 'int', min: 0,
+    default: 2, desc: 'Seconds a stopping worker keeps serving idle keep-alive connections (with `Connection: close`).',
+  },
+  {
+    name: 'chdir', section: 'Server Mechanics', flags: ['--chdir'], meta: 'DIR', type: 'string', default: null,
+    defaultText: 'the current directory', desc: 'Change to this directory before loading the app.',
+  },
+  {
+    name: 'raw_env', section: 'Server Mechanics', flags: ['-e', '--env'], meta: 'ENV', type: 'list', default: [],
+    desc: 'Set an environment variable in the workers: `KEY=VALUE`. Repeatable.',
+  },
+  {
+    name: 'pidfile', section: 'Server Mechanics', flags: ['-p', '--pid'], meta: 'FILE', type: 'string',
+    default: null, desc: 'File the arbiter writes its pid to; removed at exit.',
+  },
+  {
+    name: 'accesslog', section: 'Logging', flags: ['--access-logfile'], meta: 'FILE', type: 'string',
+    default: null, desc: 'Access log file; `-` is stdout. No access log when unset.',
+  },
+  {
+    name: 'access_log_format', section: 'Logging', flags: ['--access-logformat'], meta: 'STRING', type: 'string',
+    default: DEFAULT_ACCESS_LOG_FORMAT, desc: "Access log format with Gunicorn's atoms (`%(h)s`, `%(r)s`, `%({header}i)s`, ...).",
+  },
+  {
+    name: 'errorlog', section: 'Logging', flags: ['--error-logfile', '--log-file'], meta: 'FILE', type: 'string',
+    default: '-', desc: 'Error log file; `-` is stderr.',
+  },
+  {
+    name: 'loglevel', section: 'Logging', flags: ['--log-level'], meta: 'LEVEL', type: 'choice', choices: LOG_LEVELS,
+    default: 'info', desc: 'Error log level.',
+  },
+  {
+    name: 'proc_name', section: 'Process Naming', flags: ['-n', '--name'], meta: 'STRING', type: 'string',
+    default: null, defaultText: 'the app URI', desc: 'Name in process titles.',
+  },
+  {
+    name: 'check_config', section: 'Debugging', flags: ['--check-config'], type: 'bool', default: false,
+    desc: 'Load the config and the app, then exit (0 when both load).',
+  },
+  {
+    name: 'print_config', section: 'Debugging', flags: ['--print-config'], type: 'bool', default: false,
+    desc: 'Print the resolved settings, then exit.',
+  },
+];
+
+export interface Settings {
+  config: string | null;
+  bind: string[];
+  workers: number;
+  worker_class: (typeof WORKER_CLASSES)[number];
+  worker_connections: number;
+  max_requests: number;
+  max_requests_jitter: number;
+  timeout: number;
+  graceful_timeout: number;
+  keepalive: number;
+  chdir: string | null;
+  raw_env: string[];
+  pidfile: string | null;
+  accesslog: string | null;
+  access_log_format: string;
+  errorlog: string;
+  loglevel: (typeof LOG_LEVELS)[number];
+  proc_name: string | null;
+  check_config: boolean;
+  print_config: boolean;
+}
+
+export type SettingName = keyof Settings;
+
+export const SETTINGS_BY_NAME: ReadonlyMap<string, SettingDef> = new Map(SETTINGS.map((s) => [s.name, s]));
+export const SETTINGS_BY_FLAG: ReadonlyMap<string, SettingDef> = new Map(
+  SETTINGS.flatMap((s) => s.flags.map((f) => [f, s] as const)),
+);
+
+/** Thrown for a setting that cannot be used; the CLI prints it as one line and exits 1. */
+export class ConfigError extends Error {
+  constructor(readonly setting: string, message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Turn a raw value (string from argv/env, or any value from a config file) into the setting's type. */
+export function coerce(def: SettingDef, raw: unknown): unknown {
+  const bad = (why: string): never => {
+    throw new ConfigError(def.name, `Invalid value for ${def.name}: ${JSON.stringify(raw)} (${why})`);
+  };
+  switch (def.type) {
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n)) bad('not an integer');
+      if (def.min !== undefined && n < def.min) bad(`must be >= ${def.min}`);
+      return n;
+    }
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return bad('not a boolean');
+    case 'string':
+      if (raw === null) return null;
+      if (typeof raw !== 'string') bad('not a string');
+      return raw;
+    case 'choice':
+      if (typeof raw !== 'string' || !def.choices!.includes(raw)) bad(`one of: ${def.choices!.join(', ')}`);
+      return raw;
+    case 'list': {
+      const list = typeof raw === 'string' ? [raw] : raw;
+      if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) bad('not a list of strings');
+      return [...(list as string[])];
+    }
+  }
+}
+
+export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const out: Record<string, unknown> = {};
+  for (const def of SETTINGS) out[def.name] = Array.isArray(def.default) ? [...def.default] : def.default;
+  if (env.PORT) out.bind = [`0.0.0.0:${env.PORT}`];
+  if (env.WEB_CONCURRENCY) out.workers = coerce(SETTINGS_BY_NAME.get('workers')!, env.WEB_CONCURRENCY);
+  return out as unknown as Settings;
+}
+
+/** `qilin --help`, generated from the table. */
+export function helpText(): string {
+  const lines = [
+    'usage: qilin [OPTIONS] [APP_MODULE]',
+    '',
+    'APP_MODULE is MODULE[:EXPORT]: a path (app.ts, ./dist/app.js, .mjs, .cjs) or a package name;',
+    'EXPORT defaults to `default` and must be a fetch app (a function or an object with `fetch`).',
+    '',
+    'options:',
+    '  -h, --help            show this help and exit',
+    '  -v, --version         show the version and exit',
+  ];
+  for (const def of SETTINGS) {
+    const flags = def.flags.join(', ') + (def.meta ? ` ${def.meta}` : '');
+    const dflt = def.defaultText ?? JSON.stringify(def.default);
+    lines.push(`  ${flags.padEnd(30)} ${def.desc.replace(/`/g, '')} [${def.name}; default: ${dflt}]`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The README's options table, generated from the table (a test checks the README holds it). */
+export function markdownTable(): string {
+  const rows = ['| setting | flags | default | meaning |', '| --- | --- | --- | --- |'];
+  for (const def of SETTINGS) {
+    const flags = def.flags.map((f) => `\`${f}${def.meta ? ' ' + def.meta : ''}\``).join(', ');
+    const dflt = (def.defaultText ?? JSON.stringify(def.default)).replace(/\|/g, '\\|');
+    rows.push(`| \`${def.name}\` | ${flags} | ${dflt} | ${def.desc.replace(/\|/g, '\\|')} |`);
+  }
+  return rows.join('\n');
+}

@@ -1,0 +1,214 @@
+// What every worker does: boot, serve each bound address with its own uWS app inside its own
+// effection pool, prove it is alive to the arbiter, and stop on the arbiter's signals.
+//
+// Lifecycle (effection owns it): worker → one listener resource per bind → that listener's pool.
+// TERM: stop listening, finish in-flight requests within graceful_timeout, keep serving idle
+// keep-alive connections (with `Connection: close`) for `keepalive` s, then exit.
+// INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
+import { action, race, resource, run, sleep, useScope, type Operation } from 'effection';
+import { AppLoadError, loadApp } from '../lib/app.js';
+import { formatBind, type BindAddress } from '../lib/config.js';
+import { createHandler, type Exchange, type FetchHandler, type Listener } from '../lib/http/handler.js';
+import { installLightResponse } from '../lib/http/response.js';
+import { Logger } from '../lib/log.js';
+import type { Settings } from '../lib/settings.js';
+import { loadUws, type TemplatedApp, type us_listen_socket, type UwsModule } from '../lib/uws.js';
+import { Pool } from './pool.js';
+
+/** Exit codes the arbiter understands (Gunicorn's). */
+export const WORKER_BOOT_ERROR = 3;
+export const APP_LOAD_ERROR = 4;
+
+export interface WorkerSpec {
+  settings: Settings;
+  app: string;
+  binds: BindAddress[];
+  age: number;
+}
+
+export type StopMode = 'graceful' | 'quick';
+
+/** A message from a worker to its arbiter (over the fork IPC channel). */
+export type WorkerMessage = { t: 'ready' } | { t: 'hb' } | { t: 'retire' };
+
+class BindFailed extends Error {}
+
+interface ListenerHandle {
+  listener: Listener;
+  pool: Pool;
+  stopListening(): void;
+}
+
+export abstract class Worker {
+  protected readonly log: Logger;
+  private requests = 0;
+  private readonly maxRequests: number;
+  private stopRequested: ((mode: StopMode) => void) | undefined;
+  private pendingStop: StopMode | undefined;
+  private listeners: ListenerHandle[] = [];
+
+  constructor(protected readonly spec: WorkerSpec) {
+    this.log = new Logger(spec.settings);
+    const { max_requests, max_requests_jitter } = spec.settings;
+    this.maxRequests = max_requests > 0 ? max_requests + Math.floor(Math.random() * (max_requests_jitter + 1)) : 0;
+  }
+
+  /** Most requests one listener's pool runs at once. */
+  protected abstract poolSize(): number;
+
+  private send(msg: WorkerMessage): void {
+    if (process.connected) process.send!(msg);
+  }
+
+  /** Boot and serve until told to stop; resolves with the exit code. */
+  async run(): Promise<number> {
+    const { settings } = this.spec;
+    process.title = `qilin: worker [${settings.proc_name ?? this.spec.app}]`;
+    this.installSignals();
+
+    let uws: UwsModule;
+    try {
+      const loaded = loadUws();
+      uws = loaded.uws;
+      this.log.debug(`Worker using ${loaded.build}`);
+    } catch (err) {
+      this.log.exception('Exception in worker process', err);
+      return WORKER_BOOT_ERROR;
+    }
+
+    installLightResponse();
+    let app: FetchHandler;
+    try {
+      app = await loadApp(this.spec.app);
+    } catch (err) {
+      this.log.exception(err instanceof AppLoadError ? err.message : 'Exception in worker process', err instanceof AppLoadError ? err.cause ?? '' : err);
+      return APP_LOAD_ERROR;
+    }
+
+    const heartbeat = this.startHeartbeat();
+    try {
+      await run(() => this.serve(uws, app));
+      return 0;
+    } catch (err) {
+      if (err instanceof BindFailed) {
+        this.log.errorMsg(err.message);
+        return WORKER_BOOT_ERROR;
+      }
+      this.log.exception('Exception in worker process', err);
+      return 1;
+    } finally {
+      clearInterval(heartbeat);
+      this.log.flush();
+    }
+  }
+
+  private *serve(uws: UwsModule, app: FetchHandler): Operation<void> {
+    for (const bind of this.spec.binds) this.listeners.push(yield* this.useListener(uws, app, bind));
+    this.send({ t: 'ready' });
+
+    const mode = yield* this.untilStop();
+    for (const l of this.listeners) l.stopListening();
+    if (mode === 'quick') return;
+
+    const { graceful_timeout, keepalive } = this.spec.settings;
+    for (const l of this.listeners) l.listener.draining = true;
+    yield* race([
+      (function* (listeners: ListenerHandle[]): Operation<void> {
+        for (const l of listeners) yield* l.pool.drained();
+        // Idle keep-alive clients may still send one more request; it is answered with Connection: close.
+        if (keepalive > 0) yield* sleep(keepalive * 1000);
+      })(this.listeners),
+      sleep(graceful_timeout * 1000),
+    ]);
+  }
+
+  private useListener(uws: UwsModule, app: FetchHandler, bind: BindAddress): Operation<ListenerHandle> {
+    const worker = this;
+    return resource(function* (provide) {
+      const scope = yield* useScope();
+      const pool = new Pool(scope, worker.poolSize());
+      const server: TemplatedApp = uws.App();
+      const listener: Listener = {
+        app,
+        accessLog: worker.log.access,
+        authority: formatBind(bind),
+        draining: false,
+        submit: (ex: Exchange) => pool.submit(ex),
+        requestDone: () => worker.requestDone(),
+        onError: (msg, err) => worker.log.exception(msg, err),
+      };
+      server.any('/*', createHandler(listener));
+      const socket = yield* action<us_listen_socket | false>((resolve) => {
+        server.listen(bind.host, bind.port, (s) => resolve(s));
+        return () => {};
+      });
+      if (!socket) throw new BindFailed(`Connection in use: ${formatBind(bind)} (worker could not listen)`);
+      worker.log.debug(`Listening at: http://${formatBind(bind)} (${process.pid})`);
+      let listening = true;
+      const stopListening = () => {
+        if (listening) { listening = false; uws.us_listen_socket_close(socket); }
+      };
+      try {
+        yield* provide({ listener, pool, stopListening });
+      } finally {
+        stopListening();
+        pool.cancelWaiting();
+        (server as { close?: () => void }).close?.();
+      }
+    });
+  }
+
+  private *untilStop(): Operation<StopMode> {
+    if (this.pendingStop) return this.pendingStop;
+    return yield* action<StopMode>((resolve) => {
+      this.stopRequested = resolve;
+      return () => { this.stopRequested = undefined; };
+    });
+  }
+
+  protected stop(mode: StopMode): void {
+    if (this.pendingStop === 'quick' || this.pendingStop === mode) return;
+    this.pendingStop = mode;
+    if (mode === 'quick') {
+      // Quick stop does not wait for the event loop: in-flight requests are dropped, as Gunicorn's QUIT.
+      for (const l of this.listeners) l.stopListening();
+      this.log.flush();
+      process.exit(0);
+    }
+    this.stopRequested?.(mode);
+  }
+
+  private requestDone(): void {
+    if (++this.requests === this.maxRequests) {
+      this.log.info(`Autorestarting worker after current request.`);
+      // The arbiter starts a replacement first and then stops this worker with TERM: with per-worker
+      // SO_REUSEPORT listeners that order means there is always someone listening.
+      if (process.connected) this.send({ t: 'retire' });
+      else this.stop('graceful');
+    }
+  }
+
+  private installSignals(): void {
+    process.on('SIGTERM', () => this.stop('graceful'));
+    process.on('SIGINT', () => this.stop('quick'));
+    process.on('SIGQUIT', () => this.stop('quick'));
+    process.on('SIGUSR1', () => this.log.reopen());
+    process.on('SIGHUP', () => {}); // the arbiter reloads by replacing workers
+    process.on('SIGTTIN', () => {});
+    process.on('SIGTTOU', () => {});
+    process.on('SIGWINCH', () => {});
+    // The arbiter is gone: nobody will replace or stop this worker, so stop now (Gunicorn checks ppid).
+    process.on('disconnect', () => {
+      this.log.info(`Parent changed, shutting down: ${process.pid}`);
+      this.stop('graceful');
+    });
+  }
+
+  private startHeartbeat(): NodeJS.Timeout {
+    const { timeout } = this.spec.settings;
+    // The arbiter kills a worker silent for `timeout` s; beat well inside it.
+    const every = Math.max(100, Math.min(1000, (timeout * 1000) / 4 || 1000));
+    this.send({ t: 'hb' });
+    return setInterval(() => this.send({ t: 'hb' }), every);
+  }
+}

@@ -1,0 +1,21 @@
+// Entry point of a worker process, forked by the arbiter with its spec in $QILIN_WORKER.
+import type { WorkerSpec } from './base.js';
+import { PoolWorker } from './pool-worker.js';
+import { SyncWorker } from './sync-worker.js';
+
+const WORKER_CLASSES = { pool: PoolWorker, sync: SyncWorker } as const;
+
+const spec = JSON.parse(process.env.QILIN_WORKER ?? 'null') as WorkerSpec | null;
+if (!spec) {
+  process.stderr.write('qilin worker: started without $QILIN_WORKER; workers are started by the arbiter\n');
+  process.exit(1);
+}
+delete process.env.QILIN_WORKER;
+
+const worker = new WORKER_CLASSES[spec.settings.worker_class](spec);
+process.on('unhandledRejection', (err) => {
+  // An app's stray promise must not take the worker and its other requests down.
+  process.stderr.write(`[qilin worker ${process.pid}] unhandled rejection: ${(err as Error)?.stack ?? err}\n`);
+});
+const code = await worker.run();
+process.exit(code);

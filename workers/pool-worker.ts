@@ -1,0 +1,9 @@
+// `-k pool` (the default): up to `worker_connections` concurrent requests per listener,
+// as Gunicorn's gevent worker with its pool of greenlets.
+import { Worker } from './base.js';
+
+export class PoolWorker extends Worker {
+  protected poolSize(): number {
+    return this.spec.settings.worker_connections;
+  }
+}
