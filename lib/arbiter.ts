@@ -267,6 +267,7 @@ export class Arbiter {
     w.lastBeat = Date.now();
     if (msg.t === 'ready') {
       w.ready = true;
+      this.log.debug(`Worker (pid:${w.pid}) ready`);
       this.wake();
     } else if (msg.t === 'retire' && !w.retiring) {
       w.retiring = true; // max_requests reached: replace it, then stop it

@@ -1,0 +1,174 @@
+// Start real qilin arbiters on free ports, talk real HTTP, send real signals, and always clean up.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const QILIN = path.join(ROOT, 'dist/bin/qilin.js');
+export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
+
+interface Teardown { teardown(fn: () => void | Promise<void>): void }
+
+/** A port the OS says is free now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+
+export class Qilin {
+  output = '';
+  readonly exited: Promise<Exit>;
+  exit: Exit | null = null;
+  constructor(readonly proc: ChildProcess, readonly port: number) {
+    proc.stdout!.on('data', (d) => { this.output += d; });
+    proc.stderr!.on('data', (d) => { this.output += d; });
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+      this.exit = { code, signal };
+      resolve(this.exit);
+    }));
+  }
+  get pid(): number { return this.proc.pid!; }
+  get url(): string { return `http://127.0.0.1:${this.port}`; }
+
+  /** Wait until the combined output matches (counting matches when `count` > 1). */
+  async waitFor(re: RegExp, { timeout = 15000, count = 1 } = {}): Promise<void> {
+    const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g');
+    const end = Date.now() + timeout;
+    while ((this.output.match(g)?.length ?? 0) < count) {
+      if (this.exit) throw new Error(`qilin exited (${JSON.stringify(this.exit)}) before ${re}:\n${this.output}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${re}:\n${this.output}`);
+      await sleep(25);
+    }
+  }
+
+  /** Pids of the arbiter's live worker processes. */
+  workerPids(): number[] {
+    try {
+      return execFileSync('pgrep', ['-P', String(this.pid)], { encoding: 'utf8' })
+        .split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  async waitForWorkers(n: number, timeout = 15000): Promise<number[]> {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const pids = this.workerPids();
+      if (pids.length === n) return pids;
+      if (Date.now() > end) throw new Error(`expected ${n} workers, have ${pids.length}:\n${this.output}`);
+      await sleep(50);
+    }
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.proc.kill(sig);
+  }
+
+  async stop(sig: NodeJS.Signals = 'SIGTERM', timeout = 15000): Promise<Exit> {
+    if (!this.exit) this.proc.kill(sig);
+    const t = setTimeout(() => this.kill(), timeout);
+    const e = await this.exited;
+    clearTimeout(t);
+    return e;
+  }
+
+  /** Kill the arbiter and every process in its group. */
+  kill(): void {
+    try { process.kill(-this.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Wait until this many workers report ready (needs --log-level debug; default: workers from args or 1). */
+  ready?: number | false;
+  port?: number;
+}
+
+/** Start `qilin ARGS... APP` on a free port (unless ARGS bind one), with debug logs, and stop it at teardown. */
+export async function startQilin(t: Teardown, args: string[], opts: StartOptions = {}): Promise<Qilin> {
+  const port = opts.port ?? await freePort();
+  const full = ['--log-level', 'debug', ...(args.some((a) => a === '-b' || a.startsWith('--bind')) ? [] : ['-b', `127.0.0.1:${port}`]), ...args];
+  const proc = spawn(process.execPath, [QILIN, ...full], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // own process group: teardown can kill the arbiter and its workers together
+  });
+  const q = new Qilin(proc, port);
+  t.teardown(async () => {
+    if (!q.exit) {
+      q.signal('SIGQUIT');
+      const t2 = setTimeout(() => q.kill(), 3000);
+      await q.exited;
+      clearTimeout(t2);
+    }
+    q.kill();
+  });
+  const wi = args.findIndex((a) => a === '-w' || a === '--workers');
+  const ready = opts.ready ?? (wi >= 0 ? Number(args[wi + 1]) : 1);
+  if (ready) await q.waitFor(/Worker \(pid:\d+\) ready/, { count: ready });
+  return q;
+}
+
+/** Run qilin to completion (for commands that exit by themselves). */
+export function runQilin(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {}): Promise<Exit & { output: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [QILIN, ...args], {
+      cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    });
+    let output = '';
+    proc.stdout.on('data', (d) => { output += d; });
+    proc.stderr.on('data', (d) => { output += d; });
+    const timer = setTimeout(() => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, opts.timeout ?? 20000);
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+export interface HttpResult { status: number; headers: http.IncomingHttpHeaders; body: string; rawHeaders: string[] }
+
+/** One request on a fresh connection (no keep-alive pool), so every request may reach another worker. */
+export function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Write raw bytes on a socket; resolve with everything read until the server closes or `ms` pass. */
+export function rawExchange(port: number, data: Buffer | string, ms = 2000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    let closed = false;
+    const timer = setTimeout(() => { sock.destroy(); resolve({ text, closed }); }, ms);
+    sock.on('data', (d) => { text += d.toString('latin1'); });
+    sock.on('error', () => {});
+    sock.on('close', () => { closed = true; clearTimeout(timer); resolve({ text, closed }); });
+    sock.write(data);
+  });
+}
