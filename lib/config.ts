@@ -76,7 +76,11 @@ async function loadConfigFile(file: string): Promise<Map<SettingName, unknown>> 
   } catch (err) {
     throw new ConfigError('config', `Failed to read config file: ${file} (${(err as Error).message.split('\n')[0]})`);
   }
-  const source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>;
+  let source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>;
+  // A TypeScript config compiled as CommonJS arrives as { default: { default: config } }.
+  if (source.default && typeof source.default === 'object' && !Object.keys(source).some((k) => SETTINGS_BY_NAME.has(k))) {
+    source = source.default as Record<string, unknown>;
+  }
   const values = new Map<SettingName, unknown>();
   for (const [key, raw] of Object.entries(source)) {
     const def = SETTINGS_BY_NAME.get(key);

@@ -172,3 +172,30 @@ export function rawExchange(port: number, data: Buffer | string, ms = 2000): Pro
     sock.write(data);
   });
 }
+
+export interface LoadResult { ok: number; failed: number; errors: string[] }
+
+/**
+ * Keep `connections` keep-alive clients busy with GET `url` for `durationMs` (bounded, loopback only);
+ * `during` runs meanwhile (send signals from it). Every request that is not a 200 counts as failed.
+ */
+export async function loadFor(url: string, { connections = 8, durationMs = 3000, during }: { connections?: number; durationMs?: number; during?: () => Promise<void> } = {}): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const result: LoadResult = { ok: 0, failed: 0, errors: [] };
+  const end = Date.now() + durationMs;
+  const one = () => new Promise<void>((resolve) => {
+    const req = http.get(url, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode === 200) result.ok++;
+        else { result.failed++; result.errors.push(`status ${res.statusCode}`); }
+        resolve();
+      });
+    });
+    req.on('error', (err) => { result.failed++; result.errors.push(err.message); resolve(); });
+  });
+  const client = async () => { while (Date.now() < end) await one(); };
+  await Promise.all([...Array.from({ length: connections }, client), during?.()]);
+  agent.destroy();
+  return result;
+}

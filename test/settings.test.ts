@@ -1,0 +1,36 @@
+// The settings table, `qilin --help`, the argument parser and the README agree.
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { parseArgs } from '../lib/config.js';
+import { SETTINGS, helpText, markdownTable } from '../lib/settings.js';
+import { ROOT, runQilin } from './helpers.js';
+
+t.test('--help is generated from the settings table', async (t) => {
+  const r = await runQilin(['--help']);
+  t.equal(r.code, 0);
+  t.equal(r.output, helpText(), 'qilin --help prints the generated text');
+  for (const def of SETTINGS) {
+    for (const flag of def.flags) t.match(r.output, flag, `--help lists ${flag}`);
+    t.match(r.output, `[${def.name};`, `--help names ${def.name}`);
+  }
+});
+
+t.test('the README holds the generated settings table', async (t) => {
+  const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+  const section = readme.split('<!-- settings:start -->\n')[1]?.split('\n<!-- settings:end -->')[0];
+  t.equal(section, markdownTable(), 'README settings table is current (npm run docs)');
+  for (const sig of ['TERM', 'INT', 'QUIT', 'HUP', 'TTIN', 'TTOU', 'USR1', 'USR2', 'WINCH']) {
+    t.match(readme, new RegExp(`\\| \`[^|]*${sig}`), `README documents ${sig}`);
+  }
+});
+
+t.test('every flag in the table parses to its setting', async (t) => {
+  for (const def of SETTINGS) {
+    for (const flag of def.flags) {
+      const value = def.type === 'int' ? '7' : def.type === 'choice' ? def.choices![0]! : def.name === 'bind' ? '127.0.0.1:1' : 'A=b';
+      const args = def.type === 'bool' ? [flag] : [flag, value];
+      const parsed = parseArgs(args);
+      t.ok(parsed.values.has(def.name as never), `${flag} sets ${def.name}`);
+    }
+  }
+});

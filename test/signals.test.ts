@@ -1,0 +1,100 @@
+// The arbiter's signals, worker replacement, timeouts and recycling — with real processes.
+import t from 'tap';
+import { fixture, loadFor, rawExchange, request, sleep, startQilin } from './helpers.js';
+
+t.test('TERM: a slow request in flight completes, then exit 0', async (t) => {
+  const q = await startQilin(t, ['--graceful-timeout', '10', fixture('app.ts')]);
+  const slow = request(q.url + '/slow?ms=1500');
+  await sleep(300);
+  q.signal('SIGTERM');
+  const r = await slow;
+  t.equal(r.status, 200, 'the in-flight request completed');
+  const exit = await q.exited;
+  t.same(exit, { code: 0, signal: null }, 'exit 0');
+  t.match(q.output, /Handling signal: term/);
+  t.same(q.workerPids(), [], 'no worker left');
+});
+
+t.test('INT: quick stop', async (t) => {
+  const q = await startQilin(t, ['-w', '2', fixture('app.ts')]);
+  const t0 = Date.now();
+  q.signal('SIGINT');
+  const exit = await q.exited;
+  t.equal(exit.code, 0);
+  t.ok(Date.now() - t0 < 3000, `stopped in ${Date.now() - t0} ms`);
+  t.match(q.output, /Handling signal: int/);
+});
+
+t.test('QUIT: quick stop', async (t) => {
+  const q = await startQilin(t, [fixture('app.ts')]);
+  q.signal('SIGQUIT');
+  t.equal((await q.exited).code, 0);
+  t.match(q.output, /Handling signal: quit/);
+});
+
+t.test('TTIN / TTOU change the worker count, never below 1, oldest first', async (t) => {
+  const q = await startQilin(t, ['-w', '2', fixture('app.ts')]);
+  const first = (await q.waitForWorkers(2)).sort((a, b) => a - b);
+  q.signal('SIGTTIN');
+  const three = await q.waitForWorkers(3);
+  t.equal(three.length, 3, 'TTIN: one more');
+  q.signal('SIGTTOU');
+  const two = await q.waitForWorkers(2);
+  t.notOk(two.includes(first[0]!), 'TTOU stopped the oldest worker');
+  q.signal('SIGTTOU');
+  await q.waitForWorkers(1);
+  q.signal('SIGTTOU');
+  await sleep(1500);
+  t.equal(q.workerPids().length, 1, 'never below one');
+  t.equal((await request(q.url + '/')).status, 200, 'still serving');
+});
+
+t.test('kill -9 of a worker: reaped and replaced', async (t) => {
+  const q = await startQilin(t, ['-w', '2', fixture('app.ts')]);
+  const [victim] = await q.waitForWorkers(2);
+  process.kill(victim!, 'SIGKILL');
+  await q.waitFor(new RegExp(`Worker \\(pid:${victim}\\) was sent SIGKILL!`));
+  await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 3 });
+  const now = await q.waitForWorkers(2);
+  t.notOk(now.includes(victim!), 'the killed worker is gone');
+  t.equal(now.length, 2, 'the count is kept');
+});
+
+t.test('a handler in a busy loop: WORKER TIMEOUT, killed and replaced', async (t) => {
+  const q = await startQilin(t, ['-t', '2', fixture('app.ts')]);
+  const [stuck] = q.workerPids();
+  void rawExchange(q.port, 'GET /busy HTTP/1.1\r\nHost: x\r\n\r\n', 8000);
+  await q.waitFor(new RegExp(`\\[CRITICAL\\] WORKER TIMEOUT \\(pid:${stuck}\\)`), { timeout: 10000 });
+  await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 2, timeout: 10000 });
+  const r = await request(q.url + '/pid');
+  t.equal(r.status, 200);
+  t.not(r.body, String(stuck), 'a new worker serves');
+});
+
+t.test('HUP under continuous load: new workers, zero failed requests', async (t) => {
+  const q = await startQilin(t, ['-w', '2', '--keep-alive', '1', fixture('app.ts')]);
+  const before = q.workerPids();
+  const load = await loadFor(q.url + '/', {
+    connections: 8,
+    durationMs: 5000,
+    during: async () => {
+      await sleep(1000);
+      q.signal('SIGHUP');
+    },
+  });
+  t.ok(load.ok > 500, `${load.ok} requests served`);
+  t.equal(load.failed, 0, `no failed request (${load.errors.slice(0, 3).join('; ')})`);
+  t.match(q.output, /Hang up: Master/);
+  const after = await q.waitForWorkers(2);
+  t.notOk(after.some((p) => before.includes(p)), 'every worker was replaced');
+});
+
+t.test('max_requests recycles workers under load with zero failed requests', async (t) => {
+  const q = await startQilin(t, ['-w', '2', '--max-requests', '300', '--max-requests-jitter', '50', '--keep-alive', '1', fixture('app.ts')]);
+  const load = await loadFor(q.url + '/', { connections: 8, durationMs: 5000 });
+  t.ok(load.ok > 1000, `${load.ok} requests served`);
+  t.equal(load.failed, 0, `no failed request (${load.errors.slice(0, 3).join('; ')})`);
+  t.match(q.output, /Autorestarting worker after current request/);
+  const booted = q.output.match(/Booting worker with pid/g)?.length ?? 0;
+  t.ok(booted > 2, `workers were replaced (${booted} booted)`);
+});
