@@ -135,7 +135,10 @@ export class Arbiter {
   private warnReusePortReload(): void {
     try {
       if (readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '0') {
-        this.log.debug('net.ipv4.tcp_migrate_req=0: connections still queued on a stopping worker\'s listener are reset; set it to 1 for zero-drop reloads');
+        this.log.warning(
+          'net.ipv4.tcp_migrate_req=0: when a worker stops (reload, max_requests, TTOU), connections still ' +
+          'in its listener\'s accept queue are reset; `sysctl -w net.ipv4.tcp_migrate_req=1` makes replacements lossless',
+        );
       }
     } catch { /* not Linux, or an older kernel */ }
   }

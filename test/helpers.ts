@@ -1,5 +1,6 @@
 // Start real qilin arbiters on free ports, talk real HTTP, send real signals, and always clean up.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -198,4 +199,20 @@ export async function loadFor(url: string, { connections = 8, durationMs = 3000,
   await Promise.all([...Array.from({ length: connections }, client), during?.()]);
   agent.destroy();
   return result;
+}
+
+const MIGRATE = '/proc/sys/net/ipv4/tcp_migrate_req';
+
+/**
+ * Zero-drop worker replacement with per-worker SO_REUSEPORT listeners needs net.ipv4.tcp_migrate_req=1
+ * (README: "Where qilin differs"). Turn it on for this test file when we may, and put it back after.
+ * Returns why it could not be turned on, or null when it is on.
+ */
+export function enableReusePortMigration(t: Teardown): string | null {
+  let before: string;
+  try { before = readFileSync(MIGRATE, 'utf8').trim(); } catch { return `${MIGRATE} is not available (Linux >= 5.14 needed)`; }
+  if (before === '1') return null;
+  try { writeFileSync(MIGRATE, '1'); } catch { return `${MIGRATE} is 0 and cannot be set here (needs root)`; }
+  t.teardown(() => { try { writeFileSync(MIGRATE, before); } catch { /* leave it */ } });
+  return null;
 }
