@@ -11,7 +11,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadUws } from '../lib/uws.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Runs from dist/bench/run.js; the project root is where package.json is.
+function findRoot(dir: string): string {
+  return existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
+}
+const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const FULL = args.has('--full');
@@ -26,7 +30,8 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 const PIN = has('taskset') && os.cpus().length >= 2;
 const pinned = (core: number, argv: string[]) => (PIN ? ['taskset', '-c', String(core), ...argv] : argv);
 const NODE = process.execPath;
-const TSX = ['--import', 'tsx'];
+// Every server runs compiled JS (npm run build compiles bench/ too): no TypeScript loader in the way.
+const js = (file: string) => path.join(ROOT, 'dist/bench', file);
 const QILIN = path.join(ROOT, 'dist/bin/qilin.js');
 
 interface ServerSpec {
@@ -38,20 +43,20 @@ interface ServerSpec {
 }
 
 const qilin = (app: string, extra: string[] = []) => (port: number) =>
-  [NODE, QILIN, '-b', `127.0.0.1:${port}`, '-w', '1', '--log-level', 'warning', ...extra, app];
+  [NODE, QILIN, '-b', `127.0.0.1:${port}`, '-w', '1', '--log-level', 'warning', ...extra, js(app)];
 
 const SERVERS: ServerSpec[] = [
-  { name: 'raw uWS', group: 'core', argv: () => [NODE, ...TSX, 'bench/servers/raw-uws.ts'] },
-  { name: 'qilin pool (fetch)', group: 'core', argv: qilin('bench/apps/hello.ts', ['-k', 'pool']) },
-  { name: 'qilin pool (Hono)', group: 'core', argv: qilin('bench/apps/hono.ts', ['-k', 'pool']) },
-  { name: 'Hono on @hono/node-server', group: 'core', argv: () => [NODE, ...TSX, 'bench/servers/hono-node.ts'] },
-  { name: 'node:http', group: 'core', argv: () => [NODE, ...TSX, 'bench/servers/node-http.ts'] },
-  { name: 'qilin sync (fetch)', group: 'core', argv: qilin('bench/apps/hello.ts', ['-k', 'sync']) },
-  { name: 'node:cluster 2 workers', group: 'full', argv: () => [NODE, ...TSX, 'bench/servers/node-cluster.ts'] },
+  { name: 'raw uWS', group: 'core', argv: () => [NODE, js('servers/raw-uws.js')] },
+  { name: 'qilin pool (fetch)', group: 'core', argv: qilin('apps/hello.js', ['-k', 'pool']) },
+  { name: 'qilin pool (Hono)', group: 'core', argv: qilin('apps/hono.js', ['-k', 'pool']) },
+  { name: 'Hono on @hono/node-server', group: 'core', argv: () => [NODE, js('servers/hono-node.js')] },
+  { name: 'node:http', group: 'core', argv: () => [NODE, js('servers/node-http.js')] },
+  { name: 'qilin sync (fetch)', group: 'core', argv: qilin('apps/hello.js', ['-k', 'sync']) },
+  { name: 'node:cluster 2 workers', group: 'full', argv: () => [NODE, js('servers/node-cluster.js')] },
   {
     name: 'PM2 cluster 2 instances', group: 'full',
     unavailable: () => (has('pm2') ? null : 'pm2 is not installed (npm i -g pm2)'),
-    argv: () => ['pm2-runtime', 'start', 'bench/servers/node-http.ts', '-i', '2', '--interpreter-args=--import=tsx'],
+    argv: () => ['pm2-runtime', 'start', js('servers/node-http.js'), '-i', '2'],
   },
   {
     name: 'Gunicorn + gevent 2 workers', group: 'full',
@@ -60,8 +65,8 @@ const SERVERS: ServerSpec[] = [
     argv: (port) => ['gunicorn', '-w', '2', '-k', 'gevent', '--worker-connections', '1000', '-b', `127.0.0.1:${port}`,
       '--chdir', 'bench/servers', '--log-level', 'warning', 'gunicorn_app:app'],
   },
-  { name: 'bare uWS handler, async app, no pool', group: 'overhead', argv: () => [NODE, ...TSX, 'bench/servers/uws-no-pool.ts'] },
-  { name: 'qilin pool, async app', group: 'overhead', argv: qilin('bench/apps/async-hello.ts', ['-k', 'pool']) },
+  { name: 'bare uWS handler, async app, no pool', group: 'overhead', argv: () => [NODE, js('servers/uws-no-pool.js')] },
+  { name: 'qilin pool, async app', group: 'overhead', argv: qilin('apps/async-hello.js', ['-k', 'pool']) },
 ];
 
 interface Load {

@@ -12,7 +12,7 @@ import { formatBind, parseBind, resolveConfig, type BindAddress } from './config
 import { Logger } from './log.js';
 import type { Settings } from './settings.js';
 import { loadUws } from './uws.js';
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from '../workers/base.js';
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
 
 export const VERSION = '0.1.0';
 

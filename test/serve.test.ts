@@ -88,3 +88,10 @@ t.test('access log in Gunicorn format', async (t) => {
   await q.waitFor(/127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/pid\?x=1 HTTP\/1\.1" 200 \d+ "http:\/\/ref\/" "tap-test"/);
   t.pass('access line written');
 });
+
+t.test('CommonJS and ES module apps, default and named exports', async (t) => {
+  const cjs = await startQilin(t, [fixture('app.cjs')]);
+  t.equal((await request(cjs.url + '/')).body, 'from cjs');
+  const mjs = await startQilin(t, [`${fixture('app.mjs')}:handler`]);
+  t.equal((await request(mjs.url + '/', { method: 'DELETE' })).body, 'from mjs DELETE');
+});

@@ -1,4 +1,7 @@
 // The arbiter's signals, worker replacement, timeouts and recycling — with real processes.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { enableReusePortMigration, fixture, loadFor, rawExchange, request, sleep, startQilin } from './helpers.js';
 
@@ -16,6 +19,20 @@ t.test('TERM: a slow request in flight completes, then exit 0', async (t) => {
   t.same(exit, { code: 0, signal: null }, 'exit 0');
   t.match(q.output, /Handling signal: term/);
   t.same(q.workerPids(), [], 'no worker left');
+});
+
+t.test('TERM past graceful_timeout: the worker gives up and aborts request.signal', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-abort-'));
+  const marker = path.join(dir, 'aborted');
+  const q = await startQilin(t, ['--graceful-timeout', '1', fixture('app.ts')]);
+  const stuck = rawExchange(q.port, `GET /abort-marker?file=${encodeURIComponent(marker)} HTTP/1.1\r\nHost: x\r\n\r\n`, 8000);
+  await sleep(300);
+  const t0 = Date.now();
+  q.signal('SIGTERM');
+  t.equal((await q.exited).code, 0, 'exit 0');
+  t.ok(Date.now() - t0 < 5000, `stopped after graceful_timeout (${Date.now() - t0} ms)`);
+  t.match(readFileSync(marker, 'utf8'), /graceful_timeout/, 'the request signal was aborted with the reason');
+  t.ok((await stuck).closed, 'the connection was closed');
 });
 
 t.test('INT: quick stop', async (t) => {

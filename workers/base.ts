@@ -5,31 +5,17 @@
 // TERM: stop listening, finish in-flight requests within graceful_timeout, keep serving idle
 // keep-alive connections (with `Connection: close`) for `keepalive` s, then exit.
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
-import { action, race, resource, run, sleep, useScope, type Operation } from 'effection';
+import { action, createScope, race, resource, run, sleep, until, useScope, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../lib/app.js';
 import { formatBind, type BindAddress } from '../lib/config.js';
 import { createHandler, type Exchange, type FetchHandler, type Listener } from '../lib/http/handler.js';
 import { installLightResponse } from '../lib/http/response.js';
 import { Logger } from '../lib/log.js';
-import type { Settings } from '../lib/settings.js';
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
 import { loadUws, type TemplatedApp, type us_listen_socket, type UwsModule } from '../lib/uws.js';
 import { Pool } from './pool.js';
 
-/** Exit codes the arbiter understands (Gunicorn's). */
-export const WORKER_BOOT_ERROR = 3;
-export const APP_LOAD_ERROR = 4;
-
-export interface WorkerSpec {
-  settings: Settings;
-  app: string;
-  binds: BindAddress[];
-  age: number;
-}
-
 export type StopMode = 'graceful' | 'quick';
-
-/** A message from a worker to its arbiter (over the fork IPC channel). */
-export type WorkerMessage = { t: 'ready' } | { t: 'hb' } | { t: 'retire' };
 
 class BindFailed extends Error {}
 
@@ -125,8 +111,9 @@ export abstract class Worker {
   private useListener(uws: UwsModule, app: FetchHandler, bind: BindAddress): Operation<ListenerHandle> {
     const worker = this;
     return resource(function* (provide) {
-      const scope = yield* useScope();
-      const pool = new Pool(scope, worker.poolSize());
+      // The pool's own scope: halting it cancels every request it owns, before the server closes.
+      const [poolScope, destroyPool] = createScope(yield* useScope());
+      const pool = new Pool(poolScope, worker.poolSize());
       const server: TemplatedApp = uws.App();
       const listener: Listener = {
         app,
@@ -153,6 +140,7 @@ export abstract class Worker {
       } finally {
         stopListening();
         pool.cancelWaiting();
+        yield* until(destroyPool());
         (server as { close?: () => void }).close?.();
       }
     });

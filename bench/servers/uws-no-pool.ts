@@ -5,7 +5,7 @@ import { installLightResponse } from '../../lib/http/response.js';
 import { loadUws } from '../../lib/uws.js';
 
 installLightResponse();
-const { default: app } = (await import(process.env.APP ?? '../apps/async-hello.js')) as { default: FetchHandler };
+const { default: app } = (await import('../apps/async-hello.js')) as { default: FetchHandler };
 const port = Number(process.env.PORT);
 const listener: Listener = {
   app,

@@ -2,9 +2,8 @@
 // the body is read straight from the socket, and a platform Request is made only when the app
 // touches a member this class does not serve itself. `instanceof Request` holds.
 import type { RequestBody } from './body.js';
-import { delegateMissing } from './delegate.js';
-
-const NativeRequest: typeof Request = globalThis.Request;
+import { forwardMembers } from './delegate.js';
+import { nativeRequest, registerRequestClass } from './platform.js';
 const kNative = Symbol('qilin.nativeRequest');
 
 /** Per-request state the request shares with the server side (the exchange). */
@@ -103,10 +102,13 @@ export function toNativeRequest(r: QilinRequest): Request {
   const body = r.body;
   const init: RequestInit & { duplex?: 'half' } = { method: r.method, headers: r.headers, signal: r.signal };
   if (body) { init.body = body; init.duplex = 'half'; }
-  n = new NativeRequest(r.url, init);
+  n = new (nativeRequest())(r.url, init);
   r[kNative] = n;
   return n;
 }
 
 // Every other member is served by the platform object.
-delegateMissing(QilinRequest.prototype, NativeRequest.prototype, toNativeRequest);
+forwardMembers(QilinRequest.prototype, ['clone', 'formData'],
+  ['cache', 'credentials', 'destination', 'duplex', 'integrity', 'keepalive', 'mode', 'redirect', 'referrer', 'referrerPolicy'],
+  toNativeRequest);
+registerRequestClass(QilinRequest.prototype, toNativeRequest as (self: never) => object);

@@ -2,9 +2,8 @@
 // touches something that needs one. The writer reads (status, headers, body) straight from it,
 // so a plain string or bytes body never goes through a stream. `instanceof Response` holds.
 import { STATUS_CODES } from 'node:http';
-import { delegateMissing } from './delegate.js';
-
-export const NativeResponse: typeof Response = globalThis.Response;
+import { forwardMembers } from './delegate.js';
+import { nativeResponse, registerResponseClass } from './platform.js';
 
 const kBody = Symbol('qilin.body');
 const kInit = Symbol('qilin.init');
@@ -30,21 +29,24 @@ export class LightResponse {
 
   // `x instanceof Response` holds for light and platform responses alike.
   static [Symbol.hasInstance](v: unknown): boolean {
-    return v instanceof NativeResponse;
+    return (typeof v === 'object' && v !== null && kNative in v) || v instanceof nativeResponse();
   }
 
   static json(data: unknown, init?: ResponseInit): Response {
     const body = JSON.stringify(data);
     if (body === undefined) throw new TypeError('Response.json: value is not JSON serializable');
-    const headers = new Headers(init?.headers);
+    if (init?.headers === undefined) {
+      return new LightResponse(body, { status: init?.status, statusText: init?.statusText, headers: JSON_HEADERS }) as unknown as Response;
+    }
+    const headers = new Headers(init.headers);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    return new LightResponse(body, { status: init?.status, statusText: init?.statusText, headers }) as unknown as Response;
+    return new LightResponse(body, { status: init.status, statusText: init.statusText, headers }) as unknown as Response;
   }
   static error(): Response {
-    return NativeResponse.error();
+    return nativeResponse().error();
   }
   static redirect(url: string | URL, status?: number): Response {
-    return NativeResponse.redirect(url, status);
+    return nativeResponse().redirect(url, status);
   }
 
   get status(): number {
@@ -58,12 +60,16 @@ export class LightResponse {
 
 /** The platform Response behind a light one, built once. */
 export function toNative(r: LightResponse): Response {
-  return (r[kNative] ??= new NativeResponse(r[kBody], r[kInit]));
+  return (r[kNative] ??= new (nativeResponse())(r[kBody], r[kInit]));
 }
 
+const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' }) as Record<string, string>;
+
 // Every other member is served by the platform object.
-delegateMissing(LightResponse.prototype, NativeResponse.prototype, toNative);
-Object.setPrototypeOf(LightResponse, NativeResponse);
+forwardMembers(LightResponse.prototype,
+  ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text'],
+  ['body', 'bodyUsed', 'headers', 'redirected', 'statusText', 'type', 'url'], toNative);
+registerResponseClass(LightResponse, LightResponse.prototype, toNative as (self: never) => object);
 
 /** The parts of a light response the writer can send directly, or null when it needs the platform path. */
 export function plainParts(r: unknown): { status: number; statusText: string | undefined; headers: HeadersInit | undefined; body: PlainBody } | null {
@@ -89,6 +95,3 @@ export function statusLine(status: number, statusText?: string): string {
   return STATUS_LINES.get(status) ?? `${status} Unknown`;
 }
 
-export function isResponse(v: unknown): v is Response {
-  return v instanceof NativeResponse;
-}

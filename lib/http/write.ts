@@ -2,7 +2,8 @@
 // written with backpressure, and the 500 for an app that failed.
 import type { HttpResponse } from '../uws.js';
 import { HAS_CONTENT_LENGTH, HAS_CONTENT_TYPE, type Exchange } from './handler.js';
-import { NativeResponse, statusLine } from './response.js';
+import { nativeResponse } from './platform.js';
+import { statusLine } from './response.js';
 
 /** uWS frames the body itself; these from the app would contradict it. */
 function skipped(lower: string): number {
@@ -22,9 +23,11 @@ export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
     flags |= f & 3;
     if (!(f & 4)) res.writeHeader(name, value);
   };
-  if (headers instanceof Headers) {
-    for (const [name, value] of headers) if (name !== 'set-cookie') put(name, value);
-    for (const cookie of headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
+  if (typeof (headers as Headers).getSetCookie === 'function') {
+    // A Headers, told by its shape: naming the class would load the platform's fetch classes.
+    const h = headers as Headers;
+    for (const [name, value] of h) if (name !== 'set-cookie') put(name, value);
+    for (const cookie of h.getSetCookie()) res.writeHeader('set-cookie', cookie);
   } else if (Array.isArray(headers)) {
     for (const [name, value] of headers) put(name!, value!);
   } else {
@@ -44,7 +47,7 @@ function cork(ex: Exchange, fn: () => void): void {
 
 /** A platform Response (or a light one whose body is not plain): stream its body with backpressure. */
 export function writePlatform(ex: Exchange, r: Response): Promise<void> | undefined {
-  if (!(r instanceof NativeResponse)) {
+  if (!(r instanceof nativeResponse())) {
     return ex.fail(new TypeError(`the app returned ${describe(r)}, not a Response`));
   }
   const native = r; // a light response forwards these reads to its platform object

@@ -1,0 +1,61 @@
+// The platform's fetch classes (undici) cost ~12 MB per process the first time any is touched.
+// qilin's light Request/Response serve the common path without them, so they are fetched here,
+// on first use only, and qilin's classes are linked under them at that moment so that
+// `instanceof Request` / `instanceof Response` keep holding.
+import { delegateMissing } from './delegate.js';
+
+type Getter<T> = () => T;
+
+function lazyGlobal<T>(name: 'Request' | 'Response'): Getter<T> {
+  const desc = Object.getOwnPropertyDescriptor(globalThis, name)!;
+  return () => (desc.get ? desc.get.call(globalThis) : desc.value) as T;
+}
+
+const getRequest = lazyGlobal<typeof Request>('Request');
+const getResponse = lazyGlobal<typeof Response>('Response');
+
+interface Linkable {
+  proto: object;
+  ctor?: object;
+  toNative: (self: never) => object;
+}
+let requestClass: Linkable | undefined;
+let responseClass: Linkable | undefined;
+let linked = false;
+
+function link(): void {
+  if (linked) return;
+  linked = true;
+  const NativeRequest = getRequest();
+  const NativeResponse = getResponse();
+  if (requestClass) delegateMissing(requestClass.proto, NativeRequest.prototype, requestClass.toNative);
+  if (responseClass) {
+    delegateMissing(responseClass.proto, NativeResponse.prototype, responseClass.toNative);
+    Object.setPrototypeOf(responseClass.ctor!, NativeResponse);
+  }
+}
+
+export function nativeRequest(): typeof Request {
+  link();
+  return getRequest();
+}
+
+export function nativeResponse(): typeof Response {
+  link();
+  return getResponse();
+}
+
+/** Register qilin's request class; it is linked under the platform Request when that is loaded. */
+export function registerRequestClass(proto: object, toNative: (self: never) => object): void {
+  requestClass = { proto, toNative };
+  // An app that reads the global `Request` (say, for instanceof) loads undici: link then.
+  Object.defineProperty(globalThis, 'Request', {
+    configurable: true, enumerable: false,
+    get: () => nativeRequest(),
+    set: (v) => Object.defineProperty(globalThis, 'Request', { value: v, writable: true, configurable: true }),
+  });
+}
+
+export function registerResponseClass(ctor: object, proto: object, toNative: (self: never) => object): void {
+  responseClass = { ctor, proto, toNative };
+}
