@@ -5,7 +5,7 @@
 // TERM: stop listening, finish in-flight requests within graceful_timeout, keep serving idle
 // keep-alive connections (with `Connection: close`) for `keepalive` s, then exit.
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
-import { action, createScope, race, resource, run, sleep, until, useScope, type Operation } from 'effection';
+import { action, race, resource, run, sleep, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../lib/app.js';
 import { formatBind, type BindAddress } from '../lib/config.js';
 import { createHandler, type Exchange, type FetchHandler, type Listener } from '../lib/http/handler.js';
@@ -13,7 +13,7 @@ import { installLightResponse } from '../lib/http/response.js';
 import { Logger } from '../lib/log.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
 import { loadUws, type TemplatedApp, type us_listen_socket, type UwsModule } from '../lib/uws.js';
-import { Pool } from './pool.js';
+import { usePool, type Pool } from './pool.js';
 
 export type StopMode = 'graceful' | 'quick';
 
@@ -111,9 +111,7 @@ export abstract class Worker {
   private useListener(uws: UwsModule, app: FetchHandler, bind: BindAddress): Operation<ListenerHandle> {
     const worker = this;
     return resource(function* (provide) {
-      // The pool's own scope: halting it cancels every request it owns, before the server closes.
-      const [poolScope, destroyPool] = createScope(yield* useScope());
-      const pool = new Pool(poolScope, worker.poolSize());
+      const pool = yield* usePool(worker.poolSize());
       const server: TemplatedApp = uws.App();
       const listener: Listener = {
         app,
@@ -139,8 +137,7 @@ export abstract class Worker {
         yield* provide({ listener, pool, stopListening });
       } finally {
         stopListening();
-        pool.cancelWaiting();
-        yield* until(destroyPool());
+        pool.halt(); // every request it still holds is cancelled before the server closes
         (server as { close?: () => void }).close?.();
       }
     });
