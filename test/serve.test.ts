@@ -64,6 +64,10 @@ t.test('an app that throws gets 500 for that request only', async (t) => {
   t.match(r.body, /Internal Server Error/);
   await q.waitFor(/Error handling request \/throw\n[^]*boom from the app/);
   t.equal((await request(q.url + '/pid')).body, pid, 'the same worker still serves');
+  const stray = await request(q.url + '/stray');
+  t.equal(stray.body, 'answered anyway');
+  await q.waitFor(/Unhandled rejection in the app\n[^]*stray rejection/);
+  t.equal((await request(q.url + '/pid')).body, pid, 'a stray rejection does not take the worker down');
 });
 
 t.test('a Hono app on -w 2', async (t) => {

@@ -178,6 +178,8 @@ export abstract class Worker {
     process.on('SIGINT', () => this.stop('quick'));
     process.on('SIGQUIT', () => this.stop('quick'));
     process.on('SIGUSR1', () => this.log.reopen());
+    // An app's stray promise must not take the worker and its other requests down.
+    process.on('unhandledRejection', (err) => this.log.exception('Unhandled rejection in the app', err));
     process.on('SIGHUP', () => {}); // the arbiter reloads by replacing workers
     process.on('SIGTTIN', () => {});
     process.on('SIGTTOU', () => {});

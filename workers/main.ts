@@ -13,9 +13,5 @@ if (!spec) {
 delete process.env.QILIN_WORKER;
 
 const worker = new WORKER_CLASSES[spec.settings.worker_class](spec);
-process.on('unhandledRejection', (err) => {
-  // An app's stray promise must not take the worker and its other requests down.
-  process.stderr.write(`[qilin worker ${process.pid}] unhandled rejection: ${(err as Error)?.stack ?? err}\n`);
-});
 const code = await worker.run();
 process.exit(code);
