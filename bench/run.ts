@@ -182,12 +182,22 @@ const TOOLS: ((url: string, c: number, s: number) => Promise<Load>)[] = [autocan
 const toolNames: Load['tool'][] = ['autocannon'];
 if (has('wrk') && !QUICK) { TOOLS.push(wrk); toolNames.push('wrk'); }
 
+/** The server being measured, stopped if the bench itself is interrupted. */
+let current: ChildProcess | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (current) stopServer(current, true);
+    process.exit(130);
+  });
+}
+
 async function startServer(spec: ServerSpec): Promise<{ proc: ChildProcess; port: number }> {
   const port = await freePort();
   const argv = pinned(0, spec.argv(port));
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, PORT: String(port) },
   });
+  current = proc;
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-2000); });
   const end = Date.now() + 20000;
@@ -201,8 +211,9 @@ async function startServer(spec: ServerSpec): Promise<{ proc: ChildProcess; port
   return { proc, port };
 }
 
-function stopServer(proc: ChildProcess): void {
-  try { process.kill(-proc.pid!, 'SIGTERM'); } catch { /* gone */ }
+function stopServer(proc: ChildProcess, now = false): void {
+  if (current === proc) current = undefined;
+  try { process.kill(-proc.pid!, now ? 'SIGKILL' : 'SIGTERM'); } catch { /* gone */ }
   setTimeout(() => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, 3000).unref();
 }
 
