@@ -307,13 +307,13 @@ function svg(rows: Row[]): string {
   const max = Math.max(1, ...data.map((r) => r.rps));
   const barH = 18;
   const left = 330;
-  const width = 900;
+  const width = 1040;
   const h = 40 + data.length * (barH + 6);
   const colors: Record<string, string> = { autocannon: '#6b8fd6', wrk: '#e0884a' };
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const bars = data.map((r, i) => {
     const y = 30 + i * (barH + 6);
-    const w = Math.max(1, ((width - left - 190) * r.rps) / max);
+    const w = Math.max(1, ((width - left - 300) * r.rps) / max);
     return `<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(r.server)} · ${r.tool}</text>` +
       `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[r.tool]}"/>` +
       `<text x="${left + w + 6}" y="${y + 13}">${r.rps.toLocaleString('en')} req/s · p50 ${r.runs[0]!.p50} / p99 ${r.runs[0]!.p99} ms</text>`;
@@ -322,7 +322,18 @@ function svg(rows: Row[]): string {
     `<rect width="100%" height="100%" fill="white"/>\n<text x="10" y="18" font-weight="bold">req/s per server core, 100 connections, GET / (longer is faster)</text>\n${bars}\n</svg>\n`;
 }
 
+/** --render=FILE.json: write latest.md and latest.svg again from a results file, measuring nothing. */
+function render(file: string): number {
+  const { meta, rows, targets: tgs, skipped, problems } = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(path.join(OUT, 'latest.md'), markdown(meta, rows, tgs, skipped, problems));
+  writeFileSync(path.join(OUT, 'latest.svg'), svg(rows));
+  log(`rendered bench/results/latest.md and latest.svg from ${file}`);
+  return 0;
+}
+
 async function main(): Promise<number> {
+  const renderFrom = process.argv.find((a) => a.startsWith('--render='))?.slice(9);
+  if (renderFrom) return render(renderFrom);
   if (!existsSync(QILIN)) { log('dist/ is missing: run npm run build first'); return 1; }
   mkdirSync(OUT, { recursive: true });
   const date = new Date().toISOString().replace(/\..*/, '').replace(/:/g, '-');
