@@ -117,21 +117,21 @@ export class Exchange implements RequestOwner {
     this.status = status;
     if (status !== 200 || statusText) res.writeStatus(statusLine(status, statusText));
     const sent = headers === undefined ? 0 : writeHeaders(res, headers);
-    if (typeof body === 'string') {
-      if (!(sent & HAS_CONTENT_TYPE)) res.writeHeader('content-type', 'text/plain;charset=UTF-8');
-      this.end(body, Buffer.byteLength(body));
-    } else {
-      this.end(body ?? '', body ? body.byteLength : 0);
-    }
+    if (typeof body === 'string' && !(sent & HAS_CONTENT_TYPE)) res.writeHeader('content-type', 'text/plain;charset=UTF-8');
+    this.end(body ?? '');
   }
 
-  /** Finish with a whole body (or none for HEAD). */
-  end(body: string | Uint8Array | ArrayBuffer, length: number): void {
+  /** Finish with a whole body (or none for HEAD: then `declaredLength` or the body's length is reported). */
+  end(body: string | Uint8Array | ArrayBuffer, declaredLength?: number): void {
     this.body?.discard();
     this.status ||= 200;
-    this.length = length;
+    const head = this.request.method === 'HEAD';
+    // Only HEAD and the access log need the length; uWS frames the body itself.
+    if (head || this.listener.accessLog) {
+      this.length = declaredLength ?? (typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    }
     this.accessLog();
-    if (this.request.method === 'HEAD') this.res.endWithoutBody(length, this.listener.draining);
+    if (head) this.res.endWithoutBody(this.length, this.listener.draining);
     else this.res.end(body, this.listener.draining);
     this.done();
   }
@@ -169,8 +169,8 @@ export class Exchange implements RequestOwner {
   }
 }
 
+/** writeHeaders() result bit: the app set a Content-Type. */
 export const HAS_CONTENT_TYPE = 1;
-export const HAS_CONTENT_LENGTH = 2;
 
 /** The uWS route handler for one listener. */
 export function createHandler(listener: Listener): (res: HttpResponse, req: HttpRequest) => void {

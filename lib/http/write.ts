@@ -1,40 +1,42 @@
 // The slower, general response paths: headers of any shape, platform Responses, streamed bodies
 // written with backpressure, and the 500 for an app that failed.
 import type { HttpResponse } from '../uws.js';
-import { HAS_CONTENT_LENGTH, HAS_CONTENT_TYPE, type Exchange } from './handler.js';
+import { HAS_CONTENT_TYPE, type Exchange } from './handler.js';
 import { nativeResponse } from './platform.js';
 import { statusLine } from './response.js';
 
-/** uWS frames the body itself; these from the app would contradict it. */
-function skipped(lower: string): number {
+const SKIP = 2;
+
+/** HAS_CONTENT_TYPE, or SKIP for headers uWS sets itself (it frames the body; the app's would contradict it). */
+function headerFlags(lower: string): number {
   switch (lower) {
     case 'content-type': return HAS_CONTENT_TYPE;
-    case 'content-length': return HAS_CONTENT_LENGTH | 4;
-    case 'transfer-encoding': case 'connection': case 'keep-alive': return 4;
+    case 'content-length': case 'transfer-encoding': case 'connection': case 'keep-alive': return SKIP;
     default: return 0;
   }
 }
 
-/** Write the app's headers; returns HAS_* flags. Set-Cookie values stay separate. */
+function putHeader(res: HttpResponse, name: string, value: string): number {
+  const f = headerFlags(name.toLowerCase());
+  if (f !== SKIP) res.writeHeader(name, value);
+  return f & HAS_CONTENT_TYPE;
+}
+
+/** Write the app's headers; returns HAS_CONTENT_TYPE when it set one. Set-Cookie values stay separate. */
 export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
   let flags = 0;
-  const put = (name: string, value: string) => {
-    const f = skipped(name.toLowerCase());
-    flags |= f & 3;
-    if (!(f & 4)) res.writeHeader(name, value);
-  };
   if (typeof (headers as Headers).getSetCookie === 'function') {
     // A Headers, told by its shape: naming the class would load the platform's fetch classes.
     const h = headers as Headers;
-    for (const [name, value] of h) if (name !== 'set-cookie') put(name, value);
+    for (const [name, value] of h) if (name !== 'set-cookie') flags |= putHeader(res, name, value);
     for (const cookie of h.getSetCookie()) res.writeHeader('set-cookie', cookie);
   } else if (Array.isArray(headers)) {
-    for (const [name, value] of headers) put(name!, value!);
+    for (const [name, value] of headers) flags |= putHeader(res, name!, value!);
   } else {
     for (const name in headers) {
       const value = (headers as Record<string, string | string[]>)[name]!;
-      if (Array.isArray(value)) for (const v of value) put(name, v);
-      else put(name, value);
+      if (Array.isArray(value)) for (const v of value) flags |= putHeader(res, name, v);
+      else flags |= putHeader(res, name, value);
     }
   }
   return flags;
@@ -62,8 +64,7 @@ export function writePlatform(ex: Exchange, r: Response): Promise<void> | undefi
   });
   if (body === null || head) {
     if (body) void body.cancel().catch(() => {});
-    const length = declared !== null && head ? Number(declared) : 0;
-    cork(ex, () => ex.end('', length));
+    cork(ex, () => ex.end('', declared !== null && head ? Number(declared) : 0));
     return undefined;
   }
   return streamBody(ex, body);
