@@ -197,8 +197,8 @@ export function helpText(): string {
     'EXPORT defaults to `default` and must be a fetch app (a function or an object with `fetch`).',
     '',
     'options:',
-    '  -h, --help            show this help and exit',
-    '  -v, --version         show the version and exit',
+    `  ${'-h, --help'.padEnd(30)} show this help and exit`,
+    `  ${'-v, --version'.padEnd(30)} show the version and exit`,
   ];
   for (const def of SETTINGS) {
     const flags = def.flags.join(', ') + (def.meta ? ` ${def.meta}` : '');
