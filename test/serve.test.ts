@@ -64,6 +64,9 @@ t.test('an app that throws gets 500 for that request only', async (t) => {
   t.match(r.body, /Internal Server Error/);
   await q.waitFor(/Error handling request \/throw\n[^]*boom from the app/);
   t.equal((await request(q.url + '/pid')).body, pid, 'the same worker still serves');
+  const wrong = await request(q.url + '/not-a-response');
+  t.equal(wrong.status, 500, 'an app that returns something else than a Response gets 500');
+  await q.waitFor(/the app returned string, not a Response/);
   const stray = await request(q.url + '/stray');
   t.equal(stray.body, 'answered anyway');
   await q.waitFor(/Unhandled rejection in the app\n[^]*stray rejection/);
