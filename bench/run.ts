@@ -5,10 +5,10 @@
 // write quick.* instead). The exit code is non-zero when a server did not answer or a run had errors.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bindOnce } from '../lib/ports.js';
 import { loadUws } from '../lib/uws.js';
 
 // Runs from dist/bench/run.js; the project root is where package.json is.
@@ -89,17 +89,6 @@ interface Row {
   runs: Load[];
   rps: number;
   rssMiB: number[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -192,7 +181,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function startServer(spec: ServerSpec): Promise<{ proc: ChildProcess; port: number }> {
-  const port = await freePort();
+  const port = await bindOnce('127.0.0.1', 0);
   const argv = pinned(0, spec.argv(port));
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, PORT: String(port) },

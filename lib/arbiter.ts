@@ -6,10 +6,10 @@
 // (murder), reap is event-driven (child 'exit'), then keep the worker count (manage) and sleep.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { formatBind, parseBind, resolveConfig, type BindAddress } from './config.js';
 import { Logger } from './log.js';
+import { bindOnce } from './ports.js';
 import type { Settings } from './settings.js';
 import { loadUws } from './uws.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
@@ -219,7 +219,7 @@ export class Arbiter {
       this.settings = settings;
       this.binds = binds;
       this.numWorkers = settings.workers;
-      this.log.reopen();
+      this.log.close();
       this.log = new Logger(settings);
     } catch (err) {
       this.log.errorMsg(`Reload failed, keeping the running config: ${(err as Error).message}`);
@@ -247,7 +247,7 @@ export class Arbiter {
 
   private spawnWorker(): WorkerRecord {
     this.workerAge += 1;
-    const spec: WorkerSpec = { settings: this.settings, app: this.app, binds: this.binds, age: this.workerAge };
+    const spec: WorkerSpec = { settings: this.settings, app: this.app, binds: this.binds };
     const env: NodeJS.ProcessEnv = { ...process.env, QILIN_WORKER: JSON.stringify(spec) };
     for (const kv of this.settings.raw_env) {
       const i = kv.indexOf('=');
@@ -348,22 +348,18 @@ export class Arbiter {
   }
 }
 
-/** Bind an address with a plain socket and release it; a clear HaltServer when it cannot work. */
-function probeBind(b: BindAddress): Promise<BindAddress> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = formatBind(b);
-      const reason =
-        err.code === 'EADDRINUSE' ? `Connection in use: ${where}`
-          : err.code === 'EACCES' ? `Permission denied: ${where}`
-            : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? `Invalid address: ${where}`
-              : `Can't bind ${where}: ${err.message}`;
-      reject(new HaltServer(reason, WORKER_BOOT_ERROR));
-    });
-    server.listen({ host: b.host, port: b.port, exclusive: true }, () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve({ host: b.host, port, text: b.text }));
-    });
-  });
+/** Bind an address once and release it; a clear HaltServer when it cannot work. */
+async function probeBind(b: BindAddress): Promise<BindAddress> {
+  try {
+    return { host: b.host, port: await bindOnce(b.host, b.port), text: b.text };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const where = formatBind(b);
+    const reason =
+      err.code === 'EADDRINUSE' ? `Connection in use: ${where}`
+        : err.code === 'EACCES' ? `Permission denied: ${where}`
+          : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? `Invalid address: ${where}`
+            : `Can't bind ${where}: ${err.message}`;
+    throw new HaltServer(reason, WORKER_BOOT_ERROR);
+  }
 }

@@ -53,6 +53,10 @@ class Sink {
     this.pending = [];
     this.writeNow(data);
   }
+  close(): void {
+    this.flush();
+    if (this.target !== '-') closeSync(this.fd);
+  }
   reopen(): void {
     if (this.target === '-') return;
     this.flush();
@@ -94,6 +98,11 @@ export class Logger {
   }
   flush(): void {
     this.access?.sink.flush();
+  }
+  /** Flush and close the files (a reload replaces the logger). */
+  close(): void {
+    this.error.close();
+    this.access?.sink.close();
   }
 }
 

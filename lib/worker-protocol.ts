@@ -10,7 +10,6 @@ export interface WorkerSpec {
   settings: Settings;
   app: string;
   binds: BindAddress[];
-  age: number;
 }
 
 /** ready: listening on every bind; hb: alive; retire: served max_requests, replace me. */

@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bindOnce } from '../lib/ports.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const QILIN = path.join(ROOT, 'dist/bin/qilin.js');
@@ -13,16 +14,7 @@ export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
 interface Teardown { teardown(fn: () => void | Promise<void>): void }
 
 /** A port the OS says is free now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = (): Promise<number> => bindOnce('127.0.0.1', 0);
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,5 +1,5 @@
 // The arbiter's signals, worker replacement, timeouts and recycling — with real processes.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -107,6 +107,29 @@ t.test('HUP under continuous load: new workers, zero failed requests', async (t)
   t.match(q.output, /Hang up: Master/);
   const after = await q.waitForWorkers(2);
   t.notOk(after.some((p) => before.includes(p)), 'every worker was replaced');
+});
+
+t.test('HUP reopens a file error log without leaking the old descriptor', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-log-'));
+  const logfile = path.join(dir, 'error.log');
+  const q = await startQilin(t, ['--error-logfile', logfile, fixture('app.ts')], { ready: false });
+  const openOnLog = () => readdirSync(`/proc/${q.pid}/fd`).filter((fd) => {
+    try { return readlinkSync(`/proc/${q.pid}/fd/${fd}`) === logfile; } catch { return false; }
+  }).length;
+  const seen = (re: RegExp) => {
+    try { return readFileSync(logfile, 'utf8').match(new RegExp(re, 'g'))?.length ?? 0; } catch { return 0; }
+  };
+  const waitForLog = async (re: RegExp, count: number) => {
+    for (let i = 0; i < 200 && seen(re) < count; i++) await sleep(50);
+  };
+  await waitForLog(/Worker \(pid:\d+\) ready/, 1);
+  t.equal(openOnLog(), 1, 'one descriptor at start');
+  for (let n = 1; n <= 2; n++) {
+    q.signal('SIGHUP');
+    await waitForLog(/Hang up: Master/, n);
+  }
+  await sleep(300);
+  t.equal(openOnLog(), 1, 'still one descriptor after two reloads');
 });
 
 t.test('max_requests recycles workers under load with zero failed requests', async (t) => {

@@ -63,10 +63,6 @@ export class RequestBody {
     if (this.paused && !this.failed) { this.paused = false; this.res.resume(); }
   }
 
-  get finished(): boolean {
-    return this.done;
-  }
-
   /** Next chunk, or null at the end. */
   async read(): Promise<Buffer | null> {
     for (;;) {

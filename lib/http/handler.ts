@@ -8,7 +8,7 @@ import type { AccessLog } from '../log.js';
 import type { HttpRequest, HttpResponse } from '../uws.js';
 import { ClientGoneError, RequestBody } from './body.js';
 import { QilinRequest, type RequestOwner } from './request.js';
-import { plainParts, statusLine, type PlainBody } from './response.js';
+import { asPlain, plainBody, plainInit, statusLine, type LightResponse } from './response.js';
 import { writeError, writeHeaders, writePlatform } from './write.js';
 
 /** A fetch-style app, after loading: `(request) => Response | Promise<Response>`. */
@@ -104,19 +104,22 @@ export class Exchange implements RequestOwner {
 
   respond(r: Response): Promise<void> | undefined {
     if (this.aborted) return undefined;
-    const parts = plainParts(r);
-    if (parts === null) return writePlatform(this, r);
-    if (this.inHandler) this.writePlain(parts.status, parts.statusText, parts.headers, parts.body);
-    else this.res.cork(() => this.writePlain(parts.status, parts.statusText, parts.headers, parts.body));
+    const lr = asPlain(r);
+    if (lr === null) return writePlatform(this, r);
+    if (this.inHandler) this.writePlain(lr);
+    else this.res.cork(() => this.writePlain(lr));
     return undefined;
   }
 
-  private writePlain(status: number, statusText: string | undefined, headers: HeadersInit | undefined, body: PlainBody): void {
+  private writePlain(lr: LightResponse): void {
     const res = this.res;
+    const init = plainInit(lr);
+    const body = plainBody(lr);
+    const status = init?.status ?? 200;
     this.started = true;
     this.status = status;
-    if (status !== 200 || statusText) res.writeStatus(statusLine(status, statusText));
-    const sent = headers === undefined ? 0 : writeHeaders(res, headers);
+    if (status !== 200 || init?.statusText) res.writeStatus(statusLine(status, init?.statusText));
+    const sent = init?.headers === undefined ? 0 : writeHeaders(res, init.headers);
     if (typeof body === 'string' && !(sent & HAS_CONTENT_TYPE)) res.writeHeader('content-type', 'text/plain;charset=UTF-8');
     this.end(body ?? '');
   }

@@ -71,14 +71,19 @@ forwardMembers(LightResponse.prototype,
   ['body', 'bodyUsed', 'headers', 'redirected', 'statusText', 'type', 'url'], toNative);
 registerResponseClass(LightResponse, LightResponse.prototype, toNative as (self: never) => object);
 
-/** The parts of a light response the writer can send directly, or null when it needs the platform path. */
-export function plainParts(r: unknown): { status: number; statusText: string | undefined; headers: HeadersInit | undefined; body: PlainBody } | null {
-  if (typeof r !== 'object' || r === null || !(kNative in r) || (r as LightResponse)[kNative] !== undefined) return null;
+/** The light response itself when the writer can send it directly, or null for the platform path. */
+export function asPlain(r: unknown): LightResponse | null {
+  if (typeof r !== 'object' || r === null || !(kNative in r)) return null;
   const lr = r as LightResponse;
-  const body = lr[kBody];
-  if (!isPlainBody(body)) return null;
-  const init = lr[kInit];
-  return { status: init?.status ?? 200, statusText: init?.statusText, headers: init?.headers, body };
+  return lr[kNative] === undefined && isPlainBody(lr[kBody]) ? lr : null;
+}
+
+/** What asPlain() vouched for: the init and the plain body, read without building anything. */
+export function plainInit(lr: LightResponse): ResponseInit | undefined {
+  return lr[kInit];
+}
+export function plainBody(lr: LightResponse): PlainBody {
+  return lr[kBody] as PlainBody;
 }
 
 /** Make `new Response(...)` in app code the light one (as @hono/node-server does). */

@@ -95,13 +95,7 @@ async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>): Promi
     if (ex.aborted) void reader.cancel().catch(() => {});
   }
   if (ex.aborted) { if (!ex.finished) ex.done(); return; }
-  ex.res.cork(() => {
-    ex.body?.discard();
-    ex.length = total;
-    ex.accessLog();
-    ex.res.end(undefined, ex.listener.draining);
-    ex.done();
-  });
+  ex.res.cork(() => ex.end('', total)); // the last, empty chunk
 }
 
 const ERROR_BODY =
