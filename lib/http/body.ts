@@ -19,8 +19,10 @@ export class RequestBody {
   private done = false;
   private failed: Error | null = null;
   private wake: (() => void) | null = null;
-  /** Set once the body is being read as a whole or as a stream. */
+  /** Set once bytes are read, as a whole or through the stream (the spec's "disturbed"). */
   used = false;
+  /** The one stream `request.body` returns, for the life of the request. */
+  private readable: ReadableStream<Uint8Array> | undefined;
   /** Set after the response: unread data is dropped, never paused on. */
   private discarding = false;
 
@@ -81,7 +83,10 @@ export class RequestBody {
     }
   }
 
+  /** The whole body; rejects when it was read already or its stream is locked. */
   async readAll(): Promise<Buffer> {
+    if (this.used) throw new TypeError('Body is unusable: Body has already been read');
+    if (this.readable?.locked) throw new TypeError('Body is unusable: Body is locked to a reader');
     this.used = true;
     const parts: Buffer[] = [];
     let total = 0;
@@ -89,15 +94,20 @@ export class RequestBody {
     return parts.length === 1 ? parts[0]! : total === 0 ? EMPTY : Buffer.concat(parts, total);
   }
 
+  /**
+   * The body as one stream, made on first use and the same every time after: an app may look at
+   * `request.body`, await something, and read it later. It pulls only when read (highWaterMark 0),
+   * so making it reads nothing.
+   */
   stream(): ReadableStream<Uint8Array> {
-    this.used = true;
-    return new ReadableStream<Uint8Array>({
+    return (this.readable ??= new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        this.used = true;
         const c = await this.read();
         if (c) controller.enqueue(new Uint8Array(c.buffer, c.byteOffset, c.length));
         else controller.close();
       },
-      cancel: () => this.discard(),
-    });
+      cancel: () => { this.used = true; this.discard(); },
+    }, { highWaterMark: 0 }));
   }
 }

@@ -2,14 +2,15 @@
 //
 // Fast path: the pool has a free slot, the app returns a light Response synchronously with a
 // string/bytes body → written inside the uWS handler, no promise, no task, no stream.
-// Everything else (async apps, queued requests, streams, platform Responses, errors) is correct
-// but slower, and lives in write.ts and the pool.
+// Everything else (async apps, queued requests, streams, platform Responses, errors) goes through
+// the same `writeParts`, slower only where it must be; the general pieces live in write.ts.
 import type { AccessLog } from '../log.js';
 import type { HttpRequest, HttpResponse } from '../uws.js';
+import { formatPeerAddress } from './address.js';
 import { ClientGoneError, RequestBody } from './body.js';
 import { QilinRequest, type RequestOwner } from './request.js';
-import { asPlain, plainBody, plainInit, statusLine, type LightResponse } from './response.js';
-import { writeError, writeHeaders, writePlatform } from './write.js';
+import { TEXT_PLAIN, byteLength, isStream, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
+import { declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders, writePlatform } from './write.js';
 
 /** A fetch-style app, after loading: `(request) => Response | Promise<Response>`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -33,6 +34,14 @@ const METHODS: Record<string, string> = {
   get: 'GET', post: 'POST', put: 'PUT', delete: 'DELETE', head: 'HEAD', options: 'OPTIONS', patch: 'PATCH',
 };
 
+/** RFC 3986 authority as a Host header may carry it: IP-literal or reg-name/IPv4, optional port. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]*)?$/;
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)(\/[^?#]*)?$/i;
+
+/** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
+const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
+
 /** One request and its response, from the server's side. */
 export class Exchange implements RequestOwner {
   readonly request: QilinRequest;
@@ -45,9 +54,15 @@ export class Exchange implements RequestOwner {
   inHandler = true;
   status = 0;
   length = 0;
+  /** The response's headers, kept for the access log's `%({name}o)s` when the log is on. */
+  responseHeaders: HeadersInit | undefined = undefined;
+  /** qilin added `content-type: text/plain;charset=UTF-8` (a string body without one). */
+  defaultType = false;
   private controller: AbortController | undefined;
   private writableWaiter: (() => void) | undefined;
   readonly startNs: bigint;
+  /** The peer, read up front when the access log is on (uWS forbids touching an aborted response). */
+  readonly remote: ArrayBuffer | null;
 
   constructor(
     readonly res: HttpResponse, readonly listener: Listener,
@@ -55,7 +70,9 @@ export class Exchange implements RequestOwner {
   ) {
     this.request = new QilinRequest(method, authority, target, rawHeaders, this);
     this.body = body;
-    this.startNs = listener.accessLog ? process.hrtime.bigint() : 0n;
+    const logged = listener.accessLog !== null;
+    this.startNs = logged ? process.hrtime.bigint() : 0n;
+    this.remote = logged ? res.getRemoteAddressAsText() : null;
   }
 
   signal(): AbortSignal {
@@ -104,38 +121,82 @@ export class Exchange implements RequestOwner {
 
   respond(r: Response): Promise<void> | undefined {
     if (this.aborted) return undefined;
-    const lr = asPlain(r);
-    if (lr === null) return writePlatform(this, r);
-    if (this.inHandler) this.writePlain(lr);
-    else this.res.cork(() => this.writePlain(lr));
+    try {
+      if (this.inHandler) return this.send(r);
+      let pending: Promise<void> | undefined;
+      this.res.cork(() => { pending = this.send(r); });
+      return pending;
+    } catch (err) {
+      // A header value uWS cannot take, say: never let it escape into uWS (that aborts the process).
+      return this.fail(err);
+    }
+  }
+
+  private send(r: Response): Promise<void> | undefined {
+    const p = lightParts(r, parts);
+    if (p === null) return writePlatform(this, r);
+    return this.writeParts(p.status, p.statusText, p.headers, p.body, p.headLength);
+  }
+
+  /**
+   * The one place a response goes out. RFC 9110: 1xx, 204 and 304 have no body (and 204 no
+   * Content-Length); HEAD gets the headers GET would, with the length GET would send when it is
+   * known (the app's Content-Length, the plain body's size), none otherwise.
+   */
+  writeParts(
+    status: number, statusText: string, headers: HeadersInit | undefined,
+    body: PlainBody | ReadableStream<Uint8Array> | null, headLength: number,
+  ): Promise<void> | undefined {
+    const res = this.res;
+    this.started = true;
+    this.status = status;
+    if (status !== 200 || statusText) res.writeStatus(statusLine(status, statusText));
+    const flags = headers === undefined ? 0 : writeHeaders(res, headers);
+    if (this.listener.accessLog) this.responseHeaders = headers;
+    const bodiless = status === 204 || status === 304 || status < 200;
+    if (typeof body === 'string' && !bodiless && !(flags & HAS_CONTENT_TYPE)) {
+      res.writeHeader('content-type', TEXT_PLAIN);
+      this.defaultType = true;
+    }
+    const head = this.request.method === 'HEAD';
+    if (!bodiless && !head) {
+      if (body === null) { this.end(''); return undefined; }
+      if (typeof body === 'string' || !isStream(body)) { this.end(body); return undefined; }
+      return streamBody(this, body);
+    }
+    // No body on the wire.
+    let length = -1;
+    if (!bodiless) {
+      if (headers !== undefined) length = declaredLength(headers);
+      if (length < 0) length = body === null ? headLength : isStream(body) ? -1 : byteLength(body);
+    }
+    if (body !== null && isStream(body)) void body.cancel().catch(() => {});
+    this.endEmpty(length);
     return undefined;
   }
 
-  private writePlain(lr: LightResponse): void {
-    const res = this.res;
-    const init = plainInit(lr);
-    const body = plainBody(lr);
-    const status = init?.status ?? 200;
-    this.started = true;
-    this.status = status;
-    if (status !== 200 || init?.statusText) res.writeStatus(statusLine(status, init?.statusText));
-    const sent = init?.headers === undefined ? 0 : writeHeaders(res, init.headers);
-    if (typeof body === 'string' && !(sent & HAS_CONTENT_TYPE)) res.writeHeader('content-type', 'text/plain;charset=UTF-8');
-    this.end(body ?? '');
-  }
-
-  /** Finish with a whole body (or none for HEAD: then `declaredLength` or the body's length is reported). */
-  end(body: string | Uint8Array | ArrayBuffer, declaredLength?: number): void {
+  /** Finish with a whole body. */
+  end(body: PlainBody): void {
     this.body?.discard();
     this.status ||= 200;
-    const head = this.request.method === 'HEAD';
-    // Only HEAD and the access log need the length; uWS frames the body itself.
-    if (head || this.listener.accessLog) {
-      this.length = declaredLength ?? (typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-    }
+    // Only the access log needs the length; uWS frames the body itself.
+    if (this.listener.accessLog) this.length = byteLength(body);
     this.accessLog();
-    if (head) this.res.endWithoutBody(this.length, this.listener.draining);
-    else this.res.end(body, this.listener.draining);
+    this.res.end(body, this.listener.draining);
+    this.done();
+  }
+
+  /** Finish without a body: `Content-Length: length`, or no Content-Length when length < 0. */
+  endEmpty(length: number): void {
+    this.body?.discard();
+    this.length = 0;
+    this.accessLog();
+    // endWithoutBody() with no argument is the only form that writes no Content-Length of its own;
+    // uWS 20.30's endWithoutBody(n > 0) then waits for n body bytes and breaks the next request on
+    // the connection. So the length goes in as a header, and a close is said, not done.
+    if (length >= 0) this.res.writeHeader('content-length', String(length));
+    if (this.listener.draining) this.res.writeHeader('connection', 'close');
+    this.res.endWithoutBody();
     this.done();
   }
 
@@ -180,17 +241,33 @@ export function createHandler(listener: Listener): (res: HttpResponse, req: Http
   return (res, req) => {
     // uWS's req lives only during this call: copy what the app may read later.
     const raw: string[] = [];
-    let authority = listener.authority;
+    let host: string | null = null;
+    let hosts = 0;
     let hasBody = false;
     req.forEach((name, value) => {
       raw.push(name, value);
-      if (name === 'host') authority = value;
+      if (name === 'host') { host = value; hosts++; }
       else if ((name === 'content-length' && value !== '0') || name === 'transfer-encoding') hasBody = true;
     });
+    // The URL is built from the Host header: it must be one authority, or it could pick the route.
+    let authority = listener.authority;
+    if (hosts > 1) { rejectRequest(res, 'Duplicate Host header'); return; }
+    if (host !== null && host !== '') {
+      if (!AUTHORITY.test(host)) { rejectRequest(res, 'Invalid Host header'); return; }
+      authority = host;
+    }
     const m = req.getMethod();
     const method = METHODS[m] ?? m.toUpperCase();
+    let path = req.getUrl();
+    if (path.charCodeAt(0) !== 47 /* / */) {
+      // absolute-form (`GET http://host/path`, RFC 9112 3.2.2): its authority replaces Host.
+      const abs = ABSOLUTE_FORM.exec(path);
+      if (abs === null || !AUTHORITY.test(abs[1]!)) { rejectRequest(res, `Invalid request target: ${path.slice(0, 64)}`); return; }
+      authority = abs[1]!;
+      path = abs[2] || '/';
+    }
     const query = req.getQuery();
-    const target = query ? `${req.getUrl()}?${query}` : req.getUrl();
+    const target = query ? `${path}?${query}` : path;
     const body = hasBody ? new RequestBody(res) : null;
     const ex = new Exchange(res, listener, method, authority, target, raw, body);
     res.onAborted(() => ex.onAborted());
@@ -202,14 +279,22 @@ export function createHandler(listener: Listener): (res: HttpResponse, req: Http
 function accessEntry(ex: Exchange) {
   const req = ex.request;
   return {
-    remote: Buffer.from(ex.res.getRemoteAddressAsText()).toString(),
+    remote: ex.remote === null ? '-' : formatPeerAddress(ex.remote),
     method: req.method,
     target: req.target,
     protocol: 'HTTP/1.1',
     status: ex.status,
     length: ex.length,
     requestHeader: (name: string) => req.header(name),
-    responseHeader: () => null,
+    responseHeader: (name: string) => responseHeader(ex, name),
     startNs: ex.startNs,
   };
+}
+
+function responseHeader(ex: Exchange, name: string): string | null {
+  const v = ex.responseHeaders === undefined ? null : headerValue(ex.responseHeaders, name);
+  if (v !== null) return v;
+  if (name === 'content-type' && ex.defaultType) return TEXT_PLAIN;
+  if (name === 'content-length' && ex.finished) return String(ex.length);
+  return null;
 }

@@ -2,13 +2,25 @@
 // qilin's light Request/Response serve the common path without them, so they are fetched here,
 // on first use only, and qilin's classes are linked under them at that moment so that
 // `instanceof Request` / `instanceof Response` keep holding.
+//
+// Node defines `Request`/`Response` as lazy accessors whose getter, on first call, re-defines the
+// global as the platform class. Calling it would evict qilin's light `Response` from the global
+// for the rest of the worker's life (every later `new Response` slow), so the light class is put
+// back right after.
 import { delegateMissing } from './delegate.js';
 
 type Getter<T> = () => T;
 
 function lazyGlobal<T>(name: 'Request' | 'Response'): Getter<T> {
   const desc = Object.getOwnPropertyDescriptor(globalThis, name)!;
-  return () => (desc.get ? desc.get.call(globalThis) : desc.value) as T;
+  let value: T | undefined;
+  return () => {
+    if (value !== undefined) return value;
+    const before = Object.getOwnPropertyDescriptor(globalThis, name)!;
+    value = (desc.get ? desc.get.call(globalThis) : desc.value) as T;
+    Object.defineProperty(globalThis, name, before); // whatever was installed stays installed
+    return value;
+  };
 }
 
 const getRequest = lazyGlobal<typeof Request>('Request');
@@ -33,6 +45,11 @@ function link(): void {
     delegateMissing(responseClass.proto, NativeResponse.prototype, responseClass.toNative);
     Object.setPrototypeOf(responseClass.ctor!, NativeResponse);
   }
+}
+
+/** True once the platform classes are loaded (tests and the bench check the fast path survives it). */
+export function platformLoaded(): boolean {
+  return linked;
 }
 
 export function nativeRequest(): typeof Request {

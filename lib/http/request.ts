@@ -89,9 +89,7 @@ export class QilinRequest {
 
   private bytesBuffer(): Promise<Buffer> {
     const b = this.owner.body;
-    if (!b) return Promise.resolve(Buffer.alloc(0));
-    if (b.used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
-    return b.readAll();
+    return b ? b.readAll() : Promise.resolve(Buffer.alloc(0));
   }
 }
 

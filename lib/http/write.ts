@@ -1,9 +1,9 @@
 // The slower, general response paths: headers of any shape, platform Responses, streamed bodies
-// written with backpressure, and the 500 for an app that failed.
+// written with backpressure, the 500 for an app that failed and the 400 for a bad request.
 import type { HttpResponse } from '../uws.js';
 import { HAS_CONTENT_TYPE, type Exchange } from './handler.js';
 import { nativeResponse } from './platform.js';
-import { statusLine } from './response.js';
+import { isHeaders } from './response.js';
 
 const SKIP = 2;
 
@@ -18,18 +18,16 @@ function headerFlags(lower: string): number {
 
 function putHeader(res: HttpResponse, name: string, value: string): number {
   const f = headerFlags(name.toLowerCase());
-  if (f !== SKIP) res.writeHeader(name, value);
+  if (f !== SKIP) res.writeHeader(name, typeof value === 'string' ? value : String(value));
   return f & HAS_CONTENT_TYPE;
 }
 
 /** Write the app's headers; returns HAS_CONTENT_TYPE when it set one. Set-Cookie values stay separate. */
 export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
   let flags = 0;
-  if (typeof (headers as Headers).getSetCookie === 'function') {
-    // A Headers, told by its shape: naming the class would load the platform's fetch classes.
-    const h = headers as Headers;
-    for (const [name, value] of h) if (name !== 'set-cookie') flags |= putHeader(res, name, value);
-    for (const cookie of h.getSetCookie()) res.writeHeader('set-cookie', cookie);
+  if (isHeaders(headers)) {
+    for (const [name, value] of headers) if (name !== 'set-cookie') flags |= putHeader(res, name, value);
+    for (const cookie of headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
   } else if (Array.isArray(headers)) {
     for (const [name, value] of headers) flags |= putHeader(res, name!, value!);
   } else {
@@ -42,42 +40,40 @@ export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
   return flags;
 }
 
-function cork(ex: Exchange, fn: () => void): void {
-  if (ex.inHandler) fn();
-  else ex.res.cork(fn);
+/** One response header's value, whatever shape the headers have (for the access log). */
+export function headerValue(headers: HeadersInit, name: string): string | null {
+  if (isHeaders(headers)) return headers.get(name);
+  const found: string[] = [];
+  const pairs = Array.isArray(headers) ? headers : Object.entries(headers as Record<string, string | string[]>);
+  for (const [k, v] of pairs) {
+    if (k!.toLowerCase() !== name) continue;
+    if (Array.isArray(v)) found.push(...v); else found.push(String(v));
+  }
+  return found.length === 0 ? null : found.join(', ');
 }
 
-/** A platform Response (or a light one whose body is not plain): stream its body with backpressure. */
+/** The app's own Content-Length, when it set a valid one (for HEAD), else -1. */
+export function declaredLength(headers: HeadersInit): number {
+  const v = headerValue(headers, 'content-length');
+  return v !== null && /^\d{1,15}$/.test(v) ? Number(v) : -1;
+}
+
+/** A platform Response (or a light one whose body the platform must serve): its parts, then the same writer. */
 export function writePlatform(ex: Exchange, r: Response): Promise<void> | undefined {
   if (!(r instanceof nativeResponse())) {
     return ex.fail(new TypeError(`the app returned ${describe(r)}, not a Response`));
   }
-  const native = r; // a light response forwards these reads to its platform object
-  const body = native.body;
-  const head = ex.request.method === 'HEAD';
-  const declared = native.headers.get('content-length');
-  cork(ex, () => {
-    ex.started = true;
-    ex.status = native.status;
-    ex.res.writeStatus(statusLine(native.status, native.statusText));
-    writeHeaders(ex.res, native.headers);
-  });
-  if (body === null || head) {
-    if (body) void body.cancel().catch(() => {});
-    cork(ex, () => ex.end('', declared !== null && head ? Number(declared) : 0));
-    return undefined;
-  }
-  return streamBody(ex, body);
+  // A light response forwards these reads to its platform object.
+  return ex.writeParts(r.status, r.statusText, r.headers, r.body, -1);
 }
 
-async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>): Promise<void> {
+export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>): Promise<void> {
   const reader = body.getReader();
   let total = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (ex.aborted) break;
-      if (done) break;
+      if (ex.aborted || done) break;
       if (value.byteLength === 0) continue;
       total += value.byteLength;
       let ok = true;
@@ -88,18 +84,31 @@ async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>): Promi
   } catch (err) {
     // The body failed mid-way: the status is out, so the only honest answer is a cut connection.
     ex.listener.onError(`Error streaming response for ${ex.request.target}`, err);
+    ex.length = total;
     if (!ex.aborted) { ex.aborted = true; ex.res.close(); }
+    ex.accessLog();
     ex.done();
     return;
   } finally {
     if (ex.aborted) void reader.cancel().catch(() => {});
   }
-  if (ex.aborted) { if (!ex.finished) ex.done(); return; }
-  ex.res.cork(() => ex.end('', total)); // the last, empty chunk
+  if (ex.aborted) {
+    // The client left (or the worker gave up): log what was sent.
+    if (!ex.finished) { ex.length = total; ex.accessLog(); ex.done(); }
+    return;
+  }
+  ex.res.cork(() => {
+    ex.body?.discard();
+    ex.length = total;
+    ex.accessLog();
+    ex.res.end('', ex.listener.draining); // the last, empty chunk
+    ex.done();
+  });
 }
 
-const ERROR_BODY =
-  '<html><head><title>Internal Server Error</title></head><body><h1><p>Internal Server Error</p></h1></body></html>';
+const errorPage = (reason: string, detail = '') =>
+  `<html><head><title>${reason}</title></head><body><h1><p>${reason}</p></h1>${escapeHtml(detail)}</body></html>`;
+const ERROR_BODY = errorPage('Internal Server Error');
 
 /** 500 for a failed app (Gunicorn's page), or a cut connection when the response had begun. */
 export function writeError(ex: Exchange): void {
@@ -118,6 +127,17 @@ export function writeError(ex: Exchange): void {
   ex.accessLog();
   ex.res.end(ERROR_BODY, true);
   ex.done();
+}
+
+/** 400 and a closed connection for a request qilin will not hand to the app (Gunicorn's page). */
+export function rejectRequest(res: HttpResponse, detail: string): void {
+  res.writeStatus('400 Bad Request');
+  res.writeHeader('content-type', 'text/html');
+  res.end(errorPage('Bad Request', detail), true);
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function describe(v: unknown): string {
