@@ -35,7 +35,7 @@ Object {
   "invalid/024": "- held",
   "invalid/040": "- held",
   "invalid/041": "200 held",
-  "invalid/042": "200 held",
+  "invalid/042": "400 closed",
   "invalid/chunked_01": "- closed",
   "invalid/chunked_02": "- closed",
   "invalid/chunked_03": "- closed",
