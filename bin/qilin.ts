@@ -6,21 +6,27 @@ import { Arbiter, VERSION } from '../lib/arbiter.js';
 import { resolveConfig } from '../lib/config.js';
 import { ConfigError, helpText } from '../lib/settings.js';
 
+/** A setting that cannot be used: one line, exit 1 (Gunicorn's exit code for a config error). */
+function configError(err: ConfigError): number {
+  process.stderr.write(`Error: ${err.message}\n`);
+  return 1;
+}
+
 async function main(argv: string[]): Promise<number> {
+  const cwd = process.cwd(); // before --chdir: a HUP re-reads the config file from here
   let resolved;
   try {
     resolved = await resolveConfig(argv);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`Error: ${err.message}\n`);
-      return 1;
-    }
+    if (err instanceof ConfigError) return configError(err);
     throw err;
   }
-  const { settings, app } = resolved;
+  const { settings, app, warnings } = resolved;
   if (resolved.help) { process.stdout.write(helpText()); return 0; }
   if (resolved.version) { process.stdout.write(`qilin (version ${VERSION})\n`); return 0; }
+  const warnOnStderr = () => { for (const w of warnings) process.stderr.write(`Warning: ${w}\n`); };
   if (settings.print_config) {
+    warnOnStderr();
     for (const [k, v] of Object.entries(settings)) process.stdout.write(`${k.padEnd(24)} = ${JSON.stringify(v)}\n`);
     return 0;
   }
@@ -35,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   if (settings.check_config) {
+    warnOnStderr();
     try {
       await loadApp(app);
       return 0;
@@ -44,7 +51,14 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  return new Arbiter({ settings, app, argv }).run();
+  let arbiter: Arbiter;
+  try {
+    arbiter = new Arbiter({ settings, app, argv, cwd, warnings }); // opens the logs, writes the pid file
+  } catch (err) {
+    if (err instanceof ConfigError) return configError(err);
+    throw err;
+  }
+  return arbiter.run();
 }
 
 process.exitCode = await main(process.argv.slice(2));

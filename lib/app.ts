@@ -26,11 +26,15 @@ export async function loadApp(uri: string, cwd: string = process.cwd()): Promise
   } catch (err) {
     throw new AppLoadError(`Failed to load module ${module}: ${(err as Error).message}`, { cause: err });
   }
-  if (!(exportName in mod)) {
-    const names = Object.keys(mod).join(', ') || 'none';
-    throw new AppLoadError(`Failed to find attribute '${exportName}' in '${module}' (exports: ${names}).`);
+  const cjsExports = commonJsExports(mod);
+  let app: unknown;
+  if (exportName in mod) app = mod[exportName];
+  // A CommonJS module's `module.exports = { handler }` often hides its names from import():
+  // they are still the keys of module.exports, which arrives as `default`.
+  else if (cjsExports && Object.hasOwn(cjsExports, exportName)) app = cjsExports[exportName];
+  else {
+    throw new AppLoadError(`Failed to find attribute '${exportName}' in '${module}' (exports: ${exportNames(mod)}).`);
   }
-  let app = mod[exportName];
   // A CommonJS module's `module.exports = app` arrives as `default`; a default export may wrap an app.
   if (app && typeof app === 'object' && !('fetch' in app) && 'default' in app) app = (app as { default: unknown }).default;
   if (typeof app === 'function') return app as FetchHandler;
@@ -40,6 +44,20 @@ export async function loadApp(uri: string, cwd: string = process.cwd()): Promise
   }
   throw new AppLoadError(
     `'${exportName}' in '${module}' is not a fetch app: expected a function (request) => Response ` +
-    `or an object with a fetch method, got ${app === null ? 'null' : typeof app}.`,
+    `or an object with a fetch method, got ${app === null ? 'null' : typeof app} (exports: ${exportNames(mod)}).`,
   );
+}
+
+/** module.exports of a CommonJS module (or any plain object default export), else null. */
+function commonJsExports(mod: Record<string, unknown>): Record<string, unknown> | null {
+  const d = mod.default;
+  return d && typeof d === 'object' && !Array.isArray(d) ? (d as Record<string, unknown>) : null;
+}
+
+/** The names a user can put after `:`: the module's exports and the keys of module.exports. */
+function exportNames(mod: Record<string, unknown>): string {
+  const names = new Set(Object.keys(mod));
+  const cjs = commonJsExports(mod);
+  if (cjs && !('fetch' in cjs)) for (const k of Object.keys(cjs)) names.add(k);
+  return [...names].join(', ') || 'none';
 }

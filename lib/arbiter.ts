@@ -5,12 +5,12 @@
 // One loop: handle queued signals in order; otherwise kill workers that stopped beating
 // (murder), reap is event-driven (child 'exit'), then keep the worker count (manage) and sleep.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatBind, parseBind, resolveConfig, type BindAddress } from './config.js';
 import { Logger } from './log.js';
 import { bindOnce } from './ports.js';
-import type { Settings } from './settings.js';
+import { ConfigError, type Settings } from './settings.js';
 import { loadUws } from './uws.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
 
@@ -47,13 +47,23 @@ export interface ArbiterOptions {
   app: string;
   /** To re-read the config on HUP. */
   argv: readonly string[];
+  /** Where the command line was given (before --chdir): config paths are relative to it. */
+  cwd?: string;
+  /** Warnings from reading the config (unknown keys), logged at start. */
+  warnings?: readonly string[];
 }
 
 export class Arbiter {
   private settings: Settings;
   private readonly app: string;
   private readonly argv: readonly string[];
+  private readonly cwd: string;
+  private readonly startWarnings: readonly string[];
   private log: Logger;
+  /** The pid file this arbiter wrote, removed at exit. */
+  private pidfile: string | null = null;
+  /** After a worker failed to boot, no new worker is forked before this time (no fork storm). */
+  private spawnPausedUntil = 0;
   private readonly workers = new Map<number, WorkerRecord>();
   private readonly sigQueue: ArbiterSignal[] = [];
   private numWorkers: number;
@@ -63,12 +73,25 @@ export class Arbiter {
   private wakeUp: (() => void) | null = null;
   private readonly signalHandlers = new Map<ArbiterSignal, () => void>();
 
+  /**
+   * Opens the logs and writes the pid file, so that a path that cannot be used is found here, as a
+   * ConfigError naming the setting, before any worker is forked.
+   */
   constructor(opts: ArbiterOptions) {
     this.settings = opts.settings;
     this.app = opts.app;
     this.argv = opts.argv;
+    this.cwd = opts.cwd ?? process.cwd();
+    this.startWarnings = opts.warnings ?? [];
     this.numWorkers = opts.settings.workers;
     this.log = new Logger(opts.settings);
+    try {
+      if (opts.settings.pidfile) createPidfile(opts.settings.pidfile);
+    } catch (err) {
+      this.log.close();
+      throw err;
+    }
+    this.pidfile = opts.settings.pidfile;
   }
 
   private get procName(): string {
@@ -100,6 +123,7 @@ export class Arbiter {
     const { settings } = this;
     process.title = `qilin: master [${this.procName}]`;
     this.log.info(`Starting qilin ${VERSION}`);
+    for (const w of this.startWarnings) this.log.warning(w);
     try {
       this.log.info(`Using ${loadUws().build}`);
     } catch (err) {
@@ -109,7 +133,6 @@ export class Arbiter {
     for (const b of this.binds) this.log.info(`Listening at: http://${formatBind(b)} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
     this.warnReusePortReload();
-    if (settings.pidfile) writeFileSync(settings.pidfile, `${process.pid}\n`);
     for (const sig of SIGNALS) {
       const h = () => this.signal(sig);
       this.signalHandlers.set(sig, h);
@@ -213,27 +236,44 @@ export class Arbiter {
 
   /** HUP: re-read the config, start new workers, retire the old ones once the new are ready. */
   private async reload(): Promise<void> {
+    let log: Logger | null = null;
     try {
-      const { settings } = await resolveConfig(this.argv);
+      // fresh: evaluate the config file again, not the module import() cached at start.
+      const { settings, warnings } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
       const binds = await this.checkBinds(settings.bind.map(parseBind), this.binds);
+      log = new Logger(settings); // before the old one closes: a log that cannot be opened keeps the old
+      this.switchPidfile(settings.pidfile);
       this.settings = settings;
       this.binds = binds;
       this.numWorkers = settings.workers;
       this.log.close();
-      this.log = new Logger(settings);
+      this.log = log;
+      for (const w of warnings) this.log.warning(w);
     } catch (err) {
+      log?.close();
       this.log.errorMsg(`Reload failed, keeping the running config: ${(err as Error).message}`);
       return;
     }
+    this.spawnPausedUntil = 0; // the user may have fixed the app: try now
     for (const w of this.workers.values()) w.retiring = true;
     this.manageWorkers();
+  }
+
+  /** A HUP that names another pid file writes the new one, then removes ours (as Gunicorn). */
+  private switchPidfile(next: string | null): void {
+    if (next === this.pidfile) return;
+    if (next) createPidfile(next);
+    if (this.pidfile) removePidfile(this.pidfile);
+    this.pidfile = next;
   }
 
   /** Keep `numWorkers` serving workers; stop retired and excess ones once others are ready. */
   private manageWorkers(): void {
     const all = [...this.workers.values()].sort((a, b) => a.age - b.age);
     const serving = all.filter((w) => !w.retiring && !w.stopping);
-    for (let i = serving.length; i < this.numWorkers; i++) serving.push(this.spawnWorker());
+    if (Date.now() >= this.spawnPausedUntil) {
+      for (let i = serving.length; i < this.numWorkers; i++) serving.push(this.spawnWorker());
+    }
 
     // TTOU: the oldest go first.
     while (serving.length > this.numWorkers) this.stopWorker(serving.shift()!);
@@ -285,12 +325,36 @@ export class Arbiter {
       this.log.log(signal === 'SIGTERM' ? 'info' : 'error', `Worker (pid:${w.pid}) was sent ${signal}!${extra}`);
     } else if (code !== 0) {
       this.log.errorMsg(`Worker (pid:${w.pid}) exited with code ${code}`);
-      if (code === WORKER_BOOT_ERROR && !this.halt) this.halt = new HaltServer('Worker failed to boot.', WORKER_BOOT_ERROR);
-      if (code === APP_LOAD_ERROR && !this.halt) this.halt = new HaltServer('App failed to load.', APP_LOAD_ERROR);
+      if ((code === WORKER_BOOT_ERROR || code === APP_LOAD_ERROR) && !w.stopping) this.bootFailed(w, code);
     } else {
       this.log.debug(`Worker (pid:${w.pid}) exited with code 0`);
     }
     this.wake();
+  }
+
+  /**
+   * A worker could not boot or load the app. With no worker serving (first boot, or all gone) the
+   * arbiter halts with Gunicorn's exit code. Otherwise the app on disk is broken while older workers
+   * still serve it fine (a reload or replacement): abort the replacement and keep those workers.
+   */
+  private bootFailed(w: WorkerRecord, code: number): void {
+    const serving = [...this.workers.values()].filter((o) => o.ready && !o.stopping);
+    if (serving.length === 0) {
+      this.halt ??= code === APP_LOAD_ERROR
+        ? new HaltServer('App failed to load.', APP_LOAD_ERROR)
+        : new HaltServer('Worker failed to boot.', WORKER_BOOT_ERROR);
+      return;
+    }
+    const reloading = serving.some((o) => o.retiring);
+    const what = code === APP_LOAD_ERROR ? 'load the app' : 'boot';
+    const kept = serving.map((o) => o.pid).join(', ');
+    this.log.errorMsg(
+      `${reloading ? 'Reload failed: worker' : 'Worker'} (pid:${w.pid}) could not ${what}; keeping the running workers (pids ${kept})`,
+    );
+    for (const o of serving) o.retiring = false;
+    // The rest of the new generation loads the same app: stop it rather than let it replace the old.
+    if (reloading) for (const o of this.workers.values()) if (!o.ready && !o.stopping) this.stopWorker(o);
+    this.spawnPausedUntil = Date.now() + 1000;
   }
 
   /** Kill workers that have not proved they are alive within `timeout`: SIGABRT, then SIGKILL. */
@@ -338,12 +402,7 @@ export class Arbiter {
 
   private cleanup(): void {
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
-    const { pidfile } = this.settings;
-    if (pidfile) {
-      try {
-        if (readFileSync(pidfile, 'utf8').trim() === String(process.pid)) unlinkSync(pidfile);
-      } catch { /* already gone */ }
-    }
+    if (this.pidfile) removePidfile(this.pidfile);
     this.log.flush();
   }
 }
@@ -362,4 +421,52 @@ async function probeBind(b: BindAddress): Promise<BindAddress> {
             : `Can't bind ${where}: ${err.message}`;
     throw new HaltServer(reason, WORKER_BOOT_ERROR);
   }
+}
+
+/** The pid in `file` when it names a live process (Gunicorn's Pidfile.validate), else null. */
+function livePid(file: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigError('pidfile', `Invalid value for pidfile: ${JSON.stringify(file)} (${(err as Error).message})`);
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null; // EPERM: alive, another user's
+  }
+}
+
+/**
+ * Write our pid to `file`, refusing when it names another live process. Gunicorn raises a
+ * RuntimeError from Pidfile.create there, which gunicorn/app/base.py prints as `Error: ...` and
+ * exits 1; the CLI does the same with this ConfigError. A stale file (dead pid) is replaced.
+ */
+export function createPidfile(file: string): void {
+  const old = livePid(file);
+  if (old !== null && old !== process.pid) {
+    throw new ConfigError('pidfile', `Already running on PID ${old} (or pid file '${file}' is stale)`);
+  }
+  // Write a temporary file next to it and rename it over: a reader never sees a half-written pid.
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${process.pid}\n`);
+    renameSync(tmp, file);
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* never written */ }
+    const detail = (err as Error).message.replaceAll(tmp, file);
+    throw new ConfigError('pidfile', `Invalid value for pidfile: ${JSON.stringify(file)} (${detail})`);
+  }
+}
+
+/** Remove `file` only while it still holds our pid: never another server's. */
+function removePidfile(file: string): void {
+  try {
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+  } catch { /* already gone */ }
 }

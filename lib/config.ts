@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { importModule } from './loader.js';
 import {
-  ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, coerce, defaultSettings,
+  ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings,
   type SettingName, type Settings,
 } from './settings.js';
 
@@ -69,10 +69,15 @@ export function splitArgs(s: string): string[] {
   return out;
 }
 
-async function loadConfigFile(file: string): Promise<Map<SettingName, unknown>> {
+interface ConfigFileValues {
+  values: Map<SettingName, unknown>;
+  warnings: string[];
+}
+
+async function loadConfigFile(file: string, fresh: boolean): Promise<ConfigFileValues> {
   let mod: Record<string, unknown>;
   try {
-    mod = await importModule(file);
+    mod = await importModule(file, process.cwd(), { fresh });
   } catch (err) {
     throw new ConfigError('config', `Failed to read config file: ${file} (${(err as Error).message.split('\n')[0]})`);
   }
@@ -82,12 +87,24 @@ async function loadConfigFile(file: string): Promise<Map<SettingName, unknown>> 
     source = source.default as Record<string, unknown>;
   }
   const values = new Map<SettingName, unknown>();
+  const warnings: string[] = [];
   for (const [key, raw] of Object.entries(source)) {
     const def = SETTINGS_BY_NAME.get(key);
-    if (!def || key === 'config') continue; // hooks and helpers live here too
+    if (key === 'config' || key === 'default') continue;
+    if (!def) {
+      // Hooks and helpers (functions) live here too; any other unknown key is most likely a typo.
+      if (typeof raw !== 'function') warnings.push(unknownSettingWarning(key, file));
+      continue;
+    }
     values.set(key as SettingName, coerce(def, raw));
   }
-  return values;
+  return { values, warnings };
+}
+
+function unknownSettingWarning(key: string, file: string): string {
+  const near = closestSetting(key);
+  const hint = near ? ` (did you mean '${near}'?)` : '';
+  return `Unknown setting '${key}' in config file ${file}, ignored${hint}`;
 }
 
 export interface ResolvedConfig {
@@ -97,12 +114,20 @@ export interface ResolvedConfig {
   version: boolean;
   /** Absolute path of the config file that was read, if any. */
   configFile: string | null;
+  /** Problems worth a warning that do not stop the server (unknown keys in the config file). */
+  warnings: string[];
+}
+
+export interface ResolveOptions {
+  /** Evaluate the config file again (HUP) instead of reusing the module already imported. */
+  fresh?: boolean;
 }
 
 export async function resolveConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
+  opts: ResolveOptions = {},
 ): Promise<ResolvedConfig> {
   const cli = parseArgs(argv);
   const envArgs = env.QILIN_CMD_ARGS ? parseArgs(splitArgs(env.QILIN_CMD_ARGS)) : null;
@@ -117,7 +142,8 @@ export async function resolveConfig(
     const found = DEFAULT_CONFIG_FILES.map((f) => path.join(cwd, f)).find((f) => existsSync(f));
     configFile = found ?? null;
   }
-  if (configFile) for (const [k, v] of await loadConfigFile(configFile)) settings[k] = v;
+  const fromFile = configFile ? await loadConfigFile(configFile, opts.fresh ?? false) : null;
+  if (fromFile) for (const [k, v] of fromFile.values) settings[k] = v;
   for (const source of [envArgs, cli]) if (source) for (const [k, v] of source.values) settings[k] = v;
   settings.config = configFile;
 
@@ -126,7 +152,10 @@ export async function resolveConfig(
     if (!e.includes('=')) throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
   }
   const app = cli.app ?? envArgs?.app ?? null;
-  return { settings: settings as unknown as Settings, app, help: cli.help, version: cli.version, configFile };
+  return {
+    settings: settings as unknown as Settings, app, help: cli.help, version: cli.version, configFile,
+    warnings: fromFile?.warnings ?? [],
+  };
 }
 
 export interface BindAddress {

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
 let tsRegistered = false;
+let freshCount = 0;
 
 async function registerTypeScript(): Promise<void> {
   if (tsRegistered) return;
@@ -26,8 +27,28 @@ export function resolveModule(spec: string, cwd: string = process.cwd()): string
   return createRequire(path.join(cwd, 'package.json')).resolve(spec);
 }
 
-export async function importModule(spec: string, cwd: string = process.cwd()): Promise<Record<string, unknown>> {
+export interface ImportOptions {
+  /**
+   * Evaluate the file again even if it was imported before (a config file on HUP). Only this file
+   * is re-read; what it imports stays cached. Each fresh ESM import keeps one more module instance
+   * in memory (ESM has no way to unload), which is fine for a config file read once per reload.
+   */
+  fresh?: boolean;
+}
+
+export async function importModule(
+  spec: string,
+  cwd: string = process.cwd(),
+  opts: ImportOptions = {},
+): Promise<Record<string, unknown>> {
   const file = resolveModule(spec, cwd);
   if (TS_EXTENSIONS.has(path.extname(file))) await registerTypeScript();
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const url = pathToFileURL(file);
+  if (opts.fresh) {
+    // ESM caches by URL, so a new query makes a new module; a CommonJS file (or TypeScript that
+    // tsx compiles to CommonJS) imported from ESM is served from require.cache, so drop it there too.
+    delete createRequire(import.meta.url).cache[file];
+    url.searchParams.set('qilin-reload', String(++freshCount));
+  }
+  return (await import(url.href)) as Record<string, unknown>;
 }

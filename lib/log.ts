@@ -1,6 +1,6 @@
 // Error log and access log, in Gunicorn's formats.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { LOG_LEVELS, type Settings } from './settings.js';
+import { ConfigError, LOG_LEVELS, type Settings } from './settings.js';
 
 type Level = (typeof LOG_LEVELS)[number];
 const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
@@ -29,11 +29,18 @@ class Sink {
   private fd: number;
   private pending: string[] = [];
   private scheduled = false;
-  constructor(private readonly target: string, private readonly dash: number) {
+  /** `setting` names the option in the error when the file cannot be opened. */
+  constructor(private readonly target: string, private readonly dash: number, private readonly setting: string) {
     this.fd = this.open();
   }
   private open(): number {
-    return this.target === '-' ? this.dash : openSync(this.target, 'a');
+    if (this.target === '-') return this.dash;
+    try {
+      return openSync(this.target, 'a');
+    } catch (err) {
+      const detail = (err as Error).message;
+      throw new ConfigError(this.setting, `Invalid value for ${this.setting}: ${JSON.stringify(this.target)} (${detail})`);
+    }
   }
   writeNow(line: string): void {
     try { writeSync(this.fd, line); } catch { /* a log that cannot be written must not stop the server */ }
@@ -60,8 +67,16 @@ class Sink {
   reopen(): void {
     if (this.target === '-') return;
     this.flush();
+    let fd: number;
+    try {
+      fd = this.open();
+    } catch (err) {
+      // The file cannot be reopened (its directory went away): keep writing to the old one.
+      this.writeNow(`[${errorLogTime()}] [${process.pid}] [ERROR] Cannot reopen the log: ${(err as Error).message}\n`);
+      return;
+    }
     const old = this.fd;
-    this.fd = this.open();
+    this.fd = fd;
     closeSync(old);
   }
 }
@@ -73,8 +88,15 @@ export class Logger {
 
   constructor(settings: Pick<Settings, 'loglevel' | 'errorlog' | 'accesslog' | 'access_log_format'>) {
     this.rank = LEVEL_RANK[settings.loglevel];
-    this.error = new Sink(settings.errorlog, 2);
-    this.access = settings.accesslog ? new AccessLog(new Sink(settings.accesslog, 1), settings.access_log_format) : null;
+    this.error = new Sink(settings.errorlog, 2, 'errorlog');
+    try {
+      this.access = settings.accesslog
+        ? new AccessLog(new Sink(settings.accesslog, 1, 'accesslog'), settings.access_log_format)
+        : null;
+    } catch (err) {
+      this.error.close();
+      throw err;
+    }
   }
 
   log(level: Level, msg: string): void {

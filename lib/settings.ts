@@ -140,6 +140,36 @@ export const SETTINGS_BY_FLAG: ReadonlyMap<string, SettingDef> = new Map(
   SETTINGS.flatMap((s) => s.flags.map((f) => [f, s] as const)),
 );
 
+/** Levenshtein distance: how many single-character edits turn `a` into `b`. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The setting a mistyped config key most likely meant: a setting name or a flag spelled as a key
+ * (`pid` → pidfile, `log_level` → loglevel) within a few edits; null when nothing is close.
+ */
+export function closestSetting(key: string): string | null {
+  const k = key.toLowerCase().replace(/-/g, '_');
+  let best: { name: string; d: number } | null = null;
+  for (const def of SETTINGS) {
+    const spellings = [def.name, ...def.flags.filter((f) => f.startsWith('--')).map((f) => f.slice(2).replace(/-/g, '_'))];
+    for (const s of spellings) {
+      const d = editDistance(k, s);
+      if (!best || d < best.d) best = { name: def.name, d };
+    }
+  }
+  return best && best.d <= Math.max(1, Math.floor(k.length / 3)) ? best.name : null;
+}
+
 /** Thrown for a setting that cannot be used; the CLI prints it as one line and exits 1. */
 export class ConfigError extends Error {
   constructor(readonly setting: string, message: string) {
