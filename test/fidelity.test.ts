@@ -219,11 +219,11 @@ t.test('access log: peer addresses, response headers, aborted streams', async (t
   const port = await freePort();
   const q = await startQilin(t, [
     '-b', `[::]:${port}`, '--access-logfile', '-',
-    '--access-logformat', '%(h)s "%(r)s" %(s)s %(b)s ct=%({content-type}o)s custom=%({x-custom}o)s',
+    '--access-logformat', '%(h)s "%(r)s" %(s)s %(b)s ct=%({content-type}o)s custom=%({x-custom}o)s cl=%({content-length}o)s',
     fixture('real-app.ts'),
   ], { port });
   await request(`http://127.0.0.1:${port}/custom-header`);
-  await q.waitFor(/^127\.0\.0\.1 "GET \/custom-header HTTP\/1\.1" 200 6 ct=text\/plain;charset=UTF-8 custom=abc$/m);
+  await q.waitFor(/^127\.0\.0\.1 "GET \/custom-header HTTP\/1\.1" 200 6 ct=text\/plain;charset=UTF-8 custom=abc cl=6$/m);
   t.pass('IPv4 peer on a dual-stack listener logged as 127.0.0.1, response headers logged');
   await request(`http://[::1]:${port}/`);
   await q.waitFor(/^::1 "GET \/ HTTP\/1\.1" 200 13 /m);
@@ -236,6 +236,81 @@ t.test('access log: peer addresses, response headers, aborted streams', async (t
   });
   await q.waitFor(/^127\.0\.0\.1 "GET \/download HTTP\/1\.1" 200 \d+ /m);
   t.pass('an aborted streamed response is logged');
+});
+
+t.test('responses the writer must refuse or fix, with the pool slot freed every time', async (t) => {
+  // One slot: a request that leaked its slot would make every later request wait forever.
+  const q = await startQilin(t, ['--worker-connections', '1', fixture('real-app.ts')]);
+  for (const path of ['/locked-light', '/locked-platform']) {
+    t.equal((await request(q.url + path)).status, 500, `${path}: a locked body stream is a 500`);
+    t.equal((await request(q.url + '/')).body, 'Hello, World!', 'and the slot is free');
+  }
+  for (const path of ['/crlf-header', '/crlf-status']) {
+    const r = await rawExchange(q.port, get(path, 'Connection: close\r\n'));
+    // The status text is checked before anything is written (500); a header value is met while the
+    // headers are being written, when the only safe answer left is to cut the connection.
+    if (path === '/crlf-status') t.match(r.text, /^HTTP\/1\.1 500 /, `${path}: CR/LF in the status text is a 500`);
+    else t.ok(r.closed && !/^HTTP\/1\.1 200/.test(r.text), `${path}: CR/LF in a header value cuts the response`);
+    t.notMatch(r.text, /evil/i, 'nothing forged reaches the wire');
+  }
+  const form = await request(q.url + '/form-data');
+  t.match(form.headers['content-type'], /^multipart\/form-data; boundary=/, 'FormData keeps its Content-Type and boundary');
+  t.match(form.body, /name="a"/);
+  for (let i = 0; i < 3; i++) {
+    const r = await request(q.url + '/shared-headers');
+    t.equal(r.headers.vary, 'Origin', `a Headers shared by responses is not changed by one of them (${i + 1})`);
+    t.equal(r.headers['x-shared'], '1');
+  }
+  t.equal((await request(q.url + '/status-string')).status, 201, "status '201' is 201, as WebIDL converts it");
+  t.equal((await request(q.url + '/map-headers')).headers['x-map'], '1', 'headers from an iterable');
+  const signed = await request(q.url + '/clone-then-json', { method: 'POST', body: '{"a":1}' });
+  t.same(JSON.parse(signed.body), { raw: 7, parsed: { a: 1 } }, 'request.clone().text() then request.json()');
+
+  // A client that leaves a quiet event stream: the app's stream is cancelled and the slot freed.
+  await new Promise<void>((resolve) => {
+    const sock = net.connect(q.port, '127.0.0.1', () => sock.write(get('/quiet-stream')));
+    sock.once('data', () => { sock.destroy(); resolve(); });
+  });
+  await sleep(200);
+  t.equal((await request(q.url + '/cancelled')).body, '1', 'the response stream was cancelled when the client left');
+
+  // A big unread upload answered with a big stream: neither side waits on the other.
+  const got = await new Promise<number>((resolve, reject) => {
+    const req = http.request(q.url + '/ignore-body-stream', { method: 'POST', agent: false, headers: { 'content-length': String(2 * 1024 * 1024) } }, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => { n += d.length; });
+      res.on('end', () => resolve(n));
+    });
+    req.on('error', reject);
+    req.end(Buffer.alloc(2 * 1024 * 1024, 97));
+  });
+  t.equal(got, 18 * 1024 * 1024, 'every byte of the 18 MB stream arrived');
+  t.equal((await request(q.url + '/')).body, 'Hello, World!', 'and the worker serves on');
+});
+
+t.test('the Host must make a valid URL', async (t) => {
+  const q = await startQilin(t, [fixture('real-app.ts')]);
+  for (const host of ['a:99999', '999.1.1.1', 'a%2f', '[:]']) {
+    const r = await rawExchange(q.port, `GET /url HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    t.match(r.text, /^HTTP\/1\.1 400 /, `Host: ${host} → 400`);
+  }
+});
+
+t.test('a streamed response that ends while the worker drains is well-formed', async (t) => {
+  const q = await startQilin(t, ['--graceful-timeout', '10', fixture('real-app.ts')]);
+  const result = await new Promise<{ bytes: number; error: string | null; connection: string | undefined }>((resolve) => {
+    let bytes = 0;
+    const req = http.get(q.url + '/download', { agent: false }, (res) => {
+      res.once('data', () => q.signal('SIGTERM')); // the worker starts draining mid-stream
+      res.on('data', (d: Buffer) => { bytes += d.length; });
+      res.on('end', () => resolve({ bytes, error: null, connection: res.headers.connection }));
+      res.on('error', (err) => resolve({ bytes, error: err.message, connection: undefined }));
+    });
+    req.on('error', (err) => resolve({ bytes, error: err.message, connection: undefined }));
+  });
+  t.equal(result.error, null, 'the client parsed the chunked body');
+  t.equal(result.bytes, 64 * 64 * 1024, 'every byte arrived');
+  await q.exited;
 });
 
 t.test('peer address formatting', async (t) => {

@@ -38,8 +38,9 @@ export class Pool {
     const pending = ex.run();
     if (pending === undefined) { this.active--; this.notifyIdle(); return; }
     this.running.add(ex);
-    // run() never rejects: app errors become 500s inside it.
-    void pending.then(() => this.finish(ex));
+    // run() turns app errors into 500s; should a writer still reject, the slot is freed all the same.
+    const finish = () => this.finish(ex);
+    void pending.then(finish, finish);
   }
 
   private finish(ex: Exchange): void {

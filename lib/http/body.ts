@@ -25,6 +25,8 @@ export class RequestBody {
   private readable: ReadableStream<Uint8Array> | undefined;
   /** Set after the response: unread data is dropped, never paused on. */
   private discarding = false;
+  /** A streamed response has begun (see unblock). */
+  private responding = false;
 
   constructor(private readonly res: HttpResponse) {
     res.onData((chunk, isLast) => this.push(chunk, isLast));
@@ -36,8 +38,10 @@ export class RequestBody {
       this.chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
       this.buffered += chunk.byteLength;
       if (this.buffered > HIGH_WATER && !this.paused) {
-        this.paused = true;
-        this.res.pause();
+        // uWS's pause holds back writes too: with a response on its way and a body nobody asked
+        // for, pausing would stall both. Drop it instead (as Gunicorn drains an unread body).
+        if (this.responding && !this.used && this.readable === undefined) this.discard();
+        else { this.paused = true; this.res.pause(); }
       }
     }
     if (isLast) this.done = true;
@@ -65,8 +69,18 @@ export class RequestBody {
     if (this.paused && !this.failed) { this.paused = false; this.res.resume(); }
   }
 
-  /** Next chunk, or null at the end. */
+  /**
+   * A streamed response is going out. uWS pauses both directions, so from now on a body the app
+   * never asked for is dropped rather than paused on; one it reads drains as it reads.
+   */
+  unblock(): void {
+    this.responding = true;
+    if (this.paused && !this.used && this.readable === undefined) this.discard();
+  }
+
+  /** Next chunk, or null at the end. One reader at a time. */
   async read(): Promise<Buffer | null> {
+    if (this.wake !== null) throw new TypeError('Body is unusable: it is being read by another reader');
     for (;;) {
       if (this.chunks.length > 0) {
         const c = this.chunks.shift()!;

@@ -10,7 +10,9 @@ import { formatPeerAddress } from './address.js';
 import { ClientGoneError, RequestBody } from './body.js';
 import { QilinRequest, type RequestOwner } from './request.js';
 import { TEXT_PLAIN, byteLength, isStream, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
-import { declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders, writePlatform } from './write.js';
+import {
+  checkStatusText, declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders, writePlatform,
+} from './write.js';
 
 /** A fetch-style app, after loading: `(request) => Response | Promise<Response>`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -35,7 +37,26 @@ const METHODS: Record<string, string> = {
 };
 
 /** RFC 3986 authority as a Host header may carry it: IP-literal or reg-name/IPv4, optional port. */
-const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]*)?$/;
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{0,5})?$/;
+/** Hosts checked already: a server sees few distinct ones, and the full check costs ~1 µs. */
+const hostChecks = new Map<string, boolean>();
+
+/**
+ * One RFC 3986 authority that also makes a valid URL (so `new URL(request.url)` never throws on
+ * what a client sent: `a:99999`, `999.1.1.1`, `a%2f` are refused too).
+ */
+export function validHost(host: string): boolean {
+  let ok = hostChecks.get(host);
+  if (ok !== undefined) return ok;
+  ok = AUTHORITY.test(host) && URL.canParse(`http://${host}/`);
+  if (ok) {
+    const port = host.lastIndexOf(':');
+    if (port > host.lastIndexOf(']') && Number(host.slice(port + 1)) > 65535) ok = false;
+  }
+  if (hostChecks.size >= 1024) hostChecks.clear(); // many distinct hosts: keep the cache bounded
+  hostChecks.set(host, ok);
+  return ok;
+}
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)(\/[^?#]*)?$/i;
 
@@ -58,6 +79,10 @@ export class Exchange implements RequestOwner {
   responseHeaders: HeadersInit | undefined = undefined;
   /** qilin added `content-type: text/plain;charset=UTF-8` (a string body without one). */
   defaultType = false;
+  /** The Content-Length that went on the wire, for the access log (-1: none, or chunked). */
+  contentLength = -1;
+  /** The reader of a streamed response body, while it is being written. */
+  streamReader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   private controller: AbortController | undefined;
   private writableWaiter: (() => void) | undefined;
   readonly startNs: bigint;
@@ -88,7 +113,14 @@ export class Exchange implements RequestOwner {
     this.aborted = true;
     this.body?.fail(new ClientGoneError());
     this.controller?.abort(new ClientGoneError());
+    this.stopStream(new ClientGoneError());
     this.wakeWriter();
+  }
+
+  /** A streamed body waiting on the app (a quiet event stream) learns at once that nobody listens. */
+  private stopStream(reason: Error): void {
+    const reader = this.streamReader;
+    if (reader) { this.streamReader = undefined; void reader.cancel(reason).catch(() => {}); }
   }
 
   /** The worker gives up on this request (pool halted past graceful_timeout). */
@@ -100,6 +132,7 @@ export class Exchange implements RequestOwner {
       this.body?.fail(reason);
       this.res.close();
     }
+    this.stopStream(reason);
     this.wakeWriter();
   }
 
@@ -120,7 +153,7 @@ export class Exchange implements RequestOwner {
   }
 
   respond(r: Response): Promise<void> | undefined {
-    if (this.aborted) return undefined;
+    if (this.aborted) { cancelBody(r); return undefined; }
     try {
       if (this.inHandler) return this.send(r);
       let pending: Promise<void> | undefined;
@@ -148,21 +181,28 @@ export class Exchange implements RequestOwner {
     body: PlainBody | ReadableStream<Uint8Array> | null, headLength: number,
   ): Promise<void> | undefined {
     const res = this.res;
+    const bodiless = status === 204 || status === 304 || status < 200;
+    const head = this.request.method === 'HEAD';
+    const streamed = body !== null && typeof body !== 'string' && isStream(body);
+    if (streamed && body.locked && !bodiless && !head) {
+      return this.fail(new TypeError('the response body stream is locked or was read already'));
+    }
+    const line = status !== 200 || statusText ? statusLine(status, checkStatusText(statusText)) : null;
     this.started = true;
     this.status = status;
-    if (status !== 200 || statusText) res.writeStatus(statusLine(status, statusText));
+    if (line !== null) res.writeStatus(line);
     const flags = headers === undefined ? 0 : writeHeaders(res, headers);
     if (this.listener.accessLog) this.responseHeaders = headers;
-    const bodiless = status === 204 || status === 304 || status < 200;
     if (typeof body === 'string' && !bodiless && !(flags & HAS_CONTENT_TYPE)) {
       res.writeHeader('content-type', TEXT_PLAIN);
       this.defaultType = true;
     }
-    const head = this.request.method === 'HEAD';
     if (!bodiless && !head) {
       if (body === null) { this.end(''); return undefined; }
-      if (typeof body === 'string' || !isStream(body)) { this.end(body); return undefined; }
-      return streamBody(this, body);
+      if (!streamed) { this.end(body as PlainBody); return undefined; }
+      // A close said at the end of a chunked body would land inside it: say it now.
+      if (this.listener.draining) res.writeHeader('connection', 'close');
+      return streamBody(this, body as ReadableStream<Uint8Array>);
     }
     // No body on the wire.
     let length = -1;
@@ -170,7 +210,7 @@ export class Exchange implements RequestOwner {
       if (headers !== undefined) length = declaredLength(headers);
       if (length < 0) length = body === null ? headLength : isStream(body) ? -1 : byteLength(body);
     }
-    if (body !== null && isStream(body)) void body.cancel().catch(() => {});
+    if (streamed && !body.locked) void body.cancel().catch(() => {});
     this.endEmpty(length);
     return undefined;
   }
@@ -180,7 +220,7 @@ export class Exchange implements RequestOwner {
     this.body?.discard();
     this.status ||= 200;
     // Only the access log needs the length; uWS frames the body itself.
-    if (this.listener.accessLog) this.length = byteLength(body);
+    if (this.listener.accessLog) this.contentLength = this.length = byteLength(body);
     this.accessLog();
     this.res.end(body, this.listener.draining);
     this.done();
@@ -190,6 +230,7 @@ export class Exchange implements RequestOwner {
   endEmpty(length: number): void {
     this.body?.discard();
     this.length = 0;
+    this.contentLength = length;
     this.accessLog();
     // endWithoutBody() with no argument is the only form that writes no Content-Length of its own;
     // uWS 20.30's endWithoutBody(n > 0) then waits for n body bytes and breaks the next request on
@@ -212,7 +253,7 @@ export class Exchange implements RequestOwner {
 
   fail(err: unknown): Promise<void> | undefined {
     this.listener.onError(`Error handling request ${this.request.target}`, err);
-    if (!this.aborted) {
+    if (!this.aborted && !this.finished) {
       if (this.inHandler) writeError(this);
       else this.res.cork(() => writeError(this));
     }
@@ -253,7 +294,7 @@ export function createHandler(listener: Listener): (res: HttpResponse, req: Http
     let authority = listener.authority;
     if (hosts > 1) { rejectRequest(res, 'Duplicate Host header'); return; }
     if (host !== null && host !== '') {
-      if (!AUTHORITY.test(host)) { rejectRequest(res, 'Invalid Host header'); return; }
+      if (!validHost(host)) { rejectRequest(res, 'Invalid Host header'); return; }
       authority = host;
     }
     const m = req.getMethod();
@@ -262,7 +303,7 @@ export function createHandler(listener: Listener): (res: HttpResponse, req: Http
     if (path.charCodeAt(0) !== 47 /* / */) {
       // absolute-form (`GET http://host/path`, RFC 9112 3.2.2): its authority replaces Host.
       const abs = ABSOLUTE_FORM.exec(path);
-      if (abs === null || !AUTHORITY.test(abs[1]!)) { rejectRequest(res, `Invalid request target: ${path.slice(0, 64)}`); return; }
+      if (abs === null || !validHost(abs[1]!)) { rejectRequest(res, `Invalid request target: ${path.slice(0, 64)}`); return; }
       authority = abs[1]!;
       path = abs[2] || '/';
     }
@@ -295,6 +336,15 @@ function responseHeader(ex: Exchange, name: string): string | null {
   const v = ex.responseHeaders === undefined ? null : headerValue(ex.responseHeaders, name);
   if (v !== null) return v;
   if (name === 'content-type' && ex.defaultType) return TEXT_PLAIN;
-  if (name === 'content-length' && ex.finished) return String(ex.length);
+  if (name === 'content-length' && ex.contentLength >= 0) return String(ex.contentLength);
   return null;
+}
+
+/** The app answered a client that is gone: let its stream know. */
+function cancelBody(r: Response): void {
+  try {
+    const p = lightParts(r, parts);
+    const b = p === null ? (r as Response | null)?.body : p.body;
+    if (b !== null && b !== undefined && typeof b !== 'string' && isStream(b) && !b.locked) void b.cancel().catch(() => {});
+  } catch { /* not a Response: nothing to cancel */ }
 }

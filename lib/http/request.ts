@@ -60,12 +60,17 @@ export class QilinRequest {
     return this.owner.signal();
   }
 
+  // Once the platform Request exists (clone(), formData()...) it owns the body stream: read through it.
   get body(): ReadableStream<Uint8Array> | null {
+    const n = this[kNative];
+    if (n) return n.body;
     const b = this.owner.body;
     return b ? b.stream() : null;
   }
 
   get bodyUsed(): boolean {
+    const n = this[kNative];
+    if (n) return n.bodyUsed;
     return this.owner.body?.used ?? false;
   }
 
@@ -87,9 +92,11 @@ export class QilinRequest {
     return new Blob([await this.arrayBuffer()], { type: this.header('content-type') ?? '' });
   }
 
-  private bytesBuffer(): Promise<Buffer> {
+  private async bytesBuffer(): Promise<Buffer> {
+    const n = this[kNative];
+    if (n) return Buffer.from(await n.arrayBuffer());
     const b = this.owner.body;
-    return b ? b.readAll() : Promise.resolve(Buffer.alloc(0));
+    return b ? b.readAll() : Buffer.alloc(0);
   }
 }
 

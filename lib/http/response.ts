@@ -19,6 +19,7 @@ const kNative = Symbol('qilin.native');
 const kStream = Symbol('qilin.stream');
 const kUsed = Symbol('qilin.used');
 const kHeadLength = Symbol('qilin.headLength');
+const kOwnHeaders = Symbol('qilin.ownHeaders');
 const kSource = Symbol('qilin.streamSource');
 
 /** Bodies the writer sends as they are. */
@@ -76,7 +77,8 @@ function unwrap(body: unknown): unknown {
   return source.body;
 }
 
-function checkStatus(status: number): number {
+function checkStatus(value: unknown): number {
+  const status = Number(value); // WebIDL: `{ status: '201' }` is 201
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive (got ${status})`);
   }
@@ -88,8 +90,10 @@ export class LightResponse {
   [kBody]: unknown;
   [kStatus]: number;
   [kStatusText]: string;
-  /** As given; a `Headers` once `headers` was read (then that one object is the truth). */
+  /** As given; our own `Headers` once `headers` was read (then that one object is the truth). */
   [kHeaders]: HeadersInit | undefined;
+  /** kHeaders is a `Headers` this response made (not one the app passed in, which may be shared). */
+  [kOwnHeaders]: boolean;
   [kNative]: Response | undefined;
   /** The stream `body` handed out for a plain body. */
   [kStream]: ReadableStream<Uint8Array> | undefined;
@@ -99,6 +103,7 @@ export class LightResponse {
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
     const b: unknown = body === undefined || body === null ? null : typeof body === 'object' ? unwrap(body) : body;
+    if (isStream(b) && b.locked) throw new TypeError('Response body object should not be disturbed or locked');
     this[kBody] = b;
     this[kStatus] = 200;
     this[kStatusText] = '';
@@ -107,23 +112,29 @@ export class LightResponse {
     this[kStream] = undefined;
     this[kUsed] = false;
     this[kHeadLength] = -1;
+    this[kOwnHeaders] = false;
     if (init === undefined || init === null) return;
     if (init.status !== undefined) this[kStatus] = checkStatus(init.status);
     if (init.statusText !== undefined) this[kStatusText] = String(init.statusText);
     const headers = init.headers;
-    if (isLight(init) || isResponseLike(init)) {
-      // A Response as init (`new Response(res.body, res)`): its headers are copied, as the spec says.
-      if (headers !== undefined) this[kHeaders] = new Headers(headers);
+    if (isLight(init) && init[kNative] === undefined) {
+      // A Response as init (`new Response(res.body, res)`): its headers are copied, as the spec says,
+      // from the source, without building the old response's own Headers first.
+      this[kHeaders] = ownHeaders(init[kHeaders], init[kBody]);
+      this[kOwnHeaders] = true;
       if (b === null) this[kHeadLength] = lengthOf(init as unknown as Response);
+    } else if (isLight(init) || isResponseLike(init)) {
+      if (headers !== undefined) { this[kHeaders] = new Headers(headers); this[kOwnHeaders] = true; }
     } else {
-      // A Headers given in a plain init is adopted, not copied (as @hono/node-server does): apps
-      // build one for the response they are making.
+      // Kept as given; copied on first read (a Headers may be shared between responses), while the
+      // writer sends an unread one as it is.
       this[kHeaders] = headers;
     }
   }
 
   // `x instanceof Response` holds for light and platform responses alike.
-  static [Symbol.hasInstance](v: unknown): boolean {
+  static [Symbol.hasInstance](this: unknown, v: unknown): boolean {
+    if (this !== LightResponse) return Function.prototype[Symbol.hasInstance].call(this, v); // a subclass
     return isLight(v) || v instanceof nativeResponse();
   }
 
@@ -167,11 +178,12 @@ export class LightResponse {
   get headers(): Headers {
     const native = this[kNative];
     if (native) return native.headers;
-    const h = this[kHeaders];
-    if (isHeaders(h)) return h;
-    const made = new Headers(h);
-    if (typeof this[kBody] === 'string' && !made.has('content-type')) made.set('content-type', TEXT_PLAIN);
-    return (this[kHeaders] = made);
+    if (this[kOwnHeaders]) return this[kHeaders] as Headers;
+    const b = this[kBody];
+    // Blob, FormData, URLSearchParams bodies set their own Content-Type: the platform object knows it.
+    if (b !== null && !isPlainBody(b) && !isStream(b)) return toNative(this).headers;
+    this[kOwnHeaders] = true;
+    return (this[kHeaders] = ownHeaders(this[kHeaders], b));
   }
 
   get body(): ReadableStream<Uint8Array> | null {
@@ -231,11 +243,18 @@ export class LightResponse {
     copy[kBody] = b;
     copy[kStatus] = this[kStatus];
     copy[kStatusText] = this[kStatusText];
-    const h = this[kHeaders];
-    copy[kHeaders] = h === undefined ? undefined : new Headers(h);
+    copy[kHeaders] = ownHeaders(this[kHeaders], b);
+    copy[kOwnHeaders] = true;
     copy[kHeadLength] = this[kHeadLength];
     return copy as unknown as Response;
   }
+}
+
+/** A `Headers` of our own from what was given, with the default Content-Type of a string body. */
+function ownHeaders(source: HeadersInit | undefined, body: unknown): Headers {
+  const h = new Headers(source);
+  if (typeof body === 'string' && !h.has('content-type')) h.set('content-type', TEXT_PLAIN);
+  return h;
 }
 
 /** A light response (checked without `instanceof`, which would load the platform classes). */

@@ -16,10 +16,30 @@ function headerFlags(lower: string): number {
   }
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
 function putHeader(res: HttpResponse, name: string, value: string): number {
+  const v = typeof value === 'string' ? value : String(value);
+  // uWS writes bytes as given: a CR/LF here would let a value forge headers (the platform throws too).
+  if (!TOKEN.test(name)) throw new TypeError(`invalid response header name: ${JSON.stringify(name)}`);
+  if (BAD_VALUE.test(v)) throw new TypeError(`invalid value for response header ${name}`);
   const f = headerFlags(name.toLowerCase());
-  if (f !== SKIP) res.writeHeader(name, typeof value === 'string' ? value : String(value));
+  if (f !== SKIP) res.writeHeader(name, v);
   return f & HAS_CONTENT_TYPE;
+}
+
+/** A status text that cannot break the status line. */
+export function checkStatusText(text: string): string {
+  if (BAD_VALUE.test(text)) throw new TypeError('invalid statusText');
+  return text;
+}
+
+/** Header pairs of an array or any other iterable (a Map, say), else null for a record. */
+function pairsOf(headers: HeadersInit): Iterable<[string, string]> | null {
+  if (Array.isArray(headers)) return headers as [string, string][];
+  const it = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+  return typeof it === 'function' ? (headers as unknown as Iterable<[string, string]>) : null;
 }
 
 /** Write the app's headers; returns HAS_CONTENT_TYPE when it set one. Set-Cookie values stay separate. */
@@ -28,8 +48,8 @@ export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
   if (isHeaders(headers)) {
     for (const [name, value] of headers) if (name !== 'set-cookie') flags |= putHeader(res, name, value);
     for (const cookie of headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
-  } else if (Array.isArray(headers)) {
-    for (const [name, value] of headers) flags |= putHeader(res, name!, value!);
+  } else if (pairsOf(headers) !== null) {
+    for (const [name, value] of pairsOf(headers)!) flags |= putHeader(res, name, value);
   } else {
     for (const name in headers) {
       const value = (headers as Record<string, string | string[]>)[name]!;
@@ -44,7 +64,7 @@ export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
 export function headerValue(headers: HeadersInit, name: string): string | null {
   if (isHeaders(headers)) return headers.get(name);
   const found: string[] = [];
-  const pairs = Array.isArray(headers) ? headers : Object.entries(headers as Record<string, string | string[]>);
+  const pairs = pairsOf(headers) ?? Object.entries(headers as Record<string, string | string[]>);
   for (const [k, v] of pairs) {
     if (k!.toLowerCase() !== name) continue;
     if (Array.isArray(v)) found.push(...v); else found.push(String(v));
@@ -67,9 +87,18 @@ export function writePlatform(ex: Exchange, r: Response): Promise<void> | undefi
   return ex.writeParts(r.status, r.statusText, r.headers, r.body, -1);
 }
 
+/** Stream a body with backpressure; the status and headers are out already. */
 export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>): Promise<void> {
-  const reader = body.getReader();
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
   let total = 0;
+  try {
+    reader = body.getReader();
+  } catch (err) {
+    ex.fail(err);
+    return;
+  }
+  ex.streamReader = reader; // cancelled at once if the client leaves while the app's stream is quiet
+  ex.body?.unblock(); // a paused request body would also hold back the writable event
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -82,18 +111,18 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
       if (ex.aborted) break;
     }
   } catch (err) {
-    // The body failed mid-way: the status is out, so the only honest answer is a cut connection.
-    ex.listener.onError(`Error streaming response for ${ex.request.target}`, err);
-    ex.length = total;
-    if (!ex.aborted) { ex.aborted = true; ex.res.close(); }
-    ex.accessLog();
-    ex.done();
-    return;
+    if (!ex.aborted) {
+      // The body failed mid-way: the status is out, so the only honest answer is a cut connection.
+      ex.listener.onError(`Error streaming response for ${ex.request.target}`, err);
+      ex.aborted = true;
+      ex.res.close();
+    }
   } finally {
+    ex.streamReader = undefined;
     if (ex.aborted) void reader.cancel().catch(() => {});
   }
   if (ex.aborted) {
-    // The client left (or the worker gave up): log what was sent.
+    // The client left, the body failed or the worker gave up: log what was sent.
     if (!ex.finished) { ex.length = total; ex.accessLog(); ex.done(); }
     return;
   }
@@ -101,7 +130,7 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
     ex.body?.discard();
     ex.length = total;
     ex.accessLog();
-    ex.res.end('', ex.listener.draining); // the last, empty chunk
+    ex.res.end(''); // the last, empty chunk; a draining worker said `Connection: close` in the headers
     ex.done();
   });
 }
@@ -112,6 +141,7 @@ const ERROR_BODY = errorPage('Internal Server Error');
 
 /** 500 for a failed app (Gunicorn's page), or a cut connection when the response had begun. */
 export function writeError(ex: Exchange): void {
+  if (ex.finished) return; // the response is complete: nothing left to answer or cut
   if (ex.started) {
     ex.aborted = true;
     ex.res.close();
