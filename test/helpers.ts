@@ -13,6 +13,21 @@ export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
 
 interface Teardown { teardown(fn: () => void | Promise<void>): void }
 
+/** Process groups of the servers this test process started: killed even if teardown never runs. */
+const started = new Set<number>();
+const killStarted = () => {
+  for (const pid of started) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+  started.clear();
+};
+process.on('exit', killStarted);
+// tap ends a test process that ran out of time with SIGTERM: teardowns do not run then.
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    killStarted();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig); // nobody else handles it: die as before
+  });
+}
+
 /** A port the OS says is free now. */
 export const freePort = (): Promise<number> => bindOnce('127.0.0.1', 0);
 
@@ -103,6 +118,8 @@ export async function startQilin(t: Teardown, args: string[], opts: StartOptions
     detached: true, // own process group: teardown can kill the arbiter and its workers together
   });
   const q = new Qilin(proc, port);
+  started.add(proc.pid!);
+  void q.exited.then(() => started.delete(proc.pid!));
   t.teardown(async () => {
     if (!q.exit) {
       q.signal('SIGQUIT');
@@ -124,12 +141,14 @@ export function runQilin(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
     const proc = spawn(process.execPath, [QILIN, ...args], {
       cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
+    started.add(proc.pid!);
     let output = '';
     proc.stdout.on('data', (d) => { output += d; });
     proc.stderr.on('data', (d) => { output += d; });
     const timer = setTimeout(() => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, opts.timeout ?? 20000);
     proc.on('exit', (code, signal) => {
       clearTimeout(timer);
+      started.delete(proc.pid!);
       try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
       resolve({ code, signal, output });
     });
