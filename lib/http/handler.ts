@@ -208,7 +208,7 @@ export class Exchange implements RequestOwner {
     let length = -1;
     if (!bodiless) {
       if (headers !== undefined) length = declaredLength(headers);
-      if (length < 0) length = body === null ? headLength : isStream(body) ? -1 : byteLength(body);
+      if (length < 0) length = body === null ? headLength : streamed ? -1 : byteLength(body as PlainBody);
     }
     if (streamed && !body.locked) void body.cancel().catch(() => {});
     this.endEmpty(length);

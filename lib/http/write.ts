@@ -19,6 +19,14 @@ function headerFlags(lower: string): number {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
+/** A header from a `Headers`: its name is lower case and both were validated when they were set. */
+function putChecked(res: HttpResponse, name: string, value: string): number {
+  const f = headerFlags(name);
+  if (f !== SKIP) res.writeHeader(name, value);
+  return f & HAS_CONTENT_TYPE;
+}
+
+/** A header from a record or a list of pairs: nobody has checked it yet. */
 function putHeader(res: HttpResponse, name: string, value: string): number {
   const v = typeof value === 'string' ? value : String(value);
   // uWS writes bytes as given: a CR/LF here would let a value forge headers (the platform throws too).
@@ -45,11 +53,12 @@ function pairsOf(headers: HeadersInit): Iterable<[string, string]> | null {
 /** Write the app's headers; returns HAS_CONTENT_TYPE when it set one. Set-Cookie values stay separate. */
 export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
   let flags = 0;
+  const pairs = isHeaders(headers) ? null : pairsOf(headers);
   if (isHeaders(headers)) {
-    for (const [name, value] of headers) if (name !== 'set-cookie') flags |= putHeader(res, name, value);
+    for (const [name, value] of headers) if (name !== 'set-cookie') flags |= putChecked(res, name, value);
     for (const cookie of headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
-  } else if (pairsOf(headers) !== null) {
-    for (const [name, value] of pairsOf(headers)!) flags |= putHeader(res, name, value);
+  } else if (pairs !== null) {
+    for (const [name, value] of pairs) flags |= putHeader(res, name, value);
   } else {
     for (const name in headers) {
       const value = (headers as Record<string, string | string[]>)[name]!;
