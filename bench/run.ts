@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindOnce } from '../lib/ports.js';
-import { loadUws } from '../lib/uws.js';
+import { loadUws } from '../lib/engines/uws/load.js';
 
 // Runs from dist/bench/run.js; the project root is where package.json is.
 function findRoot(dir: string): string {

@@ -1,7 +1,7 @@
 // Loads `MODULE[:EXPORT]` and checks it is a fetch app: a function `(Request) => Response` or an
 // object with such a `fetch` method (a Hono app is one).
 import { importModule } from './loader.js';
-import type { FetchHandler } from './http/handler.js';
+import type { FetchHandler } from './http/exchange.js';
 
 /** The app could not be loaded or is not a fetch app; the worker exits with APP_LOAD_ERROR (4). */
 export class AppLoadError extends Error {

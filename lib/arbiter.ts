@@ -1,17 +1,20 @@
 // The arbiter: forks workers and keeps them alive, as Gunicorn's arbiter does. It never accepts,
-// reads or writes a client connection: with the uWS engine every worker opens its own
-// SO_REUSEPORT listeners; the arbiter only checks up front that each address can be bound.
+// reads or writes a client connection. With the node engine it creates the listening sockets once
+// (lib/sockets.ts) and passes them to every worker; with the uws engine every worker opens its own
+// SO_REUSEPORT listeners and the arbiter only checks up front that each address can be bound.
 //
 // One loop: handle queued signals in order; otherwise kill workers that stopped beating
 // (murder), reap is event-driven (child 'exit'), then keep the worker count (manage) and sleep.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { formatBind, parseBind, resolveConfig, type BindAddress } from './config.js';
+import { bindUrl, formatBind, parseBind, resolveConfig, type BindAddress } from './config.js';
+import { chooseEngine, engineFacts, type EngineChoice } from './engines/index.js';
+import type { ServedBind } from './engines/types.js';
 import { Logger } from './log.js';
 import { bindOnce } from './ports.js';
 import { ConfigError, type Settings } from './settings.js';
-import { loadUws } from './uws.js';
+import { closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
 
 export const VERSION = '0.1.0';
@@ -68,6 +71,13 @@ export class Arbiter {
   private readonly sigQueue: ArbiterSignal[] = [];
   private numWorkers: number;
   private binds: BindAddress[] = [];
+  private readonly engine: EngineChoice;
+  /** The arbiter creates the sockets and passes them to the workers (node engine). */
+  private sharedSockets = false;
+  /** Sockets held for the workers, in bind order (node engine). */
+  private sockets: SharedSocket[] = [];
+  /** Sockets systemd passed (LISTEN_FDS): they replace the bind setting, as in Gunicorn. */
+  private readonly systemd: SharedSocket[] | null;
   private workerAge = 0;
   private halt: HaltServer | null = null;
   private wakeUp: (() => void) | null = null;
@@ -86,6 +96,8 @@ export class Arbiter {
     this.numWorkers = opts.settings.workers;
     this.log = new Logger(opts.settings);
     try {
+      this.systemd = systemdSockets(process.env);
+      this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null);
       if (opts.settings.pidfile) createPidfile(opts.settings.pidfile);
     } catch (err) {
       this.log.close();
@@ -125,19 +137,56 @@ export class Arbiter {
     this.log.info(`Starting qilin ${VERSION}`);
     for (const w of this.startWarnings) this.log.warning(w);
     try {
-      this.log.info(`Using ${loadUws().build}`);
+      const facts = await engineFacts(this.engine.name);
+      this.sharedSockets = facts.sharedSockets;
+      this.log.info(`Using engine: ${facts.label}${this.engine.why ? ` (${this.engine.why})` : ''}`);
+      for (const w of facts.warnings) this.log.warning(w);
     } catch (err) {
       throw new HaltServer((err as Error).message, WORKER_BOOT_ERROR);
     }
-    this.binds = await this.checkBinds(settings.bind.map(parseBind), []);
-    for (const b of this.binds) this.log.info(`Listening at: http://${formatBind(b)} (${process.pid})`);
+    if (this.systemd) this.log.info(`Using ${this.systemd.length} socket(s) from systemd; bind is ignored`);
+    this.binds = await this.openBinds(settings);
+    for (const b of this.binds) this.log.info(`Listening at: ${bindUrl(b)} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
-    this.warnReusePortReload();
+    if (!this.sharedSockets) this.warnReusePortReload();
     for (const sig of SIGNALS) {
       const h = () => this.signal(sig);
       this.signalHandlers.set(sig, h);
       process.on(sig, h);
     }
+  }
+
+  /**
+   * The binds of `settings`, ready for workers: with shared sockets, each created (or kept from
+   * before a reload) and listening; otherwise probed (see checkBinds).
+   */
+  private async openBinds(settings: Settings): Promise<BindAddress[]> {
+    if (!this.sharedSockets) return this.checkBinds(settings.bind.map(parseBind), this.binds);
+    if (this.systemd) {
+      this.sockets = this.systemd;
+      return this.sockets.map((s) => s.bind);
+    }
+    const kept = new Map(this.sockets.map((s) => [s.bind.text, s]));
+    const next: SharedSocket[] = [];
+    const fresh: SharedSocket[] = [];
+    try {
+      for (const b of settings.bind.map(parseBind)) {
+        const old = kept.get(b.text);
+        if (old) { next.push(old); kept.delete(b.text); continue; }
+        const s = await createSocket(b, settings.umask);
+        fresh.push(s);
+        next.push(s);
+      }
+      listenAll(fresh, settings.backlog);
+    } catch (err) {
+      for (const s of fresh) closeSocket(s);
+      if (err instanceof SocketError) throw new HaltServer(err.message, WORKER_BOOT_ERROR);
+      throw err;
+    }
+    // A bind the new config dropped: the old workers keep their copies until they stop.
+    for (const s of kept.values()) closeSocket(s);
+    this.sockets = next;
+    return next.map((s) => s.bind);
   }
 
   /**
@@ -240,7 +289,9 @@ export class Arbiter {
     try {
       // fresh: evaluate the config file again, not the module import() cached at start.
       const { settings, warnings } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
-      const binds = await this.checkBinds(settings.bind.map(parseBind), this.binds);
+      const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null);
+      if (next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
+      const binds = await this.openBinds(settings);
       log = new Logger(settings); // before the old one closes: a log that cannot be opened keeps the old
       this.switchPidfile(settings.pidfile);
       this.settings = settings;
@@ -287,13 +338,18 @@ export class Arbiter {
 
   private spawnWorker(): WorkerRecord {
     this.workerAge += 1;
-    const spec: WorkerSpec = { settings: this.settings, app: this.app, binds: this.binds };
+    // Shared sockets go to the worker as fds 4, 5, … (0–2 stdio, 3 the IPC channel).
+    const binds: ServedBind[] = this.sharedSockets
+      ? this.sockets.map((s, i) => ({ ...s.bind, childFd: 4 + i }))
+      : this.binds;
+    const spec: WorkerSpec = { settings: this.settings, app: this.app, engine: this.engine.name, binds };
     const env: NodeJS.ProcessEnv = { ...process.env, QILIN_WORKER: JSON.stringify(spec) };
     for (const kv of this.settings.raw_env) {
       const i = kv.indexOf('=');
       env[kv.slice(0, i)] = kv.slice(i + 1);
     }
-    const proc = fork(WORKER_ENTRY, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const stdio = ['ignore', 'inherit', 'inherit', 'ipc', ...(this.sharedSockets ? this.sockets.map((s) => s.fd) : [])];
+    const proc = fork(WORKER_ENTRY, [], { env, stdio: stdio as ('ignore' | 'inherit' | 'ipc' | number)[] });
     const w: WorkerRecord = {
       pid: proc.pid!, proc, age: this.workerAge, lastBeat: Date.now(),
       ready: false, retiring: false, stopping: false, aborted: false,
@@ -402,6 +458,8 @@ export class Arbiter {
 
   private cleanup(): void {
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
+    for (const s of this.sockets) closeSocket(s);
+    this.sockets = [];
     if (this.pidfile) removePidfile(this.pidfile);
     this.log.flush();
   }
@@ -409,8 +467,9 @@ export class Arbiter {
 
 /** Bind an address once and release it; a clear HaltServer when it cannot work. */
 async function probeBind(b: BindAddress): Promise<BindAddress> {
+  if (b.kind !== 'tcp') throw new HaltServer(`the uws engine cannot serve ${b.text}`, WORKER_BOOT_ERROR);
   try {
-    return { host: b.host, port: await bindOnce(b.host, b.port), text: b.text };
+    return { ...b, port: await bindOnce(b.host, b.port) };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const where = formatBind(b);

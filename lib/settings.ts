@@ -11,6 +11,7 @@ export interface SettingDef {
   type: SettingType;
   choices?: readonly string[];
   min?: number;
+  max?: number;
   default: unknown;
   /** How the default reads in docs when it is computed at start-up. */
   defaultText?: string;
@@ -18,6 +19,7 @@ export interface SettingDef {
 }
 
 export const WORKER_CLASSES = ['pool', 'sync'] as const;
+export const ENGINES = ['uws', 'node'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -31,7 +33,16 @@ export const SETTINGS: readonly SettingDef[] = [
   {
     name: 'bind', section: 'Server Socket', flags: ['-b', '--bind'], meta: 'ADDRESS', type: 'list',
     default: ['127.0.0.1:8000'], defaultText: "['127.0.0.1:8000'] (or ['0.0.0.0:$PORT'])",
-    desc: 'Socket to bind: `HOST:PORT` or `[IPv6]:PORT`. Repeat to bind several.',
+    desc: 'Socket to bind: `HOST:PORT`, `[IPv6]:PORT`, `unix:PATH` or `fd://N` (the last two use the node engine). Repeat to bind several.',
+  },
+  {
+    name: 'backlog', section: 'Server Socket', flags: ['--backlog'], meta: 'INT', type: 'int', min: 1, default: 2048,
+    desc: 'Most connections waiting to be accepted, per listening socket.',
+  },
+  {
+    name: 'engine', section: 'Server Socket', flags: ['--engine'], meta: 'ENGINE', type: 'choice', choices: ENGINES,
+    default: null, defaultText: 'uws (node when a bind needs it)',
+    desc: '`uws`: uWebSockets.js, each worker its own SO_REUSEPORT listener (fastest). `node`: node:http on sockets the arbiter creates and every worker accepts from (HTTP/1.0, unix sockets, fds, systemd, lossless worker replacement).',
   },
   {
     name: 'workers', section: 'Worker Processes', flags: ['-w', '--workers'], meta: 'INT', type: 'int', min: 1,
@@ -67,6 +78,30 @@ export const SETTINGS: readonly SettingDef[] = [
   {
     name: 'keepalive', section: 'Worker Processes', flags: ['--keep-alive'], meta: 'INT', type: 'int', min: 0,
     default: 2, desc: 'Seconds a stopping worker keeps serving idle keep-alive connections (with `Connection: close`).',
+  },
+  {
+    name: 'umask', section: 'Server Mechanics', flags: ['-m', '--umask'], meta: 'INT', type: 'int', min: 0, default: 0,
+    desc: 'umask for the unix sockets the arbiter creates (`0o007`, `0x7` or decimal).',
+  },
+  {
+    name: 'limit_request_line', section: 'Security', flags: ['--limit-request-line'], meta: 'INT', type: 'int',
+    min: 0, max: 8190, default: 4094,
+    desc: 'Longest request line (method, target, version) in bytes; longer gets 400 (0 = no limit).',
+  },
+  {
+    name: 'limit_request_fields', section: 'Security', flags: ['--limit-request-fields'], meta: 'INT', type: 'int',
+    min: 0, max: 32768, default: 100,
+    desc: 'Most header fields in a request; more gets 431 (0 = 32768, the most allowed).',
+  },
+  {
+    name: 'limit_request_field_size', section: 'Security',
+    flags: ['--limit-request-field_size', '--limit-request-field-size'], meta: 'INT', type: 'int', min: 0, default: 8190,
+    desc: 'Longest header field (`name: value`) in bytes; longer gets 431 (0 = 8190).',
+  },
+  {
+    name: 'limit_request_body', section: 'Security', flags: ['--limit-request-body'], meta: 'INT', type: 'int',
+    min: 0, default: 0,
+    desc: 'Largest request body in bytes; larger gets 413 and a closed connection, checked before the app runs and while a chunked body arrives (0 = no limit).',
   },
   {
     name: 'chdir', section: 'Server Mechanics', flags: ['--chdir'], meta: 'DIR', type: 'string', default: null,
@@ -113,6 +148,8 @@ export const SETTINGS: readonly SettingDef[] = [
 export interface Settings {
   config: string | null;
   bind: string[];
+  backlog: number;
+  engine: (typeof ENGINES)[number] | null;
   workers: number;
   worker_class: (typeof WORKER_CLASSES)[number];
   worker_connections: number;
@@ -121,6 +158,11 @@ export interface Settings {
   timeout: number;
   graceful_timeout: number;
   keepalive: number;
+  umask: number;
+  limit_request_line: number;
+  limit_request_fields: number;
+  limit_request_field_size: number;
+  limit_request_body: number;
   chdir: string | null;
   raw_env: string[];
   pidfile: string | null;
@@ -185,9 +227,12 @@ export function coerce(def: SettingDef, raw: unknown): unknown {
   };
   switch (def.type) {
     case 'int': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      // Decimal, or 0o/0x as Python's int(x, 0) (Gunicorn's umask is given as 0o007).
+      const n = typeof raw === 'number' ? raw
+        : typeof raw === 'string' && /^\s*(-?\d+|0[oO][0-7]+|0[xX][0-9a-fA-F]+)\s*$/.test(raw) ? Number(raw.trim()) : NaN;
       if (!Number.isInteger(n)) bad('not an integer');
       if (def.min !== undefined && n < def.min) bad(`must be >= ${def.min}`);
+      if (def.max !== undefined && n > def.max) bad(`must be <= ${def.max}`);
       return n;
     }
     case 'bool':

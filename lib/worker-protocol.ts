@@ -1,6 +1,7 @@
 // What the arbiter and its workers agree on: the spec a worker is forked with, the messages it
 // sends back over the IPC channel, and the exit codes that stop the arbiter (Gunicorn's).
-import type { BindAddress } from './config.js';
+import type { EngineName } from './engines/index.js';
+import type { ServedBind } from './engines/types.js';
 import type { Settings } from './settings.js';
 
 export const WORKER_BOOT_ERROR = 3;
@@ -9,7 +10,8 @@ export const APP_LOAD_ERROR = 4;
 export interface WorkerSpec {
   settings: Settings;
   app: string;
-  binds: BindAddress[];
+  engine: EngineName;
+  binds: ServedBind[];
 }
 
 /** ready: listening on every bind; hb: alive; retire: served max_requests, replace me. */

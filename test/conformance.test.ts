@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { loadUws } from '../lib/uws.js';
+import { loadUws } from '../lib/engines/uws/load.js';
 import { ROOT, fixture, request, startQilin } from './helpers.js';
 
 interface Case {

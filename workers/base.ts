@@ -1,23 +1,24 @@
-// What every worker does: boot, serve each bound address with its own uWS app inside its own
-// effection pool, prove it is alive to the arbiter, and stop on the arbiter's signals.
+// What every worker does: boot, serve each bound address with its own server (the engine's: a uWS
+// app, or a node:http server on the arbiter's socket) inside its own effection pool, prove it is
+// alive to the arbiter, and stop on the arbiter's signals.
 //
 // Lifecycle (effection owns it): worker → one listener resource per bind → that listener's pool.
 // TERM: stop listening, finish in-flight requests within graceful_timeout, keep serving idle
 // keep-alive connections (with `Connection: close`) for `keepalive` s, then exit.
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
-import { action, race, resource, run, sleep, type Operation } from 'effection';
+import { action, call, race, resource, run, sleep, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../lib/app.js';
-import { formatBind, type BindAddress } from '../lib/config.js';
-import { createHandler, type Exchange, type FetchHandler, type Listener } from '../lib/http/handler.js';
+import { bindUrl, formatBind } from '../lib/config.js';
+import { servingEngine } from '../lib/engines/index.js';
+import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../lib/engines/types.js';
+import type { Exchange, FetchHandler, Listener } from '../lib/http/exchange.js';
 import { installLightResponse } from '../lib/http/response.js';
+import { requestLimits } from '../lib/http/rules.js';
 import { Logger } from '../lib/log.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
-import { loadUws, type TemplatedApp, type us_listen_socket, type UwsModule } from '../lib/uws.js';
 import { usePool, type Pool } from './pool.js';
 
 export type StopMode = 'graceful' | 'quick';
-
-class BindFailed extends Error {}
 
 interface ListenerHandle {
   listener: Listener;
@@ -52,11 +53,10 @@ export abstract class Worker {
     process.title = `qilin: worker [${settings.proc_name ?? this.spec.app}]`;
     this.installSignals();
 
-    let uws: UwsModule;
+    let engine: ServingEngine;
     try {
-      const loaded = loadUws();
-      uws = loaded.uws;
-      this.log.debug(`Worker using ${loaded.build}`);
+      engine = await servingEngine(this.spec.engine);
+      this.log.debug(`Worker using ${engine.boot()}`);
     } catch (err) {
       this.log.exception('Exception in worker process', err);
       return WORKER_BOOT_ERROR;
@@ -73,10 +73,10 @@ export abstract class Worker {
 
     const heartbeat = this.startHeartbeat();
     try {
-      await run(() => this.serve(uws, app));
+      await run(() => this.serve(engine, app));
       return 0;
     } catch (err) {
-      if (err instanceof BindFailed) {
+      if (err instanceof ListenFailed) {
         this.log.errorMsg(err.message);
         return WORKER_BOOT_ERROR;
       }
@@ -88,8 +88,8 @@ export abstract class Worker {
     }
   }
 
-  private *serve(uws: UwsModule, app: FetchHandler): Operation<void> {
-    for (const bind of this.spec.binds) this.listeners.push(yield* this.useListener(uws, app, bind));
+  private *serve(engine: ServingEngine, app: FetchHandler): Operation<void> {
+    for (const bind of this.spec.binds) this.listeners.push(yield* this.useListener(engine, app, bind));
     this.send({ t: 'ready' });
 
     const mode = yield* this.untilStop();
@@ -108,37 +108,29 @@ export abstract class Worker {
     ]);
   }
 
-  private useListener(uws: UwsModule, app: FetchHandler, bind: BindAddress): Operation<ListenerHandle> {
+  private useListener(engine: ServingEngine, app: FetchHandler, bind: ServedBind): Operation<ListenerHandle> {
     const worker = this;
+    const { settings } = this.spec;
     return resource(function* (provide) {
       const pool = yield* usePool(worker.poolSize());
-      const server: TemplatedApp = uws.App();
       const listener: Listener = {
         app,
         accessLog: worker.log.access,
-        authority: formatBind(bind),
+        authority: bind.kind === 'tcp' ? formatBind(bind) : 'localhost',
+        limits: requestLimits(settings),
         draining: false,
         submit: (ex: Exchange) => pool.submit(ex),
         requestDone: () => worker.requestDone(),
         onError: (msg, err) => worker.log.exception(msg, err),
       };
-      server.any('/*', createHandler(listener));
-      const socket = yield* action<us_listen_socket | false>((resolve) => {
-        server.listen(bind.host, bind.port, (s) => resolve(s));
-        return () => {};
-      });
-      if (!socket) throw new BindFailed(`Connection in use: ${formatBind(bind)} (worker could not listen)`);
-      worker.log.debug(`Listening at: http://${formatBind(bind)} (${process.pid})`);
-      let listening = true;
-      const stopListening = () => {
-        if (listening) { listening = false; uws.us_listen_socket_close(socket); }
-      };
+      const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
+      worker.log.debug(`Listening at: ${bindUrl(bind)} (${process.pid})`);
       try {
-        yield* provide({ listener, pool, stopListening });
+        yield* provide({ listener, pool, stopListening: () => served.stopListening() });
       } finally {
-        stopListening();
+        served.stopListening();
         pool.halt(); // every request it still holds is cancelled before the server closes
-        (server as { close?: () => void }).close?.();
+        served.close();
       }
     });
   }

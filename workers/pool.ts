@@ -8,7 +8,7 @@
 // async app (wrk, c100, same run): long-lived effection tasks, one `until` + one parked `action`
 // per request, cost 19.7 % of throughput against a bare uWS handler; this costs none of that.
 import { action, resource, type Operation } from 'effection';
-import type { Exchange } from '../lib/http/handler.js';
+import type { Exchange } from '../lib/http/exchange.js';
 
 const STOPPING = new Error('worker stopping: request cancelled after graceful_timeout');
 

@@ -1,5 +1,5 @@
 // Raw uWebSockets.js, the same build qilin loads: the limit for this engine.
-import { loadUws } from '../../lib/uws.js';
+import { loadUws } from '../../lib/engines/uws/load.js';
 
 const { uws } = loadUws();
 const port = Number(process.env.PORT);

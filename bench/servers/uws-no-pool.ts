@@ -1,8 +1,11 @@
 // The pool-overhead anchor: the same async app called from a bare uWS handler through qilin's own
 // request/response adapter, with no pool in between (each request runs as soon as it arrives).
-import { createHandler, type FetchHandler, type Listener } from '../../lib/http/handler.js';
+import { createHandler } from '../../lib/engines/uws/handler.js';
+import type { FetchHandler, Listener } from '../../lib/http/exchange.js';
+import { requestLimits } from '../../lib/http/rules.js';
+import { defaultSettings } from '../../lib/settings.js';
 import { installLightResponse } from '../../lib/http/response.js';
-import { loadUws } from '../../lib/uws.js';
+import { loadUws } from '../../lib/engines/uws/load.js';
 
 installLightResponse();
 const { default: app } = (await import('../apps/async-hello.js')) as { default: FetchHandler };
@@ -11,6 +14,7 @@ const listener: Listener = {
   app,
   accessLog: null,
   authority: `127.0.0.1:${port}`,
+  limits: requestLimits(defaultSettings({})),
   draining: false,
   submit: (ex) => { void ex.run(); },
   requestDone: () => {},

@@ -1,6 +1,6 @@
 // A request body read from uWS with backpressure: the socket is paused while more than
 // HIGH_WATER bytes wait unread, and resumed as the app reads.
-import type { HttpResponse } from '../uws.js';
+import type { Wire } from './exchange.js';
 
 const HIGH_WATER = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -9,6 +9,14 @@ export class ClientGoneError extends Error {
   constructor() {
     super('client disconnected');
     this.name = 'AbortError';
+  }
+}
+
+/** The body passed limit_request_body (Gunicorn has no such limit; 413 as nginx's client_max_body_size). */
+export class RequestTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`Request body exceeds limit_request_body (${limit} bytes)`);
+    this.name = 'RequestTooLargeError';
   }
 }
 
@@ -28,14 +36,29 @@ export class RequestBody {
   /** A streamed response has begun (see unblock). */
   private responding = false;
 
-  constructor(private readonly res: HttpResponse) {
+  /** limit_request_body: bytes received so far, the limit, and what to do past it. */
+  private received = 0;
+  private maxBytes = 0;
+  private onOverflow: (() => void) | null = null;
+
+  constructor(private readonly res: Wire) {
     res.onData((chunk, isLast) => this.push(chunk, isLast));
   }
 
-  private push(chunk: ArrayBuffer, isLast: boolean): void {
-    // uWS detaches the ArrayBuffer after this callback: copy what we keep.
+  limit(bytes: number, onOverflow: () => void): void {
+    this.maxBytes = bytes;
+    this.onOverflow = onOverflow;
+  }
+
+  private push(chunk: ArrayBuffer | Uint8Array, isLast: boolean): void {
+    if (this.maxBytes > 0 && (this.received += chunk.byteLength) > this.maxBytes && !this.failed) {
+      this.fail(new RequestTooLargeError(this.maxBytes));
+      this.onOverflow?.();
+      return;
+    }
     if (chunk.byteLength > 0 && !this.discarding) {
-      this.chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
+      // uWS detaches its ArrayBuffer after this callback: copy what we keep. Node's Buffers are ours.
+      this.chunks.push(chunk instanceof ArrayBuffer ? Buffer.copyBytesFrom(new Uint8Array(chunk)) : chunk as Buffer);
       this.buffered += chunk.byteLength;
       if (this.buffered > HIGH_WATER && !this.paused) {
         // uWS's pause holds back writes too: with a response on its way and a body nobody asked

@@ -35,7 +35,8 @@ export class QilinRequest {
   }
 
   get url(): string {
-    return (this._url ??= 'http://' + this.authority + this.target);
+    // `OPTIONS *` (asterisk-form) has no path: its URL is the server's root with `*` as the path.
+    return (this._url ??= 'http://' + this.authority + (this.target === '*' ? '/*' : this.target));
   }
 
   get headers(): Headers {

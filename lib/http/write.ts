@@ -1,7 +1,6 @@
 // The slower, general response paths: headers of any shape, platform Responses, streamed bodies
 // written with backpressure, the 500 for an app that failed and the 400 for a bad request.
-import type { HttpResponse } from '../uws.js';
-import { HAS_CONTENT_TYPE, type Exchange } from './handler.js';
+import { HAS_CONTENT_TYPE, type Exchange, type Wire } from './exchange.js';
 import { nativeResponse } from './platform.js';
 import { isHeaders } from './response.js';
 
@@ -20,14 +19,14 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
 /** A header from a `Headers`: its name is lower case and both were validated when they were set. */
-function putChecked(res: HttpResponse, name: string, value: string): number {
+function putChecked(res: Wire, name: string, value: string): number {
   const f = headerFlags(name);
   if (f !== SKIP) res.writeHeader(name, value);
   return f & HAS_CONTENT_TYPE;
 }
 
 /** A header from a record or a list of pairs: nobody has checked it yet. */
-function putHeader(res: HttpResponse, name: string, value: string): number {
+function putHeader(res: Wire, name: string, value: string): number {
   const v = typeof value === 'string' ? value : String(value);
   // uWS writes bytes as given: a CR/LF here would let a value forge headers (the platform throws too).
   if (!TOKEN.test(name)) throw new TypeError(`invalid response header name: ${JSON.stringify(name)}`);
@@ -51,7 +50,7 @@ function pairsOf(headers: HeadersInit): Iterable<[string, string]> | null {
 }
 
 /** Write the app's headers; returns HAS_CONTENT_TYPE when it set one. Set-Cookie values stay separate. */
-export function writeHeaders(res: HttpResponse, headers: HeadersInit): number {
+export function writeHeaders(res: Wire, headers: HeadersInit): number {
   let flags = 0;
   const pairs = isHeaders(headers) ? null : pairsOf(headers);
   if (isHeaders(headers)) {
@@ -144,7 +143,7 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
   });
 }
 
-const errorPage = (reason: string, detail = '') =>
+export const errorPage = (reason: string, detail = '') =>
   `<html><head><title>${reason}</title></head><body><h1><p>${reason}</p></h1>${escapeHtml(detail)}</body></html>`;
 const ERROR_BODY = errorPage('Internal Server Error');
 
@@ -168,11 +167,17 @@ export function writeError(ex: Exchange): void {
   ex.done();
 }
 
-/** 400 and a closed connection for a request qilin will not hand to the app (Gunicorn's page). */
-export function rejectRequest(res: HttpResponse, detail: string): void {
-  res.writeStatus('400 Bad Request');
+export const REASONS: Record<number, string> = {
+  400: 'Bad Request', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large',
+  501: 'Not Implemented', 505: 'HTTP Version Not Supported',
+};
+
+/** A 4xx and a closed connection for a request qilin will not hand to the app (Gunicorn's page). */
+export function rejectRequest(res: Wire, status: number, detail: string): void {
+  const reason = REASONS[status] ?? 'Bad Request';
+  res.writeStatus(`${status} ${reason}`);
   res.writeHeader('content-type', 'text/html');
-  res.end(errorPage('Bad Request', detail), true);
+  res.end(errorPage(reason, detail), true);
 }
 
 function escapeHtml(s: string): string {

@@ -1,18 +1,39 @@
-// The hot path: uWS request in → pool → app → response out.
-//
-// Fast path: the pool has a free slot, the app returns a light Response synchronously with a
-// string/bytes body → written inside the uWS handler, no promise, no task, no stream.
-// Everything else (async apps, queued requests, streams, platform Responses, errors) goes through
-// the same `writeParts`, slower only where it must be; the general pieces live in write.ts.
+// One request and its response, from the server's side, whatever the engine: the app call, the
+// one writer every response goes through, the 500 page, the access log entry. Engines hand it a
+// `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse).
 import type { AccessLog } from '../log.js';
-import type { HttpRequest, HttpResponse } from '../uws.js';
 import { formatPeerAddress } from './address.js';
-import { ClientGoneError, RequestBody } from './body.js';
+import { ClientGoneError, RequestBody, RequestTooLargeError } from './body.js';
 import { QilinRequest, type RequestOwner } from './request.js';
 import { TEXT_PLAIN, byteLength, isStream, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
+import type { RequestLimits } from './rules.js';
 import {
   checkStatusText, declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders, writePlatform,
 } from './write.js';
+
+/**
+ * The response side of a connection as the exchange drives it: the subset of uWS's HttpResponse it
+ * uses (so a uWS response is one, with no wrapper on the fast path).
+ */
+export interface Wire {
+  writeStatus(line: string): unknown;
+  writeHeader(name: string, value: string): unknown;
+  /** Whole body (framed with Content-Length); `closeConnection` says and does Connection: close. */
+  end(body?: PlainBody, closeConnection?: boolean): unknown;
+  /** Headers only, no Content-Length of its own. */
+  endWithoutBody(): unknown;
+  /** A chunk of a streamed body; false when the caller should wait for onWritable. */
+  write(chunk: Uint8Array): boolean;
+  cork(fn: () => void): unknown;
+  onWritable(fn: (offset: number) => boolean): unknown;
+  onAborted(fn: () => void): unknown;
+  onData(fn: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  /** Cut the connection now. */
+  close(): unknown;
+  getRemoteAddressAsText(): ArrayBuffer | string;
+}
 
 /** A fetch-style app, after loading: `(request) => Response | Promise<Response>`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -23,6 +44,8 @@ export interface Listener {
   readonly accessLog: AccessLog | null;
   /** `host:port` used in request URLs when the client sends no Host header. */
   readonly authority: string;
+  /** limit_request_* settings (0 = no limit). */
+  readonly limits: RequestLimits;
   /** Set while the worker stops: every response closes its connection. */
   draining: boolean;
   /** Admits an exchange: runs it now, or queues it until a slot frees. */
@@ -31,10 +54,6 @@ export interface Listener {
   requestDone(): void;
   readonly onError: (msg: string, err: unknown) => void;
 }
-
-const METHODS: Record<string, string> = {
-  get: 'GET', post: 'POST', put: 'PUT', delete: 'DELETE', head: 'HEAD', options: 'OPTIONS', patch: 'PATCH',
-};
 
 /** RFC 3986 authority as a Host header may carry it: IP-literal or reg-name/IPv4, optional port. */
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{0,5})?$/;
@@ -58,8 +77,6 @@ export function validHost(host: string): boolean {
   return ok;
 }
 
-const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)(\/[^?#]*)?$/i;
-
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
 
@@ -81,20 +98,23 @@ export class Exchange implements RequestOwner {
   defaultType = false;
   /** The Content-Length that went on the wire, for the access log (-1: none, or chunked). */
   contentLength = -1;
+  /** The request's HTTP version as the access log shows it (the uWS engine serves HTTP/1.1 only). */
+  protocol = 'HTTP/1.1';
   /** The reader of a streamed response body, while it is being written. */
   streamReader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   private controller: AbortController | undefined;
   private writableWaiter: (() => void) | undefined;
   readonly startNs: bigint;
   /** The peer, read up front when the access log is on (uWS forbids touching an aborted response). */
-  readonly remote: ArrayBuffer | null;
+  readonly remote: ArrayBuffer | string | null;
 
   constructor(
-    readonly res: HttpResponse, readonly listener: Listener,
+    readonly res: Wire, readonly listener: Listener,
     method: string, authority: string, target: string, rawHeaders: string[], body: RequestBody | null,
   ) {
     this.request = new QilinRequest(method, authority, target, rawHeaders, this);
     this.body = body;
+    if (body !== null && listener.limits.body > 0) body.limit(listener.limits.body, () => this.tooLarge());
     const logged = listener.accessLog !== null;
     this.startNs = logged ? process.hrtime.bigint() : 0n;
     this.remote = logged ? res.getRemoteAddressAsText() : null;
@@ -121,6 +141,30 @@ export class Exchange implements RequestOwner {
   private stopStream(reason: Error): void {
     const reader = this.streamReader;
     if (reader) { this.streamReader = undefined; void reader.cancel(reason).catch(() => {}); }
+  }
+
+  /**
+   * A chunked body grew past limit_request_body: 413 and a closed connection when nothing was sent
+   * yet, a cut connection otherwise; the app's read fails, and whatever it answers is dropped.
+   */
+  private tooLarge(): void {
+    if (this.finished || this.aborted) return;
+    const reason = new RequestTooLargeError(this.listener.limits.body);
+    this.controller?.abort(reason);
+    if (!this.started) {
+      this.started = true;
+      this.status = 413;
+      this.length = 0;
+      this.accessLog();
+      const send = () => rejectRequest(this.res, 413, reason.message);
+      if (this.inHandler) send(); else this.res.cork(send);
+    } else {
+      this.res.close();
+    }
+    this.aborted = true;
+    this.stopStream(reason);
+    this.wakeWriter();
+    this.done();
   }
 
   /** The worker gives up on this request (pool halted past graceful_timeout). */
@@ -277,53 +321,13 @@ export class Exchange implements RequestOwner {
 /** writeHeaders() result bit: the app set a Content-Type. */
 export const HAS_CONTENT_TYPE = 1;
 
-/** The uWS route handler for one listener. */
-export function createHandler(listener: Listener): (res: HttpResponse, req: HttpRequest) => void {
-  return (res, req) => {
-    // uWS's req lives only during this call: copy what the app may read later.
-    const raw: string[] = [];
-    let host: string | null = null;
-    let hosts = 0;
-    let hasBody = false;
-    req.forEach((name, value) => {
-      raw.push(name, value);
-      if (name === 'host') { host = value; hosts++; }
-      else if ((name === 'content-length' && value !== '0') || name === 'transfer-encoding') hasBody = true;
-    });
-    // The URL is built from the Host header: it must be one authority, or it could pick the route.
-    let authority = listener.authority;
-    if (hosts > 1) { rejectRequest(res, 'Duplicate Host header'); return; }
-    if (host !== null && host !== '') {
-      if (!validHost(host)) { rejectRequest(res, 'Invalid Host header'); return; }
-      authority = host;
-    }
-    const m = req.getMethod();
-    const method = METHODS[m] ?? m.toUpperCase();
-    let path = req.getUrl();
-    if (path.charCodeAt(0) !== 47 /* / */) {
-      // absolute-form (`GET http://host/path`, RFC 9112 3.2.2): its authority replaces Host.
-      const abs = ABSOLUTE_FORM.exec(path);
-      if (abs === null || !validHost(abs[1]!)) { rejectRequest(res, `Invalid request target: ${path.slice(0, 64)}`); return; }
-      authority = abs[1]!;
-      path = abs[2] || '/';
-    }
-    const query = req.getQuery();
-    const target = query ? `${path}?${query}` : path;
-    const body = hasBody ? new RequestBody(res) : null;
-    const ex = new Exchange(res, listener, method, authority, target, raw, body);
-    res.onAborted(() => ex.onAborted());
-    listener.submit(ex);
-    ex.inHandler = false;
-  };
-}
-
 function accessEntry(ex: Exchange) {
   const req = ex.request;
   return {
     remote: ex.remote === null ? '-' : formatPeerAddress(ex.remote),
     method: req.method,
     target: req.target,
-    protocol: 'HTTP/1.1',
+    protocol: ex.protocol,
     status: ex.status,
     length: ex.length,
     requestHeader: (name: string) => req.header(name),

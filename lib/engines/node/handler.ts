@@ -1,0 +1,63 @@
+// The node engine's hot path: node:http request in → checks → exchange → pool → app → response out.
+//
+// llhttp has parsed the request (and refused what it cannot parse, see listener.ts); this adds
+// qilin's rules (lib/http/rules.ts) and Gunicorn's limits, then runs the same Exchange as uWS.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestBody } from '../../http/body.js';
+import { Exchange, validHost, type Listener } from '../../http/exchange.js';
+import { bodyTooLarge, checkHeaders, lineTooLong, type Refusal } from '../../http/rules.js';
+import { rejectRequest } from '../../http/write.js';
+import { NodeWire } from './wire.js';
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)([^#]*)$/i;
+
+export function createNodeHandler(listener: Listener): (req: IncomingMessage, res: ServerResponse) => void {
+  const limits = listener.limits;
+  return (req, res) => {
+    const wire = new NodeWire(req, res);
+    // llhttp keeps the client's case; qilin's requests carry lower-case names (as uWS gives them).
+    const given = req.rawHeaders;
+    const raw = new Array<string>(given.length);
+    let host: string | null = null;
+    let length: string | null = null;
+    let hasBody = false;
+    for (let i = 0; i < given.length; i += 2) {
+      const name = given[i]!.toLowerCase();
+      const value = given[i + 1]!;
+      raw[i] = name;
+      raw[i + 1] = value;
+      if (name === 'host') host = value;
+      else if (name === 'content-length') { length = value; if (value !== '0') hasBody = true; }
+      else if (name === 'transfer-encoding') hasBody = true;
+    }
+    const method = req.method!;
+    let target = req.url!;
+    const http10 = req.httpVersionMinor === 0;
+    const refused: Refusal | null =
+      req.httpVersionMajor !== 1 || req.httpVersionMinor > 1 ? [400, `Invalid HTTP Version: ${req.httpVersion}`]
+        : target === '*' && method !== 'OPTIONS' ? [400, `Invalid request target * for ${method}`]
+          : checkHeaders(raw, limits, http10) ?? lineTooLong(limits, method, target) ?? bodyTooLarge(limits, length);
+    if (refused !== null) { rejectRequest(wire, refused[0], refused[1]); return; }
+
+    // The URL is built from the Host header: it must be one authority, or it could pick the route.
+    let authority = listener.authority;
+    if (host !== null && host !== '') {
+      if (!validHost(host)) { rejectRequest(wire, 400, 'Invalid Host header'); return; }
+      authority = host;
+    }
+    if (target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
+      // absolute-form (`GET http://host/path`, RFC 9112 3.2.2): its authority replaces Host.
+      const abs = ABSOLUTE_FORM.exec(target);
+      if (abs === null || !validHost(abs[1]!)) { rejectRequest(wire, 400, `Invalid request target: ${target.slice(0, 64)}`); return; }
+      authority = abs[1]!;
+      target = abs[2] || '/';
+      if (target.charCodeAt(0) !== 47) target = '/' + target;
+    }
+    const body = hasBody ? new RequestBody(wire) : null;
+    const ex = new Exchange(wire, listener, method, authority, target, raw, body);
+    if (http10) ex.protocol = 'HTTP/1.0';
+    wire.onAborted(() => ex.onAborted());
+    listener.submit(ex);
+    ex.inHandler = false;
+  };
+}

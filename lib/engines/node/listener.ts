@@ -1,0 +1,71 @@
+// node engine: a node:http server on a listening socket the arbiter created and passed to every
+// worker as a file descriptor; all workers accept from its one queue (Gunicorn's model).
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { formatBind } from '../../config.js';
+import type { Listener } from '../../http/exchange.js';
+import { errorPage, REASONS } from '../../http/write.js';
+import type { Settings } from '../../settings.js';
+import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
+import { createNodeHandler } from './handler.js';
+
+/** llhttp's refusals, with the status Gunicorn gives the same fault. */
+function clientErrorStatus(code: string | undefined): number {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW': return 431;
+    case 'ERR_HTTP_REQUEST_TIMEOUT': case 'ERR_HTTP_HEADERS_TIMEOUT': return 408;
+    default: return 400;
+  }
+}
+
+/** A request llhttp could not parse: Gunicorn's error page and a closed connection. */
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (err.code === 'ECONNRESET' || !socket.writable || busy) { socket.destroy(); return; }
+  const status = clientErrorStatus(err.code);
+  const reason = REASONS[status] ?? 'Bad Request';
+  const page = errorPage(reason, String((err as { reason?: string }).reason ?? err.message));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/html\r\n` +
+    `Content-Length: ${Buffer.byteLength(page)}\r\n\r\n${page}`,
+    () => socket.destroy(),
+  );
+}
+
+/** Room for the request line and every field Gunicorn's limits allow, capped at 4 MiB. */
+function maxHeaderSize(s: Settings): number {
+  const line = s.limit_request_line || 8190;
+  const fields = s.limit_request_fields || 32768;
+  const field = (s.limit_request_field_size || 8190) + 2;
+  return Math.min(line + 2 + fields * field + 2, 4 * 1024 * 1024);
+}
+
+export const nodeEngine: ServingEngine = {
+  boot: () => `node:http (Node ${process.version})`,
+  listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
+    if (bind.childFd === undefined) return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));
+    const server = http.createServer({ maxHeaderSize: maxHeaderSize(settings) }, createNodeHandler(listener));
+    // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
+    server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
+    // Gunicorn's keepalive: seconds an idle keep-alive connection is kept (0: every response closes).
+    server.keepAliveTimeout = settings.keepalive * 1000;
+    if (settings.keepalive === 0) listener.draining = true;
+    server.on('clientError', onClientError);
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
+      server.listen({ fd: bind.childFd, backlog: settings.backlog }, () => {
+        let listening = true;
+        resolve({
+          stopListening() {
+            // Node closes idle keep-alive connections too; busy ones finish with `Connection: close`.
+            if (listening) { listening = false; server.close(); }
+          },
+          close() {
+            if (listening) { listening = false; server.close(); }
+            server.closeAllConnections();
+          },
+        });
+      });
+    });
+  },
+};

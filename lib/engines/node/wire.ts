@@ -1,0 +1,86 @@
+// The exchange's Wire over node:http: uWS-style calls (status, headers, then a whole body or
+// chunks) onto one ServerResponse. Headers are collected and go out with the first byte, in one
+// writeHead call with a flat list (repeated names such as Set-Cookie stay separate).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Wire } from '../../http/exchange.js';
+import { byteLength, type PlainBody } from '../../http/response.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export class NodeWire implements Wire {
+  private status = 200;
+  private reason: string | undefined = undefined;
+  private readonly headers: string[] = [];
+  private headSent = false;
+
+  constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse) {}
+
+  writeStatus(line: string): void {
+    this.status = Number(line.slice(0, 3));
+    this.reason = line.length > 4 ? line.slice(4) : undefined;
+  }
+
+  writeHeader(name: string, value: string): void {
+    this.headers.push(name, value);
+  }
+
+  private sendHead(): void {
+    this.headSent = true;
+    this.res.writeHead(this.status, this.reason, this.headers);
+  }
+
+  end(body: PlainBody = EMPTY, closeConnection = false): void {
+    const res = this.res;
+    if (closeConnection) res.shouldKeepAlive = false; // node says `Connection: close` and closes after
+    if (!this.headSent) {
+      // writeHead sends the head as it is: the length must be in it (HTTP/1.0 keep-alive needs it).
+      this.headers.push('content-length', String(byteLength(body)));
+      this.sendHead();
+    }
+    res.end(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
+  }
+
+  endWithoutBody(): void {
+    this.sendHead();
+    this.res.end();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (!this.headSent) this.sendHead(); // no length: node frames it (chunked, or to the close on HTTP/1.0)
+    return this.res.write(chunk);
+  }
+
+  cork(fn: () => void): void {
+    fn();
+  }
+
+  onWritable(fn: (offset: number) => boolean): void {
+    this.res.once('drain', () => fn(0));
+  }
+
+  onAborted(fn: () => void): void {
+    const res = this.res;
+    res.once('close', () => { if (!res.writableFinished) fn(); });
+  }
+
+  onData(fn: (chunk: Uint8Array, isLast: boolean) => void): void {
+    this.req.on('data', (chunk: Buffer) => fn(chunk, false));
+    this.req.once('end', () => fn(EMPTY, true));
+  }
+
+  pause(): void {
+    this.req.pause();
+  }
+
+  resume(): void {
+    this.req.resume();
+  }
+
+  close(): void {
+    this.res.destroy();
+  }
+
+  getRemoteAddressAsText(): string {
+    return this.req.socket.remoteAddress ?? ''; // a unix socket peer has no address (Gunicorn logs it empty too)
+  }
+}

@@ -1,0 +1,23 @@
+// What a worker asks of an engine: serve one bind for one listener, stop accepting, close.
+import type { BindAddress } from '../config.js';
+import type { Listener } from '../http/exchange.js';
+import type { Settings } from '../settings.js';
+
+/** A bind as a worker gets it: with the engine that shares sockets, the fd the arbiter passed. */
+export type ServedBind = BindAddress & { childFd?: number };
+
+export interface EngineListener {
+  /** Stop accepting connections (graceful stop); open ones are served on. */
+  stopListening(): void;
+  /** Close the server and every connection left. */
+  close(): void;
+}
+
+export interface ServingEngine {
+  /** Load what the engine needs; returns what it runs on (for the debug log), throws when it cannot. */
+  boot(): string;
+  /** Serve `bind`; resolves once listening. Rejects with a message for the error log. */
+  listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener>;
+}
+
+export class ListenFailed extends Error {}

@@ -1,0 +1,36 @@
+// uws engine: each worker opens its own SO_REUSEPORT listener per TCP bind (uWS's default on
+// Linux); the kernel spreads new connections over the workers' listeners.
+import { formatBind } from '../../config.js';
+import type { Listener } from '../../http/exchange.js';
+import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
+import { createHandler } from './handler.js';
+import { loadUws, type us_listen_socket } from './load.js';
+
+export const uwsEngine: ServingEngine = {
+  boot: () => loadUws().build,
+  listen(bind: ServedBind, listener: Listener): Promise<EngineListener> {
+    const { uws } = loadUws();
+    if (bind.kind !== 'tcp') return Promise.reject(new ListenFailed(`the uws engine cannot serve ${formatBind(bind)}`));
+    const server = uws.App();
+    server.any('/*', createHandler(listener));
+    return new Promise((resolve, reject) => {
+      server.listen(bind.host, bind.port, (socket: us_listen_socket | false) => {
+        if (!socket) {
+          reject(new ListenFailed(`Connection in use: ${formatBind(bind)} (worker could not listen)`));
+          return;
+        }
+        let listening = true;
+        const stopListening = () => {
+          if (listening) { listening = false; uws.us_listen_socket_close(socket); }
+        };
+        resolve({
+          stopListening,
+          close() {
+            stopListening();
+            (server as { close?: () => void }).close?.();
+          },
+        });
+      });
+    });
+  },
+};

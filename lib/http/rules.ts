@@ -1,0 +1,93 @@
+// Request rules every engine applies before the app sees a request: Gunicorn's limit_request_*
+// settings and RFC 9112's framing rules (the ones request smuggling lives in). Each engine's parser
+// does part of this; what it lets through is checked here, on the headers it hands over.
+import type { Settings } from '../settings.js';
+
+/** limit_request_* settings; 0 = no limit. */
+export interface RequestLimits {
+  /** Longest request line (method, target and version), bytes. */
+  readonly line: number;
+  /** Most header fields. */
+  readonly fields: number;
+  /** Longest header field (`name: value`), bytes. */
+  readonly fieldSize: number;
+  /** Largest body, bytes. */
+  readonly body: number;
+}
+
+export function requestLimits(s: Settings): RequestLimits {
+  return {
+    line: s.limit_request_line, // 0: none (Gunicorn)
+    fields: s.limit_request_fields || 32768, // 0: Gunicorn's MAX_HEADERS
+    fieldSize: s.limit_request_field_size || 8190, // 0: Gunicorn's default field size
+    body: s.limit_request_body,
+  };
+}
+
+/** Why a request is refused: the status (400, 413, 431, 501) and a detail for the error page. */
+export type Refusal = readonly [status: number, detail: string];
+
+/** Control characters a header value must not hold (HTAB is allowed). */
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const DIGITS = /^[0-9]{1,15}$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Request line longer than limit_request_line (Gunicorn: LimitRequestLine, 400). */
+export function lineTooLong(limits: RequestLimits, method: string, target: string): Refusal | null {
+  const size = method.length + target.length + 10; // two spaces and `HTTP/1.1`
+  return limits.line > 0 && size > limits.line
+    ? [400, `Request Line is too large (${size} > ${limits.line})`]
+    : null;
+}
+
+/**
+ * The header rules, on a flat [name, value, ...] list with lower-case names: field count and size
+ * limits (431), control characters (400), one Host, and the body framing: one Content-Length of
+ * plain digits, or a Transfer-Encoding ending in one `chunked` (HTTP/1.1 only), never both.
+ */
+export function checkHeaders(raw: readonly string[], limits: RequestLimits, http10: boolean): Refusal | null {
+  const n = raw.length >> 1;
+  if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
+  let hosts = 0;
+  let lengths = 0;
+  let length = '';
+  let codings: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    // The field as sent, `name: value` and its CRLF, as Gunicorn measures it.
+    if (name.length + value.length + 4 > limits.fieldSize) {
+      return [431, `Error parsing headers: 'limit request headers fields size'`];
+    }
+    if (CTL.test(value)) return [400, `Invalid header value in ${name}`];
+    if (name === 'host') hosts++;
+    else if (name === 'content-length') { lengths++; length = value; }
+    else if (name === 'transfer-encoding') codings = codings === null ? value : `${codings},${value}`;
+  }
+  if (hosts > 1) return [400, 'Duplicate Host header'];
+  if (codings !== null) return checkCodings(codings, lengths, http10);
+  if (lengths > 1) return [400, 'More than one Content-Length header'];
+  if (lengths === 1 && !DIGITS.test(length.trim())) return [400, `Invalid Content-Length: ${length.slice(0, 32)}`];
+  return null;
+}
+
+/** Transfer-Encoding: a list of codings whose last, and only `chunked`, is `chunked`. */
+function checkCodings(codings: string, lengths: number, http10: boolean): Refusal | null {
+  if (http10) return [400, 'Transfer-Encoding in an HTTP/1.0 request'];
+  if (lengths > 0) return [400, 'Content-Length with Transfer-Encoding'];
+  const list = codings.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  if (list.length === 0 || !list.every((c) => TOKEN.test(c))) return [400, 'Invalid Transfer-Encoding'];
+  if (list[list.length - 1] !== 'chunked' || list.indexOf('chunked') !== list.length - 1) {
+    return [400, `Transfer-Encoding must end in one chunked: ${codings.slice(0, 64)}`];
+  }
+  // The body would reach the app still encoded: qilin decodes only chunked (Gunicorn answers 501 too).
+  if (list.length > 1) return [501, `Unsupported transfer coding: ${list.slice(0, -1).join(', ')}`];
+  return null;
+}
+
+/** A Content-Length over limit_request_body: 413 before the app runs. */
+export function bodyTooLarge(limits: RequestLimits, contentLength: string | null): Refusal | null {
+  if (limits.body <= 0 || contentLength === null) return null;
+  const n = Number(contentLength);
+  return n > limits.body ? [413, `Request body exceeds limit_request_body (${n} > ${limits.body} bytes)`] : null;
+}
