@@ -44,6 +44,12 @@ t.test('a bad setting value: one line naming the setting, exit 1', async (t) => 
     [['-b', '[::1'], 'bind'],
     [['--log-level', 'loud'], 'loglevel'],
     [['-e', 'NOEQUALS'], 'raw_env'],
+    [['--engine', 'gevent'], 'engine'],
+    [['--limit-request-line', '9000'], 'limit_request_line'],
+    [['--limit-request-fields', '-1'], 'limit_request_fields'],
+    [['--umask', '0o9'], 'umask'],
+    [['-b', 'fd://1'], 'bind'],
+    [['--engine', 'uws', '-b', 'unix:/tmp/qilin-never.sock'], 'engine'],
   ] as const) {
     const r = await runQilin([...args, fixture('app.ts')]);
     t.equal(r.code, 1, `${args.join(' ')} → exit 1`);
@@ -53,6 +59,19 @@ t.test('a bad setting value: one line naming the setting, exit 1', async (t) => 
   const unknown = await runQilin(['--no-such-option', fixture('app.ts')]);
   t.equal(unknown.code, 1);
   t.match(unknown.output, /unrecognized option: --no-such-option/);
+});
+
+t.test('the new settings parse as Gunicorn writes them (octal umask, both field_size spellings)', async (t) => {
+  const r = await runQilin(['--print-config', '--umask', '0o007', '--limit-request-field_size', '100',
+    '--limit-request-body', '1024', '--backlog', '64', fixture('app.ts')]);
+  t.equal(r.code, 0);
+  t.match(r.output, /^umask\s+= 7$/m);
+  t.match(r.output, /^limit_request_field_size\s+= 100$/m);
+  t.match(r.output, /^limit_request_body\s+= 1024$/m);
+  t.match(r.output, /^backlog\s+= 64$/m);
+  t.match(r.output, /^engine\s+= null$/m, 'no engine asked for: chosen at start from the binds');
+  const dashed = await runQilin(['--print-config', '--limit-request-field-size', '99', fixture('app.ts')]);
+  t.match(dashed.output, /^limit_request_field_size\s+= 99$/m);
 });
 
 t.test('precedence: defaults < config file < QILIN_CMD_ARGS < command line', async (t) => {
