@@ -18,8 +18,9 @@ function findRoot(dir: string): string {
 const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
-// --only=TEXT: measure only the servers whose name contains TEXT (for A/B work on one case).
-const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+// --only=TEXT[,TEXT…]: measure only the servers whose name contains one of the TEXTs (for A/B work).
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',').filter(Boolean);
+if (ONLY?.length === 0) throw new Error('--only= needs a server name, or part of one');
 const FULL = args.has('--full');
 const OUT = path.join(ROOT, 'bench/results');
 
@@ -89,6 +90,9 @@ const SERVERS: ServerSpec[] = [
   { name: 'Hono on @hono/node-server', group: 'core', argv: () => [NODE, js('servers/hono-node.js')] },
   { name: 'node:http', group: 'core', argv: () => [NODE, js('servers/node-http.js')] },
   { name: 'qilin sync (fetch)', group: 'core', argv: qilin('apps/hello.js', ['-k', 'sync']) },
+  // The node engine (node:http in the worker) against the same anchors: node:http and @hono/node-server.
+  { name: 'qilin node engine (fetch)', group: 'core', argv: qilin('apps/hello.js', ['-k', 'pool', '--engine', 'node']) },
+  { name: 'qilin node engine (Hono)', group: 'core', argv: qilin('apps/hono.js', ['-k', 'pool', '--engine', 'node']) },
   { name: 'node:cluster 2 workers', group: 'full', argv: () => [NODE, js('servers/node-cluster.js')] },
   {
     name: 'PM2 cluster 2 instances', group: 'full',
@@ -324,6 +328,8 @@ function targets(rows: Row[]): Target[] {
   atLeast('qilin pool fetch ÷ raw uWS', ['qilin pool (fetch)'], ['raw uWS'], 0.8);
   atLeast('qilin pool fetch ÷ node:http', ['qilin pool (fetch)'], ['node:http'], 1.5);
   atLeast('qilin Hono ÷ Hono on @hono/node-server', ['qilin pool (Hono)'], ['Hono on @hono/node-server'], 1.5);
+  atLeast('qilin node engine fetch ÷ node:http', ['qilin node engine (fetch)'], ['node:http'], 0.9);
+  atLeast('qilin node engine Hono ÷ Hono on @hono/node-server', ['qilin node engine (Hono)'], ['Hono on @hono/node-server'], 1.0);
   atLeast('qilin Hono API ÷ Hono API on @hono/node-server', ['qilin pool (Hono API)', '/api/users/42'],
     ['Hono API on @hono/node-server', '/api/users/42'], 3, ', cors + secureHeaders, GET /api/users/42');
   atLeast('qilin mixed ÷ the same app on GET / only', ['qilin pool (mixed)', '/ + 1% /stream'], ['qilin pool (mixed)', '/'], 0.8,
@@ -347,7 +353,11 @@ function targets(rows: Row[]): Target[] {
   };
   const HELLO_ROWS = ['qilin pool (fetch)', 'qilin sync (fetch)', 'qilin pool, async app'];
   add('RSS per qilin worker after the runs, hello apps (max)', workerRss((r) => HELLO_ROWS.includes(r.server)), '≤ 60 MiB', (v) => v <= 60, (x) => `${x} MiB`);
-  add('RSS per qilin worker after the runs, other apps (max)', workerRss((r) => r.server.startsWith('qilin') && !HELLO_ROWS.includes(r.server)), 'context', () => true, (x) => `${x} MiB`);
+  // node:http's server, sockets and streams cost the node engine's worker more than uWS's native side.
+  const nodeEngine = (r: Row) => r.server.startsWith('qilin node engine');
+  add('RSS per qilin worker after the runs, other apps (max)', workerRss((r) => r.server.startsWith('qilin') && !HELLO_ROWS.includes(r.server) && !nodeEngine(r)),
+    'context', () => true, (x) => `${x} MiB`);
+  add('RSS per qilin worker after the runs, node engine (max)', workerRss(nodeEngine), 'context', () => true, (x) => `${x} MiB`);
   return out;
 }
 
@@ -361,7 +371,8 @@ function markdown(meta: Record<string, unknown>, rows: Row[], tgs: Target[], ski
   lines.push('Beyond hello: *Hono API* is a Hono app with `cors()` and `secureHeaders()` answering GET /api/users/:id with JSON; ' +
     '*mixed* sends 1 request in 100 to a streamed body (a ReadableStream of 3 × 1 KB) and the others to GET /, and is compared ' +
     'with the same app on GET / only, through the same client script; *POST 1 KB JSON* reads the body with `request.json()` ' +
-    'and answers with a small JSON.', '');
+    'and answers with a small JSON. *qilin node engine* rows run the same apps with `--engine node` (node:http in the ' +
+    'worker, on a socket the arbiter made), against node:http and @hono/node-server.', '');
   lines.push('## Targets', '', '| measure | value | target | met |', '| --- | --- | --- | --- |');
   for (const t of tgs) lines.push(`| ${t.name} | ${t.value} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
   for (const tool of toolNames) {
@@ -430,7 +441,7 @@ async function main(): Promise<number> {
   if (!has('wrk')) skipped.push('wrk is not installed (apt-get install wrk): only autocannon measured, which cannot tell apart servers faster than ~85k req/s');
   for (const spec of SERVERS) {
     if (spec.group === 'full' && !FULL) continue;
-    if (ONLY && !spec.name.includes(ONLY)) continue;
+    if (ONLY && !ONLY.some((t) => spec.name.includes(t))) continue;
     const why = spec.unavailable?.();
     if (why) { skipped.push(`${spec.name}: ${why}`); log(`- ${spec.name}: skipped (${why})`); continue; }
     log(`- ${spec.name}`);

@@ -7,6 +7,7 @@
 // (murder), reap is event-driven (child 'exit'), then keep the worker count (manage) and sleep.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { bindUrl, formatBind, parseBind, resolveConfig, type BindAddress } from './config.js';
 import { chooseEngine, engineFacts, type EngineChoice } from './engines/index.js';
@@ -146,7 +147,7 @@ export class Arbiter {
     }
     if (this.systemd) this.log.info(`Using ${this.systemd.length} socket(s) from systemd; bind is ignored`);
     this.binds = await this.openBinds(settings);
-    for (const b of this.binds) this.log.info(`Listening at: ${bindUrl(b)} (${process.pid})`);
+    for (const url of this.listeningAt()) this.log.info(`Listening at: ${url} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
     if (!this.sharedSockets) this.warnReusePortReload();
     for (const sig of SIGNALS) {
@@ -154,6 +155,11 @@ export class Arbiter {
       this.signalHandlers.set(sig, h);
       process.on(sig, h);
     }
+  }
+
+  /** Where the workers listen, as logged. */
+  private listeningAt(): string[] {
+    return this.sharedSockets ? this.sockets.map((s) => s.url) : this.binds.map(bindUrl);
   }
 
   /**
@@ -166,13 +172,13 @@ export class Arbiter {
       this.sockets = this.systemd;
       return this.sockets.map((s) => s.bind);
     }
-    const kept = new Map(this.sockets.map((s) => [s.bind.text, s]));
+    const kept = new Map(this.sockets.map((s) => [bindKey(parseBind(s.bind.text)), s])); // as written: port 0 stays 0
     const next: SharedSocket[] = [];
     const fresh: SharedSocket[] = [];
     try {
       for (const b of settings.bind.map(parseBind)) {
-        const old = kept.get(b.text);
-        if (old) { next.push(old); kept.delete(b.text); continue; }
+        const old = kept.get(bindKey(b));
+        if (old) { next.push(old); kept.delete(bindKey(b)); continue; }
         const s = await createSocket(b, settings.umask);
         fresh.push(s);
         next.push(s);
@@ -291,6 +297,7 @@ export class Arbiter {
       const { settings, warnings } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
       const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null);
       if (next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
+      const before = new Set(this.listeningAt());
       const binds = await this.openBinds(settings);
       log = new Logger(settings); // before the old one closes: a log that cannot be opened keeps the old
       this.switchPidfile(settings.pidfile);
@@ -300,6 +307,7 @@ export class Arbiter {
       this.log.close();
       this.log = log;
       for (const w of warnings) this.log.warning(w);
+      for (const url of this.listeningAt()) if (!before.has(url)) this.log.info(`Listening at: ${url} (${process.pid})`);
     } catch (err) {
       log?.close();
       this.log.errorMsg(`Reload failed, keeping the running config: ${(err as Error).message}`);
@@ -463,6 +471,15 @@ export class Arbiter {
     if (this.pidfile) removePidfile(this.pidfile);
     this.log.flush();
   }
+}
+
+/**
+ * Binds that name the same socket across a reload: as written, except that a TCP address with an
+ * IP and a fixed port is compared as that address (`:8000` and `0.0.0.0:8000` are one socket).
+ */
+function bindKey(b: BindAddress): string {
+  if (b.kind === 'tcp' && b.port !== 0 && net.isIP(b.host) !== 0) return `tcp:${formatBind(b)}`;
+  return b.text;
 }
 
 /** Bind an address once and release it; a clear HaltServer when it cannot work. */

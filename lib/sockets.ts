@@ -9,10 +9,11 @@
 // them, whether or not a worker is alive, and workers accept from that one queue.
 import { spawnSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { formatBind, type BindAddress } from './config.js';
+import { bindUrl, formatBind, type BindAddress } from './config.js';
 
 /** net's server handle (TCP or Pipe wrap): what `_createServerHandle` returns. */
 interface ServerHandle {
@@ -32,6 +33,8 @@ export interface SharedSocket {
   fd: number;
   /** A unix socket file this arbiter created, removed when the socket is closed. */
   unlinkPath: string | null;
+  /** For `Listening at:`: the URL, and for an inherited TCP socket the address it is bound to. */
+  url: string;
   handle: ServerHandle;
 }
 
@@ -64,8 +67,8 @@ export async function createSocket(bind: BindAddress, umask: number): Promise<Sh
     } finally {
       process.umask(old);
     }
-    if (typeof h === 'number') throw new SocketError(reasonFor(errnoName(h), where));
-    return { bind, fd: h.fd, unlinkPath: bind.path, handle: h };
+    if (typeof h === 'number') throw new SocketError(unixReason(errnoName(h), bind.path, where));
+    return { bind, fd: h.fd, unlinkPath: bind.path, handle: h, url: bindUrl(bind) };
   }
   let address = bind.host;
   let family = net.isIP(address);
@@ -80,14 +83,31 @@ export async function createSocket(bind: BindAddress, umask: number): Promise<Sh
   if (typeof h === 'number') throw new SocketError(reasonFor(errnoName(h), where));
   const name: { port?: number } = {};
   h.getsockname?.(name);
-  return { bind: { ...bind, port: name.port ?? bind.port }, fd: h.fd, unlinkPath: null, handle: h };
+  const bound: BindAddress = { ...bind, port: name.port ?? bind.port };
+  return { bind: bound, fd: h.fd, unlinkPath: null, handle: h, url: bindUrl(bound) };
+}
+
+/**
+ * libuv reports a unix socket path in a missing directory as EACCES (for Windows' sake): say
+ * which it is, since "Permission denied" sends people after the wrong fix.
+ */
+function unixReason(code: string, file: string, where: string): string {
+  const dir = path.dirname(path.resolve(file));
+  if (code === 'EACCES' && !existsSync(dir)) return `Can't bind ${where}: directory ${dir} does not exist`;
+  return reasonFor(code, where);
 }
 
 /** A socket given to us (fd://N, systemd): used as it is, never unlinked. */
 function adopt(fd: number, bind: BindAddress): SharedSocket {
   const h = createServerHandle(null, null, null, fd);
   if (typeof h === 'number') throw new SocketError(`Can't use ${formatBind(bind)}: ${errnoName(h)} (not an open socket?)`);
-  return { bind, fd, unlinkPath: null, handle: h };
+  // Logged as the address it is bound to, as Gunicorn does for inherited sockets.
+  const name: { address?: string; port?: number } = {};
+  let url = bindUrl(bind);
+  if (h.getsockname && h.getsockname(name) === 0 && name.address !== undefined && name.port !== undefined) {
+    url = bindUrl({ kind: 'tcp', host: name.address, port: name.port, text: '' });
+  }
+  return { bind, fd, unlinkPath: null, handle: h, url };
 }
 
 /** systemd socket activation: the sockets at fds 3.. when LISTEN_PID is us (then unset, as Gunicorn). */

@@ -49,6 +49,7 @@ export function checkHeaders(raw: readonly string[], limits: RequestLimits, http
   const n = raw.length >> 1;
   if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
   let hosts = 0;
+  let types = 0;
   let lengths = 0;
   let length = '';
   let codings: string | null = null;
@@ -61,10 +62,13 @@ export function checkHeaders(raw: readonly string[], limits: RequestLimits, http
     }
     if (CTL.test(value)) return [400, `Invalid header value in ${name}`];
     if (name === 'host') hosts++;
+    else if (name === 'content-type') types++;
     else if (name === 'content-length') { lengths++; length = value; }
     else if (name === 'transfer-encoding') codings = codings === null ? value : `${codings},${value}`;
   }
   if (hosts > 1) return [400, 'Duplicate Host header'];
+  // Two media types for one body: which one the app picks is a guess (Gunicorn refuses it too).
+  if (types > 1) return [400, 'Duplicate Content-Type header'];
   if (codings !== null) return checkCodings(codings, lengths, http10);
   if (lengths > 1) return [400, 'More than one Content-Length header'];
   if (lengths === 1 && !DIGITS.test(length.trim())) return [400, `Invalid Content-Length: ${length.slice(0, 32)}`];
@@ -75,13 +79,36 @@ export function checkHeaders(raw: readonly string[], limits: RequestLimits, http
 function checkCodings(codings: string, lengths: number, http10: boolean): Refusal | null {
   if (http10) return [400, 'Transfer-Encoding in an HTTP/1.0 request'];
   if (lengths > 0) return [400, 'Content-Length with Transfer-Encoding'];
-  const list = codings.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
-  if (list.length === 0 || !list.every((c) => TOKEN.test(c))) return [400, 'Invalid Transfer-Encoding'];
+  const all = codings.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  if (all.length === 0 || !all.every((c) => TOKEN.test(c))) return [400, 'Invalid Transfer-Encoding'];
+  // `identity` changes nothing (RFC 2616's no-op coding, still sent by old clients): skip it.
+  const list = all.filter((c) => c !== 'identity');
   if (list[list.length - 1] !== 'chunked' || list.indexOf('chunked') !== list.length - 1) {
     return [400, `Transfer-Encoding must end in one chunked: ${codings.slice(0, 64)}`];
   }
   // The body would reach the app still encoded: qilin decodes only chunked (Gunicorn answers 501 too).
   if (list.length > 1) return [501, `Unsupported transfer coding: ${list.slice(0, -1).join(', ')}`];
+  return null;
+}
+
+/**
+ * Fields a chunked body's trailer section must not carry (RFC 9110 6.5.1): framing, routing,
+ * connection control, authentication and conditionals (`If-*`), which a peer could use to change how
+ * the message is read or handled after its head was checked. Content-Type and the like pass, as
+ * Gunicorn lets them (qilin hands no trailers to the app).
+ */
+const TRAILER_FORBIDDEN = new Set([
+  'transfer-encoding', 'content-length', 'host', 'trailer', 'te', 'connection', 'keep-alive', 'upgrade',
+  'proxy-connection', 'expect', 'max-forwards', 'authorization', 'proxy-authorization', 'cookie',
+]);
+
+/** The trailer rules, on a flat [name, value, ...] list as the client sent it (any case). */
+export function checkTrailers(raw: readonly string[]): Refusal | null {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (TRAILER_FORBIDDEN.has(name) || name.startsWith('if-')) return [400, `Invalid trailer field: ${name.slice(0, 64)}`];
+    if (CTL.test(raw[i + 1]!)) return [400, `Invalid trailer value in ${name.slice(0, 64)}`];
+  }
   return null;
 }
 

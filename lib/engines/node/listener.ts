@@ -20,11 +20,24 @@ function clientErrorStatus(code: string | undefined): number {
 
 /** A request llhttp could not parse: Gunicorn's error page and a closed connection. */
 function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
-  if (err.code === 'ECONNRESET' || !socket.writable || busy) { socket.destroy(); return; }
-  const status = clientErrorStatus(err.code);
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  // Bytes after a request that closes the connection (HTTP/1.0, `Connection: close`): they are
+  // ignored, and the response under way is still sent (Gunicorn reads no further either).
+  if (err.code === 'HPE_CLOSED_CONNECTION' && current) return;
+  const busy = current?.headersSent;
+  // A peer that reset, or ended mid-request (Gunicorn: NoMoreData), gets no answer.
+  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable || busy) { socket.destroy(); return; }
+  answer(socket, clientErrorStatus(err.code), String((err as { reason?: string }).reason ?? err.message));
+}
+
+/** CONNECT asks for a tunnel, which a fetch-style app cannot give: 501, closed. */
+function onConnect(_req: http.IncomingMessage, socket: Duplex): void {
+  answer(socket, 501, 'CONNECT is not supported');
+}
+
+function answer(socket: Duplex, status: number, detail: string): void {
   const reason = REASONS[status] ?? 'Bad Request';
-  const page = errorPage(reason, String((err as { reason?: string }).reason ?? err.message));
+  const page = errorPage(reason, detail);
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/html\r\n` +
     `Content-Length: ${Buffer.byteLength(page)}\r\n\r\n${page}`,
@@ -44,16 +57,19 @@ export const nodeEngine: ServingEngine = {
   boot: () => `node:http (Node ${process.version})`,
   listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
     if (bind.childFd === undefined) return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));
-    const server = http.createServer({ maxHeaderSize: maxHeaderSize(settings) }, createNodeHandler(listener));
+    // Host is required of HTTP/1.1 requests in the handler, after the limits (Gunicorn's order).
+    const server = http.createServer({ maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false }, createNodeHandler(listener));
     // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
     server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
     // Gunicorn's keepalive: seconds an idle keep-alive connection is kept (0: every response closes).
     server.keepAliveTimeout = settings.keepalive * 1000;
     if (settings.keepalive === 0) listener.draining = true;
     server.on('clientError', onClientError);
+    server.on('connect', onConnect);
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
-      server.listen({ fd: bind.childFd, backlog: settings.backlog }, () => {
+      // Node ignores a backlog inside the options when listening on an fd: pass it on its own.
+      server.listen({ fd: bind.childFd }, settings.backlog, () => {
         let listening = true;
         resolve({
           stopListening() {
