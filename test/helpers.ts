@@ -31,6 +31,10 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 /** A port the OS says is free now. */
 export const freePort = (): Promise<number> => bindOnce('127.0.0.1', 0);
 
+export type Engine = 'uws' | 'node';
+/** The engines every end-to-end suite runs on. */
+export const ENGINES: readonly Engine[] = ['uws', 'node'];
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Exit { code: number | null; signal: NodeJS.Signals | null }
@@ -105,12 +109,17 @@ export interface StartOptions {
   /** Wait until this many workers report ready (needs --log-level debug; default: workers from args or 1). */
   ready?: number | false;
   port?: number;
+  /** `--engine` to serve with (default: qilin's choice). */
+  engine?: Engine;
 }
 
-/** Start `qilin ARGS... APP` on a free port (unless ARGS bind one), with debug logs, and stop it at teardown. */
+/**
+ * Start `qilin ARGS... APP` on a free port (unless ARGS bind one), with debug logs (and `--engine`
+ * when `opts.engine` is given), and stop it at teardown.
+ */
 export async function startQilin(t: Teardown, args: string[], opts: StartOptions = {}): Promise<Qilin> {
   const port = opts.port ?? await freePort();
-  const full = ['--log-level', 'debug', ...(args.some((a) => a === '-b' || a.startsWith('--bind')) ? [] : ['-b', `127.0.0.1:${port}`]), ...args];
+  const full = ['--log-level', 'debug', ...(opts.engine ? ['--engine', opts.engine] : []), ...(args.some((a) => a === '-b' || a.startsWith('--bind')) ? [] : ['-b', `127.0.0.1:${port}`]), ...args];
   const proc = spawn(process.execPath, [QILIN, ...full], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },

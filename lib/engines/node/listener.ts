@@ -1,6 +1,7 @@
 // node engine: a node:http server on a listening socket the arbiter created and passed to every
 // worker as a file descriptor; all workers accept from its one queue (Gunicorn's model).
 import http from 'node:http';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
@@ -73,11 +74,14 @@ export const nodeEngine: ServingEngine = {
         let listening = true;
         resolve({
           stopListening() {
-            // Node closes idle keep-alive connections too; busy ones finish with `Connection: close`.
-            if (listening) { listening = false; server.close(); }
+            // Stop accepting only. http.Server#close would also cut idle keep-alive connections at
+            // once, resetting a request the client is sending on one at that moment; instead each
+            // is answered with `Connection: close` (the worker is draining) until the worker exits,
+            // as Gunicorn's workers do.
+            if (listening) { listening = false; net.Server.prototype.close.call(server); }
           },
           close() {
-            if (listening) { listening = false; server.close(); }
+            if (listening) { listening = false; net.Server.prototype.close.call(server); }
             server.closeAllConnections();
           },
         });

@@ -6,21 +6,31 @@ import type { Wire } from '../../http/exchange.js';
 import { byteLength, type PlainBody } from '../../http/response.js';
 
 const EMPTY = Buffer.alloc(0);
+const NON_ASCII = /[^\x00-\x7f]/;
 
 export class NodeWire implements Wire {
   private status = 200;
   private reason: string | undefined = undefined;
   private readonly headers: string[] = [];
   private headSent = false;
+  /** A header value went in as the latin1 text of its UTF-8 bytes (see writeHeader). */
+  private binaryHead = false;
 
   constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse) {}
 
   writeStatus(line: string): void {
     this.status = Number(line.slice(0, 3));
-    this.reason = line.length > 4 ? line.slice(4) : undefined;
+    let reason = line.length > 4 ? line.slice(4) : undefined;
+    if (reason !== undefined && NON_ASCII.test(reason)) { reason = Buffer.from(reason, 'utf8').toString('latin1'); this.binaryHead = true; }
+    this.reason = reason;
   }
 
   writeHeader(name: string, value: string): void {
+    // uWS writes a value's UTF-8 bytes. Node refuses characters past U+00FF (a cut connection) and
+    // encodes the head as it encodes the first body chunk; so such a value (or status text) goes in
+    // as the latin1 text of its UTF-8 bytes, and the head then goes out as latin1 (end() hands node
+    // no string).
+    if (NON_ASCII.test(value)) { value = Buffer.from(value, 'utf8').toString('latin1'); this.binaryHead = true; }
     this.headers.push(name, value);
   }
 
@@ -37,7 +47,7 @@ export class NodeWire implements Wire {
       this.headers.push('content-length', String(byteLength(body)));
       this.sendHead();
     }
-    res.end(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
+    res.end(body instanceof ArrayBuffer ? new Uint8Array(body) : this.binaryHead && typeof body === 'string' ? Buffer.from(body) : body);
   }
 
   endWithoutBody(): void {
