@@ -44,8 +44,11 @@ export function lineTooLong(limits: RequestLimits, method: string, target: strin
  * The header rules, on a flat [name, value, ...] list with lower-case names: field count and size
  * limits (431), control characters (400), one Host, and the body framing: one Content-Length of
  * plain digits, or a Transfer-Encoding ending in one `chunked` (HTTP/1.1 only), never both.
+ * `parserRefusesCtl`: the engine's parser has refused control characters already (llhttp does).
  */
-export function checkHeaders(raw: readonly string[], limits: RequestLimits, http10: boolean): Refusal | null {
+export function checkHeaders(
+  raw: readonly string[], limits: RequestLimits, http10: boolean, parserRefusesCtl = false,
+): Refusal | null {
   const n = raw.length >> 1;
   if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
   let hosts = 0;
@@ -60,7 +63,7 @@ export function checkHeaders(raw: readonly string[], limits: RequestLimits, http
     if (name.length + value.length + 4 > limits.fieldSize) {
       return [431, `Error parsing headers: 'limit request headers fields size'`];
     }
-    if (CTL.test(value)) return [400, `Invalid header value in ${name}`];
+    if (!parserRefusesCtl && CTL.test(value)) return [400, `Invalid header value in ${name}`];
     if (name === 'host') hosts++;
     else if (name === 'content-type') types++;
     else if (name === 'content-length') { lengths++; length = value; }

@@ -58,7 +58,7 @@ export function createNodeHandler(listener: Listener): (req: IncomingMessage, re
     const refused: Refusal | null =
       req.httpVersionMajor !== 1 || req.httpVersionMinor > 1 ? [400, `Invalid HTTP Version: ${req.httpVersion}`]
         : target === '*' && method !== 'OPTIONS' ? [400, `Invalid request target * for ${method}`]
-          : checkHeaders(raw, limits, http10) ?? lineTooLong(limits, method, target) ?? bodyTooLarge(limits, length) ??
+          : checkHeaders(raw, limits, http10, true) ?? lineTooLong(limits, method, target) ?? bodyTooLarge(limits, length) ??
             // RFC 9112 3.2 (node's requireHostHeader, checked here so that the limits above come first).
             (host === null && !http10 ? [400, 'Missing Host header'] : null);
     if (refused !== null) { rejectRequest(wire, refused[0], refused[1]); return; }
