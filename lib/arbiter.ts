@@ -142,6 +142,7 @@ export class Arbiter {
       this.sharedSockets = facts.sharedSockets;
       this.log.info(`Using engine: ${facts.label}${this.engine.why ? ` (${this.engine.why})` : ''}`);
       for (const w of facts.warnings) this.log.warning(w);
+      for (const d of facts.details) this.log.debug(d);
     } catch (err) {
       throw new HaltServer((err as Error).message, WORKER_BOOT_ERROR);
     }

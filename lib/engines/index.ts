@@ -35,13 +35,15 @@ export interface EngineFacts {
   sharedSockets: boolean;
   /** Said once at start. */
   warnings: string[];
+  /** Said at debug level: why newer builds were skipped, say. */
+  details: string[];
 }
 
 /** What the arbiter needs to know of an engine; loads it to find out (a uWS build that loads). */
 export async function engineFacts(name: EngineName): Promise<EngineFacts> {
-  if (name === 'node') return { label: 'node (node:http)', sharedSockets: true, warnings: [] };
+  if (name === 'node') return { label: 'node (node:http)', sharedSockets: true, warnings: [], details: [] };
   const { loadUws } = await import('./uws/load.js');
-  const { version } = loadUws();
+  const { version, skipped } = loadUws();
   const warnings: string[] = [];
   if (version === '20.30.0') {
     warnings.push(
@@ -49,7 +51,8 @@ export async function engineFacts(name: EngineName): Promise<EngineFacts> {
       'set `proxy_http_version 1.1;` in nginx, or serve with --engine node',
     );
   }
-  return { label: `uws (uWebSockets.js ${version})`, sharedSockets: false, warnings };
+  const details = skipped.map((why) => `uWebSockets.js build skipped: ${why}`);
+  return { label: `uws (uWebSockets.js ${version})`, sharedSockets: false, warnings, details };
 }
 
 /** The serving half of an engine, for a worker. */
