@@ -15,7 +15,7 @@ import type { ServedBind } from './engines/types.js';
 import { Logger } from './log.js';
 import { bindOnce } from './ports.js';
 import { ConfigError, type Settings } from './settings.js';
-import { closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
+import { bindFailure, closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
 
 export const VERSION = '0.1.0';
@@ -490,13 +490,7 @@ async function probeBind(b: BindAddress): Promise<BindAddress> {
     return { ...b, port: await bindOnce(b.host, b.port) };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const where = formatBind(b);
-    const reason =
-      err.code === 'EADDRINUSE' ? `Connection in use: ${where}`
-        : err.code === 'EACCES' ? `Permission denied: ${where}`
-          : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? `Invalid address: ${where}`
-            : `Can't bind ${where}: ${err.message}`;
-    throw new HaltServer(reason, WORKER_BOOT_ERROR);
+    throw new HaltServer(bindFailure(err.code ?? '', formatBind(b), err.message), WORKER_BOOT_ERROR);
   }
 }
 

@@ -45,7 +45,8 @@ function errnoName(code: number): string {
   try { return getSystemErrorName(code); } catch { return `errno ${code}`; }
 }
 
-function reasonFor(code: string, where: string, detail = ''): string {
+/** Why an address cannot be bound, as Gunicorn says it (the arbiter halts with it, exit 3). */
+export function bindFailure(code: string, where: string, detail = ''): string {
   switch (code) {
     case 'EADDRINUSE': return `Connection in use: ${where}`;
     case 'EACCES': return `Permission denied: ${where}`;
@@ -76,11 +77,11 @@ export async function createSocket(bind: BindAddress, umask: number): Promise<Sh
     try {
       ({ address, family } = await lookup(bind.host));
     } catch (err) {
-      throw new SocketError(reasonFor((err as NodeJS.ErrnoException).code ?? '', where));
+      throw new SocketError(bindFailure((err as NodeJS.ErrnoException).code ?? '', where));
     }
   }
   const h = createServerHandle(address, bind.port, family);
-  if (typeof h === 'number') throw new SocketError(reasonFor(errnoName(h), where));
+  if (typeof h === 'number') throw new SocketError(bindFailure(errnoName(h), where));
   const name: { port?: number } = {};
   h.getsockname?.(name);
   const bound: BindAddress = { ...bind, port: name.port ?? bind.port };
@@ -94,7 +95,7 @@ export async function createSocket(bind: BindAddress, umask: number): Promise<Sh
 function unixReason(code: string, file: string, where: string): string {
   const dir = path.dirname(path.resolve(file));
   if (code === 'EACCES' && !existsSync(dir)) return `Can't bind ${where}: directory ${dir} does not exist`;
-  return reasonFor(code, where);
+  return bindFailure(code, where);
 }
 
 /** A socket given to us (fd://N, systemd): used as it is, never unlinked. */
@@ -164,7 +165,7 @@ export function listenAll(sockets: readonly SharedSocket[], backlog: number): vo
   const [fd, err] = (JSON.parse(r.stdout.toString() || 'null') ?? [-1, 0]) as [number, number];
   const s = sockets[childFds.indexOf(fd)];
   const where = s ? formatBind(s.bind) : 'a socket';
-  throw new SocketError(err ? reasonFor(errnoName(err), where) : `Can't listen on ${where}: ${r.stderr.toString().trim()}`);
+  throw new SocketError(err ? bindFailure(errnoName(err), where) : `Can't listen on ${where}: ${r.stderr.toString().trim()}`);
 }
 
 export function closeSocket(s: SharedSocket): void {

@@ -55,28 +55,6 @@ export interface Listener {
   readonly onError: (msg: string, err: unknown) => void;
 }
 
-/** RFC 3986 authority as a Host header may carry it: IP-literal or reg-name/IPv4, optional port. */
-const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{0,5})?$/;
-/** Hosts checked already: a server sees few distinct ones, and the full check costs ~1 µs. */
-const hostChecks = new Map<string, boolean>();
-
-/**
- * One RFC 3986 authority that also makes a valid URL (so `new URL(request.url)` never throws on
- * what a client sent: `a:99999`, `999.1.1.1`, `a%2f` are refused too).
- */
-export function validHost(host: string): boolean {
-  let ok = hostChecks.get(host);
-  if (ok !== undefined) return ok;
-  ok = AUTHORITY.test(host) && URL.canParse(`http://${host}/`);
-  if (ok) {
-    const port = host.lastIndexOf(':');
-    if (port > host.lastIndexOf(']') && Number(host.slice(port + 1)) > 65535) ok = false;
-  }
-  if (hostChecks.size >= 1024) hostChecks.clear(); // many distinct hosts: keep the cache bounded
-  hostChecks.set(host, ok);
-  return ok;
-}
-
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
 

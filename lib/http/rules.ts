@@ -27,6 +27,17 @@ export function requestLimits(s: Settings): RequestLimits {
 /** Why a request is refused: the status (400, 413, 431, 501) and a detail for the error page. */
 export type Refusal = readonly [status: number, detail: string];
 
+/**
+ * What the last checkHeaders call that passed found, for the engine that called it: the Host, the
+ * Content-Length, whether a body follows and whether it is chunked. One object, reused: the
+ * engine reads it before it handles another request (all synchronous).
+ */
+export const seen = {
+  host: null as string | null, length: null as string | null, hasBody: false, chunked: false,
+  /** Set by addressOf: the authority the request URL is built from, and the origin-form target. */
+  authority: '', target: '',
+};
+
 /** Control characters a header value must not hold (HTAB is allowed). */
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^[0-9]{1,15}$/;
@@ -51,6 +62,7 @@ export function checkHeaders(
 ): Refusal | null {
   const n = raw.length >> 1;
   if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
+  let host: string | null = null;
   let hosts = 0;
   let types = 0;
   let lengths = 0;
@@ -64,7 +76,7 @@ export function checkHeaders(
       return [431, `Error parsing headers: 'limit request headers fields size'`];
     }
     if (!parserRefusesCtl && CTL.test(value)) return [400, `Invalid header value in ${name}`];
-    if (name === 'host') hosts++;
+    if (name === 'host') { hosts++; host = value; }
     else if (name === 'content-type') types++;
     else if (name === 'content-length') { lengths++; length = value; }
     else if (name === 'transfer-encoding') codings = codings === null ? value : `${codings},${value}`;
@@ -72,9 +84,17 @@ export function checkHeaders(
   if (hosts > 1) return [400, 'Duplicate Host header'];
   // Two media types for one body: which one the app picks is a guess (Gunicorn refuses it too).
   if (types > 1) return [400, 'Duplicate Content-Type header'];
-  if (codings !== null) return checkCodings(codings, lengths, http10);
-  if (lengths > 1) return [400, 'More than one Content-Length header'];
-  if (lengths === 1 && !DIGITS.test(length.trim())) return [400, `Invalid Content-Length: ${length.slice(0, 32)}`];
+  if (codings !== null) {
+    const refused = checkCodings(codings, lengths, http10);
+    if (refused !== null) return refused;
+  } else {
+    if (lengths > 1) return [400, 'More than one Content-Length header'];
+    if (lengths === 1 && !DIGITS.test(length.trim())) return [400, `Invalid Content-Length: ${length.slice(0, 32)}`];
+  }
+  seen.host = host;
+  seen.length = lengths === 1 ? length : null;
+  seen.chunked = codings !== null;
+  seen.hasBody = codings !== null || (lengths === 1 && length !== '0');
   return null;
 }
 
@@ -112,6 +132,54 @@ export function checkTrailers(raw: readonly string[]): Refusal | null {
     if (TRAILER_FORBIDDEN.has(name) || name.startsWith('if-')) return [400, `Invalid trailer field: ${name.slice(0, 64)}`];
     if (CTL.test(raw[i + 1]!)) return [400, `Invalid trailer value in ${name.slice(0, 64)}`];
   }
+  return null;
+}
+
+/** RFC 3986 authority as a Host header may carry it: IP-literal or reg-name/IPv4, optional port. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{0,5})?$/;
+/** Hosts checked already: a server sees few distinct ones, and the full check costs ~1 µs. */
+const hostChecks = new Map<string, boolean>();
+
+/**
+ * One RFC 3986 authority that also makes a valid URL (so `new URL(request.url)` never throws on
+ * what a client sent: `a:99999`, `999.1.1.1`, `a%2f` are refused too).
+ */
+export function validHost(host: string): boolean {
+  let ok = hostChecks.get(host);
+  if (ok !== undefined) return ok;
+  ok = AUTHORITY.test(host) && URL.canParse(`http://${host}/`);
+  if (ok) {
+    const port = host.lastIndexOf(':');
+    if (port > host.lastIndexOf(']') && Number(host.slice(port + 1)) > 65535) ok = false;
+  }
+  if (hostChecks.size >= 1024) hostChecks.clear(); // many distinct hosts: keep the cache bounded
+  hostChecks.set(host, ok);
+  return ok;
+}
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)([^#]*)$/i;
+
+/**
+ * Where the request is addressed, into `seen.authority` and `seen.target`: an absolute-form target's
+ * authority (RFC 9112 3.2.2), else the Host header checkHeaders saw, else `fallback` (the listener's
+ * address). The URL is built from it, so it must be one valid authority: it could pick the route.
+ */
+export function addressOf(fallback: string, target: string): Refusal | null {
+  let authority = fallback;
+  const host = seen.host;
+  if (host !== null && host !== '') {
+    if (!validHost(host)) return [400, 'Invalid Host header'];
+    authority = host;
+  }
+  if (target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
+    const abs = ABSOLUTE_FORM.exec(target);
+    if (abs === null || !validHost(abs[1]!)) return [400, `Invalid request target: ${target.slice(0, 64)}`];
+    authority = abs[1]!;
+    const rest = abs[2]!;
+    target = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+  }
+  seen.authority = authority;
+  seen.target = target;
   return null;
 }
 

@@ -16,7 +16,7 @@ export class NodeWire implements Wire {
   /** A header value went in as the latin1 text of its UTF-8 bytes (see writeHeader). */
   private binaryHead = false;
 
-  constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse) {}
+  constructor(protected readonly req: IncomingMessage, protected readonly res: ServerResponse) {}
 
   writeStatus(line: string): void {
     this.status = Number(line.slice(0, 3));
