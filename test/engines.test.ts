@@ -6,32 +6,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ENGINES, fixture, rawExchange, request, sleep, startQilin } from './helpers.js';
+import { ENGINES, fixture, parseResponses, rawExchange, rawGet as get, request, sleep, startQilin } from './helpers.js';
 
-interface Parsed { status: number; headers: Record<string, string>; body: string }
-
-/** Split what one connection read into responses (Content-Length framed, or the rest). */
-function responses(text: string): Parsed[] {
-  const out: Parsed[] = [];
-  let rest = text;
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) break;
-    const lines = rest.slice(0, end).split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(':');
-      headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-    }
-    rest = rest.slice(end + 4);
-    const n = headers['content-length'] === undefined ? rest.length : Number(headers['content-length']);
-    out.push({ status: Number(lines[0]!.split(' ')[1]), headers, body: rest.slice(0, n) });
-    rest = rest.slice(n);
-  }
-  return out;
-}
-
-const get = (p: string, extra = '') => `GET ${p} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
 
 t.test('--keep-alive 0: every response says Connection: close and closes', async (t) => {
   const q = await startQilin(t, ['--keep-alive', '0', fixture('app.ts')], { engine: 'node' });
@@ -51,7 +27,7 @@ t.test('HTTP/1.0 clients', async (t) => {
   const ka = await rawExchange(q.port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', 1000);
   t.match(ka.text, /\r\nconnection: keep-alive\r\n/i, 'Connection: keep-alive is honoured');
   t.notOk(ka.closed, 'the connection stays open');
-  const two = responses((await rawExchange(q.port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /pid HTTP/1.0\r\n\r\n', 3000)).text);
+  const two = parseResponses((await rawExchange(q.port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /pid HTTP/1.0\r\n\r\n', 3000)).text);
   t.equal(two.length, 2, 'a second request on the kept connection is answered');
   t.equal(two[0]!.body, 'Hello, World!');
   t.match(two[1]!.body, /^\d+$/);
@@ -74,51 +50,51 @@ t.test('HTTP/1.0 clients', async (t) => {
 
 t.test('pipelined requests are answered in order, also when the first waits on I/O', async (t) => {
   const q = await startQilin(t, [fixture('app.ts')], { engine: 'node' });
-  const quick = responses((await rawExchange(q.port, get('/') + get('/pid', 'Connection: close\r\n'), 3000)).text);
+  const quick = parseResponses((await rawExchange(q.port, get('/') + get('/pid', 'Connection: close\r\n'), 3000)).text);
   t.same(quick.map((r) => r.status), [200, 200]);
   t.equal(quick[0]!.body, 'Hello, World!', 'first answer first');
   t.match(quick[1]!.body, /^\d+$/);
   // uWS 20.30 closes the connection here; node must queue the second answer behind the first.
   const r = await rawExchange(q.port, get('/slow?ms=50') + get('/', 'Connection: close\r\n'), 3000);
-  const waited = responses(r.text);
+  const waited = parseResponses(r.text);
   t.equal(waited.length, 2, 'both answered');
   t.match(waited[0]!.body, /"seen":1/, 'the slow one first');
   t.equal(waited[1]!.body, 'Hello, World!', 'then the quick one');
   t.ok(r.closed, 'closed as the last request asked');
 });
 
-t.test('graceful TERM: an idle keep-alive connection is answered with close, then closed; the worker exits', async (t) => {
+/** A node-engine server and a keep-alive connection that has had one answer and is now idle. */
+async function idleKeptAlive(t: Parameters<typeof startQilin>[0]) {
   const q = await startQilin(t, ['--graceful-timeout', '10', '--keep-alive', '1', fixture('app.ts')], { engine: 'node' });
   const sock = net.connect(q.port, '127.0.0.1');
   sock.on('error', () => {});
-  let text = '';
-  sock.on('data', (d) => { text += d; });
-  const closed = new Promise<number>((resolve) => sock.on('close', () => resolve(Date.now())));
+  const conn = { q, sock, text: '', closed: new Promise<number>((resolve) => sock.on('close', () => resolve(Date.now()))) };
+  sock.on('data', (d) => { conn.text += d; });
   sock.write(get('/'));
-  for (let i = 0; i < 100 && !text.includes('Hello, World!'); i++) await sleep(20);
-  t.match(text, /keep-alive/i, 'the connection was kept alive');
+  for (let i = 0; i < 100 && !conn.text.includes('Hello, World!'); i++) await sleep(20);
+  return conn;
+}
+
+t.test('graceful TERM: an idle keep-alive connection is answered with close, then closed; the worker exits', async (t) => {
+  const c = await idleKeptAlive(t);
+  const { q, sock, closed } = c;
+  t.match(c.text, /keep-alive/i, 'the connection was kept alive');
   const t0 = Date.now();
   q.signal('SIGTERM');
   await sleep(300);
   // A request sent on it while the worker drains is served, not reset, and says the connection ends.
-  text = '';
+  c.text = '';
   sock.write(get('/'));
   const closedIn = (await closed) - t0;
-  t.match(text, /Hello, World!/, 'a request sent during the stop was answered');
-  t.match(text, /connection: close/i, 'with Connection: close');
+  t.match(c.text, /Hello, World!/, 'a request sent during the stop was answered');
+  t.match(c.text, /connection: close/i, 'with Connection: close');
   t.ok(closedIn < 5000, `the connection was closed (${closedIn} ms)`);
   t.same(await q.exited, { code: 0, signal: null }, 'and the worker and arbiter exited');
 });
 
 t.test('graceful TERM: an idle keep-alive connection left alone is closed after keepalive, then the worker exits', async (t) => {
-  const q = await startQilin(t, ['--graceful-timeout', '10', '--keep-alive', '1', fixture('app.ts')], { engine: 'node' });
-  const sock = net.connect(q.port, '127.0.0.1');
-  sock.on('error', () => {});
-  let text = '';
-  sock.on('data', (d) => { text += d; });
-  const closed = new Promise<number>((resolve) => sock.on('close', () => resolve(Date.now())));
-  sock.write(get('/'));
-  for (let i = 0; i < 100 && !text.includes('Hello, World!'); i++) await sleep(20);
+  const c = await idleKeptAlive(t);
+  const { q, closed } = c;
   const t0 = Date.now();
   q.signal('SIGTERM');
   const closedIn = (await closed) - t0;

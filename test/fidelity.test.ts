@@ -4,50 +4,10 @@ import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
 import { formatPeerAddress } from '../lib/http/address.js';
-import { ENGINES, fixture, freePort, rawExchange, request, sleep, startQilin } from './helpers.js';
+import { ENGINES, fixture, freePort, parseResponses, rawExchange, rawGet as get, request, sleep, startQilin } from './helpers.js';
 
 // Two engines: more than the default time for one file when the machine is busy.
 t.setTimeout(360_000);
-
-interface Parsed { status: number; headers: Record<string, string>; body: string; chunked: boolean }
-
-/** Parse every complete response in `text` (as read from one connection). */
-function parseResponses(text: string, heads: boolean[] = []): Parsed[] {
-  const out: Parsed[] = [];
-  let rest = text;
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) break;
-    const lines = rest.slice(0, end).split('\r\n');
-    const status = Number(lines[0]!.split(' ')[1]);
-    const headers: Record<string, string> = {};
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(':');
-      const k = l.slice(0, i).toLowerCase();
-      headers[k] = headers[k] === undefined ? l.slice(i + 1).trim() : `${headers[k]}, ${l.slice(i + 1).trim()}`;
-    }
-    rest = rest.slice(end + 4);
-    let body = '';
-    const chunked = headers['transfer-encoding'] === 'chunked';
-    const noBody = heads[out.length] === true || status === 204 || status === 304;
-    if (noBody) { /* no body on the wire */ } else if (chunked) {
-      for (;;) {
-        const nl = rest.indexOf('\r\n');
-        const size = parseInt(rest.slice(0, nl), 16);
-        rest = rest.slice(nl + 2);
-        if (size === 0) { rest = rest.slice(2); break; }
-        body += rest.slice(0, size);
-        rest = rest.slice(size + 2);
-      }
-    } else {
-      const n = Number(headers['content-length'] ?? 0);
-      body = rest.slice(0, n);
-      rest = rest.slice(n);
-    }
-    out.push({ status, headers, body, chunked });
-  }
-  return out;
-}
 
 /** Send each request on one connection after a pause (no pipelining); everything read until close. */
 function rawSequence(port: number, requests: string[], gapMs = 300): Promise<string> {
@@ -64,7 +24,6 @@ function rawSequence(port: number, requests: string[], gapMs = 300): Promise<str
   });
 }
 
-const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
 
 /** POST `size` bytes in small pieces, slowly, so the body arrives after the app looked at it. */
 function postSlowly(port: number, path: string, size: number, piece = 10_000): Promise<string> {

@@ -236,3 +236,49 @@ export function enableReusePortMigration(t: Teardown): string | null {
   t.teardown(() => { try { writeFileSync(MIGRATE, before); } catch { /* leave it */ } });
   return null;
 }
+
+export interface ParsedResponse { status: number; headers: Record<string, string>; body: string; chunked: boolean }
+
+/**
+ * Parse every complete response in `text` (as read from one connection): Content-Length framed,
+ * chunked, or (neither) to the close; `heads[i]` marks the i-th as an answer to HEAD.
+ */
+export function parseResponses(text: string, heads: boolean[] = []): ParsedResponse[] {
+  const out: ParsedResponse[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const lines = rest.slice(0, end).split('\r\n');
+    const status = Number(lines[0]!.split(' ')[1]);
+    const headers: Record<string, string> = {};
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(':');
+      const k = l.slice(0, i).toLowerCase();
+      headers[k] = headers[k] === undefined ? l.slice(i + 1).trim() : `${headers[k]}, ${l.slice(i + 1).trim()}`;
+    }
+    rest = rest.slice(end + 4);
+    let body = '';
+    const chunked = headers['transfer-encoding'] === 'chunked';
+    const noBody = heads[out.length] === true || status === 204 || status === 304;
+    if (noBody) { /* no body on the wire */ } else if (chunked) {
+      for (;;) {
+        const nl = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, nl), 16);
+        rest = rest.slice(nl + 2);
+        if (size === 0) { rest = rest.slice(2); break; }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+    } else {
+      const n = headers['content-length'] === undefined ? rest.length : Number(headers['content-length']);
+      body = rest.slice(0, n);
+      rest = rest.slice(n);
+    }
+    out.push({ status, headers, body, chunked });
+  }
+  return out;
+}
+
+/** An HTTP/1.1 GET as raw bytes, with extra header lines. */
+export const rawGet = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
