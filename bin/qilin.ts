@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
   if (settings.check_config) {
     warnOnStderr();
     try {
-      await loadApp(app);
+      // Loads and recognises the app; a factory is called, a framework is not started.
+      await loadApp(app, { appInterface: settings.app_interface });
       return 0;
     } catch (err) {
       const msg = err instanceof AppLoadError ? err.message : String(err);

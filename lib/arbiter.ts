@@ -10,7 +10,7 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { bindUrl, formatBind, parseBind, resolveConfig, type BindAddress } from './config.js';
-import { chooseEngine, engineFacts, type EngineChoice } from './engines/index.js';
+import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from './engines/index.js';
 import type { ServedBind } from './engines/types.js';
 import { Logger } from './log.js';
 import { bindOnce } from './ports.js';
@@ -72,7 +72,16 @@ export class Arbiter {
   private readonly sigQueue: ArbiterSignal[] = [];
   private numWorkers: number;
   private binds: BindAddress[] = [];
-  private readonly engine: EngineChoice;
+  private engine: EngineChoice;
+  /**
+   * The engine is settled: asked for, needed by a bind, or told by the first worker that loaded the
+   * app. Until then `uws` is provisional and a Node-style app moves the arbiter to `node`.
+   */
+  private engineDecided: boolean;
+  /** Said at start once the engine is settled. */
+  private engineNotes: EngineFacts | null = null;
+  /** A worker found a Node-style app while `uws` was provisional: why the arbiter moves to `node`. */
+  private moveToNode: string | null = null;
   /** The arbiter creates the sockets and passes them to the workers (node engine). */
   private sharedSockets = false;
   /** Sockets held for the workers, in bind order (node engine). */
@@ -99,6 +108,7 @@ export class Arbiter {
     try {
       this.systemd = systemdSockets(process.env);
       this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null);
+      this.engineDecided = this.engine.fixed;
       if (opts.settings.pidfile) createPidfile(opts.settings.pidfile);
     } catch (err) {
       this.log.close();
@@ -138,11 +148,9 @@ export class Arbiter {
     this.log.info(`Starting qilin ${VERSION}`);
     for (const w of this.startWarnings) this.log.warning(w);
     try {
-      const facts = await engineFacts(this.engine.name);
-      this.sharedSockets = facts.sharedSockets;
-      this.log.info(`Using engine: ${facts.label}${this.engine.why ? ` (${this.engine.why})` : ''}`);
-      for (const w of facts.warnings) this.log.warning(w);
-      for (const d of facts.details) this.log.debug(d);
+      this.engineNotes = await engineFacts(this.engine.name);
+      this.sharedSockets = this.engineNotes.sharedSockets;
+      if (this.engineDecided) this.sayEngine();
     } catch (err) {
       throw new HaltServer((err as Error).message, WORKER_BOOT_ERROR);
     }
@@ -156,6 +164,41 @@ export class Arbiter {
       this.signalHandlers.set(sig, h);
       process.on(sig, h);
     }
+  }
+
+  /** `Using engine: …`, its warnings and details, once the engine is settled. */
+  private sayEngine(): void {
+    const facts = this.engineNotes;
+    if (!facts) return;
+    this.engineNotes = null;
+    this.log.info(`Using engine: ${facts.label}${this.engine.why ? ` (${this.engine.why})` : ''}`);
+    for (const w of facts.warnings) this.log.warning(w);
+    for (const d of facts.details) this.log.debug(d);
+  }
+
+  /**
+   * The app is Node-style and `uws` was only provisional: create the sockets for the binds already
+   * checked (a port 0 keeps the port it was given) and replace the uws workers, which exit by
+   * themselves once they have said what the app is, with node workers.
+   */
+  private async switchToNode(why: string): Promise<void> {
+    this.moveToNode = null;
+    this.engine = { name: 'node', why, fixed: false };
+    this.engineDecided = true;
+    this.engineNotes = await engineFacts('node');
+    this.sharedSockets = true;
+    this.sayEngine();
+    const fresh: SharedSocket[] = [];
+    try {
+      for (const b of this.binds) fresh.push(await createSocket(b, this.settings.umask));
+      listenAll(fresh, this.settings.backlog);
+    } catch (err) {
+      for (const s of fresh) closeSocket(s);
+      if (err instanceof SocketError) throw new HaltServer(err.message, WORKER_BOOT_ERROR);
+      throw err;
+    }
+    this.sockets = fresh;
+    for (const w of this.workers.values()) if (!w.stopping) this.stopWorker(w);
   }
 
   /** Where the workers listen, as logged. */
@@ -243,6 +286,7 @@ export class Arbiter {
     this.manageWorkers();
     for (;;) {
       if (this.halt) throw this.halt;
+      if (this.moveToNode !== null) await this.switchToNode(this.moveToNode);
       const sig = this.sigQueue.shift();
       if (sig === undefined) {
         this.murderWorkers();
@@ -297,7 +341,8 @@ export class Arbiter {
       // fresh: evaluate the config file again, not the module import() cached at start.
       const { settings, warnings } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
       const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null);
-      if (next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
+      // A provisional choice keeps the engine running (one the app settled, say).
+      if (next.fixed && next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
       const before = new Set(this.listeningAt());
       const binds = await this.openBinds(settings);
       log = new Logger(settings); // before the old one closes: a log that cannot be opened keeps the old
@@ -351,7 +396,9 @@ export class Arbiter {
     const binds: ServedBind[] = this.sharedSockets
       ? this.sockets.map((s, i) => ({ ...s.bind, childFd: 4 + i }))
       : this.binds;
-    const spec: WorkerSpec = { settings: this.settings, app: this.app, engine: this.engine.name, binds };
+    const spec: WorkerSpec = {
+      settings: this.settings, app: this.app, engine: this.engine.name, engineProvisional: !this.engineDecided, binds,
+    };
     const env: NodeJS.ProcessEnv = { ...process.env, QILIN_WORKER: JSON.stringify(spec) };
     for (const kv of this.settings.raw_env) {
       const i = kv.indexOf('=');
@@ -373,12 +420,36 @@ export class Arbiter {
 
   private onWorkerMessage(w: WorkerRecord, msg: WorkerMessage): void {
     w.lastBeat = Date.now();
-    if (msg.t === 'ready') {
+    if (msg.t === 'app') {
+      this.appLoaded(w, msg.style, msg.what);
+    } else if (msg.t === 'ready') {
       w.ready = true;
       this.log.debug(`Worker (pid:${w.pid}) ready`);
       this.wake();
     } else if (msg.t === 'retire' && !w.retiring) {
       w.retiring = true; // max_requests reached: replace it, then stop it
+      this.wake();
+    }
+  }
+
+  /** A worker loaded the app: settle a provisional engine, or refuse a Node-style app on `uws`. */
+  private appLoaded(w: WorkerRecord, style: 'fetch' | 'node', what: string): void {
+    if (w.stopping) return;
+    const nodeOnUws = style === 'node' && this.engine.name === 'uws';
+    if (!this.engineDecided) {
+      if (nodeOnUws) {
+        this.moveToNode ??= `${this.app} is ${what}, a Node-style app`;
+        this.wake();
+      } else {
+        this.engineDecided = true;
+        this.sayEngine();
+      }
+    } else if (nodeOnUws && ![...this.workers.values()].some((o) => o.ready && !o.stopping)) {
+      // Asked for uws, with nothing serving yet: a config error, as a uws-only bind would be.
+      this.halt ??= new HaltServer(
+        `Invalid value for engine: "uws" (${this.app} is ${what}, a Node-style app: it needs the node engine; use --engine node or leave engine unset)`,
+        1,
+      );
       this.wake();
     }
   }

@@ -20,6 +20,7 @@ export interface SettingDef {
 
 export const WORKER_CLASSES = ['pool', 'sync'] as const;
 export const ENGINES = ['uws', 'node'] as const;
+export const APP_INTERFACES = ['auto', 'fetch', 'node'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -41,8 +42,8 @@ export const SETTINGS: readonly SettingDef[] = [
   },
   {
     name: 'engine', section: 'Server Socket', flags: ['--engine'], meta: 'ENGINE', type: 'choice', choices: ENGINES,
-    default: null, defaultText: 'uws (node when a bind needs it)',
-    desc: '`uws`: uWebSockets.js, each worker its own SO_REUSEPORT listener (fastest). `node`: node:http on sockets the arbiter creates and every worker accepts from (HTTP/1.0, unix sockets, fds, systemd, lossless worker replacement).',
+    default: null, defaultText: 'uws (node when a bind or the app needs it)',
+    desc: '`uws`: uWebSockets.js, each worker its own SO_REUSEPORT listener (fastest; fetch apps only). `node`: node:http on sockets the arbiter creates and every worker accepts from (Node-style apps, HTTP/1.0, unix sockets, fds, systemd, lossless worker replacement).',
   },
   {
     name: 'workers', section: 'Worker Processes', flags: ['-w', '--workers'], meta: 'INT', type: 'int', min: 1,
@@ -104,6 +105,11 @@ export const SETTINGS: readonly SettingDef[] = [
     desc: 'Largest request body in bytes; larger gets 413 and a closed connection, checked before the app runs and while a chunked body arrives (0 = no limit).',
   },
   {
+    name: 'app_interface', section: 'Server Mechanics', flags: ['--app-interface'], meta: 'STRING', type: 'choice',
+    choices: APP_INTERFACES, default: 'auto',
+    desc: 'How to call a bare function app: `fetch` (request) => Response, `node` (req, res), or `auto`: by its declared parameters (one: fetch, two or more: node). Frameworks are recognised whatever it says; a mismatch is an error.',
+  },
+  {
     name: 'chdir', section: 'Server Mechanics', flags: ['--chdir'], meta: 'DIR', type: 'string', default: null,
     defaultText: 'the current directory', desc: 'Change to this directory before loading the app.',
   },
@@ -163,6 +169,7 @@ export interface Settings {
   limit_request_fields: number;
   limit_request_field_size: number;
   limit_request_body: number;
+  app_interface: (typeof APP_INTERFACES)[number];
   chdir: string | null;
   raw_env: string[];
   pidfile: string | null;

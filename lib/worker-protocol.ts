@@ -1,8 +1,11 @@
 // What the arbiter and its workers agree on: the spec a worker is forked with, the messages it
 // sends back over the IPC channel, and the exit codes that stop the arbiter (Gunicorn's).
+import type { LoadedApp } from './app-shapes.js';
 import type { EngineName } from './engines/index.js';
 import type { ServedBind } from './engines/types.js';
 import type { Settings } from './settings.js';
+
+type AppStyle = LoadedApp['style'];
 
 export const WORKER_BOOT_ERROR = 3;
 export const APP_LOAD_ERROR = 4;
@@ -11,8 +14,18 @@ export interface WorkerSpec {
   settings: Settings;
   app: string;
   engine: EngineName;
+  /**
+   * The engine may still change: with `uws` provisional (engine unset, TCP binds), a worker that
+   * finds a Node-style app says so and exits 0 instead of failing; the arbiter moves to `node`.
+   */
+  engineProvisional: boolean;
   binds: ServedBind[];
 }
 
-/** ready: listening on every bind; hb: alive; retire: served max_requests, replace me. */
-export type WorkerMessage = { t: 'ready' } | { t: 'hb' } | { t: 'retire' };
+/**
+ * app: the app loaded, and what it is (before listening); ready: listening on every bind; hb: alive;
+ * retire: served max_requests, replace me.
+ */
+export type WorkerMessage =
+  | { t: 'app'; style: AppStyle; what: string }
+  | { t: 'ready' } | { t: 'hb' } | { t: 'retire' };

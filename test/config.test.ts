@@ -15,11 +15,11 @@ t.test('a bad app path exits 4 (APP_LOAD_ERROR) and stops every worker', async (
   t.match(r.output, /Reason: App failed to load\./);
 });
 
-t.test('an export that is not a fetch app exits 4 naming module and export', async (t) => {
+t.test('an export that is not an app exits 4 naming module and export', async (t) => {
   const port = await freePort();
   const r = await runQilin(['-b', `127.0.0.1:${port}`, `${fixture('not-an-app.ts')}:answer`]);
   t.equal(r.code, 4);
-  t.match(r.output, /'answer' in '.*not-an-app\.ts' is not a fetch app/);
+  t.match(r.output, /'answer' in '.*not-an-app\.ts' is not an app qilin can serve: it is a number \(42\)/);
   const r2 = await runQilin(['-b', `127.0.0.1:${port}`, `${fixture('not-an-app.ts')}:nothing`]);
   t.equal(r2.code, 4);
   t.match(r2.output, /Failed to find attribute 'nothing'/);

@@ -195,7 +195,7 @@ t.test('a CommonJS module exporting the app under a name', async (t) => {
   const port = await freePort();
   const r = await runQilin(['-b', `127.0.0.1:${port}`, fixture('ops-handler.cjs')]);
   t.equal(r.code, 4, 'the default export is not an app: exit 4');
-  t.match(r.output, /'default' in '.*ops-handler\.cjs' is not a fetch app.*\(exports: [^)]*\bhandler\b/, 'lists module.exports names');
+  t.match(r.output, /'default' in '.*ops-handler\.cjs' is not an app qilin can serve.*\(exports: [^)]*\bhandler\b/, 'lists module.exports names');
   const q = await startQilin(t, [`${fixture('ops-handler.cjs')}:handler`]);
   const res = await request(q.url + '/');
   t.equal(res.status, 200);

@@ -8,10 +8,11 @@
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../lib/app.js';
+import type { LoadedApp } from '../lib/app-shapes.js';
 import { bindUrl, formatBind } from '../lib/config.js';
 import { servingEngine } from '../lib/engines/index.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../lib/engines/types.js';
-import type { Exchange, FetchHandler, Listener } from '../lib/http/exchange.js';
+import { currentTask, type Listener, type PoolTask } from '../lib/http/exchange.js';
 import { installLightResponse } from '../lib/http/response.js';
 import { requestLimits } from '../lib/http/rules.js';
 import { Logger } from '../lib/log.js';
@@ -19,6 +20,9 @@ import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec 
 import { usePool, type Pool } from './pool.js';
 
 export type StopMode = 'graceful' | 'quick';
+
+/** A Node-style listener's fetch handler: never called (its engine serves the Node-style app). */
+const notFetch = (): never => { throw new Error('a Node-style app is not called with a Request'); };
 
 interface ListenerHandle {
   listener: Listener;
@@ -43,8 +47,10 @@ export abstract class Worker {
   /** Most requests one listener's pool runs at once. */
   protected abstract poolSize(): number;
 
-  private send(msg: WorkerMessage): void {
-    if (process.connected) process.send!(msg);
+  /** Tell the arbiter; resolves once the message is handed to the IPC channel. */
+  private send(msg: WorkerMessage): Promise<void> {
+    if (!process.connected) return Promise.resolve();
+    return new Promise((resolve) => process.send!(msg, undefined, undefined, () => resolve()));
   }
 
   /** Boot and serve until told to stop; resolves with the exit code. */
@@ -63,12 +69,27 @@ export abstract class Worker {
     }
 
     installLightResponse();
-    let app: FetchHandler;
+    let app: LoadedApp;
     try {
-      app = await loadApp(this.spec.app);
+      app = await loadApp(this.spec.app, { appInterface: settings.app_interface });
     } catch (err) {
       this.log.exception(err instanceof AppLoadError ? err.message : 'Exception in worker process', err instanceof AppLoadError ? err.cause ?? '' : err);
       return APP_LOAD_ERROR;
+    }
+    await this.send({ t: 'app', style: app.style, what: app.what });
+    if (app.style === 'node' && this.spec.engine === 'uws') {
+      // The arbiter moves to the node engine and forks node workers in place of this one.
+      if (this.spec.engineProvisional) return 0;
+      this.log.errorMsg(`${this.spec.app} is ${app.what}, a Node-style app: the uws engine cannot serve it (use --engine node, or leave engine unset)`);
+      return APP_LOAD_ERROR;
+    }
+    if (app.style === 'node' && app.start) {
+      try {
+        await app.start();
+      } catch (err) {
+        this.log.exception(`${this.spec.app} (${app.what}) failed to start`, err);
+        return APP_LOAD_ERROR;
+      }
     }
 
     const heartbeat = this.startHeartbeat();
@@ -88,15 +109,16 @@ export abstract class Worker {
     }
   }
 
-  private *serve(engine: ServingEngine, app: FetchHandler): Operation<void> {
+  private *serve(engine: ServingEngine, app: LoadedApp): Operation<void> {
     for (const bind of this.spec.binds) this.listeners.push(yield* this.useListener(engine, app, bind));
-    this.send({ t: 'ready' });
+    void this.send({ t: 'ready' });
 
     const mode = yield* this.untilStop();
     for (const l of this.listeners) l.stopListening();
     if (mode === 'quick') return;
 
     const { graceful_timeout, keepalive } = this.spec.settings;
+    const deadline = Date.now() + graceful_timeout * 1000;
     for (const l of this.listeners) l.listener.draining = true;
     yield* race([
       (function* (listeners: ListenerHandle[]): Operation<void> {
@@ -106,20 +128,32 @@ export abstract class Worker {
       })(this.listeners),
       sleep(graceful_timeout * 1000),
     ]);
+    // Fastify's and Nest's close(): their onClose / shutdown hooks (DB pools) run, within the time left.
+    const close = app.close;
+    if (close) {
+      const log = this.log;
+      yield* race([
+        (function* (): Operation<void> {
+          try { yield* call(close); } catch (err) { log.exception(`Error closing the app (${app.what})`, err); }
+        })(),
+        sleep(Math.max(0, deadline - Date.now())),
+      ]);
+    }
   }
 
-  private useListener(engine: ServingEngine, app: FetchHandler, bind: ServedBind): Operation<ListenerHandle> {
+  private useListener(engine: ServingEngine, app: LoadedApp, bind: ServedBind): Operation<ListenerHandle> {
     const worker = this;
     const { settings } = this.spec;
     return resource(function* (provide) {
       const pool = yield* usePool(worker.poolSize());
       const listener: Listener = {
-        app,
+        app: app.style === 'fetch' ? app.fetch : notFetch,
+        nodeApp: app.style === 'node' ? app : null,
         accessLog: worker.log.access,
         authority: bind.kind === 'tcp' ? formatBind(bind) : 'localhost',
         limits: requestLimits(settings),
         draining: false,
-        submit: (ex: Exchange) => pool.submit(ex),
+        submit: (task: PoolTask) => pool.submit(task),
         requestDone: () => worker.requestDone(),
         onError: (msg, err) => worker.log.exception(msg, err),
       };
@@ -160,7 +194,7 @@ export abstract class Worker {
       this.log.info(`Autorestarting worker after current request.`);
       // The arbiter starts a replacement first and then stops this worker with TERM: with per-worker
       // SO_REUSEPORT listeners that order means there is always someone listening.
-      if (process.connected) this.send({ t: 'retire' });
+      if (process.connected) void this.send({ t: 'retire' });
       else this.stop('graceful');
     }
   }
@@ -172,6 +206,13 @@ export abstract class Worker {
     process.on('SIGUSR1', () => this.log.reopen());
     // An app's stray promise must not take the worker and its other requests down.
     process.on('unhandledRejection', (err) => this.log.exception('Unhandled rejection in the app', err));
+    // Nor may an error thrown from one of its callbacks. Thrown in a Node-style request's async
+    // context (a timer, a stream's unheard 'error'), it fails that request only: 500 or a cut.
+    process.on('uncaughtException', (err) => {
+      const task = currentTask.getStore();
+      if (task) task.fail(err);
+      else this.log.exception('Uncaught exception in the app', err);
+    });
     process.on('SIGHUP', () => {}); // the arbiter reloads by replacing workers
     process.on('SIGTTIN', () => {});
     process.on('SIGTTOU', () => {});
@@ -187,7 +228,7 @@ export abstract class Worker {
     const { timeout } = this.spec.settings;
     // The arbiter kills a worker silent for `timeout` s; beat well inside it.
     const every = Math.max(100, Math.min(1000, (timeout * 1000) / 4 || 1000));
-    this.send({ t: 'hb' });
-    return setInterval(() => this.send({ t: 'hb' }), every);
+    void this.send({ t: 'hb' });
+    return setInterval(() => { void this.send({ t: 'hb' }); }, every);
   }
 }

@@ -3,20 +3,21 @@
 //
 // The pool is an effection resource of its listener: halting it (shutdown past graceful_timeout)
 // cancels every request it holds, running or waiting, and their `request.signal`s abort.
+// A request is a PoolTask: a fetch app's Exchange, or a Node-style app's call (node engine).
 // Requests themselves are the app's promises, so the pool tracks them with plain promise
 // callbacks rather than resuming an effection task per request. Measured on the bench's
 // async app (wrk, c100, same run): long-lived effection tasks, one `until` + one parked `action`
 // per request, cost 19.7 % of throughput against a bare uWS handler; this costs none of that.
 import { action, resource, type Operation } from 'effection';
-import type { Exchange } from '../lib/http/exchange.js';
+import type { PoolTask } from '../lib/http/exchange.js';
 
 const STOPPING = new Error('worker stopping: request cancelled after graceful_timeout');
 
 export class Pool {
   /** Requests holding a slot: running now, or awaiting their app's promise. */
   private active = 0;
-  private readonly running = new Set<Exchange>();
-  private waiting: Exchange[] = [];
+  private readonly running = new Set<PoolTask>();
+  private waiting: PoolTask[] = [];
   private waitingHead = 0;
   private idleWaiter: (() => void) | undefined;
   private halted = false;
@@ -27,13 +28,13 @@ export class Pool {
     return this.active + this.waiting.length - this.waitingHead;
   }
 
-  submit(ex: Exchange): void {
+  submit(ex: PoolTask): void {
     if (this.halted) { ex.cancel(STOPPING); return; }
     if (this.active >= this.limit || this.waitingHead < this.waiting.length) this.waiting.push(ex);
     else this.start(ex);
   }
 
-  private start(ex: Exchange): void {
+  private start(ex: PoolTask): void {
     this.active++;
     const pending = ex.run();
     if (pending === undefined) { this.active--; this.notifyIdle(); return; }
@@ -43,12 +44,12 @@ export class Pool {
     void pending.then(finish, finish);
   }
 
-  private finish(ex: Exchange): void {
+  private finish(ex: PoolTask): void {
     if (!this.running.delete(ex)) return; // cancelled by a halt
     this.active--;
     while (this.active < this.limit && this.waitingHead < this.waiting.length) {
       const next = this.waiting[this.waitingHead]!;
-      this.waiting[this.waitingHead++] = undefined as unknown as Exchange;
+      this.waiting[this.waitingHead++] = undefined as unknown as PoolTask;
       if (this.waitingHead === this.waiting.length) { this.waiting = []; this.waitingHead = 0; }
       if (!next.aborted) this.start(next); // a client that left while waiting is skipped
     }

@@ -11,11 +11,17 @@ export interface EngineChoice {
   name: EngineName;
   /** Why qilin picked it when the user did not (logged), else null. */
   why: string | null;
+  /**
+   * Asked for, or needed by a bind. Otherwise `uws` is provisional: the first worker to load the
+   * app says whether it is Node-style, and the arbiter then moves to `node` (see Arbiter).
+   */
+  fixed: boolean;
 }
 
 /**
  * The engine for this config: the one asked for, or `uws` unless something needs `node` (a unix
- * socket, an inherited fd, systemd's sockets). Asking for `uws` with such a bind is a config error.
+ * socket, an inherited fd, systemd's sockets, a Node-style app). Asking for `uws` with such a bind
+ * is a config error.
  */
 export function chooseEngine(settings: Settings, binds: readonly BindAddress[], systemd: boolean): EngineChoice {
   const need = systemd ? 'systemd socket activation (LISTEN_FDS)'
@@ -23,9 +29,9 @@ export function chooseEngine(settings: Settings, binds: readonly BindAddress[], 
   if (settings.engine === 'uws' && need !== null) {
     throw new ConfigError('engine', `Invalid value for engine: "uws" (${need} needs the node engine: use --engine node)`);
   }
-  if (settings.engine !== null) return { name: settings.engine, why: null };
-  if (need !== null) return { name: 'node', why: `${need} needs it` };
-  return { name: 'uws', why: null };
+  if (settings.engine !== null) return { name: settings.engine, why: null, fixed: true };
+  if (need !== null) return { name: 'node', why: `${need} needs it`, fixed: true };
+  return { name: 'uws', why: null, fixed: false };
 }
 
 export interface EngineFacts {

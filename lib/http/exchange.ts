@@ -1,6 +1,8 @@
 // One request and its response, from the server's side, whatever the engine: the app call, the
 // one writer every response goes through, the 500 page, the access log entry. Engines hand it a
 // `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { NodeApp } from '../app-shapes.js';
 import type { AccessLog } from '../log.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, RequestBody, RequestTooLargeError } from './body.js';
@@ -38,9 +40,29 @@ export interface Wire {
 /** A fetch-style app, after loading: `(request) => Response | Promise<Response>`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
+/** What a listener's pool runs: one request, from admission to its response's end. */
+export interface PoolTask {
+  /** Start the app; a promise while the response is not complete yet. */
+  run(): Promise<unknown> | undefined;
+  /** The worker gives up on it (pool halted past graceful_timeout): cut the connection. */
+  cancel(reason: Error): void;
+  /** The client left; a waiting task is skipped. */
+  readonly aborted: boolean;
+}
+
+/**
+ * The Node-style request whose code runs now (node engine). An error thrown from one of its
+ * callbacks reaches process 'uncaughtException' still in its async context: the worker answers
+ * that request with a 500 (or cuts it) and serves on.
+ */
+export const currentTask = new AsyncLocalStorage<PoolTask & { fail(err: unknown): void }>();
+
 /** What the handler needs of the listener it serves. */
 export interface Listener {
+  /** The fetch app (for a Node-style app, one that fails: nodeApp is served instead). */
   readonly app: FetchHandler;
+  /** A Node-style app, served by the node engine with node:http's own req and res. */
+  readonly nodeApp: NodeApp | null;
   readonly accessLog: AccessLog | null;
   /** `host:port` used in request URLs when the client sends no Host header. */
   readonly authority: string;
@@ -48,8 +70,8 @@ export interface Listener {
   readonly limits: RequestLimits;
   /** Set while the worker stops: every response closes its connection. */
   draining: boolean;
-  /** Admits an exchange: runs it now, or queues it until a slot frees. */
-  submit(ex: Exchange): void;
+  /** Admits a request: runs it now, or queues it until a slot frees. */
+  submit(task: PoolTask): void;
   /** Called once per finished exchange (max_requests accounting). */
   requestDone(): void;
   readonly onError: (msg: string, err: unknown) => void;
@@ -59,7 +81,7 @@ export interface Listener {
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
 
 /** One request and its response, from the server's side. */
-export class Exchange implements RequestOwner {
+export class Exchange implements RequestOwner, PoolTask {
   readonly request: QilinRequest;
   readonly body: RequestBody | null;
   aborted = false;

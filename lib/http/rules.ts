@@ -56,9 +56,10 @@ export function lineTooLong(limits: RequestLimits, method: string, target: strin
  * limits (431), control characters (400), one Host, and the body framing: one Content-Length of
  * plain digits, or a Transfer-Encoding ending in one `chunked` (HTTP/1.1 only), never both.
  * `parserRefusesCtl`: the engine's parser has refused control characters already (llhttp does).
+ * `lowerCase`: names arrive as the client wrote them (node:http's rawHeaders).
  */
 export function checkHeaders(
-  raw: readonly string[], limits: RequestLimits, http10: boolean, parserRefusesCtl = false,
+  raw: readonly string[], limits: RequestLimits, http10: boolean, parserRefusesCtl = false, lowerCase = false,
 ): Refusal | null {
   const n = raw.length >> 1;
   if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
@@ -69,7 +70,7 @@ export function checkHeaders(
   let length = '';
   let codings: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
+    const name = lowerCase ? raw[i]!.toLowerCase() : raw[i]!;
     const value = raw[i + 1]!;
     // The field as sent, `name: value` and its CRLF, as Gunicorn measures it.
     if (name.length + value.length + 4 > limits.fieldSize) {

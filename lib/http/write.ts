@@ -145,7 +145,8 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
 
 export const errorPage = (reason: string, detail = '') =>
   `<html><head><title>${reason}</title></head><body><h1><p>${reason}</p></h1>${escapeHtml(detail)}</body></html>`;
-const ERROR_BODY = errorPage('Internal Server Error');
+/** Gunicorn's 500 page. */
+export const ERROR_BODY = errorPage('Internal Server Error');
 
 /** 500 for a failed app (Gunicorn's page), or a cut connection when the response had begun. */
 export function writeError(ex: Exchange): void {

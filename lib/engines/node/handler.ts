@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestBody } from '../../http/body.js';
 import { Exchange, type Listener } from '../../http/exchange.js';
-import { addressOf, bodyTooLarge, checkHeaders, checkTrailers, lineTooLong, seen, type Refusal } from '../../http/rules.js';
+import { addressOf, bodyTooLarge, checkHeaders, checkTrailers, lineTooLong, seen, type Refusal, type RequestLimits } from '../../http/rules.js';
 import { rejectRequest } from '../../http/write.js';
 import { NodeWire } from './wire.js';
 
@@ -25,6 +25,26 @@ class TrailerCheckedWire extends NodeWire {
   }
 }
 
+/**
+ * Why qilin refuses a request llhttp parsed, or null: the version, `*` with another method than
+ * OPTIONS, then the rules of lib/http/rules.ts in Gunicorn's order. `raw`: the header list, its
+ * names lower-case unless `mixedCase`. On null, `seen` holds what the checks found.
+ */
+export function refusal(
+  req: IncomingMessage, raw: readonly string[], limits: RequestLimits, authority: string, mixedCase: boolean,
+): Refusal | null {
+  const method = req.method!;
+  const target = req.url!;
+  const http10 = req.httpVersionMinor === 0;
+  return req.httpVersionMajor !== 1 || req.httpVersionMinor > 1 ? [400, `Invalid HTTP Version: ${req.httpVersion}`]
+    : target === '*' && method !== 'OPTIONS' ? [400, `Invalid request target * for ${method}`]
+      : checkHeaders(raw, limits, http10, true, mixedCase) ?? lineTooLong(limits, method, target) ??
+        bodyTooLarge(limits, seen.length) ??
+        // RFC 9112 3.2 (node's requireHostHeader, checked here so that the limits above come first).
+        (seen.host === null && !http10 ? [400, 'Missing Host header'] : null) ??
+        addressOf(authority, target);
+}
+
 export function createNodeHandler(listener: Listener): (req: IncomingMessage, res: ServerResponse) => void {
   const limits = listener.limits;
   return (req, res) => {
@@ -35,24 +55,14 @@ export function createNodeHandler(listener: Listener): (req: IncomingMessage, re
       raw[i] = given[i]!.toLowerCase();
       raw[i + 1] = given[i + 1]!;
     }
-    const method = req.method!;
-    const target = req.url!;
-    const http10 = req.httpVersionMinor === 0;
-    const refused: Refusal | null =
-      req.httpVersionMajor !== 1 || req.httpVersionMinor > 1 ? [400, `Invalid HTTP Version: ${req.httpVersion}`]
-        : target === '*' && method !== 'OPTIONS' ? [400, `Invalid request target * for ${method}`]
-          : checkHeaders(raw, limits, http10, true) ?? lineTooLong(limits, method, target) ??
-            bodyTooLarge(limits, seen.length) ??
-            // RFC 9112 3.2 (node's requireHostHeader, checked here so that the limits above come first).
-            (seen.host === null && !http10 ? [400, 'Missing Host header'] : null) ??
-            addressOf(listener.authority, target);
+    const refused = refusal(req, raw, limits, listener.authority, false);
     // Only a chunked body has trailers to check.
     const chunked = refused === null && seen.chunked;
     const wire = chunked ? new TrailerCheckedWire(req, res) : new NodeWire(req, res);
     if (refused !== null) { rejectRequest(wire, refused[0], refused[1]); return; }
     const body = seen.hasBody ? new RequestBody(wire) : null;
-    const ex = new Exchange(wire, listener, method, seen.authority, seen.target, raw, body);
-    if (http10) ex.protocol = 'HTTP/1.0';
+    const ex = new Exchange(wire, listener, req.method!, seen.authority, seen.target, raw, body);
+    if (req.httpVersionMinor === 0) ex.protocol = 'HTTP/1.0';
     if (chunked) (wire as TrailerCheckedWire).exchange = ex;
     listener.submit(ex);
     ex.inHandler = false;

@@ -9,6 +9,7 @@ import { errorPage, REASONS } from '../../http/write.js';
 import type { Settings } from '../../settings.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
+import { createNodeAppHandler } from './node-app.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
 function clientErrorStatus(code: string | undefined): number {
@@ -31,7 +32,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   answer(socket, clientErrorStatus(err.code), String((err as { reason?: string }).reason ?? err.message));
 }
 
-/** CONNECT asks for a tunnel, which a fetch-style app cannot give: 501, closed. */
+/** CONNECT asks for a tunnel, which the app does not offer: 501, closed. */
 function onConnect(_req: http.IncomingMessage, socket: Duplex): void {
   answer(socket, 501, 'CONNECT is not supported');
 }
@@ -59,14 +60,23 @@ export const nodeEngine: ServingEngine = {
   listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
     if (bind.childFd === undefined) return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));
     // Host is required of HTTP/1.1 requests in the handler, after the limits (Gunicorn's order).
-    const server = http.createServer({ maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false }, createNodeHandler(listener));
+    const app = listener.nodeApp;
+    const handler = app ? createNodeAppHandler(listener, app) : createNodeHandler(listener);
+    const server = http.createServer({ maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false }, handler);
     // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
     server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
     // Gunicorn's keepalive: seconds an idle keep-alive connection is kept (0: every response closes).
     server.keepAliveTimeout = settings.keepalive * 1000;
     if (settings.keepalive === 0) listener.draining = true;
     server.on('clientError', onClientError);
-    server.on('connect', onConnect);
+    // A Node-style app's own server gets what node:http hands over outside 'request': upgrades
+    // (WebSockets: `ws`, Fastify's plugin) and CONNECT tunnels. (`Expect: 100-continue` is
+    // answered by node:http itself, then the request goes through the pool as any other.)
+    const own = app?.server;
+    for (const event of ['upgrade', 'connect'] as const) {
+      if (own && own.listenerCount(event) > 0) server.on(event, (...args: unknown[]) => own.emit(event, ...args));
+      else if (event === 'connect') server.on('connect', onConnect);
+    }
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
       // Node ignores a backlog inside the options when listening on an fd: pass it on its own.

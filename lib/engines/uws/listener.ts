@@ -9,6 +9,7 @@ import { loadUws, type us_listen_socket } from './load.js';
 export const uwsEngine: ServingEngine = {
   boot: () => loadUws().build,
   listen(bind: ServedBind, listener: Listener): Promise<EngineListener> {
+    if (listener.nodeApp) return Promise.reject(new ListenFailed('the uws engine cannot serve a Node-style app'));
     const { uws } = loadUws();
     if (bind.kind !== 'tcp') return Promise.reject(new ListenFailed(`the uws engine cannot serve ${formatBind(bind)}`));
     const server = uws.App();

@@ -1,0 +1,139 @@
+// The node engine's hot path for Node-style apps (Express, Fastify, Koa, Nest, `(req, res)`):
+// node:http request in → qilin's request rules → the listener's pool → the app's own handler with
+// node's own req and res. The response is the app's; qilin watches it end (res 'close') to free the
+// pool slot, count the request and write the access log.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NodeApp } from '../../app-shapes.js';
+import type { AccessEntry } from '../../log.js';
+import { formatPeerAddress } from '../../http/address.js';
+import { currentTask, type Listener, type PoolTask } from '../../http/exchange.js';
+import { ERROR_BODY, rejectRequest } from '../../http/write.js';
+import { refusal } from './handler.js';
+import { NodeWire } from './wire.js';
+
+/** One request of a Node-style app, as the pool runs it. */
+export class NodeCall implements PoolTask, AccessEntry {
+  aborted = false;
+  private started = false;
+  private finished = false;
+  private settle: (() => void) | undefined = undefined;
+  /** Body bytes the app wrote (counted only when the access log is on). */
+  length = 0;
+  readonly startNs: bigint;
+
+  constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly listener: Listener, readonly app: NodeApp) {
+    // 'close' comes once: after the response finished, or when the connection went first.
+    res.once('close', () => this.closed());
+    if (listener.accessLog !== null) {
+      this.startNs = process.hrtime.bigint();
+      countBody(res, this);
+    } else {
+      this.startNs = 0n;
+    }
+  }
+
+  run(): Promise<void> | undefined {
+    if (this.aborted || this.finished) return undefined;
+    this.started = true;
+    // A stopping worker (or keepalive 0): this response closes its connection.
+    if (this.listener.draining) this.res.shouldKeepAlive = false;
+    const done = new Promise<void>((resolve) => { this.settle = resolve; });
+    currentTask.run(this, callApp, this);
+    return done;
+  }
+
+  /** The app failed before or while answering: Gunicorn's 500 if nothing went out, else a cut connection. */
+  fail(err: unknown): void {
+    if (this.finished) return;
+    this.listener.onError(`Error handling request ${this.req.url}`, err);
+    const res = this.res;
+    if (res.headersSent || res.destroyed || res.writableEnded) { res.destroy(); return; }
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.shouldKeepAlive = false;
+    res.writeHead(500, { 'content-type': 'text/html', 'content-length': ERROR_BODY.length });
+    res.end(ERROR_BODY);
+  }
+
+  cancel(reason: Error): void {
+    if (this.finished) return;
+    this.aborted = true;
+    this.req.destroy(reason);
+    this.res.destroy();
+  }
+
+  private closed(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.started) { this.aborted = true; return; } // left while waiting: the pool skips it
+    if (this.listener.accessLog !== null) this.listener.accessLog.write(this);
+    this.listener.requestDone();
+    this.settle?.();
+  }
+
+  // AccessEntry: read only when the access log is on.
+  get remote(): string { return formatPeerAddress(this.req.socket.remoteAddress ?? '-'); }
+  get method(): string { return this.req.method!; }
+  get target(): string { return this.req.url!; }
+  get protocol(): string { return `HTTP/${this.req.httpVersion}`; }
+  get status(): number { return this.res.statusCode; }
+  requestHeader(name: string): string | null {
+    const v = this.req.headers[name];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+  responseHeader(name: string): string | null {
+    const v = this.res.getHeader(name);
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v);
+  }
+}
+
+function callApp(call: NodeCall): void {
+  let result: unknown;
+  try {
+    result = call.app.handler(call.req, call.res);
+  } catch (err) {
+    call.fail(err);
+    return;
+  }
+  if (result === undefined || result === null) return;
+  if (typeof (result as PromiseLike<unknown>).then === 'function') {
+    (result as Promise<unknown>).then((r) => returned(call, r), (err) => call.fail(err));
+  } else {
+    returned(call, result);
+  }
+}
+
+/** A `(req, res)` call that returned a Response is a fetch handler taken for Node-style. */
+function returned(call: NodeCall, r: unknown): void {
+  if (typeof r === 'object' && r !== null && typeof (r as Response).status === 'number' &&
+      typeof (r as Response).headers?.get === 'function' && !call.res.headersSent) {
+    call.fail(new Error(
+      `the app was called as (req, res) and returned a Response: it is a fetch handler; set app_interface = fetch (--app-interface fetch)`,
+    ));
+  }
+}
+
+/** Count the body bytes the app writes, for the access log's %(b)s. */
+function countBody(res: ServerResponse, call: NodeCall): void {
+  const write = res.write;
+  const end = res.end;
+  const size = (chunk: unknown, enc: unknown) =>
+    typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof enc === 'string' ? enc as BufferEncoding : 'utf8')
+      : (chunk as Uint8Array | null | undefined)?.byteLength ?? 0;
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    call.length += size(chunk, rest[0]);
+    return (write as Function).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    if (typeof chunk !== 'function' && !this.writableEnded) call.length += size(chunk, rest[0]);
+    return (end as Function).call(this, chunk, ...rest);
+  } as ServerResponse['end'];
+}
+
+export function createNodeAppHandler(listener: Listener, app: NodeApp): (req: IncomingMessage, res: ServerResponse) => void {
+  const limits = listener.limits;
+  return (req, res) => {
+    const refused = refusal(req, req.rawHeaders, limits, listener.authority, true);
+    if (refused !== null) { rejectRequest(new NodeWire(req, res), refused[0], refused[1]); return; }
+    listener.submit(new NodeCall(req, res, listener, app));
+  };
+}
