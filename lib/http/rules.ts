@@ -70,7 +70,9 @@ export function checkHeaders(
   let length = '';
   let codings: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = lowerCase ? raw[i]!.toLowerCase() : raw[i]!;
+    let name = raw[i]!;
+    // Only the names compared below need lower-casing: host, content-type, content-length, transfer-encoding.
+    if (lowerCase && (name.length === 4 || name.length === 12 || name.length === 14 || name.length === 17)) name = name.toLowerCase();
     const value = raw[i + 1]!;
     // The field as sent, `name: value` and its CRLF, as Gunicorn measures it.
     if (name.length + value.length + 4 > limits.fieldSize) {
