@@ -44,8 +44,8 @@ export class NodeCall implements PoolTask, AccessEntry {
 
   /** The app failed before or while answering: Gunicorn's 500 if nothing went out, else a cut connection. */
   fail(err: unknown): void {
-    if (this.finished) return;
     this.listener.onError(`Error handling request ${this.req.url}`, err);
+    if (this.finished) return; // a callback that failed after the response: only logged
     const res = this.res;
     if (res.headersSent || res.destroyed || res.writableEnded) { res.destroy(); return; }
     for (const name of res.getHeaderNames()) res.removeHeader(name);
