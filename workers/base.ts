@@ -12,7 +12,7 @@ import type { LoadedApp } from '../lib/app-shapes.js';
 import { bindUrl, formatBind } from '../lib/config.js';
 import { servingEngine } from '../lib/engines/index.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../lib/engines/types.js';
-import { currentTask, type Listener, type PoolTask } from '../lib/http/exchange.js';
+import { currentTask, requestContext, type Listener, type PoolTask } from '../lib/http/exchange.js';
 import { installLightResponse } from '../lib/http/response.js';
 import { requestLimits } from '../lib/http/rules.js';
 import { Logger } from '../lib/log.js';
@@ -37,6 +37,8 @@ export abstract class Worker {
   private stopRequested: ((mode: StopMode) => void) | undefined;
   private pendingStop: StopMode | undefined;
   private listeners: ListenerHandle[] = [];
+  /** The app is Node-style (an uncaught exception may then belong to one of its requests). */
+  private servesNodeApp = false;
 
   constructor(protected readonly spec: WorkerSpec) {
     this.log = new Logger(spec.settings);
@@ -83,6 +85,7 @@ export abstract class Worker {
       this.log.errorMsg(`${this.spec.app} is ${app.what}, a Node-style app: the uws engine cannot serve it (use --engine node, or leave engine unset)`);
       return APP_LOAD_ERROR;
     }
+    this.servesNodeApp = app.style === 'node';
     if (app.style === 'node' && app.start) {
       try {
         await app.start();
@@ -210,8 +213,15 @@ export abstract class Worker {
     // context (a timer, a stream's unheard 'error'), it fails that request only: 500 or a cut.
     process.on('uncaughtException', (err) => {
       const task = currentTask.getStore();
-      if (task) task.fail(err);
-      else this.log.exception('Uncaught exception in the app', err);
+      if (task) { task.fail(err); return; }
+      this.log.exception('Uncaught exception in the app', err);
+      if (this.servesNodeApp && !requestContext.tracked) {
+        requestContext.tracked = true;
+        this.log.warning(
+          'The request that error came from is not known: from now on this worker runs each request in its ' +
+          'async context, so that such an error answers its own request with a 500',
+        );
+      }
     });
     process.on('SIGHUP', () => {}); // the arbiter reloads by replacing workers
     process.on('SIGTTIN', () => {});

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeApp } from '../../app-shapes.js';
 import type { AccessEntry } from '../../log.js';
 import { formatPeerAddress } from '../../http/address.js';
-import { currentTask, type Listener, type PoolTask } from '../../http/exchange.js';
+import { currentTask, requestContext, type Listener, type PoolTask } from '../../http/exchange.js';
 import { ERROR_BODY, rejectRequest } from '../../http/write.js';
 import { refusal } from './handler.js';
 import { NodeWire } from './wire.js';
@@ -38,7 +38,8 @@ export class NodeCall implements PoolTask, AccessEntry {
     // A stopping worker (or keepalive 0): this response closes its connection.
     if (this.listener.draining) this.res.shouldKeepAlive = false;
     const done = new Promise<void>((resolve) => { this.settle = resolve; });
-    currentTask.run(this, callApp, this);
+    if (requestContext.tracked) currentTask.run(this, callApp, this);
+    else callApp(this);
     return done;
   }
 
