@@ -12,6 +12,7 @@ const { default: app } = (await import('../apps/async-hello.js')) as { default: 
 const port = Number(process.env.PORT);
 const listener: Listener = {
   app,
+  nodeApp: null,
   accessLog: null,
   authority: `127.0.0.1:${port}`,
   limits: requestLimits(defaultSettings({})),
