@@ -158,6 +158,7 @@ export abstract class Worker {
         draining: false,
         submit: (task: PoolTask) => pool.submit(task),
         requestDone: () => worker.requestDone(),
+        writePiece: engine.writePiece,
         onError: (msg, err) => worker.log.exception(msg, err),
       };
       const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));

@@ -6,6 +6,7 @@ import { requestLimits } from '../../lib/http/rules.js';
 import { defaultSettings } from '../../lib/settings.js';
 import { installLightResponse } from '../../lib/http/response.js';
 import { loadUws } from '../../lib/engines/uws/load.js';
+import { uwsEngine } from '../../lib/engines/uws/listener.js';
 
 installLightResponse();
 const { default: app } = (await import('../apps/async-hello.js')) as { default: FetchHandler };
@@ -19,6 +20,7 @@ const listener: Listener = {
   draining: false,
   submit: (ex) => { void ex.run(); },
   requestDone: () => {},
+  writePiece: uwsEngine.writePiece,
   onError: (msg, err) => console.error(msg, err),
 };
 loadUws().uws.App().any('/*', createHandler(listener)).listen('127.0.0.1', port, (s) => {

@@ -14,6 +14,8 @@ export interface EngineListener {
 }
 
 export interface ServingEngine {
+  /** The largest piece of a streamed body one write takes (0: any size); see Listener.writePiece. */
+  readonly writePiece: number;
   /** Load what the engine needs; returns what it runs on (for the debug log), throws when it cannot. */
   boot(): string;
   /** Serve `bind`; resolves once listening. Rejects with a message for the error log. */

@@ -35,6 +35,8 @@ export class RequestBody {
   private discarding = false;
   /** A streamed response has begun (see unblock). */
   private responding = false;
+  /** Data came in a uWS callback that may still hold the socket corked (Exchange.mayBeCorked). */
+  pushed = false;
 
   /** limit_request_body: bytes received so far, the limit, and what to do past it. */
   private received = 0;
@@ -51,6 +53,7 @@ export class RequestBody {
   }
 
   private push(chunk: ArrayBuffer | Uint8Array, isLast: boolean): void {
+    this.pushed = true;
     if (this.maxBytes > 0 && (this.received += chunk.byteLength) > this.maxBytes && !this.failed) {
       this.fail(new RequestTooLargeError(this.maxBytes));
       this.onOverflow?.();

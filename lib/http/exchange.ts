@@ -82,6 +82,11 @@ export interface Listener {
   submit(task: PoolTask): void;
   /** Called once per finished exchange (max_requests accounting). */
   requestDone(): void;
+  /**
+   * The largest piece of a streamed body the engine takes in one write (0: any size). See
+   * writeInPieces in write.ts for why the uws engine has one.
+   */
+  readonly writePiece: number;
   readonly onError: (msg: string, err: unknown) => void;
 }
 
@@ -98,6 +103,11 @@ export class Exchange implements RequestOwner, PoolTask {
   finished = false;
   /** True during the uWS handler's synchronous part, where writes need no cork. */
   inHandler = true;
+  /**
+   * uWS may still hold this socket corked: set while its request callback (and the microtasks run
+   * at its end) may be running; cleared once a write has waited for the next turn of the loop.
+   */
+  underCork = true;
   status = 0;
   length = 0;
   /** The response's headers, kept for the access log's `%({name}o)s` when the log is on. */
@@ -310,6 +320,18 @@ export class Exchange implements RequestOwner, PoolTask {
       else this.res.cork(() => writeError(this));
     }
     return undefined;
+  }
+
+  /** Whether a write now could land inside uWS's own cork of this socket (see writeInPieces). */
+  mayBeCorked(): boolean {
+    return this.underCork || (this.body !== null && this.body.pushed);
+  }
+
+  /** Wait for a turn of the event loop outside every uWS callback: uWS has uncorked by then. */
+  async leaveCork(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.underCork = false;
+    if (this.body !== null) this.body.pushed = false;
   }
 
   /** Resolves when uWS can take more output (or the exchange ended). */

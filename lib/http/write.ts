@@ -99,6 +99,7 @@ export function writePlatform(ex: Exchange, r: Response): Promise<void> | undefi
 export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>): Promise<void> {
   let reader: ReadableStreamDefaultReader<Uint8Array>;
   let total = 0;
+  const piece = ex.listener.writePiece;
   try {
     reader = body.getReader();
   } catch (err) {
@@ -113,9 +114,12 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
       if (ex.aborted || done) break;
       if (value.byteLength === 0) continue;
       total += value.byteLength;
-      let ok = true;
-      ex.res.cork(() => { ok = ex.res.write(value); });
-      if (!ok) await ex.writable();
+      if (piece > 0) await writeInPieces(ex, value, piece);
+      else {
+        let ok = true;
+        ex.res.cork(() => { ok = ex.res.write(value); });
+        if (!ok) await ex.writable();
+      }
       if (ex.aborted) break;
     }
   } catch (err) {
@@ -129,6 +133,7 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
     ex.streamReader = undefined;
     if (ex.aborted) void reader.cancel().catch(() => {});
   }
+  if (piece > 0 && !ex.aborted && ex.mayBeCorked()) await ex.leaveCork();
   if (ex.aborted) {
     // The client left, the body failed or the worker gave up: log what was sent.
     if (!ex.finished) { ex.length = total; ex.accessLog(); ex.done(); }
@@ -141,6 +146,27 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
     ex.res.end(''); // the last, empty chunk; a draining worker said `Connection: close` in the headers
     ex.done();
   });
+}
+
+/**
+ * uWS before v20.77 loses data: a write that does not fit what is left of its 16 KiB cork buffer
+ * flushes the buffer first, and when that flush cannot complete (a slow reader) the new bytes are
+ * dropped while the write reports success; the client sees broken chunk framing (`Expected LF
+ * after chunk data`). Never overflowing the cork buffer avoids it: each piece of a chunk fits an
+ * empty buffer and goes out in a cork of its own, and never from inside uWS's own cork of the
+ * socket (its request and body-data callbacks, whose microtasks run before it uncorks), where
+ * the buffer may hold the headers or earlier writes.
+ */
+async function writeInPieces(ex: Exchange, chunk: Uint8Array, piece: number): Promise<void> {
+  for (let at = 0; at < chunk.byteLength; at += piece) {
+    if (ex.mayBeCorked()) await ex.leaveCork();
+    if (ex.aborted) return;
+    const part = chunk.byteLength <= piece ? chunk : chunk.subarray(at, at + piece);
+    let ok = true;
+    ex.res.cork(() => { ok = ex.res.write(part); });
+    if (!ok) await ex.writable();
+    if (ex.aborted) return;
+  }
 }
 
 export const errorPage = (reason: string, detail = '') =>

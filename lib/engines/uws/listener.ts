@@ -6,7 +6,14 @@ import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine 
 import { createHandler } from './handler.js';
 import { loadUws, type us_listen_socket } from './load.js';
 
+/**
+ * uWS corks writes into one 16 KiB buffer per loop; a streamed chunk's frame is its hex size and
+ * two CRLFs (at most 8 bytes for a piece this size), so a piece this big always fits an empty one.
+ */
+const CORK_BUFFER = 16 * 1024;
+
 export const uwsEngine: ServingEngine = {
+  writePiece: CORK_BUFFER - 16,
   boot: () => loadUws().build,
   listen(bind: ServedBind, listener: Listener): Promise<EngineListener> {
     if (listener.nodeApp) return Promise.reject(new ListenFailed('the uws engine cannot serve a Node-style app'));
