@@ -47,6 +47,11 @@ export class RequestBody {
     res.onData((chunk, isLast) => this.push(chunk, isLast));
   }
 
+  /** The last of the body has arrived. */
+  get complete(): boolean {
+    return this.done;
+  }
+
   limit(bytes: number, onOverflow: () => void): void {
     this.maxBytes = bytes;
     this.onOverflow = onOverflow;

@@ -103,11 +103,6 @@ export class Exchange implements RequestOwner, PoolTask {
   finished = false;
   /** True during the uWS handler's synchronous part, where writes need no cork. */
   inHandler = true;
-  /**
-   * uWS may still hold this socket corked: set while its request callback (and the microtasks run
-   * at its end) may be running; cleared once a write has waited for the next turn of the loop.
-   */
-  underCork = true;
   status = 0;
   length = 0;
   /** The response's headers, kept for the access log's `%({name}o)s` when the log is on. */
@@ -322,15 +317,19 @@ export class Exchange implements RequestOwner, PoolTask {
     return undefined;
   }
 
-  /** Whether a write now could land inside uWS's own cork of this socket (see writeInPieces). */
+  /**
+   * Whether a write now could land inside uWS's cork of this socket while it delivers request body
+   * data (see writeInPieces). Only while the body is still arriving: once it is whole, uWS may parse
+   * a pipelined request next, and uWS 20.x closes a connection whose next request comes while a
+   * response is pending, so a response that can finish now must not wait a turn.
+   */
   mayBeCorked(): boolean {
-    return this.underCork || (this.body !== null && this.body.pushed);
+    return this.body !== null && this.body.pushed && !this.body.complete;
   }
 
   /** Wait for a turn of the event loop outside every uWS callback: uWS has uncorked by then. */
   async leaveCork(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    this.underCork = false;
     if (this.body !== null) this.body.pushed = false;
   }
 

@@ -153,9 +153,9 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
  * flushes the buffer first, and when that flush cannot complete (a slow reader) the new bytes are
  * dropped while the write reports success; the client sees broken chunk framing (`Expected LF
  * after chunk data`). Never overflowing the cork buffer avoids it: each piece of a chunk fits an
- * empty buffer and goes out in a cork of its own, and never from inside uWS's own cork of the
- * socket (its request and body-data callbacks, whose microtasks run before it uncorks), where
- * the buffer may hold the headers or earlier writes.
+ * empty buffer and goes out in a cork of its own. Writes made while uWS delivers body data (an
+ * echo) wait a turn so that its cork, which may hold earlier writes, is gone. Writes in the request
+ * handler's own cork (the first chunks, after the headers) go on at once: the socket is fresh then.
  */
 async function writeInPieces(ex: Exchange, chunk: Uint8Array, piece: number): Promise<void> {
   for (let at = 0; at < chunk.byteLength; at += piece) {
