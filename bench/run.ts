@@ -6,7 +6,8 @@
 // Targets not met are reported (✗ in the log, **no** in the results), not failed: they depend on the
 // machine.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,7 +70,7 @@ interface ServerSpec {
    * core and overhead run in every run, full only with --full; apps (Node frameworks) and io (the
    * I/O-bound case) in the standard and full runs, and in --quick only when `quick` is set.
    */
-  group: 'core' | 'full' | 'overhead' | 'apps' | 'io';
+  group: 'core' | 'full' | 'overhead' | 'apps' | 'io' | 'observe';
   quick?: boolean;
   /** The load runs; default: GET / at each of CONNECTIONS and GET /json at 100 (overhead: GET / at 100). */
   plan?: Workload[];
@@ -190,6 +191,36 @@ const IO_SERVERS = {
 } as const;
 const io = { group: 'io', plan: IO, bestToolOnly: true, batch: 'I/O' } as const;
 
+// What it costs to watch the server: the hello app with the access log (text and JSON, to a file),
+// /metrics (workers report to the arbiter), statsd (UDP to a sink in this process), all measured
+// side by side with the same app with everything off.
+const OBSERVE_DIR = mkdtempSync(path.join(os.tmpdir(), 'qilin-bench-observe-'));
+const statsdSink = dgram.createSocket('udp4');
+statsdSink.on('message', () => {});
+await new Promise<void>((resolve) => statsdSink.bind(0, '127.0.0.1', resolve));
+statsdSink.unref();
+const STATSD = `127.0.0.1:${statsdSink.address().port}`;
+const OBSERVE = {
+  off: 'qilin observe: all off', text: 'qilin observe: access log (text)', json: 'qilin observe: access log (JSON)',
+  metrics: 'qilin observe: /metrics', statsd: 'qilin observe: statsd', all: 'qilin observe: JSON log + /metrics + statsd',
+  nodeOff: 'qilin observe, node engine: all off', nodeAll: 'qilin observe, node engine: JSON log + /metrics + statsd',
+} as const;
+const accessFile = (name: string) => ['--access-logfile', path.join(OBSERVE_DIR, `${name}.log`)];
+const metricsBind = (port: number) => ['--metrics-bind', `unix:${path.join(OBSERVE_DIR, `metrics-${port}.sock`)}`];
+const everything = (port: number) => [...accessFile(`all-${port}`), '--access-logformat', 'json', ...metricsBind(port), '--statsd-host', STATSD];
+const OBSERVE_PLAN: Workload[] = [{ path: '/', connections: 100 }];
+const observe = { group: 'observe', plan: OBSERVE_PLAN, bestToolOnly: true } as const;
+const observeServers: ServerSpec[] = [
+  { ...observe, batch: 'observe', quick: true, name: OBSERVE.off, argv: qilin('apps/hello.js') },
+  { ...observe, batch: 'observe', name: OBSERVE.text, argv: (port) => qilin('apps/hello.js', accessFile(`text-${port}`))(port) },
+  { ...observe, batch: 'observe', quick: true, name: OBSERVE.json, argv: (port) => qilin('apps/hello.js', [...accessFile(`json-${port}`), '--access-logformat', 'json'])(port) },
+  { ...observe, batch: 'observe', name: OBSERVE.metrics, argv: (port) => qilin('apps/hello.js', metricsBind(port))(port) },
+  { ...observe, batch: 'observe', name: OBSERVE.statsd, argv: qilin('apps/hello.js', ['--statsd-host', STATSD]) },
+  { ...observe, batch: 'observe', quick: true, name: OBSERVE.all, argv: (port) => qilin('apps/hello.js', everything(port))(port) },
+  { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeOff, argv: qilin('apps/hello.js', ['--engine', 'node']) },
+  { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeAll, argv: (port) => qilin('apps/hello.js', ['--engine', 'node', ...everything(port)])(port) },
+];
+
 const SERVERS: ServerSpec[] = [
   { name: 'raw uWS', group: 'core', argv: () => [NODE, js('servers/raw-uws.js')] },
   { name: 'qilin pool (fetch)', group: 'core', argv: qilin('apps/hello.js', ['-k', 'pool']) },
@@ -219,6 +250,7 @@ const SERVERS: ServerSpec[] = [
   { name: 'qilin pool (POST 1 KB JSON)', group: 'core', plan: POST_JSON, argv: qilin('apps/post-json.js', ['-k', 'pool']) },
   { name: 'POST 1 KB JSON on @hono/node-server', group: 'core', plan: POST_JSON, argv: () => [NODE, js('servers/post-json-node.js')] },
   ...FRAMEWORKS.flatMap(frameworkServers),
+  ...observeServers,
   { ...io, name: IO_SERVERS.fetch, argv: qilin('apps/io.js', ['--worker-connections', '1000']) },
   { ...io, name: IO_SERVERS.express, nodeEngine: true, argv: qilin('apps/io-express.cjs', ['--worker-connections', '1000']) },
   { ...io, name: IO_SERVERS.rawUws, argv: () => [NODE, js('servers/io-raw-uws.js')] },
@@ -234,7 +266,7 @@ const SERVERS: ServerSpec[] = [
 
 function runsIn(spec: ServerSpec): boolean {
   if (spec.group === 'full') return FULL;
-  if (spec.group === 'apps' || spec.group === 'io') return !QUICK || spec.quick === true;
+  if (spec.group === 'apps' || spec.group === 'io' || spec.group === 'observe') return !QUICK || spec.quick === true;
   return true;
 }
 
@@ -655,6 +687,14 @@ function targets(rows: Row[]): Target[] {
       }
     }
   }
+  // Watching the server: each way on against the same app with everything off, same batch.
+  for (const [on, off] of [
+    [OBSERVE.text, OBSERVE.off], [OBSERVE.json, OBSERVE.off], [OBSERVE.metrics, OBSERVE.off], [OBSERVE.statsd, OBSERVE.off],
+    [OBSERVE.all, OBSERVE.off], [OBSERVE.nodeAll, OBSERVE.nodeOff],
+  ] as const) {
+    if (!pick(rows, on, best, 100) || !pick(rows, off, best, 100)) continue;
+    atLeast(`${on} ÷ ${off}`, [on], [off], 0.9);
+  }
   // The I/O-bound case, from each server's best run.
   const io = (server: string) => pick(rows, server, best, 1000, IO_PATH);
   if (io(IO_SERVERS.fetch) || io(IO_SERVERS.express)) {
@@ -805,6 +845,8 @@ async function main(): Promise<number> {
     }
   }
   rmSync(PM2_HOME, { recursive: true, force: true });
+  rmSync(OBSERVE_DIR, { recursive: true, force: true });
+  statsdSink.close();
   const tgs = targets(rows);
   const base = QUICK ? 'quick' : ONLY ? 'only' : 'latest';
   // An --only run is partial: only.json (git-ignored, like only.md), not a dated result.

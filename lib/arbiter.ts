@@ -9,10 +9,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { bindUrl, formatBind, parseBind, resolveConfig, type BindAddress } from './config.js';
+import { bindUrl, formatBind, parseBind, parseMetricsBind, resolveConfig, type BindAddress } from './config.js';
 import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from './engines/index.js';
 import type { ServedBind } from './engines/types.js';
 import { Logger } from './log.js';
+import { MetricsHub, MetricsServer, type RestartReason } from './metrics/prometheus.js';
+import { Statsd, parseStatsdHost } from './metrics/statsd.js';
 import { bindOnce } from './ports.js';
 import { ConfigError, type Settings } from './settings.js';
 import { bindFailure, closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
@@ -44,6 +46,8 @@ interface WorkerRecord {
   stopping: boolean;
   /** SIGABRT sent after a timeout; SIGKILL next. */
   aborted: boolean;
+  /** Why it is being replaced, for /metrics. */
+  retiredFor: 'max_requests' | 'reload' | null;
 }
 
 export interface ArbiterOptions {
@@ -92,6 +96,11 @@ export class Arbiter {
   private halt: HaltServer | null = null;
   private wakeUp: (() => void) | null = null;
   private readonly signalHandlers = new Map<ArbiterSignal, () => void>();
+  /** Totals of every worker's reports (metrics_bind set), and the listener that serves them. */
+  private readonly metrics = new MetricsHub();
+  private metricsServer: MetricsServer | null = null;
+  private statsd: Statsd | null = null;
+  private statsdKey = '';
 
   /**
    * Opens the logs and writes the pid file, so that a path that cannot be used is found here, as a
@@ -105,6 +114,7 @@ export class Arbiter {
     this.startWarnings = opts.warnings ?? [];
     this.numWorkers = opts.settings.workers;
     this.log = new Logger(opts.settings);
+    this.useStatsd(opts.settings);
     try {
       this.systemd = systemdSockets(process.env);
       this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null);
@@ -159,11 +169,47 @@ export class Arbiter {
     for (const url of this.listeningAt()) this.log.info(`Listening at: ${url} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
     if (!this.sharedSockets) this.warnReusePortReload();
+    await this.openMetrics(settings.metrics_bind);
     for (const sig of SIGNALS) {
       const h = () => this.signal(sig);
       this.signalHandlers.set(sig, h);
       process.on(sig, h);
     }
+  }
+
+  /** metrics_bind: open (or move, on a reload) the admin listener that serves /metrics. */
+  private async openMetrics(bind: string | null): Promise<void> {
+    const current = this.metricsServer;
+    if ((current?.bind.text ?? null) === bind) return;
+    if (bind === null) { current?.close(); this.metricsServer = null; return; }
+    let server: MetricsServer;
+    try {
+      server = await MetricsServer.open(parseMetricsBind(bind), this.settings.umask, () => this.renderMetrics());
+    } catch (err) {
+      if (err instanceof SocketError) throw new HaltServer(err.message, WORKER_BOOT_ERROR);
+      throw err;
+    }
+    current?.close();
+    this.metricsServer = server;
+    this.log.info(`Metrics at: ${server.bind.kind === 'unix' ? server.bind.text : `http://${formatBind(server.bind)}`}/metrics`);
+  }
+
+  private renderMetrics(): string {
+    const now = Date.now();
+    const workers = [...this.workers.values()].map((w) => ({ pid: w.pid, heartbeatAgeMs: now - w.lastBeat }));
+    return this.metrics.render(workers);
+  }
+
+  /** statsd_host: the arbiter sends `qilin.workers` and counts its own log lines. */
+  private useStatsd(settings: Settings): void {
+    const target = settings.statsd_host === null ? null : parseStatsdHost(settings.statsd_host);
+    const key = JSON.stringify([settings.statsd_host, settings.statsd_prefix, settings.dogstatsd_tags]);
+    if (key !== this.statsdKey) {
+      this.statsdKey = key;
+      this.statsd?.close();
+      this.statsd = target !== null && typeof target !== 'string' ? new Statsd(target, settings.statsd_prefix, settings.dogstatsd_tags) : null;
+    }
+    this.log.statsd = this.statsd;
   }
 
   /** `Using engine: …`, its warnings and details, once the engine is settled. */
@@ -291,6 +337,7 @@ export class Arbiter {
       if (sig === undefined) {
         this.murderWorkers();
         this.manageWorkers();
+        this.statsd?.gauge('workers', this.workers.size);
         await this.sleep(1000);
         continue;
       }
@@ -350,8 +397,10 @@ export class Arbiter {
       this.settings = settings;
       this.binds = binds;
       this.numWorkers = settings.workers;
+      await this.openMetrics(settings.metrics_bind);
       this.log.close();
       this.log = log;
+      this.useStatsd(settings);
       for (const w of warnings) this.log.warning(w);
       for (const url of this.listeningAt()) if (!before.has(url)) this.log.info(`Listening at: ${url} (${process.pid})`);
     } catch (err) {
@@ -360,7 +409,7 @@ export class Arbiter {
       return;
     }
     this.spawnPausedUntil = 0; // the user may have fixed the app: try now
-    for (const w of this.workers.values()) w.retiring = true;
+    for (const w of this.workers.values()) { w.retiring = true; w.retiredFor ??= 'reload'; }
     this.manageWorkers();
   }
 
@@ -408,7 +457,7 @@ export class Arbiter {
     const proc = fork(WORKER_ENTRY, [], { env, stdio: stdio as ('ignore' | 'inherit' | 'ipc' | number)[] });
     const w: WorkerRecord = {
       pid: proc.pid!, proc, age: this.workerAge, lastBeat: Date.now(),
-      ready: false, retiring: false, stopping: false, aborted: false,
+      ready: false, retiring: false, stopping: false, aborted: false, retiredFor: null,
     };
     this.workers.set(w.pid, w);
     proc.on('message', (msg: WorkerMessage) => this.onWorkerMessage(w, msg));
@@ -426,8 +475,11 @@ export class Arbiter {
       w.ready = true;
       this.log.debug(`Worker (pid:${w.pid}) ready`);
       this.wake();
+    } else if (msg.t === 'stats') {
+      this.metrics.report(w.pid, msg);
     } else if (msg.t === 'retire' && !w.retiring) {
       w.retiring = true; // max_requests reached: replace it, then stop it
+      w.retiredFor = 'max_requests';
       this.wake();
     }
   }
@@ -456,6 +508,7 @@ export class Arbiter {
 
   private reap(w: WorkerRecord, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.pid);
+    this.metrics.exited(w.pid, restartReason(w, code, signal));
     if (signal) {
       const extra = signal === 'SIGKILL' ? ' Perhaps out of memory?' : '';
       this.log.log(signal === 'SIGTERM' ? 'info' : 'error', `Worker (pid:${w.pid}) was sent ${signal}!${extra}`);
@@ -538,11 +591,22 @@ export class Arbiter {
 
   private cleanup(): void {
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
+    this.metricsServer?.close();
+    this.statsd?.close();
     for (const s of this.sockets) closeSocket(s);
     this.sockets = [];
     if (this.pidfile) removePidfile(this.pidfile);
     this.log.flush();
   }
+}
+
+/** Why a worker that ended was replaced (for /metrics); null when it was not (shutdown, TTOU). */
+function restartReason(w: WorkerRecord, code: number | null, signal: NodeJS.Signals | null): RestartReason | null {
+  if (w.aborted) return 'timeout';
+  if (w.retiredFor !== null) return w.retiredFor;
+  if (w.stopping) return null;
+  if (signal !== null) return 'signal';
+  return 'exit';
 }
 
 /**

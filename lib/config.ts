@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { importModule } from './loader.js';
+import { parseStatsdHost } from './metrics/statsd.js';
 import {
   ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings,
   type SettingName, type Settings,
@@ -148,6 +149,13 @@ export async function resolveConfig(
   settings.config = configFile;
 
   for (const b of settings.bind as string[]) parseBind(b); // validate early
+  const statsd = settings.statsd_host as string | null;
+  if (statsd !== null) {
+    const target = parseStatsdHost(statsd);
+    if (typeof target === 'string') throw new ConfigError('statsd_host', `Invalid value for statsd_host: ${JSON.stringify(statsd)} (${target})`);
+  }
+  const metrics = settings.metrics_bind as string | null;
+  if (metrics !== null) parseMetricsBind(metrics);
   for (const e of settings.raw_env as string[]) {
     if (!e.includes('=')) throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
   }
@@ -201,6 +209,18 @@ export function parseBind(text: string): BindAddress {
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) bad('port must be 0-65535');
   return { kind: 'tcp', host, port, text };
+}
+
+/** `metrics_bind`: a TCP address or a unix socket path (no fd://: the arbiter makes this socket). */
+export function parseMetricsBind(text: string): BindAddress {
+  let b: BindAddress;
+  try {
+    b = parseBind(text);
+  } catch (err) {
+    throw new ConfigError('metrics_bind', (err as Error).message.replace('for bind:', 'for metrics_bind:'));
+  }
+  if (b.kind === 'fd') throw new ConfigError('metrics_bind', `Invalid value for metrics_bind: ${JSON.stringify(text)} (HOST:PORT or unix:PATH)`);
+  return b;
 }
 
 /** As Gunicorn logs it: `127.0.0.1:8000`, `[::1]:8000`, `unix:/run/app.sock`, `fd://3`. */

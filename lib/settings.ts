@@ -127,7 +127,7 @@ export const SETTINGS: readonly SettingDef[] = [
   },
   {
     name: 'access_log_format', section: 'Logging', flags: ['--access-logformat'], meta: 'STRING', type: 'string',
-    default: DEFAULT_ACCESS_LOG_FORMAT, desc: "Access log format with Gunicorn's atoms (`%(h)s`, `%(r)s`, `%({header}i)s`, ...).",
+    default: DEFAULT_ACCESS_LOG_FORMAT, desc: "Access log format with Gunicorn's atoms (`%(h)s`, `%(r)s`, `%({header}i)s`, `%({header}o)s`, ...), or `json`: one JSON object per request per line (time, remote, method, path, query, protocol, status, bytes, duration_ms, referer, user_agent, request_id from X-Request-Id, pid).",
   },
   {
     name: 'errorlog', section: 'Logging', flags: ['--error-logfile', '--log-file'], meta: 'FILE', type: 'string',
@@ -136,6 +136,22 @@ export const SETTINGS: readonly SettingDef[] = [
   {
     name: 'loglevel', section: 'Logging', flags: ['--log-level'], meta: 'LEVEL', type: 'choice', choices: LOG_LEVELS,
     default: 'info', desc: 'Error log level.',
+  },
+  {
+    name: 'statsd_host', section: 'Logging', flags: ['--statsd-host'], meta: 'STATSD_ADDR', type: 'string',
+    default: null, desc: '`HOST:PORT` of a statsd server: each worker sends `qilin.requests`, `qilin.request.duration`, `qilin.request.status.<code>` and `qilin.log.*`; the arbiter `qilin.workers`. UDP only.',
+  },
+  {
+    name: 'dogstatsd_tags', section: 'Logging', flags: ['--dogstatsd-tags'], meta: 'DOGSTATSD_TAGS', type: 'string',
+    default: '', desc: 'Tags added to every statsd line (`|#TAGS`): comma-separated `key:value`s, as DogStatsD reads them.',
+  },
+  {
+    name: 'statsd_prefix', section: 'Logging', flags: ['--statsd-prefix'], meta: 'STATSD_PREFIX', type: 'string',
+    default: '', desc: 'Prefix for statsd names (`app` → `app.qilin.requests`).',
+  },
+  {
+    name: 'metrics_bind', section: 'Logging', flags: ['--metrics-bind'], meta: 'ADDRESS', type: 'string',
+    default: null, desc: '`HOST:PORT` or `unix:PATH` where the arbiter serves `GET /metrics` (Prometheus text format): totals of every worker, past and present. Off when unset.',
   },
   {
     name: 'proc_name', section: 'Process Naming', flags: ['-n', '--name'], meta: 'STRING', type: 'string',
@@ -177,6 +193,10 @@ export interface Settings {
   access_log_format: string;
   errorlog: string;
   loglevel: (typeof LOG_LEVELS)[number];
+  statsd_host: string | null;
+  dogstatsd_tags: string;
+  statsd_prefix: string;
+  metrics_bind: string | null;
   proc_name: string | null;
   check_config: boolean;
   print_config: boolean;

@@ -124,7 +124,7 @@ export function systemdSockets(env: NodeJS.ProcessEnv): SharedSocket[] | null {
 }
 
 /** A unix socket file left by a run that died: replaced. One a live server answers on: refused. */
-async function removeStale(path: string, where: string): Promise<void> {
+export async function removeStale(path: string, where: string): Promise<void> {
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();

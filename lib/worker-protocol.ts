@@ -3,6 +3,7 @@
 import type { LoadedApp } from './app-shapes.js';
 import type { EngineName } from './engines/index.js';
 import type { ServedBind } from './engines/types.js';
+import type { RequestTotals } from './metrics/stats.js';
 import type { Settings } from './settings.js';
 
 type AppStyle = LoadedApp['style'];
@@ -28,4 +29,18 @@ export interface WorkerSpec {
  */
 export type WorkerMessage =
   | { t: 'app'; style: AppStyle; what: string }
-  | { t: 'ready' } | { t: 'hb' } | { t: 'retire' };
+  | { t: 'ready' } | { t: 'hb' } | { t: 'retire' }
+  | ({ t: 'stats' } & WorkerStats);
+
+/** What a worker reports for /metrics (with metrics_bind set): once a second, and as it stops. */
+export interface WorkerStats {
+  /** Cumulative since the worker started. */
+  totals: RequestTotals;
+  /** Requests holding a pool slot, and waiting for one, over all its listeners. */
+  running: number;
+  queued: number;
+  rss: number;
+  /** Event-loop delay since the last report: its 99th percentile and its maximum, in seconds. */
+  lagP99: number;
+  lagMax: number;
+}

@@ -16,10 +16,17 @@ import { currentTask, requestContext, type Listener, type PoolTask } from '../li
 import { installLightResponse } from '../lib/http/response.js';
 import { requestLimits } from '../lib/http/rules.js';
 import { Logger } from '../lib/log.js';
+import { requestLog, type RequestLog } from '../lib/metrics/recorder.js';
+import { RequestStats } from '../lib/metrics/stats.js';
+import { Statsd, parseStatsdHost } from '../lib/metrics/statsd.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { usePool, type Pool } from './pool.js';
 
 export type StopMode = 'graceful' | 'quick';
+
+/** Event-loop delay sampling interval (ms) for /metrics. */
+const LAG_RESOLUTION_MS = 10;
 
 /** A Node-style listener's fetch handler: never called (its engine serves the Node-style app). */
 const notFetch = (): never => { throw new Error('a Node-style app is not called with a Request'); };
@@ -40,8 +47,19 @@ export abstract class Worker {
   /** The app is Node-style (an uncaught exception may then belong to one of its requests). */
   private servesNodeApp = false;
 
+  /** Counts for the arbiter's /metrics (metrics_bind set), and statsd (statsd_host set). */
+  private readonly stats: RequestStats | null;
+  private readonly statsd: Statsd | null;
+  private readonly requestLog: RequestLog | null;
+
   constructor(protected readonly spec: WorkerSpec) {
     this.log = new Logger(spec.settings);
+    const { statsd_host, statsd_prefix, dogstatsd_tags, metrics_bind } = spec.settings;
+    const target = statsd_host === null ? null : parseStatsdHost(statsd_host);
+    this.statsd = target !== null && typeof target !== 'string' ? new Statsd(target, statsd_prefix, dogstatsd_tags) : null;
+    this.log.statsd = this.statsd;
+    this.stats = metrics_bind !== null ? new RequestStats() : null;
+    this.requestLog = requestLog(this.log.access, this.stats, this.statsd);
     const { max_requests, max_requests_jitter } = spec.settings;
     this.maxRequests = max_requests > 0 ? max_requests + Math.floor(Math.random() * (max_requests_jitter + 1)) : 0;
   }
@@ -96,6 +114,7 @@ export abstract class Worker {
     }
 
     const heartbeat = this.startHeartbeat();
+    const reporting = this.startReports();
     try {
       await run(() => this.serve(engine, app));
       return 0;
@@ -108,8 +127,34 @@ export abstract class Worker {
       return 1;
     } finally {
       clearInterval(heartbeat);
+      if (reporting) { clearInterval(reporting.timer); await this.report(reporting.lag); }
+      this.statsd?.close();
       this.log.flush();
     }
+  }
+
+  /** With metrics_bind set: a report to the arbiter every second (and a last one as the worker ends). */
+  private startReports(): { timer: NodeJS.Timeout; lag: IntervalHistogram } | null {
+    if (this.stats === null) return null;
+    const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+    lag.enable();
+    const timer = setInterval(() => { void this.report(lag); }, 1000);
+    timer.unref();
+    return { timer, lag };
+  }
+
+  private report(lag: IntervalHistogram): Promise<void> {
+    let running = 0;
+    let queued = 0;
+    for (const l of this.listeners) { running += l.pool.slotsInUse; queued += l.pool.queued; }
+    // The histogram holds whole timer intervals: the lag is what exceeds the sampling interval.
+    const over = (ns: number) => Math.max(0, ns / 1e9 - LAG_RESOLUTION_MS / 1e3);
+    const p99 = lag.count > 0 ? over(lag.percentile(99)) : 0;
+    const max = lag.count > 0 ? over(lag.max) : 0;
+    lag.reset();
+    return this.send({
+      t: 'stats', totals: this.stats!.totals(), running, queued, rss: process.memoryUsage.rss(), lagP99: p99, lagMax: max,
+    });
   }
 
   private *serve(engine: ServingEngine, app: LoadedApp): Operation<void> {
@@ -152,7 +197,7 @@ export abstract class Worker {
       const listener: Listener = {
         app: app.style === 'fetch' ? app.fetch : notFetch,
         nodeApp: app.style === 'node' ? app : null,
-        accessLog: worker.log.access,
+        requestLog: worker.requestLog,
         authority: bind.kind === 'tcp' ? formatBind(bind) : 'localhost',
         limits: requestLimits(settings),
         draining: false,

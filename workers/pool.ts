@@ -24,6 +24,16 @@ export class Pool {
 
   constructor(readonly limit: number) {}
 
+  /** Requests holding a slot (for /metrics). */
+  get slotsInUse(): number {
+    return this.active;
+  }
+
+  /** Requests waiting for a slot (for /metrics). */
+  get queued(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
   get inFlight(): number {
     return this.active + this.waiting.length - this.waitingHead;
   }

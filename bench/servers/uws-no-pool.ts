@@ -14,7 +14,7 @@ const port = Number(process.env.PORT);
 const listener: Listener = {
   app,
   nodeApp: null,
-  accessLog: null,
+  requestLog: null,
   authority: `127.0.0.1:${port}`,
   limits: requestLimits(defaultSettings({})),
   draining: false,

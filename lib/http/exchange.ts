@@ -3,7 +3,7 @@
 // `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodeApp } from '../app-shapes.js';
-import type { AccessLog } from '../log.js';
+import type { RequestLog } from '../metrics/recorder.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, RequestBody, RequestTooLargeError } from './body.js';
 import { QilinRequest, type RequestOwner } from './request.js';
@@ -71,7 +71,8 @@ export interface Listener {
   readonly app: FetchHandler;
   /** A Node-style app, served by the node engine with node:http's own req and res. */
   readonly nodeApp: NodeApp | null;
-  readonly accessLog: AccessLog | null;
+  /** Access log, metrics, statsd: told of every finished request; null when all are off. */
+  readonly requestLog: RequestLog | null;
   /** `host:port` used in request URLs when the client sends no Host header. */
   readonly authority: string;
   /** limit_request_* settings (0 = no limit). */
@@ -128,7 +129,7 @@ export class Exchange implements RequestOwner, PoolTask {
     this.request = new QilinRequest(method, authority, target, rawHeaders, this);
     this.body = body;
     if (body !== null && listener.limits.body > 0) body.limit(listener.limits.body, () => this.tooLarge());
-    const logged = listener.accessLog !== null;
+    const logged = listener.requestLog !== null;
     this.startNs = logged ? process.hrtime.bigint() : 0n;
     this.remote = logged ? res.getRemoteAddressAsText() : null;
   }
@@ -168,7 +169,7 @@ export class Exchange implements RequestOwner, PoolTask {
       this.started = true;
       this.status = 413;
       this.length = 0;
-      this.accessLog();
+      this.logRequest();
       const send = () => rejectRequest(this.res, 413, reason.message);
       if (this.inHandler) send(); else this.res.cork(send);
     } else {
@@ -249,7 +250,7 @@ export class Exchange implements RequestOwner, PoolTask {
     this.status = status;
     if (line !== null) res.writeStatus(line);
     const flags = headers === undefined ? 0 : writeHeaders(res, headers);
-    if (this.listener.accessLog) this.responseHeaders = headers;
+    if (this.listener.requestLog) this.responseHeaders = headers;
     if (typeof body === 'string' && !bodiless && !(flags & HAS_CONTENT_TYPE)) {
       res.writeHeader('content-type', TEXT_PLAIN);
       this.defaultType = true;
@@ -277,8 +278,8 @@ export class Exchange implements RequestOwner, PoolTask {
     this.body?.discard();
     this.status ||= 200;
     // Only the access log needs the length; uWS frames the body itself.
-    if (this.listener.accessLog) this.contentLength = this.length = byteLength(body);
-    this.accessLog();
+    if (this.listener.requestLog) this.contentLength = this.length = byteLength(body);
+    this.logRequest();
     this.res.end(body, this.listener.draining);
     this.done();
   }
@@ -288,7 +289,7 @@ export class Exchange implements RequestOwner, PoolTask {
     this.body?.discard();
     this.length = 0;
     this.contentLength = length;
-    this.accessLog();
+    this.logRequest();
     // endWithoutBody() with no argument is the only form that writes no Content-Length of its own;
     // uWS 20.30's endWithoutBody(n > 0) then waits for n body bytes and breaks the next request on
     // the connection. So the length goes in as a header, and a close is said, not done.
@@ -303,8 +304,8 @@ export class Exchange implements RequestOwner, PoolTask {
     this.listener.requestDone();
   }
 
-  accessLog(): void {
-    const log = this.listener.accessLog;
+  logRequest(): void {
+    const log = this.listener.requestLog;
     if (log) log.write(accessEntry(this));
   }
 

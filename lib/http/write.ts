@@ -136,13 +136,13 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
   if (piece > 0 && !ex.aborted && ex.mayBeCorked()) await ex.leaveCork();
   if (ex.aborted) {
     // The client left, the body failed or the worker gave up: log what was sent.
-    if (!ex.finished) { ex.length = total; ex.accessLog(); ex.done(); }
+    if (!ex.finished) { ex.length = total; ex.logRequest(); ex.done(); }
     return;
   }
   ex.res.cork(() => {
     ex.body?.discard();
     ex.length = total;
-    ex.accessLog();
+    ex.logRequest();
     ex.res.end(''); // the last, empty chunk; a draining worker said `Connection: close` in the headers
     ex.done();
   });
@@ -189,7 +189,7 @@ export function writeError(ex: Exchange): void {
   ex.res.writeHeader('content-type', 'text/html');
   ex.body?.discard();
   ex.length = ERROR_BODY.length;
-  ex.accessLog();
+  ex.logRequest();
   ex.res.end(ERROR_BODY, true);
   ex.done();
 }

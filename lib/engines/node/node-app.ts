@@ -24,7 +24,7 @@ export class NodeCall implements PoolTask, AccessEntry {
   constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly listener: Listener, readonly app: NodeApp) {
     // 'close' comes once: after the response finished, or when the connection went first.
     res.once('close', () => this.closed());
-    if (listener.accessLog !== null) {
+    if (listener.requestLog !== null) {
       this.startNs = process.hrtime.bigint();
       countBody(res, this);
     } else {
@@ -66,7 +66,7 @@ export class NodeCall implements PoolTask, AccessEntry {
     if (this.finished) return;
     this.finished = true;
     if (!this.started) { this.aborted = true; return; } // left while waiting: the pool skips it
-    if (this.listener.accessLog !== null) this.listener.accessLog.write(this);
+    if (this.listener.requestLog !== null) this.listener.requestLog.write(this);
     this.listener.requestDone();
     this.settle?.();
   }

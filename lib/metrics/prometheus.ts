@@ -1,0 +1,163 @@
+// The arbiter's /metrics: totals of every worker, past and present, in Prometheus's text format.
+// Workers report cumulative counts once a second over the IPC channel; the arbiter keeps the last
+// report of each live worker and adds a worker's last report to the retired totals when it exits,
+// so no counter goes down when a worker is replaced, recycled or killed.
+//
+// The text format is written here rather than with prom-client: what is exposed are totals the
+// arbiter sums from reports, not instruments updated in this process (prom-client's cluster
+// aggregation assumes node:cluster's IPC, which qilin does not use), and the exposition format
+// (0.0.4) is a few lines of stable text.
+import http from 'node:http';
+import { unlinkSync } from 'node:fs';
+import { formatBind, type BindAddress } from '../config.js';
+import { SocketError, bindFailure, removeStale } from '../sockets.js';
+import type { WorkerStats } from '../worker-protocol.js';
+import { DURATION_BUCKETS, METHODS, STATUS_CLASSES, addTotals, emptyTotals, subtractTotals, type RequestTotals } from './stats.js';
+
+/** Why a worker was replaced. */
+export const RESTART_REASONS = ['timeout', 'max_requests', 'reload', 'exit', 'signal'] as const;
+export type RestartReason = (typeof RESTART_REASONS)[number];
+
+/** What the arbiter knows of a live worker beside its reports. */
+export interface WorkerView {
+  pid: number;
+  /** ms since its last message (heartbeat or report). */
+  heartbeatAgeMs: number;
+}
+
+export class MetricsHub {
+  private readonly live = new Map<number, WorkerStats>();
+  private readonly retired: RequestTotals = emptyTotals();
+  private readonly restarts = new Map<RestartReason, number>(RESTART_REASONS.map((r) => [r, 0]));
+  private readonly startTime = Math.floor(Date.now() / 1000);
+
+  /**
+   * Workers that ended, with the totals counted for them: a report can still come in after the
+   * exit (the IPC channel is read after the process is reaped), and only what it adds is counted.
+   */
+  private readonly gone = new Map<number, { totals: RequestTotals; at: number }>();
+
+  report(pid: number, stats: WorkerStats): void {
+    const ended = this.gone.get(pid);
+    if (ended === undefined) { this.live.set(pid, stats); return; }
+    const more = stats.totals;
+    addTotals(this.retired, subtractTotals(more, ended.totals));
+    ended.totals = more;
+  }
+
+  /** A worker is gone: its last totals stay counted; `reason` when it was a restart. */
+  exited(pid: number, reason: RestartReason | null): void {
+    const last = this.live.get(pid)?.totals ?? emptyTotals();
+    addTotals(this.retired, last);
+    this.live.delete(pid);
+    const now = Date.now();
+    for (const [p, g] of this.gone) if (now - g.at > 60_000) this.gone.delete(p);
+    this.gone.set(pid, { totals: last, at: now });
+    if (reason !== null) this.restarts.set(reason, this.restarts.get(reason)! + 1);
+  }
+
+  /** Every request counted so far (for tests and the log). */
+  totals(): RequestTotals {
+    const sum = emptyTotals();
+    addTotals(sum, this.retired);
+    for (const s of this.live.values()) addTotals(sum, s.totals);
+    return sum;
+  }
+
+  render(workers: readonly WorkerView[]): string {
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    const t = this.totals();
+
+    family('qilin_requests_total', 'counter', 'Requests answered, by method and status class.');
+    for (let m = 0; m < METHODS.length; m++) {
+      for (let c = 0; c < STATUS_CLASSES.length; c++) {
+        const n = t.requests[m * STATUS_CLASSES.length + c]!;
+        if (n > 0) out.push(`qilin_requests_total{method="${METHODS[m]}",status="${STATUS_CLASSES[c]}"} ${n}`);
+      }
+    }
+
+    family('qilin_request_duration_seconds', 'histogram', 'Time from a request\'s arrival to the end of its response.');
+    let cumulative = 0;
+    for (let b = 0; b < DURATION_BUCKETS.length; b++) {
+      cumulative += t.buckets[b]!;
+      out.push(`qilin_request_duration_seconds_bucket{le="${DURATION_BUCKETS[b]}"} ${cumulative}`);
+    }
+    cumulative += t.buckets[DURATION_BUCKETS.length]!;
+    out.push(`qilin_request_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
+    out.push(`qilin_request_duration_seconds_sum ${t.durationSum}`);
+    out.push(`qilin_request_duration_seconds_count ${cumulative}`);
+
+    family('qilin_workers', 'gauge', 'Worker processes alive.');
+    out.push(`qilin_workers ${workers.length}`);
+
+    family('qilin_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
+    for (const [reason, n] of this.restarts) out.push(`qilin_worker_restarts_total{reason="${reason}"} ${n}`);
+
+    const perWorker = (name: string, help: string, value: (s: WorkerStats, w: WorkerView) => number) => {
+      family(name, 'gauge', help);
+      for (const w of workers) {
+        const s = this.live.get(w.pid);
+        if (s) out.push(`${name}{pid="${w.pid}"} ${value(s, w)}`);
+      }
+    };
+    perWorker('qilin_worker_requests_in_flight', 'Requests holding a slot of the worker\'s pools.', (s) => s.running);
+    perWorker('qilin_worker_requests_queued', 'Requests waiting for a pool slot (worker_connections reached).', (s) => s.queued);
+    perWorker('qilin_worker_heartbeat_age_seconds', 'Seconds since the worker was last heard from.', (_s, w) => w.heartbeatAgeMs / 1000);
+    perWorker('qilin_worker_event_loop_lag_seconds', 'Event-loop delay over the last second, 99th percentile.', (s) => s.lagP99);
+    perWorker('qilin_worker_event_loop_lag_max_seconds', 'Event-loop delay over the last second, maximum.', (s) => s.lagMax);
+    perWorker('qilin_worker_resident_memory_bytes', 'Resident set size of the worker process.', (s) => s.rss);
+
+    family('process_start_time_seconds', 'gauge', 'Start time of the arbiter since the Unix epoch, in seconds.');
+    out.push(`process_start_time_seconds ${this.startTime}`);
+    return out.join('\n') + '\n';
+  }
+}
+
+/** The arbiter's admin listener: `GET /metrics` and nothing else. It never serves the app. */
+export class MetricsServer {
+  private constructor(private readonly server: http.Server, readonly bind: BindAddress) {}
+
+  /** Listens on `bind` (a SocketError with Gunicorn's wording when it cannot) and serves `render()`. */
+  static async open(bind: BindAddress, umask: number, render: () => string): Promise<MetricsServer> {
+    const where = formatBind(bind);
+    const server = http.createServer((req, res) => {
+      const path = req.url?.split('?')[0];
+      if (path !== '/metrics') { res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n'); return; }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method Not Allowed\n');
+        return;
+      }
+      const body = render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+    if (bind.kind === 'unix') await removeStale(bind.path, where);
+    const old = bind.kind === 'unix' ? process.umask(umask) : null;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        const done = () => { server.off('error', reject); resolve(); };
+        if (bind.kind === 'unix') server.listen(bind.path, done);
+        else server.listen({ host: bind.kind === 'tcp' ? bind.host : undefined, port: bind.kind === 'tcp' ? bind.port : 0 }, done);
+      });
+    } catch (err) {
+      throw new SocketError(bindFailure((err as NodeJS.ErrnoException).code ?? '', where, (err as Error).message));
+    } finally {
+      if (old !== null) process.umask(old);
+    }
+    const a = server.address();
+    const bound: BindAddress = bind.kind === 'tcp' && a !== null && typeof a === 'object' ? { ...bind, port: a.port } : bind;
+    return new MetricsServer(server, bound);
+  }
+
+  close(): void {
+    this.server.close();
+    this.server.closeAllConnections();
+    if (this.bind.kind === 'unix') {
+      try { unlinkSync(this.bind.path); } catch { /* gone already */ }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// statsd as Gunicorn sends it (`statsd_host`, `statsd_prefix`, `dogstatsd_tags`), with `qilin.` in
+// place of `gunicorn.`. Lines are collected for one turn of the event loop and go out in as few
+// datagrams as fit: counters summed (`qilin.requests:57|c`), one timer line per request. UDP to a
+// server that is down or unreachable is dropped without a word: metrics never break serving.
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+
+/** Under a 1500-byte Ethernet MTU with IP and UDP headers: a datagram never fragments. */
+const MAX_DATAGRAM = 1432;
+
+export interface StatsdTarget { host: string; port: number }
+
+/** `HOST:PORT` (`[v6]:PORT` too) → its parts, or an error message. Node has no unix datagram sockets. */
+export function parseStatsdHost(text: string): StatsdTarget | string {
+  if (text.startsWith('unix:')) {
+    return 'Node.js has no unix datagram sockets (node:dgram speaks UDP only): use HOST:PORT';
+  }
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (!m) return 'expected HOST:PORT';
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return `port ${m[3]} is out of range`;
+  const host = m[1] ?? m[2]!;
+  if (m[1] !== undefined && isIP(host) !== 6) return `${host} is not an IPv6 address`;
+  return { host, port };
+}
+
+/** Gunicorn's prefix rule: `app` and `app.` both give `app.` before every name. */
+export function statsdPrefix(prefix: string): string {
+  return prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
+}
+
+export class Statsd {
+  private readonly socket: dgram.Socket;
+  private readonly prefix: string;
+  private readonly tags: string;
+  private readonly counters = new Map<string, number>();
+  private lines: string[] = [];
+  private scheduled = false;
+  private connected = false;
+  private closed = false;
+
+  constructor(target: StatsdTarget, prefix: string, tags: string) {
+    this.prefix = `${statsdPrefix(prefix)}qilin.`;
+    this.tags = tags ? `|#${tags}` : '';
+    this.socket = dgram.createSocket(isIP(target.host) === 6 ? 'udp6' : 'udp4');
+    this.socket.on('error', () => { /* down or unreachable: metrics are best effort */ });
+    this.socket.unref();
+    // Connected once: the name is resolved once, not per datagram.
+    this.socket.connect(target.port, target.host, () => { this.connected = true; this.flush(); });
+  }
+
+  increment(name: string, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+    this.schedule();
+  }
+
+  timing(name: string, ms: number): void {
+    this.lines.push(`${this.prefix}${name}:${Math.round(ms * 1000) / 1000}|ms${this.tags}`);
+    this.schedule();
+  }
+
+  gauge(name: string, value: number): void {
+    this.lines.push(`${this.prefix}${name}:${value}|g${this.tags}`);
+    this.schedule();
+  }
+
+  /** One request, as Gunicorn's access(): a count, its duration, its status. */
+  request(status: number, ms: number): void {
+    this.increment('requests');
+    this.timing('request.duration', ms);
+    this.increment(`request.status.${status}`);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => { this.scheduled = false; this.flush(); });
+  }
+
+  /** Send what this turn collected, packed into datagrams of at most MAX_DATAGRAM bytes. */
+  flush(): void {
+    if (this.closed) return;
+    if (!this.connected) {
+      // Not connected yet (or the name never resolved): keep a little, never grow without bound.
+      if (this.lines.length > 1000) this.lines = [];
+      return;
+    }
+    const lines = this.lines;
+    this.lines = [];
+    for (const [name, n] of this.counters) lines.push(`${this.prefix}${name}:${n}|c${this.tags}`);
+    this.counters.clear();
+    let packet = '';
+    for (const line of lines) {
+      if (packet !== '' && packet.length + 1 + line.length > MAX_DATAGRAM) { this.send(packet); packet = ''; }
+      packet = packet === '' ? line : `${packet}\n${line}`;
+    }
+    if (packet !== '') this.send(packet);
+  }
+
+  private send(packet: string): void {
+    try { this.socket.send(packet); } catch { /* closed meanwhile */ }
+  }
+
+  close(): void {
+    this.flush();
+    this.closed = true;
+    try { this.socket.close(); } catch { /* closed already */ }
+  }
+}
