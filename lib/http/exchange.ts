@@ -3,6 +3,7 @@
 // `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodeApp } from '../app-shapes.js';
+import type { AccessEntry } from '../log.js';
 import type { RequestLog } from '../metrics/recorder.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, RequestBody, RequestTooLargeError } from './body.js';
@@ -95,7 +96,7 @@ export interface Listener {
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
 
 /** One request and its response, from the server's side. */
-export class Exchange implements RequestOwner, PoolTask {
+export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   readonly request: QilinRequest;
   readonly body: RequestBody | null;
   aborted = false;
@@ -118,9 +119,16 @@ export class Exchange implements RequestOwner, PoolTask {
   streamReader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   private controller: AbortController | undefined;
   private writableWaiter: (() => void) | undefined;
-  readonly startNs: bigint;
-  /** The peer, read up front when the access log is on (uWS forbids touching an aborted response). */
-  readonly remote: ArrayBuffer | string | null;
+  /** performance.now() at arrival, when anything measures requests. */
+  readonly startMs: number;
+  /**
+   * The peer, for the access log. uWS forbids touching a response once it ended or was aborted, and
+   * reading the peer costs ~2 µs (uWS makes an ArrayBuffer): it is read as the response ends, or, for a
+   * response still pending when the handler returns, then (see keepPeer).
+   */
+  private peer: ArrayBuffer | string | null = null;
+  /** The access log is on: it needs the peer, the response headers and the body length. */
+  readonly detailed: boolean;
 
   constructor(
     readonly res: Wire, readonly listener: Listener,
@@ -129,9 +137,29 @@ export class Exchange implements RequestOwner, PoolTask {
     this.request = new QilinRequest(method, authority, target, rawHeaders, this);
     this.body = body;
     if (body !== null && listener.limits.body > 0) body.limit(listener.limits.body, () => this.tooLarge());
-    const logged = listener.requestLog !== null;
-    this.startNs = logged ? process.hrtime.bigint() : 0n;
-    this.remote = logged ? res.getRemoteAddressAsText() : null;
+    const log = listener.requestLog;
+    this.startMs = log !== null ? performance.now() : 0;
+    this.detailed = log !== null && log.detailed;
+  }
+
+  /** The handler returns with the response pending: read the peer while uWS still allows it. */
+  keepPeer(): void {
+    if (this.detailed && this.peer === null && !this.finished && !this.aborted && this.listener.requestLog!.peer) {
+      this.peer = this.res.getRemoteAddressAsText();
+    }
+  }
+
+  // AccessEntry: read by the access log only.
+  get method(): string { return this.request.method; }
+  get target(): string { return this.request.target; }
+  get remote(): string { return this.peer === null ? '-' : formatPeerAddress(this.peer); }
+  requestHeader(name: string): string | null { return this.request.header(name); }
+  responseHeader(name: string): string | null {
+    const v = this.responseHeaders === undefined ? null : headerValue(this.responseHeaders, name);
+    if (v !== null) return v;
+    if (name === 'content-type' && this.defaultType) return TEXT_PLAIN;
+    if (name === 'content-length' && this.contentLength >= 0) return String(this.contentLength);
+    return null;
   }
 
   signal(): AbortSignal {
@@ -250,7 +278,7 @@ export class Exchange implements RequestOwner, PoolTask {
     this.status = status;
     if (line !== null) res.writeStatus(line);
     const flags = headers === undefined ? 0 : writeHeaders(res, headers);
-    if (this.listener.requestLog) this.responseHeaders = headers;
+    if (this.detailed) this.responseHeaders = headers;
     if (typeof body === 'string' && !bodiless && !(flags & HAS_CONTENT_TYPE)) {
       res.writeHeader('content-type', TEXT_PLAIN);
       this.defaultType = true;
@@ -278,7 +306,7 @@ export class Exchange implements RequestOwner, PoolTask {
     this.body?.discard();
     this.status ||= 200;
     // Only the access log needs the length; uWS frames the body itself.
-    if (this.listener.requestLog) this.contentLength = this.length = byteLength(body);
+    if (this.detailed) this.contentLength = this.length = byteLength(body);
     this.logRequest();
     this.res.end(body, this.listener.draining);
     this.done();
@@ -306,7 +334,10 @@ export class Exchange implements RequestOwner, PoolTask {
 
   logRequest(): void {
     const log = this.listener.requestLog;
-    if (log) log.write(accessEntry(this));
+    if (log === null) return;
+    // Every caller logs before it ends the response (a client that left was read in keepPeer).
+    if (this.detailed && this.peer === null && !this.aborted && log.peer) this.peer = this.res.getRemoteAddressAsText();
+    log.write(this);
   }
 
   fail(err: unknown): Promise<void> | undefined {
@@ -350,29 +381,6 @@ export class Exchange implements RequestOwner, PoolTask {
 
 /** writeHeaders() result bit: the app set a Content-Type. */
 export const HAS_CONTENT_TYPE = 1;
-
-function accessEntry(ex: Exchange) {
-  const req = ex.request;
-  return {
-    remote: ex.remote === null ? '-' : formatPeerAddress(ex.remote),
-    method: req.method,
-    target: req.target,
-    protocol: ex.protocol,
-    status: ex.status,
-    length: ex.length,
-    requestHeader: (name: string) => req.header(name),
-    responseHeader: (name: string) => responseHeader(ex, name),
-    startNs: ex.startNs,
-  };
-}
-
-function responseHeader(ex: Exchange, name: string): string | null {
-  const v = ex.responseHeaders === undefined ? null : headerValue(ex.responseHeaders, name);
-  if (v !== null) return v;
-  if (name === 'content-type' && ex.defaultType) return TEXT_PLAIN;
-  if (name === 'content-length' && ex.contentLength >= 0) return String(ex.contentLength);
-  return null;
-}
 
 /** The app answered a client that is gone: let its stream know. */
 function cancelBody(r: Response): void {

@@ -35,6 +35,10 @@ export class Statsd {
   private readonly tags: string;
   private readonly counters = new Map<string, number>();
   private lines: string[] = [];
+  // Requests of this turn, kept as numbers: their lines are written once per turn, at the flush.
+  private requests = 0;
+  private durations: number[] = [];
+  private readonly statuses = new Map<number, number>();
   private scheduled = false;
   private connected = false;
   private closed = false;
@@ -66,9 +70,10 @@ export class Statsd {
 
   /** One request, as Gunicorn's access(): a count, its duration, its status. */
   request(status: number, ms: number): void {
-    this.increment('requests');
-    this.timing('request.duration', ms);
-    this.increment(`request.status.${status}`);
+    this.requests++;
+    this.durations.push(ms);
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+    this.schedule();
   }
 
   private schedule(): void {
@@ -82,11 +87,26 @@ export class Statsd {
     if (this.closed) return;
     if (!this.connected) {
       // Not connected yet (or the name never resolved): keep a little, never grow without bound.
-      if (this.lines.length > 1000) this.lines = [];
+      if (this.lines.length > 1000 || this.durations.length > 1000) {
+        this.lines = [];
+        this.durations = [];
+        this.requests = 0;
+        this.statuses.clear();
+      }
       return;
     }
     const lines = this.lines;
     this.lines = [];
+    if (this.requests > 0) {
+      const timer = `${this.prefix}request.duration:`;
+      const ms = `|ms${this.tags}`;
+      for (const d of this.durations) lines.push(timer + (Math.round(d * 1000) / 1000) + ms);
+      lines.push(`${this.prefix}requests:${this.requests}|c${this.tags}`);
+      for (const [status, n] of this.statuses) lines.push(`${this.prefix}request.status.${status}:${n}|c${this.tags}`);
+      this.requests = 0;
+      this.durations = [];
+      this.statuses.clear();
+    }
     for (const [name, n] of this.counters) lines.push(`${this.prefix}${name}:${n}|c${this.tags}`);
     this.counters.clear();
     let packet = '';

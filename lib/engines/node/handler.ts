@@ -66,6 +66,7 @@ export function createNodeHandler(listener: Listener): (req: IncomingMessage, re
     if (chunked) (wire as TrailerCheckedWire).exchange = ex;
     listener.submit(ex);
     ex.inHandler = false;
+    ex.keepPeer();
     // Node reports a gone client on a later tick: a response already complete needs no listener.
     if (!ex.finished) wire.onAborted(() => ex.onAborted());
   };

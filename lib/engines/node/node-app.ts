@@ -19,17 +19,15 @@ export class NodeCall implements PoolTask, AccessEntry {
   private settle: (() => void) | undefined = undefined;
   /** Body bytes the app wrote (counted only when the access log is on). */
   length = 0;
-  readonly startNs: bigint;
+  /** performance.now() at arrival, when anything measures requests. */
+  readonly startMs: number;
 
   constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly listener: Listener, readonly app: NodeApp) {
     // 'close' comes once: after the response finished, or when the connection went first.
     res.once('close', () => this.closed());
-    if (listener.requestLog !== null) {
-      this.startNs = process.hrtime.bigint();
-      countBody(res, this);
-    } else {
-      this.startNs = 0n;
-    }
+    const log = listener.requestLog;
+    this.startMs = log !== null ? performance.now() : 0;
+    if (log !== null && log.detailed) countBody(res, this);
   }
 
   run(): Promise<void> | undefined {

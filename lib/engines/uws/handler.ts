@@ -33,5 +33,6 @@ export function createHandler(listener: Listener): (res: HttpResponse, req: Http
     res.onAborted(() => ex.onAborted());
     listener.submit(ex);
     ex.inHandler = false;
+    ex.keepPeer();
   };
 }
