@@ -7,7 +7,7 @@
 // machine.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,7 +209,11 @@ const accessFile = (name: string) => ['--access-logfile', path.join(OBSERVE_DIR,
 const metricsBind = (port: number) => ['--metrics-bind', `unix:${path.join(OBSERVE_DIR, `metrics-${port}.sock`)}`];
 const everything = (port: number) => [...accessFile(`all-${port}`), '--access-logformat', 'json', ...metricsBind(port), '--statsd-host', STATSD];
 const OBSERVE_PLAN: Workload[] = [{ path: '/', connections: 100 }];
-const observe = { group: 'observe', plan: OBSERVE_PLAN, bestToolOnly: true } as const;
+// A run writes tens of MB of access log per server: dropped once the server stops.
+const dropLogs = () => {
+  for (const f of readdirSync(OBSERVE_DIR)) if (f.endsWith('.log')) rmSync(path.join(OBSERVE_DIR, f), { force: true });
+};
+const observe = { group: 'observe', plan: OBSERVE_PLAN, bestToolOnly: true, cleanup: dropLogs } as const;
 const observeServers: ServerSpec[] = [
   { ...observe, batch: 'observe', quick: true, name: OBSERVE.off, argv: qilin('apps/hello.js') },
   { ...observe, batch: 'observe', name: OBSERVE.text, argv: (port) => qilin('apps/hello.js', accessFile(`text-${port}`))(port) },
@@ -493,6 +497,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       spec.cleanup?.();
     }
     rmSync(PM2_HOME, { recursive: true, force: true });
+    rmSync(OBSERVE_DIR, { recursive: true, force: true });
     process.exit(130);
   });
 }

@@ -14,7 +14,7 @@ import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from '
 import type { ServedBind } from './engines/types.js';
 import { Logger } from './log.js';
 import { MetricsHub, MetricsServer, type RestartReason } from './metrics/prometheus.js';
-import { Statsd, parseStatsdHost } from './metrics/statsd.js';
+import { statsdFor, type Statsd } from './metrics/statsd.js';
 import { bindOnce } from './ports.js';
 import { ConfigError, type Settings } from './settings.js';
 import { bindFailure, closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
@@ -202,12 +202,11 @@ export class Arbiter {
 
   /** statsd_host: the arbiter sends `qilin.workers` and counts its own log lines. */
   private useStatsd(settings: Settings): void {
-    const target = settings.statsd_host === null ? null : parseStatsdHost(settings.statsd_host);
     const key = JSON.stringify([settings.statsd_host, settings.statsd_prefix, settings.dogstatsd_tags]);
     if (key !== this.statsdKey) {
       this.statsdKey = key;
       this.statsd?.close();
-      this.statsd = target !== null && typeof target !== 'string' ? new Statsd(target, settings.statsd_prefix, settings.dogstatsd_tags) : null;
+      this.statsd = statsdFor(settings);
     }
     this.log.statsd = this.statsd;
   }

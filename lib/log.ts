@@ -24,7 +24,7 @@ export function errorLogTime(d = new Date()): string {
 }
 /** `[22/Nov/2026:10:00:00 +0000]`, as Gunicorn's access log `%(t)s`. */
 export function accessLogTime(d = new Date()): string {
-  return formatAccessLogTime(d);
+  return `[${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tzOffset(d)}]`;
 }
 
 // The access log's clocks, formatted once per second (text) or millisecond (JSON), not per line.
@@ -33,7 +33,7 @@ let textTime = '';
 function accessLogTimeNow(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
-  if (second !== textSecond) { textSecond = second; textTime = formatAccessLogTime(new Date(now)); }
+  if (second !== textSecond) { textSecond = second; textTime = accessLogTime(new Date(now)); }
   return textTime;
 }
 let isoMs = -1;
@@ -44,9 +44,6 @@ function isoTimeNow(): string {
   return isoTime;
 }
 
-function formatAccessLogTime(d: Date): string {
-  return `[${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tzOffset(d)}]`;
-}
 
 /** How long access log lines may wait, and how much of them, before they are written. */
 const FLUSH_MS = 100;
@@ -314,9 +311,10 @@ export const isJsonAccessFormat = (format: string) => format.trim().toLowerCase(
 export class AccessLog {
   private readonly format: Atom;
   constructor(readonly sink: Sink, format: string) {
-    this.format = isJsonAccessFormat(format) ? jsonFormat : compileAccessFormat(format);
-    if (isJsonAccessFormat(format)) compileJsonLine(); // at start, not on the first request
-    this.peer = isJsonAccessFormat(format) || format.includes('%(h)s');
+    const json = isJsonAccessFormat(format);
+    if (json) compileJsonLine(); // at start, not on the first request
+    this.format = json ? jsonFormat : compileAccessFormat(format);
+    this.peer = json || format.includes('%(h)s');
   }
   /** It reads headers and body length: the engines collect them. */
   readonly detailed = true;

@@ -6,6 +6,7 @@
 // TERM: stop listening, finish in-flight requests within graceful_timeout, keep serving idle
 // keep-alive connections (with `Connection: close`) for `keepalive` s, then exit.
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../lib/app.js';
 import type { LoadedApp } from '../lib/app-shapes.js';
@@ -18,9 +19,8 @@ import { requestLimits } from '../lib/http/rules.js';
 import { Logger } from '../lib/log.js';
 import { requestLog, type RequestLog } from '../lib/metrics/recorder.js';
 import { RequestStats } from '../lib/metrics/stats.js';
-import { Statsd, parseStatsdHost } from '../lib/metrics/statsd.js';
+import { statsdFor, type Statsd } from '../lib/metrics/statsd.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { usePool, type Pool } from './pool.js';
 
 export type StopMode = 'graceful' | 'quick';
@@ -54,11 +54,9 @@ export abstract class Worker {
 
   constructor(protected readonly spec: WorkerSpec) {
     this.log = new Logger(spec.settings);
-    const { statsd_host, statsd_prefix, dogstatsd_tags, metrics_bind } = spec.settings;
-    const target = statsd_host === null ? null : parseStatsdHost(statsd_host);
-    this.statsd = target !== null && typeof target !== 'string' ? new Statsd(target, statsd_prefix, dogstatsd_tags) : null;
+    this.statsd = statsdFor(spec.settings);
     this.log.statsd = this.statsd;
-    this.stats = metrics_bind !== null ? new RequestStats() : null;
+    this.stats = spec.settings.metrics_bind !== null ? new RequestStats() : null;
     this.requestLog = requestLog(this.log.access, this.stats, this.statsd);
     const { max_requests, max_requests_jitter } = spec.settings;
     this.maxRequests = max_requests > 0 ? max_requests + Math.floor(Math.random() * (max_requests_jitter + 1)) : 0;

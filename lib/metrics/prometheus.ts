@@ -56,7 +56,7 @@ export class MetricsHub {
     if (reason !== null) this.restarts.set(reason, this.restarts.get(reason)! + 1);
   }
 
-  /** Every request counted so far (for tests and the log). */
+  /** Every request counted so far: the ended workers' and the live ones' last reports. */
   totals(): RequestTotals {
     const sum = emptyTotals();
     addTotals(sum, this.retired);

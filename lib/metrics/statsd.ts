@@ -4,6 +4,7 @@
 // server that is down or unreachable is dropped without a word: metrics never break serving.
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
+import type { Settings } from '../settings.js';
 
 /** Under a 1500-byte Ethernet MTU with IP and UDP headers: a datagram never fragments. */
 const MAX_DATAGRAM = 1432;
@@ -27,6 +28,12 @@ export function parseStatsdHost(text: string): StatsdTarget | string {
 /** Gunicorn's prefix rule: `app` and `app.` both give `app.` before every name. */
 export function statsdPrefix(prefix: string): string {
   return prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
+}
+
+/** The statsd client the settings ask for, or null (statsd_host unset; config validated it). */
+export function statsdFor(settings: Pick<Settings, 'statsd_host' | 'statsd_prefix' | 'dogstatsd_tags'>): Statsd | null {
+  const target = settings.statsd_host === null ? null : parseStatsdHost(settings.statsd_host);
+  return target !== null && typeof target !== 'string' ? new Statsd(target, settings.statsd_prefix, settings.dogstatsd_tags) : null;
 }
 
 export class Statsd {
@@ -55,11 +62,6 @@ export class Statsd {
 
   increment(name: string, by = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
-    this.schedule();
-  }
-
-  timing(name: string, ms: number): void {
-    this.lines.push(`${this.prefix}${name}:${Math.round(ms * 1000) / 1000}|ms${this.tags}`);
     this.schedule();
   }
 
