@@ -204,6 +204,8 @@ const OBSERVE = {
   off: 'qilin observe: all off', text: 'qilin observe: access log (text)', json: 'qilin observe: access log (JSON)',
   metrics: 'qilin observe: /metrics', statsd: 'qilin observe: statsd', all: 'qilin observe: JSON log + /metrics + statsd',
   nodeOff: 'qilin observe, node engine: all off', nodeAll: 'qilin observe, node engine: JSON log + /metrics + statsd',
+  apiOff: 'qilin observe, Hono API: all off', apiText: 'qilin observe, Hono API: access log (text)',
+  apiJson: 'qilin observe, Hono API: access log (JSON)',
 } as const;
 const accessFile = (name: string) => ['--access-logfile', path.join(OBSERVE_DIR, `${name}.log`)];
 const metricsBind = (port: number) => ['--metrics-bind', `unix:${path.join(OBSERVE_DIR, `metrics-${port}.sock`)}`];
@@ -223,6 +225,10 @@ const observeServers: ServerSpec[] = [
   { ...observe, batch: 'observe', quick: true, name: OBSERVE.all, argv: (port) => qilin('apps/hello.js', everything(port))(port) },
   { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeOff, argv: qilin('apps/hello.js', ['--engine', 'node']) },
   { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeAll, argv: (port) => qilin('apps/hello.js', ['--engine', 'node', ...everything(port)])(port) },
+  // The same logs on an app doing an app's work per request (Hono, three middlewares, a JSON route).
+  { ...observe, plan: HONO_API, batch: 'observe api', quick: true, name: OBSERVE.apiOff, argv: qilin('apps/hono-api.js') },
+  { ...observe, plan: HONO_API, batch: 'observe api', quick: true, name: OBSERVE.apiText, argv: (port) => qilin('apps/hono-api.js', accessFile(`api-text-${port}`))(port) },
+  { ...observe, plan: HONO_API, batch: 'observe api', name: OBSERVE.apiJson, argv: (port) => qilin('apps/hono-api.js', [...accessFile(`api-json-${port}`), '--access-logformat', 'json'])(port) },
 ];
 
 const SERVERS: ServerSpec[] = [
@@ -694,11 +700,25 @@ function targets(rows: Row[]): Target[] {
   }
   // Watching the server: each way on against the same app with everything off, same batch.
   for (const [on, off] of [
-    [OBSERVE.text, OBSERVE.off], [OBSERVE.json, OBSERVE.off], [OBSERVE.metrics, OBSERVE.off], [OBSERVE.statsd, OBSERVE.off],
-    [OBSERVE.all, OBSERVE.off], [OBSERVE.nodeAll, OBSERVE.nodeOff],
+    [OBSERVE.metrics, OBSERVE.off], [OBSERVE.statsd, OBSERVE.off], [OBSERVE.nodeAll, OBSERVE.nodeOff],
   ] as const) {
     if (!pick(rows, on, best, 100) || !pick(rows, off, best, 100)) continue;
     atLeast(`${on} ÷ ${off}`, [on], [off], 0.9);
+  }
+  // An access log line costs a few µs however little the app does (on uWS, one getpeername(2) for
+  // %(h)s, since uWS keeps no peer address, then the line): on hello world, ~10 µs a request, that is
+  // most of a request, so these are the log's absolute cost, and the ≤ 10 % bar is an app's (below).
+  for (const on of [OBSERVE.text, OBSERVE.json, OBSERVE.all]) {
+    const a = pick(rows, on, best, 100);
+    const b = pick(rows, OBSERVE.off, best, 100);
+    if (!a || !b) continue;
+    const us = 1e6 / best1(a) - 1e6 / best1(b);
+    add(`${on} ÷ ${OBSERVE.off} (${best}, c100)`, ratio(a, b), 'context: the cost per request', () => true,
+      (x) => `${x.toFixed(2)}× (+${us.toFixed(1)} µs a request)`);
+  }
+  for (const on of [OBSERVE.apiText, OBSERVE.apiJson]) {
+    if (!pick(rows, on, best, 100, HONO_API[0]!.path) || !pick(rows, OBSERVE.apiOff, best, 100, HONO_API[0]!.path)) continue;
+    atLeast(`${on} ÷ ${OBSERVE.apiOff}`, [on, HONO_API[0]!.path], [OBSERVE.apiOff, HONO_API[0]!.path], 0.9);
   }
   // The I/O-bound case, from each server's best run.
   const io = (server: string) => pick(rows, server, best, 1000, IO_PATH);
