@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 // qilin [OPTIONS] [APP_MODULE]
+// qilin ctl [--socket PATH] status|reload|scale N|stop [--json]
 import process from 'node:process';
 import { AppLoadError, loadApp } from '../lib/app.js';
-import { Arbiter, VERSION } from '../lib/arbiter.js';
-import { resolveConfig } from '../lib/config.js';
-import { ConfigError, helpText } from '../lib/settings.js';
+import { Arbiter, livePid, VERSION } from '../lib/arbiter.js';
+import { parseBind, resolveConfig } from '../lib/config.js';
+import { daemonize, enterDaemon } from '../lib/daemon.js';
+import { chooseEngine } from '../lib/engines/index.js';
+import { Logger } from '../lib/log.js';
+import { cannotSwitch, ownerWarning } from '../lib/privileges.js';
+import { runCtl } from '../lib/ctl.js';
+import { ConfigError, helpText, type Settings } from '../lib/settings.js';
 
 /** A setting that cannot be used: one line, exit 1 (Gunicorn's exit code for a config error). */
 function configError(err: ConfigError): number {
@@ -12,7 +18,22 @@ function configError(err: ConfigError): number {
   return 1;
 }
 
+/**
+ * -D: what would stop the arbiter as it starts is said on the terminal, before detaching: a pid
+ * file another live server holds, a log file that cannot be opened, an engine that cannot serve.
+ */
+function checkBeforeDetaching(settings: Settings): void {
+  const running = settings.pidfile ? livePid(settings.pidfile) : null;
+  if (running !== null) {
+    throw new ConfigError('pidfile', `Already running on PID ${running} (or pid file '${settings.pidfile}' is stale)`);
+  }
+  new Logger(settings).close();
+  chooseEngine(settings, settings.bind.map(parseBind), false); // systemd's sockets never reach a daemon
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'ctl') return runCtl(argv.slice(1)); // an app module named ctl is written ./ctl
+  const inDaemon = enterDaemon(); // the background copy -D started
   const cwd = process.cwd(); // before --chdir: a HUP re-reads the config file from here
   let resolved;
   try {
@@ -52,9 +73,29 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  const cannot = cannotSwitch(settings);
+  if (cannot) {
+    process.stderr.write(`Error: ${cannot}\n`);
+    return 1;
+  }
+  const ownerNote = ownerWarning(settings);
+  if (ownerNote) warnings.push(ownerNote);
+  // A new arbiter that USR2 started is in the background already (Gunicorn checks GUNICORN_FD).
+  if (settings.daemon && !inDaemon && process.env.QILIN_PID === undefined) {
+    if (process.env.NOTIFY_SOCKET) {
+      process.stderr.write("Warning: you shouldn't specify `daemon` (-D) when launching by systemd with `Type=notify`\n");
+    }
+    try {
+      checkBeforeDetaching(settings);
+    } catch (err) {
+      if (err instanceof ConfigError) return configError(err);
+      throw err;
+    }
+    return daemonize({ argv, cwd, settings });
+  }
   let arbiter: Arbiter;
   try {
-    arbiter = new Arbiter({ settings, app, argv, cwd, warnings }); // opens the logs, writes the pid file
+    arbiter = new Arbiter({ settings, app, argv, cwd, warnings, hooks: resolved.hooks }); // opens the logs, writes the pid file
   } catch (err) {
     if (err instanceof ConfigError) return configError(err);
     throw err;

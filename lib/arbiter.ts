@@ -8,21 +8,32 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindUrl, formatBind, parseBind, parseMetricsBind, resolveConfig, type BindAddress } from './config.js';
+import { ControlServer, ControlSocketError, type StatusData } from './control.js';
 import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from './engines/index.js';
 import type { ServedBind } from './engines/types.js';
+import { splitAppUri } from './app.js';
+import { resolveModule } from './loader.js';
+import { hookLog, type HookLog, type ServerHooks, type ServerInfo, type WorkerInfo } from './hooks.js';
+import { daemonReady } from './daemon.js';
 import { Logger } from './log.js';
+import { socketOwner } from './privileges.js';
 import { MetricsHub, MetricsServer, type RestartReason } from './metrics/prometheus.js';
 import { statsdFor, type Statsd } from './metrics/statsd.js';
 import { bindOnce } from './ports.js';
+import { inheritance, spawnNewArbiter, type Inheritance } from './reexec.js';
+import { Reloader } from './reload.js';
 import { ConfigError, type Settings } from './settings.js';
 import { bindFailure, closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
+import { ServiceNotifier } from './systemd.js';
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
 
 export const VERSION = '0.1.0';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
+const CHECK_APP_ENTRY = fileURLToPath(new URL('../workers/check-app.js', import.meta.url));
 const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 type ArbiterSignal = (typeof SIGNALS)[number];
 
@@ -48,6 +59,10 @@ interface WorkerRecord {
   aborted: boolean;
   /** Why it is being replaced, for /metrics. */
   retiredFor: 'max_requests' | 'reload' | null;
+  /** When it was forked (ms), for the control socket's status. */
+  forkedAt: number;
+  /** Its latest report (control socket or metrics_bind on), null before the first. */
+  load: WorkerLoad | null;
 }
 
 export interface ArbiterOptions {
@@ -59,6 +74,8 @@ export interface ArbiterOptions {
   cwd?: string;
   /** Warnings from reading the config (unknown keys), logged at start. */
   warnings?: readonly string[];
+  /** Server hooks from the config file (the arbiter's; workers import the file for theirs). */
+  hooks?: ServerHooks;
 }
 
 export class Arbiter {
@@ -74,7 +91,15 @@ export class Arbiter {
   private spawnPausedUntil = 0;
   private readonly workers = new Map<number, WorkerRecord>();
   private readonly sigQueue: ArbiterSignal[] = [];
-  private numWorkers: number;
+  /** Started by another arbiter's USR2: what it handed over (null once that one is gone: promoted). */
+  private inherited: Inheritance | null = null;
+  /** The arbiter this one started on USR2, while it runs. */
+  private reexecChild: ChildProcess | null = null;
+  /** The number of workers to keep (numWorkers, which tells nworkers_changed). */
+  private workerTarget: number;
+  private hooks: ServerHooks;
+  /** The arbiter as hooks see it. */
+  private readonly server: ServerInfo;
   private binds: BindAddress[] = [];
   private engine: EngineChoice;
   /**
@@ -98,9 +123,19 @@ export class Arbiter {
   private readonly signalHandlers = new Map<ArbiterSignal, () => void>();
   /** Totals of every worker's reports (metrics_bind set), and the listener that serves them. */
   private readonly metrics = new MetricsHub();
+  /** systemd's Type=notify: READY=1, RELOADING=1, STOPPING=1 (a no-op without $NOTIFY_SOCKET). */
+  private readonly service = new ServiceNotifier((msg) => this.log.warning(msg));
   private metricsServer: MetricsServer | null = null;
   private statsd: Statsd | null = null;
   private statsdKey = '';
+  /** reload: watches the app's files (null when reload is off). */
+  private reloader: Reloader | null = null;
+  /** Files the reloader saw change, not yet acted on. */
+  private changedFiles: string[] | null = null;
+  /** The control socket (control_socket set), opened at start and kept until exit. */
+  private control: ControlServer | null = null;
+  /** Stopping all workers (TERM, INT, QUIT, or a halt): the worker count is no longer kept. */
+  private stopping = false;
 
   /**
    * Opens the logs and writes the pid file, so that a path that cannot be used is found here, as a
@@ -112,19 +147,77 @@ export class Arbiter {
     this.argv = opts.argv;
     this.cwd = opts.cwd ?? process.cwd();
     this.startWarnings = opts.warnings ?? [];
-    this.numWorkers = opts.settings.workers;
+    this.hooks = opts.hooks ?? {};
+    this.workerTarget = opts.settings.workers;
+    const arbiter = this;
+    const log: HookLog = hookLog({
+      debug: (m) => this.log.debug(m), info: (m) => this.log.info(m), warning: (m) => this.log.warning(m),
+      errorMsg: (m) => this.log.errorMsg(m), critical: (m) => this.log.critical(m),
+    });
+    this.server = {
+      pid: process.pid, app: opts.app, log,
+      get settings() { return arbiter.settings; },
+      get numWorkers() { return arbiter.workerTarget; },
+      get workers() { return [...arbiter.workers.keys()]; },
+    };
     this.log = new Logger(opts.settings);
     this.useStatsd(opts.settings);
     try {
+      this.inherited = inheritance(process.env);
       this.systemd = systemdSockets(process.env);
       this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null);
       this.engineDecided = this.engine.fixed;
-      if (opts.settings.pidfile) createPidfile(opts.settings.pidfile);
+      // Started by USR2: the old arbiter still runs; `<pidfile>.2` until it is gone (as Gunicorn).
+      if (opts.settings.pidfile) createPidfile(this.inherited ? `${opts.settings.pidfile}.2` : opts.settings.pidfile);
     } catch (err) {
       this.log.close();
       throw err;
     }
-    this.pidfile = opts.settings.pidfile;
+    this.pidfile = opts.settings.pidfile && this.inherited ? `${opts.settings.pidfile}.2` : opts.settings.pidfile;
+  }
+
+  /** The number of workers to keep; a change is told to the nworkers_changed hook (as Gunicorn's setter). */
+  private get numWorkers(): number {
+    return this.workerTarget;
+  }
+  private set numWorkers(n: number) {
+    const old = this.workerTarget;
+    this.workerTarget = n;
+    if (n !== old) this.syncHook('nworkers_changed', (h) => h(this.server, n, old));
+  }
+
+  /** A worker as arbiter-side hooks see it. */
+  private workerInfo(pid: number, age: number): WorkerInfo {
+    return { pid, age, app: this.app, settings: this.settings, log: this.server.log };
+  }
+
+  /**
+   * Call an arbiter hook and wait for it. A throw is logged and the arbiter goes on, except for
+   * on_starting and when_ready, whose throw stops the start (`rethrow`), as in Gunicorn.
+   */
+  private async hook<K extends keyof ServerHooks>(
+    name: K, call: (h: NonNullable<ServerHooks[K]>) => unknown, rethrow = false,
+  ): Promise<void> {
+    const h = this.hooks[name];
+    if (!h) return;
+    try {
+      await call(h as NonNullable<ServerHooks[K]>);
+    } catch (err) {
+      if (rethrow) throw err;
+      this.log.exception(`Exception in ${name} hook`, err);
+    }
+  }
+
+  /** A synchronous hook (pre_fork, child_exit, nworkers_changed): a promise it returns is not awaited. */
+  private syncHook<K extends keyof ServerHooks>(name: K, call: (h: NonNullable<ServerHooks[K]>) => unknown): void {
+    const h = this.hooks[name];
+    if (!h) return;
+    try {
+      const r = call(h as NonNullable<ServerHooks[K]>);
+      if (r instanceof Promise) r.catch((err: unknown) => this.log.exception(`Exception in ${name} hook`, err));
+    } catch (err) {
+      this.log.exception(`Exception in ${name} hook`, err);
+    }
   }
 
   private get procName(): string {
@@ -142,6 +235,7 @@ export class Arbiter {
         if (err.exitCode !== 0) await this.stop(false);
         this.log.info('Shutting down: Master');
         if (err.reason) this.log.log(err.exitCode === 0 ? 'info' : 'error', `Reason: ${err.reason}`);
+        await this.hook('on_exit', (h) => h(this.server));
         return err.exitCode;
       }
       this.log.exception('Unhandled exception in main loop', err);
@@ -154,9 +248,14 @@ export class Arbiter {
 
   private async start(): Promise<void> {
     const { settings } = this;
-    process.title = `qilin: master [${this.procName}]`;
+    process.title = this.inherited ? `qilin: master [${this.procName}.2]` : `qilin: master [${this.procName}]`;
+    if (this.inherited) this.log.info(`Started by arbiter ${this.inherited.parentPid} (USR2): serving beside it until it exits`);
     this.log.info(`Starting qilin ${VERSION}`);
     for (const w of this.startWarnings) this.log.warning(w);
+    // Gunicorn sets its worker count as the arbiter is made, telling nworkers_changed (old: None).
+    this.syncHook('nworkers_changed', (h) => h(this.server, this.workerTarget, null));
+    await this.hook('on_starting', (h) => h(this.server), true);
+    if (settings.preload_app) await this.preloadApp();
     try {
       this.engineNotes = await engineFacts(this.engine.name);
       this.sharedSockets = this.engineNotes.sharedSockets;
@@ -165,16 +264,91 @@ export class Arbiter {
       throw new HaltServer((err as Error).message, WORKER_BOOT_ERROR);
     }
     if (this.systemd) this.log.info(`Using ${this.systemd.length} socket(s) from systemd; bind is ignored`);
+    // The old arbiter holds the control socket and metrics address until it exits (see promote).
+    if (!this.inherited) await this.openControl(settings);
+    if (this.inherited && this.sharedSockets) this.sockets = this.inherited.sockets;
+    else for (const s of this.inherited?.sockets ?? []) closeSocket(s);
     this.binds = await this.openBinds(settings);
     for (const url of this.listeningAt()) this.log.info(`Listening at: ${url} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
     if (!this.sharedSockets) this.warnReusePortReload();
-    await this.openMetrics(settings.metrics_bind);
+    if (!this.inherited) await this.openMetrics(settings.metrics_bind);
     for (const sig of SIGNALS) {
       const h = () => this.signal(sig);
       this.signalHandlers.set(sig, h);
       process.on(sig, h);
     }
+    this.syncReloader();
+    await this.hook('when_ready', (h) => h(this.server), true);
+  }
+
+  /**
+   * preload_app: load the app once before any worker is forked, so that an app that cannot load
+   * stops the server here, with Gunicorn's exit code 4, rather than in its first workers. In a
+   * short-lived child, not in the arbiter: the app's top-level code (timers, connections, a
+   * listen()) would otherwise run and stay in the arbiter, and an ES module cannot be unloaded.
+   */
+  private async preloadApp(): Promise<void> {
+    const { settings } = this;
+    const env: NodeJS.ProcessEnv = { ...process.env, QILIN_CHECK_APP: JSON.stringify({ settings, app: this.app }) };
+    for (const kv of settings.raw_env) {
+      const i = kv.indexOf('=');
+      env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    const child = fork(CHECK_APP_ENTRY, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // An app whose import never ends would hang the start: give it `timeout`, as a booting worker has.
+    const timer = settings.timeout > 0 ? setTimeout(() => {
+      this.log.errorMsg(`The app did not load within ${settings.timeout} s (timeout)`);
+      child.kill('SIGKILL');
+    }, settings.timeout * 1000) : null;
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('error', (err) => { this.log.errorMsg(`Could not load the app: ${err.message}`); resolve(null); });
+      child.on('exit', (c) => resolve(c));
+    });
+    if (timer) clearTimeout(timer);
+    if (code !== 0) throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
+  }
+
+  /** reload on (it may change on HUP): one watcher for the app's files; a change reloads as HUP does. */
+  private syncReloader(): void {
+    const { reload, reload_engine, reload_extra_files } = this.settings;
+    const extra = reload_extra_files.map((f) => path.resolve(this.cwd, f)); // relative to where qilin started
+    if (reload && this.reloader?.engine === reload_engine) { this.reloader.setExtra(extra); return; }
+    this.reloader?.close();
+    this.reloader = null;
+    if (!reload) return;
+    this.log.warning('Reloader is on. Use in development only!');
+    this.reloader = new Reloader({
+      engine: reload_engine,
+      extra,
+      appDir: this.appDirectory(),
+      onChange: (files) => {
+        this.changedFiles = [...(this.changedFiles ?? []), ...files];
+        this.wake();
+      },
+      warn: (msg) => this.log.warning(msg),
+      debug: (msg) => this.log.debug(msg),
+    });
+  }
+
+  /** The directory of the app's module, watched until a worker says which files the app is made of. */
+  private appDirectory(): string {
+    try {
+      return path.dirname(resolveModule(splitAppUri(this.app).module));
+    } catch {
+      return process.cwd(); // a package that does not resolve: the workers will say why
+    }
+  }
+
+  /** Files of the app changed: replace the workers through HUP's path (which keeps them if the app is broken). */
+  private async reloadForChanges(files: string[]): Promise<void> {
+    const shown = [...new Set(files)].map((f) => {
+      const rel = path.relative(this.cwd, f);
+      return rel.startsWith('..') || path.isAbsolute(rel) ? f : rel;
+    });
+    const more = shown.length > 3 ? ` and ${shown.length - 3} more` : '';
+    this.log.info(`Reloading workers: ${shown.slice(0, 3).join(', ')}${more} modified`);
+    await this.reload();
   }
 
   /** metrics_bind: open (or move, on a reload) the admin listener that serves /metrics. */
@@ -198,6 +372,52 @@ export class Arbiter {
     const now = Date.now();
     const workers = [...this.workers.values()].map((w) => ({ pid: w.pid, heartbeatAgeMs: now - w.lastBeat }));
     return this.metrics.render(workers);
+  }
+
+  /**
+   * control_socket: listen for `qilin ctl`. Its path is settled at start (a reload does not move it).
+   * reload and stop go through the signal queue, as HUP and TERM do.
+   */
+  private async openControl(settings: Settings): Promise<void> {
+    if (settings.control_socket === null || settings.control_socket_disable) return;
+    try {
+      this.control = await ControlServer.open(settings.control_socket, settings.control_socket_mode, {
+        status: () => this.controlStatus(),
+        reload: () => this.signal('SIGHUP'),
+        scale: (n) => this.scale(n),
+        stop: () => this.signal('SIGTERM'),
+      });
+    } catch (err) {
+      if (err instanceof ControlSocketError) throw new HaltServer(err.message, 1);
+      throw err;
+    }
+    this.log.info(`Control socket listening at ${this.control.path}`);
+  }
+
+  private controlStatus(): StatusData {
+    const now = Date.now();
+    const secs = (ms: number) => Math.round(ms / 100) / 10;
+    const workers = [...this.workers.values()].sort((a, b) => a.age - b.age).map((w) => ({
+      pid: w.pid,
+      state: w.stopping ? 'stopping' as const : w.retiring ? 'retiring' as const : w.ready ? 'ready' as const : 'booting' as const,
+      age: secs(now - w.forkedAt),
+      requests: w.load?.requests ?? null,
+      in_flight: w.load ? w.load.running + w.load.queued : null,
+      queued: w.load?.queued ?? null,
+      last_heartbeat: secs(now - w.lastBeat),
+      rss: w.load?.rss ?? null,
+    }));
+    return { pid: process.pid, target: this.numWorkers, workers };
+  }
+
+  /** `qilin ctl scale N`: keep `n` workers, as that many TTIN or TTOU would; returns the count before. */
+  private scale(n: number): number {
+    if (this.stopping) throw new Error('the server is stopping');
+    const before = this.numWorkers;
+    this.log.info(`Scaling from ${before} to ${n} workers (control socket)`);
+    this.numWorkers = n;
+    this.wake(); // the loop's next pass forks or stops workers (manageWorkers)
+    return before;
   }
 
   /** statsd_host: the arbiter sends `qilin.workers` and counts its own log lines. */
@@ -268,7 +488,7 @@ export class Arbiter {
       for (const b of settings.bind.map(parseBind)) {
         const old = kept.get(bindKey(b));
         if (old) { next.push(old); kept.delete(bindKey(b)); continue; }
-        const s = await createSocket(b, settings.umask);
+        const s = await createSocket(b, settings.umask, socketOwner(settings));
         fresh.push(s);
         next.push(s);
       }
@@ -294,6 +514,9 @@ export class Arbiter {
     for (const b of wanted) {
       const already = current.find((c) => c.text === b.text);
       if (already) { out.push(already); continue; }
+      // The old arbiter's workers listen there with SO_REUSEPORT: a plain probe would fail; ours join them.
+      const inheritedPort = b.kind === 'tcp' ? this.inherited?.ports.get(b.text) : undefined;
+      if (b.kind === 'tcp' && inheritedPort !== undefined) { out.push({ ...b, port: inheritedPort }); continue; }
       out.push(await probeBind(b));
     }
     return out;
@@ -331,11 +554,18 @@ export class Arbiter {
     this.manageWorkers();
     for (;;) {
       if (this.halt) throw this.halt;
+      if (this.inherited && process.ppid !== this.inherited.parentPid) await this.promote();
       if (this.moveToNode !== null) await this.switchToNode(this.moveToNode);
+      if (this.changedFiles !== null) {
+        const files = this.changedFiles;
+        this.changedFiles = null;
+        await this.reloadForChanges(files);
+      }
       const sig = this.sigQueue.shift();
       if (sig === undefined) {
         this.murderWorkers();
         this.manageWorkers();
+        this.announceReady();
         this.statsd?.gauge('workers', this.workers.size);
         await this.sleep(1000);
         continue;
@@ -371,10 +601,19 @@ export class Arbiter {
           this.killWorkers('SIGUSR1');
           break;
         case 'SIGUSR2':
-          this.log.warning('Handling signal: usr2: re-executing the arbiter is not supported yet; use HUP to reload');
+          this.log.info('Handling signal: usr2');
+          await this.reexec();
           break;
         case 'SIGWINCH':
-          this.log.debug('SIGWINCH ignored. Not daemonized');
+          if (this.settings.daemon) {
+            // No terminal sends it to a daemon: stop the workers, keep the arbiter; HUP or TTIN brings workers back.
+            this.log.info('Handling signal: winch');
+            this.log.info('graceful stop of workers');
+            this.numWorkers = 0;
+            for (const w of this.workers.values()) if (!w.stopping) this.stopWorker(w);
+          } else {
+            this.log.debug('SIGWINCH ignored. Not daemonized');
+          }
           break;
       }
     }
@@ -382,10 +621,11 @@ export class Arbiter {
 
   /** HUP: re-read the config, start new workers, retire the old ones once the new are ready. */
   private async reload(): Promise<void> {
+    this.service.reloading(); // READY=1 follows once the new workers listen (or the old stay)
     let log: Logger | null = null;
     try {
       // fresh: evaluate the config file again, not the module import() cached at start.
-      const { settings, warnings } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
+      const { settings, warnings, hooks } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
       const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null);
       // A provisional choice keeps the engine running (one the app settled, say).
       if (next.fixed && next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
@@ -394,12 +634,14 @@ export class Arbiter {
       log = new Logger(settings); // before the old one closes: a log that cannot be opened keeps the old
       this.switchPidfile(settings.pidfile);
       this.settings = settings;
+      this.hooks = hooks;
       this.binds = binds;
       this.numWorkers = settings.workers;
       await this.openMetrics(settings.metrics_bind);
       this.log.close();
       this.log = log;
       this.useStatsd(settings);
+      this.syncReloader();
       for (const w of warnings) this.log.warning(w);
       for (const url of this.listeningAt()) if (!before.has(url)) this.log.info(`Listening at: ${url} (${process.pid})`);
     } catch (err) {
@@ -407,9 +649,83 @@ export class Arbiter {
       this.log.errorMsg(`Reload failed, keeping the running config: ${(err as Error).message}`);
       return;
     }
+    await this.hook('on_reload', (h) => h(this.server));
     this.spawnPausedUntil = 0; // the user may have fixed the app: try now
     for (const w of this.workers.values()) { w.retiring = true; w.retiredFor ??= 'reload'; }
     this.manageWorkers();
+  }
+
+  /** Every wanted worker listens, after a start or a reload: READY=1 for systemd; a -D parent may exit. */
+  private announceReady(): void {
+    if (!this.service.awaitingReady) return;
+    const serving = [...this.workers.values()].filter((w) => w.ready && !w.retiring && !w.stopping).length;
+    if (serving < this.numWorkers) return;
+    this.service.ready(`${serving} worker${serving === 1 ? '' : 's'} serving`);
+    daemonReady();
+  }
+
+  /**
+   * USR2: start a new arbiter from the same command line beside this one (Gunicorn's reexec). This
+   * one keeps serving until the operator stops it (TERM, or WINCH then QUIT when daemonized); the
+   * new one takes over the pid file, the control socket and /metrics once this one is gone.
+   */
+  private async reexec(): Promise<void> {
+    if (this.reexecChild) { this.log.warning('USR2 signal ignored. Child exists.'); return; }
+    if (this.inherited) { this.log.warning('USR2 signal ignored. Parent exists.'); return; }
+    const pidfile = this.pidfile;
+    if (pidfile) {
+      try {
+        renameSync(pidfile, `${pidfile}.oldbin`);
+        this.pidfile = `${pidfile}.oldbin`;
+      } catch (err) {
+        this.log.warning(`Cannot rename the pid file to ${pidfile}.oldbin: ${(err as Error).message}`);
+      }
+    }
+    await this.hook('pre_exec', (h) => h(this.server));
+    // The new arbiter owns the unix socket files from now on: this one must not remove them as it exits.
+    const unlinks = this.sockets.map((s) => s.unlinkPath);
+    for (const s of this.sockets) s.unlinkPath = null;
+    const child = spawnNewArbiter({
+      argv: this.argv, cwd: this.cwd, sockets: this.sharedSockets ? this.sockets : [], binds: this.binds,
+    });
+    this.reexecChild = child;
+    // The new arbiter watches the app's files now (reload): one reload per edit, not one per generation.
+    this.reloader?.close();
+    this.reloader = null;
+    child.on('error', (err) => this.log.errorMsg(`Cannot start a new arbiter: ${err.message}`));
+    child.on('exit', (code, signal) => {
+      this.reexecChild = null;
+      this.log.errorMsg(`The new arbiter (pid:${child.pid ?? '?'}) exited (${signal ?? `code ${code}`}); this one goes on`);
+      // Back to how it was before USR2.
+      this.sockets.forEach((s, i) => { s.unlinkPath = unlinks[i] ?? null; });
+      this.syncReloader();
+      if (pidfile && this.pidfile === `${pidfile}.oldbin`) {
+        try { renameSync(this.pidfile, pidfile); this.pidfile = pidfile; } catch { /* removed meanwhile */ }
+      }
+    });
+  }
+
+  /** The arbiter that started this one on USR2 is gone: this one is the arbiter now (Gunicorn's maybe_promote_master). */
+  private async promote(): Promise<void> {
+    this.inherited = null;
+    this.log.info('Master has been promoted.');
+    process.title = `qilin: master [${this.procName}]`;
+    const wanted = this.settings.pidfile;
+    if (wanted && this.pidfile && this.pidfile !== wanted) {
+      try {
+        renameSync(this.pidfile, wanted);
+        this.pidfile = wanted;
+      } catch (err) {
+        this.log.warning(`Cannot rename the pid file to ${wanted}: ${(err as Error).message}`);
+      }
+    }
+    try {
+      await this.openControl(this.settings);
+      await this.openMetrics(this.settings.metrics_bind);
+    } catch (err) {
+      // Serving goes on without them: an admin socket is not worth stopping the server for.
+      this.log.errorMsg(`After promotion: ${err instanceof HaltServer ? err.reason : (err as Error).message}`);
+    }
   }
 
   /** A HUP that names another pid file writes the new one, then removes ours (as Gunicorn). */
@@ -446,6 +762,8 @@ export class Arbiter {
       : this.binds;
     const spec: WorkerSpec = {
       settings: this.settings, app: this.app, engine: this.engine.name, engineProvisional: !this.engineDecided, binds,
+      age: this.workerAge,
+      reportLoad: this.settings.control_socket !== null && !this.settings.control_socket_disable,
     };
     const env: NodeJS.ProcessEnv = { ...process.env, QILIN_WORKER: JSON.stringify(spec) };
     for (const kv of this.settings.raw_env) {
@@ -453,10 +771,11 @@ export class Arbiter {
       env[kv.slice(0, i)] = kv.slice(i + 1);
     }
     const stdio = ['ignore', 'inherit', 'inherit', 'ipc', ...(this.sharedSockets ? this.sockets.map((s) => s.fd) : [])];
+    this.syncHook('pre_fork', (h) => h(this.server, this.workerInfo(0, this.workerAge)));
     const proc = fork(WORKER_ENTRY, [], { env, stdio: stdio as ('ignore' | 'inherit' | 'ipc' | number)[] });
     const w: WorkerRecord = {
       pid: proc.pid!, proc, age: this.workerAge, lastBeat: Date.now(),
-      ready: false, retiring: false, stopping: false, aborted: false, retiredFor: null,
+      ready: false, retiring: false, stopping: false, aborted: false, retiredFor: null, forkedAt: Date.now(), load: null,
     };
     this.workers.set(w.pid, w);
     proc.on('message', (msg: WorkerMessage) => this.onWorkerMessage(w, msg));
@@ -476,6 +795,11 @@ export class Arbiter {
       this.wake();
     } else if (msg.t === 'stats') {
       this.metrics.report(w.pid, msg);
+      w.load = msg;
+    } else if (msg.t === 'load') {
+      w.load = msg;
+    } else if (msg.t === 'files') {
+      this.reloader?.setModuleFiles(msg.files, msg.loaded);
     } else if (msg.t === 'retire' && !w.retiring) {
       w.retiring = true; // max_requests reached: replace it, then stop it
       w.retiredFor = 'max_requests';
@@ -507,6 +831,7 @@ export class Arbiter {
 
   private reap(w: WorkerRecord, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.pid);
+    this.syncHook('child_exit', (h) => h(this.server, this.workerInfo(w.pid, w.age)));
     this.metrics.exited(w.pid, restartReason(w, code, signal));
     if (signal) {
       const extra = signal === 'SIGKILL' ? ' Perhaps out of memory?' : '';
@@ -577,7 +902,9 @@ export class Arbiter {
 
   /** Stop every worker: TERM and wait `graceful_timeout` (graceful), or QUIT (quick); then KILL. */
   private async stop(graceful: boolean): Promise<void> {
-    this.numWorkers = 0;
+    this.service.stopping();
+    this.stopping = true;
+    this.workerTarget = 0; // not a change of the worker count: nworkers_changed is not told (as Gunicorn)
     this.killWorkers(graceful ? 'SIGTERM' : 'SIGQUIT');
     for (const w of this.workers.values()) w.stopping = true;
     const limit = Date.now() + (graceful ? this.settings.graceful_timeout * 1000 + 1000 : 2000);
@@ -591,6 +918,10 @@ export class Arbiter {
   private cleanup(): void {
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.metricsServer?.close();
+    this.reloader?.close();
+    this.reloader = null;
+    this.control?.close();
+    this.control = null;
     this.statsd?.close();
     for (const s of this.sockets) closeSocket(s);
     this.sockets = [];
@@ -629,7 +960,7 @@ async function probeBind(b: BindAddress): Promise<BindAddress> {
 }
 
 /** The pid in `file` when it names a live process (Gunicorn's Pidfile.validate), else null. */
-function livePid(file: string): number | null {
+export function livePid(file: string): number | null {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -1,15 +1,17 @@
 // Resolves settings: defaults < config file < $QILIN_CMD_ARGS < command line (Gunicorn's order).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { configExports, pickHooks, type ServerHooks } from './hooks.js';
 import { importModule } from './loader.js';
 import { parseStatsdHost } from './metrics/statsd.js';
+import { workerOwner } from './privileges.js';
 import {
   ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings,
   type SettingName, type Settings,
 } from './settings.js';
 
-/** What a config file exports: any subset of the settings. */
-export type QilinConfig = Partial<Omit<Settings, 'config' | 'check_config' | 'print_config'>>;
+/** What a config file exports: any subset of the settings, and server hooks (lib/hooks.ts). */
+export type QilinConfig = Partial<Omit<Settings, 'config' | 'check_config' | 'print_config'>> & ServerHooks;
 
 /** Typed helper for `qilin.config.ts`: `export default defineConfig({ workers: 4 })`. */
 export function defineConfig(config: QilinConfig): QilinConfig {
@@ -72,6 +74,7 @@ export function splitArgs(s: string): string[] {
 
 interface ConfigFileValues {
   values: Map<SettingName, unknown>;
+  hooks: ServerHooks;
   warnings: string[];
 }
 
@@ -82,11 +85,8 @@ async function loadConfigFile(file: string, fresh: boolean): Promise<ConfigFileV
   } catch (err) {
     throw new ConfigError('config', `Failed to read config file: ${file} (${(err as Error).message.split('\n')[0]})`);
   }
-  let source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>;
-  // A TypeScript config compiled as CommonJS arrives as { default: { default: config } }.
-  if (source.default && typeof source.default === 'object' && !Object.keys(source).some((k) => SETTINGS_BY_NAME.has(k))) {
-    source = source.default as Record<string, unknown>;
-  }
+  const source = configExports(mod, (k) => SETTINGS_BY_NAME.has(k));
+  const hooks = pickHooks(source);
   const values = new Map<SettingName, unknown>();
   const warnings: string[] = [];
   for (const [key, raw] of Object.entries(source)) {
@@ -99,7 +99,7 @@ async function loadConfigFile(file: string, fresh: boolean): Promise<ConfigFileV
     }
     values.set(key as SettingName, coerce(def, raw));
   }
-  return { values, warnings };
+  return { values, hooks, warnings };
 }
 
 function unknownSettingWarning(key: string, file: string): string {
@@ -115,6 +115,8 @@ export interface ResolvedConfig {
   version: boolean;
   /** Absolute path of the config file that was read, if any. */
   configFile: string | null;
+  /** The server hooks the config file defines. */
+  hooks: ServerHooks;
   /** Problems worth a warning that do not stop the server (unknown keys in the config file). */
   warnings: string[];
 }
@@ -156,13 +158,27 @@ export async function resolveConfig(
   }
   const metrics = settings.metrics_bind as string | null;
   if (metrics !== null) parseMetricsBind(metrics);
+  if (settings.control_socket === '') throw new ConfigError('control_socket', 'Invalid value for control_socket: "" (a path is needed)');
+  const mode = settings.control_socket_mode as number;
+  if (mode > 0o777) {
+    // 600 read as decimal is not 0o600: say how to write it.
+    throw new ConfigError('control_socket_mode', `Invalid value for control_socket_mode: ${mode} (permission bits, at most 0o777: write 0o600, not 600)`);
+  }
   for (const e of settings.raw_env as string[]) {
     if (!e.includes('=')) throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
+  }
+  // A user or group that does not exist stops qilin here, before any worker is forked.
+  workerOwner(settings as unknown as Settings);
+  // As Gunicorn: a path that does not exist is an error (no glob patterns: Node 20 has no fs.glob).
+  for (const f of settings.reload_extra_files as string[]) {
+    if (!existsSync(path.resolve(cwd, f))) {
+      throw new ConfigError('reload_extra_files', `Invalid value for reload_extra_files: ${JSON.stringify(f)} (no such file or directory)`);
+    }
   }
   const app = cli.app ?? envArgs?.app ?? null;
   return {
     settings: settings as unknown as Settings, app, help: cli.help, version: cli.version, configFile,
-    warnings: fromFile?.warnings ?? [],
+    hooks: fromFile?.hooks ?? {}, warnings: fromFile?.warnings ?? [],
   };
 }
 

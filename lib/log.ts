@@ -3,6 +3,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type fastJsonType from 'fast-json-stringify';
 import type { Schema } from 'fast-json-stringify';
+import { chownForWorkers } from './privileges.js';
 import { ConfigError, LOG_LEVELS, type Settings } from './settings.js';
 
 type Level = (typeof LOG_LEVELS)[number];
@@ -55,14 +56,22 @@ class Sink {
   private pending: string[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
-  /** `setting` names the option in the error when the file cannot be opened. */
-  constructor(private readonly target: string, private readonly dash: number, private readonly setting: string) {
+  /**
+   * `setting` names the option in the error when the file cannot be opened; `owner` (user, group)
+   * is who the workers run as: the file is given to them, so that they can reopen it.
+   */
+  constructor(
+    private readonly target: string, private readonly dash: number, private readonly setting: string,
+    private readonly owner: Pick<Settings, 'user' | 'group'> | null = null,
+  ) {
     this.fd = this.open();
   }
   private open(): number {
     if (this.target === '-') return this.dash;
     try {
-      return openSync(this.target, 'a');
+      const fd = openSync(this.target, 'a');
+      if (this.owner) chownForWorkers(fd, this.owner);
+      return fd;
     } catch (err) {
       const detail = (err as Error).message;
       throw new ConfigError(this.setting, `Invalid value for ${this.setting}: ${JSON.stringify(this.target)} (${detail})`);
@@ -125,12 +134,16 @@ export class Logger {
   private readonly error: Sink;
   readonly access: AccessLog | null;
 
-  constructor(settings: Pick<Settings, 'loglevel' | 'errorlog' | 'accesslog' | 'access_log_format'>) {
+  constructor(
+    settings: Pick<Settings, 'loglevel' | 'errorlog' | 'accesslog' | 'access_log_format'> & Partial<Pick<Settings, 'user' | 'group'>>,
+  ) {
     this.rank = LEVEL_RANK[settings.loglevel];
-    this.error = new Sink(settings.errorlog, 2, 'errorlog');
+    const owner = settings.user != null || settings.group != null
+      ? { user: settings.user ?? null, group: settings.group ?? null } : null;
+    this.error = new Sink(settings.errorlog, 2, 'errorlog', owner);
     try {
       this.access = settings.accesslog
-        ? new AccessLog(new Sink(settings.accesslog, 1, 'accesslog'), settings.access_log_format)
+        ? new AccessLog(new Sink(settings.accesslog, 1, 'accesslog', owner), settings.access_log_format)
         : null;
     } catch (err) {
       this.error.close();

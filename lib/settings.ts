@@ -22,6 +22,7 @@ export const WORKER_CLASSES = ['pool', 'sync'] as const;
 export const ENGINES = ['uws', 'node'] as const;
 export const APP_INTERFACES = ['auto', 'fetch', 'node'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export const RELOAD_ENGINES = ['auto', 'poll', 'inotify'] as const;
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -110,6 +111,10 @@ export const SETTINGS: readonly SettingDef[] = [
     desc: 'How to call a bare function app: `fetch` (request) => Response, `node` (req, res), or `auto`: by its declared parameters (one: fetch, two or more: node). Frameworks are recognised whatever it says; a mismatch is an error.',
   },
   {
+    name: 'preload_app', section: 'Server Mechanics', flags: ['--preload'], type: 'bool', default: false,
+    desc: 'Load the app once in a short-lived process before forking any worker: an app that cannot load stops the server (exit 4) before any worker starts. Each worker still loads its own copy (no memory is shared).',
+  },
+  {
     name: 'chdir', section: 'Server Mechanics', flags: ['--chdir'], meta: 'DIR', type: 'string', default: null,
     defaultText: 'the current directory', desc: 'Change to this directory before loading the app.',
   },
@@ -122,6 +127,24 @@ export const SETTINGS: readonly SettingDef[] = [
     default: null, desc: 'File the arbiter writes its pid to; removed at exit.',
   },
   {
+    name: 'daemon', section: 'Server Mechanics', flags: ['-D', '--daemon'], type: 'bool', default: false,
+    desc: 'Detach from the terminal and run in the background; the command returns once the workers serve. Its output goes to /dev/null (set `errorlog`, or `enable_stdio_inheritance`).',
+  },
+  {
+    name: 'user', section: 'Server Mechanics', flags: ['-u', '--user'], meta: 'USER', type: 'string', default: null,
+    defaultText: 'the user qilin runs as (os.geteuid())',
+    desc: 'Run the workers as this user: a name or a numeric id. The arbiter keeps its own; only root can switch.',
+  },
+  {
+    name: 'group', section: 'Server Mechanics', flags: ['-g', '--group'], meta: 'GROUP', type: 'string', default: null,
+    defaultText: 'the group qilin runs as (os.getegid())',
+    desc: 'Run the workers as this group: a name or a numeric id.',
+  },
+  {
+    name: 'initgroups', section: 'Server Mechanics', flags: ['--initgroups'], type: 'bool', default: false,
+    desc: "Give the workers the supplementary groups of `user` (from the group database) as well as `group`; otherwise `group` is their only group.",
+  },
+  {
     name: 'accesslog', section: 'Logging', flags: ['--access-logfile'], meta: 'FILE', type: 'string',
     default: null, desc: 'Access log file; `-` is stdout. No access log when unset.',
   },
@@ -132,6 +155,10 @@ export const SETTINGS: readonly SettingDef[] = [
   {
     name: 'errorlog', section: 'Logging', flags: ['--error-logfile', '--log-file'], meta: 'FILE', type: 'string',
     default: '-', desc: 'Error log file; `-` is stderr.',
+  },
+  {
+    name: 'enable_stdio_inheritance', section: 'Logging', flags: ['-R', '--enable-stdio-inheritance'], type: 'bool',
+    default: false, desc: 'With `daemon`: keep stdout and stderr when they are not a terminal (`qilin -D ... >>out.log 2>&1`) instead of sending them to /dev/null.',
   },
   {
     name: 'loglevel', section: 'Logging', flags: ['--log-level'], meta: 'LEVEL', type: 'choice', choices: LOG_LEVELS,
@@ -158,12 +185,39 @@ export const SETTINGS: readonly SettingDef[] = [
     default: null, defaultText: 'the app URI', desc: 'Name in process titles.',
   },
   {
+    name: 'reload', section: 'Debugging', flags: ['--reload'], type: 'bool', default: false,
+    desc: 'Replace the workers when a file of the app changes (its module graph, or its directory until that is known), as HUP does. For development.',
+  },
+  {
+    name: 'reload_engine', section: 'Debugging', flags: ['--reload-engine'], meta: 'STRING', type: 'choice',
+    choices: RELOAD_ENGINES, default: 'auto',
+    desc: 'How `reload` sees changes: `inotify`: the OS\'s file events (fs.watch); `poll`: every file\'s mtime once a second (network and VM-shared filesystems); `auto`: events, polling when they cannot be used.',
+  },
+  {
+    name: 'reload_extra_files', section: 'Debugging', flags: ['--reload-extra-file'], meta: 'FILES', type: 'list',
+    default: [], desc: 'Also reload when this file (or anything below this directory) changes: templates, data the app reads. Repeatable; relative to where qilin starts.',
+  },
+  {
     name: 'check_config', section: 'Debugging', flags: ['--check-config'], type: 'bool', default: false,
     desc: 'Load the config and the app, then exit (0 when both load).',
   },
   {
     name: 'print_config', section: 'Debugging', flags: ['--print-config'], type: 'bool', default: false,
     desc: 'Print the resolved settings, then exit.',
+  },
+  {
+    name: 'control_socket', section: 'Control', flags: ['--control-socket'], meta: 'PATH', type: 'string',
+    default: null, defaultText: 'unset: no control socket',
+    desc: 'Unix socket where the arbiter takes `qilin ctl` commands (status, reload, scale N, stop); relative to the directory after `chdir`. Removed at exit. A stale file is replaced; one a live server holds stops qilin from starting.',
+  },
+  {
+    name: 'control_socket_mode', section: 'Control', flags: ['--control-socket-mode'], meta: 'INT', type: 'int',
+    min: 0, default: 0o600, defaultText: '0o600 (384)',
+    desc: 'Permissions of the control socket file: who may connect (`0o660` lets the group in).',
+  },
+  {
+    name: 'control_socket_disable', section: 'Control', flags: ['--no-control-socket'], type: 'bool', default: false,
+    desc: 'No control socket, even when `control_socket` is set.',
   },
 ];
 
@@ -186,20 +240,32 @@ export interface Settings {
   limit_request_field_size: number;
   limit_request_body: number;
   app_interface: (typeof APP_INTERFACES)[number];
+  preload_app: boolean;
   chdir: string | null;
   raw_env: string[];
   pidfile: string | null;
+  daemon: boolean;
+  user: string | null;
+  group: string | null;
+  initgroups: boolean;
   accesslog: string | null;
   access_log_format: string;
   errorlog: string;
+  enable_stdio_inheritance: boolean;
   loglevel: (typeof LOG_LEVELS)[number];
   statsd_host: string | null;
   dogstatsd_tags: string;
   statsd_prefix: string;
   metrics_bind: string | null;
   proc_name: string | null;
+  reload: boolean;
+  reload_engine: (typeof RELOAD_ENGINES)[number];
+  reload_extra_files: string[];
   check_config: boolean;
   print_config: boolean;
+  control_socket: string | null;
+  control_socket_mode: number;
+  control_socket_disable: boolean;
 }
 
 export type SettingName = keyof Settings;
@@ -294,6 +360,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
 export function helpText(): string {
   const lines = [
     'usage: qilin [OPTIONS] [APP_MODULE]',
+    '       qilin ctl [--socket PATH] status|reload|scale N|stop [--json]   (see qilin ctl --help)',
     '',
     'APP_MODULE is MODULE[:EXPORT]: a path (app.ts, ./dist/app.js, .mjs, .cjs) or a package name;',
     'EXPORT defaults to `default` and must be a fetch app (a function or an object with `fetch`).',

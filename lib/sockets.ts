@@ -9,11 +9,11 @@
 // them, whether or not a worker is alive, and workers accept from that one queue.
 import { spawnSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { bindUrl, formatBind, type BindAddress } from './config.js';
+import { bindUrl, formatBind, parseBind, type BindAddress } from './config.js';
 
 /** net's server handle (TCP or Pipe wrap): what `_createServerHandle` returns. */
 interface ServerHandle {
@@ -56,7 +56,7 @@ export function bindFailure(code: string, where: string, detail = ''): string {
 }
 
 /** Bind one address (not yet listening; see listenAll). */
-export async function createSocket(bind: BindAddress, umask: number): Promise<SharedSocket> {
+export async function createSocket(bind: BindAddress, umask: number, owner: { uid: number; gid: number } | null = null): Promise<SharedSocket> {
   const where = formatBind(bind);
   if (bind.kind === 'fd') return adopt(bind.fd, bind);
   if (bind.kind === 'unix') {
@@ -69,6 +69,14 @@ export async function createSocket(bind: BindAddress, umask: number): Promise<Sh
       process.umask(old);
     }
     if (typeof h === 'number') throw new SocketError(unixReason(errnoName(h), bind.path, where));
+    // The workers' user and group own it, as in Gunicorn: with a umask of 0o007, their group may connect.
+    if (owner) {
+      try { chownSync(bind.path, owner.uid, owner.gid); } catch (err) {
+        h.close();
+        try { unlinkSync(bind.path); } catch { /* gone already */ }
+        throw new SocketError(`Can't bind ${where}: ${(err as Error).message}`);
+      }
+    }
     return { bind, fd: h.fd, unlinkPath: bind.path, handle: h, url: bindUrl(bind) };
   }
   let address = bind.host;
@@ -121,6 +129,20 @@ export function systemdSockets(env: NodeJS.ProcessEnv): SharedSocket[] | null {
   const out: SharedSocket[] = [];
   for (let fd = 3; fd < 3 + n; fd++) out.push(adopt(fd, { kind: 'fd', fd, text: `fd://${fd}` }));
   return out;
+}
+
+/**
+ * Sockets a parent arbiter handed over on USR2 (lib/reexec.ts): listening already, at `fd`, for the
+ * bind written `text` (matched against the config's binds as a reload matches them).
+ */
+export function inheritedSockets(list: readonly { fd: number; text: string }[]): SharedSocket[] {
+  return list.map(({ fd, text }) => {
+    const b = parseBind(text);
+    // A unix socket keeps its path: the new arbiter removes the file when it closes the socket.
+    const s = adopt(fd, b);
+    if (b.kind === 'unix') { s.unlinkPath = b.path; s.url = bindUrl(b); }
+    return s;
+  });
 }
 
 /** A unix socket file left by a run that died: replaced. One a live server answers on: refused. */

@@ -21,25 +21,41 @@ export interface WorkerSpec {
    */
   engineProvisional: boolean;
   binds: ServedBind[];
+  /** Its place in the order the arbiter forked workers (1, 2, …), for hooks. */
+  age?: number;
+  /** The arbiter has a control socket: send a WorkerLoad every second (when no WorkerStats is sent). */
+  reportLoad: boolean;
 }
 
 /**
  * app: the app loaded, and what it is (before listening); ready: listening on every bind; hb: alive;
- * retire: served max_requests, replace me.
+ * retire: served max_requests, replace me; stats (metrics_bind) or else load (control socket): every second.
  */
 export type WorkerMessage =
   | { t: 'app'; style: AppStyle; what: string }
   | { t: 'ready' } | { t: 'hb' } | { t: 'retire' }
-  | ({ t: 'stats' } & WorkerStats);
+  /**
+   * With reload on, after loading the app (or failing to): the files it is made of, outside
+   * node_modules (null: not known); the arbiter watches them.
+   */
+  | { t: 'files'; files: string[] | null; loaded: boolean }
+  | ({ t: 'stats' } & WorkerStats)
+  | ({ t: 'load' } & WorkerLoad);
 
-/** What a worker reports for /metrics (with metrics_bind set): once a second, and as it stops. */
-export interface WorkerStats {
-  /** Cumulative since the worker started. */
-  totals: RequestTotals;
+/** What a worker reports for the control socket's status: once a second, counted without per-request cost. */
+export interface WorkerLoad {
+  /** Requests answered since the worker started. */
+  requests: number;
   /** Requests holding a pool slot, and waiting for one, over all its listeners. */
   running: number;
   queued: number;
   rss: number;
+}
+
+/** What a worker reports for /metrics (with metrics_bind set): once a second, and as it stops. */
+export interface WorkerStats extends WorkerLoad {
+  /** Cumulative since the worker started. */
+  totals: RequestTotals;
   /** Event-loop delay since the last report: its 99th percentile and its maximum, in seconds. */
   lagP99: number;
   lagMax: number;

@@ -282,3 +282,23 @@ export function parseResponses(text: string, heads: boolean[] = []): ParsedRespo
 
 /** An HTTP/1.1 GET as raw bytes, with extra header lines. */
 export const rawGet = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+/** GET `path` every 100 ms for `ms`: the statuses (0: refused or reset), and the pids that answered (`pidOf` the body). */
+export async function pollFor(
+  q: Qilin, ms: number, path: string, pidOf: (body: string) => number,
+): Promise<{ statuses: number[]; pids: Set<number> }> {
+  const statuses: number[] = [];
+  const pids = new Set<number>();
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await request(q.url + path);
+      statuses.push(r.status);
+      if (r.status === 200) pids.add(pidOf(r.body));
+    } catch {
+      statuses.push(0);
+    }
+    await sleep(100);
+  }
+  return { statuses, pids };
+}

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT, fixture, freePort, request, runQilin, sleep, startQilin, type Qilin } from './helpers.js';
+import { ROOT, fixture, freePort, pollFor, request, runQilin, sleep, startQilin, type Qilin } from './helpers.js';
 
 
 function tempDir(t: { teardown(fn: () => void): void }, prefix: string): string {
@@ -36,23 +36,6 @@ async function waitForWorkers(q: Qilin, n: number, timeout = 15000): Promise<num
 
 const count = (text: string, re: RegExp) => text.match(new RegExp(re.source, 'g'))?.length ?? 0;
 
-/** GET /pid every 100 ms for `ms`: the statuses and the pids that answered. */
-async function pollFor(q: Qilin, ms: number): Promise<{ statuses: number[]; pids: Set<number> }> {
-  const statuses: number[] = [];
-  const pids = new Set<number>();
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const r = await request(q.url + '/pid');
-      statuses.push(r.status);
-      if (r.status === 200) pids.add(Number(r.body));
-    } catch {
-      statuses.push(0); // connection refused or reset
-    }
-    await sleep(100);
-  }
-  return { statuses, pids };
-}
 
 const CONFIGS: Record<string, (workers: number) => string> = {
   'qilin.config.mjs': (n) => `export default { workers: ${n} };\n`,
@@ -89,7 +72,7 @@ t.test('HUP with the app broken on disk keeps the running workers; fixed, HUP re
   q.signal('SIGHUP');
   await q.waitFor(/\[ERROR\] Reload failed: worker \(pid:\d+\) could not load the app; keeping the running workers/);
   const booted = count(q.output, /Booting worker/);
-  const { statuses, pids } = await pollFor(q, 3000);
+  const { statuses, pids } = await pollFor(q, 3000, '/pid', Number);
   t.ok(statuses.length > 10 && statuses.every((s) => s === 200), `every request answered 200 (${statuses.join(',')})`);
   t.ok([...pids].every((p) => old.includes(p)), 'served by the old workers');
   t.equal(q.exit, null, 'the arbiter is alive');
@@ -117,7 +100,7 @@ t.test('a replacement that cannot load the app is retried at most once a second 
   process.kill(victim!, 'SIGKILL');
   await q.waitFor(/could not load the app; keeping the running workers/);
   const booted = count(q.output, /Booting worker/);
-  const { statuses, pids } = await pollFor(q, 3000);
+  const { statuses, pids } = await pollFor(q, 3000, '/pid', Number);
   t.ok(statuses.every((s) => s === 200), 'the surviving worker answers every request');
   t.same([...pids], [survivor], 'served by the survivor');
   const retries = count(q.output, /Booting worker/) - booted;

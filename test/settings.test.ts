@@ -34,3 +34,12 @@ t.test('every flag in the table parses to its setting', async (t) => {
     }
   }
 });
+
+t.test('qilin --version and -v: the package version, as Gunicorn prints its own', async (t) => {
+  const { version } = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v']) {
+    const r = await runQilin([flag]);
+    t.equal(r.code, 0, `${flag} exits 0`);
+    t.equal(r.output, `qilin (version ${version})\n`, `${flag} prints the version of package.json`);
+  }
+});

@@ -9,19 +9,24 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../lib/app.js';
-import type { LoadedApp } from '../lib/app-shapes.js';
+import type { LoadedApp, NodeApp } from '../lib/app-shapes.js';
 import { bindUrl, formatBind } from '../lib/config.js';
 import { servingEngine } from '../lib/engines/index.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../lib/engines/types.js';
-import { currentTask, requestContext, type Listener, type PoolTask } from '../lib/http/exchange.js';
+import { currentTask, requestContext, type FetchHandler, type Listener, type PoolTask } from '../lib/http/exchange.js';
 import { installLightResponse } from '../lib/http/response.js';
 import { requestLimits } from '../lib/http/rules.js';
+import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../lib/hooks.js';
 import { Logger } from '../lib/log.js';
+import { SETTINGS_BY_NAME } from '../lib/settings.js';
+import { becomeWorkerUser } from '../lib/privileges.js';
 import { requestLog, type RequestLog } from '../lib/metrics/recorder.js';
 import { RequestStats } from '../lib/metrics/stats.js';
 import { statsdFor, type Statsd } from '../lib/metrics/statsd.js';
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
+import { trackModuleFiles } from '../lib/reload.js';
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
 import { usePool, type Pool } from './pool.js';
+import { startStallWatchdog, type StallWatchdog } from './stall-watchdog.js';
 
 export type StopMode = 'graceful' | 'quick';
 
@@ -50,7 +55,13 @@ export abstract class Worker {
   /** Counts for the arbiter's /metrics (metrics_bind set), and statsd (statsd_host set). */
   private readonly stats: RequestStats | null;
   private readonly statsd: Statsd | null;
-  private readonly requestLog: RequestLog | null;
+  private requestLog: RequestLog | null;
+  /** Server hooks the config file defines for workers (lib/hooks.ts), and what they are given. */
+  private hooks: ServerHooks = {};
+  private readonly hookServer: ServerInfo;
+  private readonly hookWorker: WorkerInfo;
+  /** Logs where the main thread is stuck before the arbiter kills it for its timeout (timeout > 0). */
+  private stallWatchdog: StallWatchdog | null = null;
 
   constructor(protected readonly spec: WorkerSpec) {
     this.log = new Logger(spec.settings);
@@ -58,6 +69,11 @@ export abstract class Worker {
     this.log.statsd = this.statsd;
     this.stats = spec.settings.metrics_bind !== null ? new RequestStats() : null;
     this.requestLog = requestLog(this.log.access, this.stats, this.statsd);
+    const log = hookLog(this.log);
+    this.hookServer = {
+      pid: process.ppid, app: spec.app, settings: spec.settings, numWorkers: spec.settings.workers, workers: [], log,
+    };
+    this.hookWorker = { pid: process.pid, age: spec.age ?? 0, app: spec.app, settings: spec.settings, log };
     const { max_requests, max_requests_jitter } = spec.settings;
     this.maxRequests = max_requests > 0 ? max_requests + Math.floor(Math.random() * (max_requests_jitter + 1)) : 0;
   }
@@ -67,6 +83,8 @@ export abstract class Worker {
 
   /** Tell the arbiter; resolves once the message is handed to the IPC channel. */
   private send(msg: WorkerMessage): Promise<void> {
+    // Any message resets the arbiter's timeout clock; the watchdog keeps the same clock.
+    this.stallWatchdog?.beat();
     if (!process.connected) return Promise.resolve();
     return new Promise((resolve) => process.send!(msg, undefined, undefined, () => resolve()));
   }
@@ -76,6 +94,24 @@ export abstract class Worker {
     const { settings } = this.spec;
     process.title = `qilin: worker [${settings.proc_name ?? this.spec.app}]`;
     this.installSignals();
+    try {
+      becomeWorkerUser(this.spec); // user/group: first, so that no code of the app ever runs as root
+    } catch (err) {
+      this.log.errorMsg((err as Error).message);
+      return WORKER_BOOT_ERROR;
+    }
+    // From boot: an app stuck in its own top-level code is killed for its timeout too.
+    this.stallWatchdog = startStallWatchdog(settings, (err) => this.log.warning(`Cannot report where this worker is stuck: ${err.message}`));
+
+    try {
+      // The config file's hooks for workers; post_fork first, as Gunicorn calls it right after the fork.
+      this.hooks = await workerHooks(settings.config, (k) => SETTINGS_BY_NAME.has(k));
+      this.useHooks();
+      await this.hooks.post_fork?.(this.hookServer, this.hookWorker);
+    } catch (err) {
+      this.log.exception('Exception in worker process', err);
+      return WORKER_BOOT_ERROR;
+    }
 
     let engine: ServingEngine;
     try {
@@ -87,13 +123,17 @@ export abstract class Worker {
     }
 
     installLightResponse();
+    const moduleFiles = settings.reload ? trackModuleFiles() : null;
     let app: LoadedApp;
     try {
       app = await loadApp(this.spec.app, { appInterface: settings.app_interface });
     } catch (err) {
       this.log.exception(err instanceof AppLoadError ? err.message : 'Exception in worker process', err instanceof AppLoadError ? err.cause ?? '' : err);
+      if (moduleFiles) await this.send({ t: 'files', files: await moduleFiles.list(), loaded: false });
       return APP_LOAD_ERROR;
     }
+    // reload: the arbiter watches the files the app is made of.
+    if (moduleFiles) await this.send({ t: 'files', files: await moduleFiles.list(), loaded: true });
     await this.send({ t: 'app', style: app.style, what: app.what });
     if (app.style === 'node' && this.spec.engine === 'uws') {
       // The arbiter moves to the node engine and forks node workers in place of this one.
@@ -111,6 +151,13 @@ export abstract class Worker {
       }
     }
 
+    try {
+      await this.hooks.post_worker_init?.(this.hookWorker);
+    } catch (err) {
+      this.log.exception('Exception in worker process', err);
+      return WORKER_BOOT_ERROR;
+    }
+
     const heartbeat = this.startHeartbeat();
     const reporting = this.startReports();
     try {
@@ -124,16 +171,26 @@ export abstract class Worker {
       this.log.exception('Exception in worker process', err);
       return 1;
     } finally {
+      await this.workerExit();
       clearInterval(heartbeat);
-      if (reporting) { clearInterval(reporting.timer); await this.report(reporting.lag); }
+      this.stallWatchdog?.stop();
+      if (reporting) { clearInterval(reporting.timer); if (reporting.lag) await this.report(reporting.lag); }
       this.statsd?.close();
       this.log.flush();
     }
   }
 
-  /** With metrics_bind set: a report to the arbiter every second (and a last one as the worker ends). */
-  private startReports(): { timer: NodeJS.Timeout; lag: IntervalHistogram } | null {
-    if (this.stats === null) return null;
+  /**
+   * With metrics_bind set: a report to the arbiter every second (and a last one as the worker ends).
+   * Otherwise, with a control socket: only the load, every second, for its status.
+   */
+  private startReports(): { timer: NodeJS.Timeout; lag: IntervalHistogram | null } | null {
+    if (this.stats === null) {
+      if (!this.spec.reportLoad) return null;
+      const timer = setInterval(() => { void this.send({ t: 'load', ...this.load() }); }, 1000);
+      timer.unref();
+      return { timer, lag: null };
+    }
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     lag.enable();
     const timer = setInterval(() => { void this.report(lag); }, 1000);
@@ -141,17 +198,22 @@ export abstract class Worker {
     return { timer, lag };
   }
 
-  private report(lag: IntervalHistogram): Promise<void> {
+  /** What the worker holds now: read from counters it keeps anyway, so requests pay nothing for it. */
+  private load(): WorkerLoad {
     let running = 0;
     let queued = 0;
     for (const l of this.listeners) { running += l.pool.slotsInUse; queued += l.pool.queued; }
+    return { requests: this.requests, running, queued, rss: process.memoryUsage.rss() };
+  }
+
+  private report(lag: IntervalHistogram): Promise<void> {
     // The histogram holds whole timer intervals: the lag is what exceeds the sampling interval.
     const over = (ns: number) => Math.max(0, ns / 1e9 - LAG_RESOLUTION_MS / 1e3);
     const p99 = lag.count > 0 ? over(lag.percentile(99)) : 0;
     const max = lag.count > 0 ? over(lag.max) : 0;
     lag.reset();
     return this.send({
-      t: 'stats', totals: this.stats!.totals(), running, queued, rss: process.memoryUsage.rss(), lagP99: p99, lagMax: max,
+      t: 'stats', ...this.load(), totals: this.stats!.totals(), lagP99: p99, lagMax: max,
     });
   }
 
@@ -193,8 +255,8 @@ export abstract class Worker {
     return resource(function* (provide) {
       const pool = yield* usePool(worker.poolSize());
       const listener: Listener = {
-        app: app.style === 'fetch' ? app.fetch : notFetch,
-        nodeApp: app.style === 'node' ? app : null,
+        app: app.style === 'fetch' ? worker.beforeFetch(app.fetch) : notFetch,
+        nodeApp: app.style === 'node' ? worker.beforeNode(app) : null,
         requestLog: worker.requestLog,
         authority: bind.kind === 'tcp' ? formatBind(bind) : 'localhost',
         limits: requestLimits(settings),
@@ -230,10 +292,88 @@ export abstract class Worker {
     if (mode === 'quick') {
       // Quick stop does not wait for the event loop: in-flight requests are dropped, as Gunicorn's QUIT.
       for (const l of this.listeners) l.stopListening();
-      this.log.flush();
-      process.exit(0);
+      this.exitNow(0, 'worker_int');
+      return;
     }
     this.stopRequested?.(mode);
+  }
+
+  /** After loading the hooks: the ones that change how the worker runs. */
+  private useHooks(): void {
+    const after = this.hooks.post_request;
+    if (after) {
+      const worker = this.hookWorker;
+      const log = this.log;
+      this.requestLog = requestLog(this.log.access, this.stats, this.statsd, (e, ms) => {
+        try {
+          after(worker, {
+            method: e.method, target: e.target, status: e.status, length: e.length, durationMs: ms,
+            requestHeader: (n) => e.requestHeader(n.toLowerCase()), responseHeader: (n) => e.responseHeader(n.toLowerCase()),
+          });
+        } catch (err) {
+          log.exception('Exception in post_request hook', err);
+        }
+      });
+    }
+    // Only with the hook: otherwise SIGABRT keeps its default (the arbiter then sees the worker die of it).
+    if (this.hooks.worker_abort) process.on('SIGABRT', () => this.exitNow(1, 'worker_abort'));
+  }
+
+  /** pre_request before a fetch app, when it is set (nothing in between otherwise). A throw fails that request: 500. */
+  private beforeFetch(fetch: FetchHandler): FetchHandler {
+    const pre = this.hooks.pre_request;
+    if (!pre) return fetch;
+    const worker = this.hookWorker;
+    return (request) => {
+      pre(worker, request);
+      return fetch(request);
+    };
+  }
+
+  /** pre_request before a Node-style app, when it is set. */
+  private beforeNode(app: NodeApp): NodeApp {
+    const pre = this.hooks.pre_request;
+    if (!pre) return app;
+    const worker = this.hookWorker;
+    const handler = app.handler;
+    return {
+      ...app,
+      handler: (req, res) => {
+        pre(worker, req);
+        return handler(req, res);
+      },
+    };
+  }
+
+  /** worker_exit, as the worker ends (a throw is logged as a warning, as Gunicorn does). */
+  private async workerExit(): Promise<void> {
+    const h = this.hooks.worker_exit;
+    if (!h) return;
+    try {
+      await h(this.hookServer, this.hookWorker);
+    } catch (err) {
+      this.log.warning(`Exception during worker exit:\n${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    }
+  }
+
+  /** Exit now (INT, QUIT; ABRT with worker_abort set), after `hook` and worker_exit, given at most a second. */
+  private exitNow(code: number, hook: 'worker_int' | 'worker_abort'): void {
+    const finish = () => {
+      this.log.flush();
+      process.exit(code);
+    };
+    const h = this.hooks[hook];
+    if (!h && !this.hooks.worker_exit) finish();
+    setTimeout(finish, 1000).unref();
+    void (async () => {
+      try {
+        await h?.(this.hookWorker);
+      } catch (err) {
+        this.log.exception(`Exception in ${hook} hook`, err);
+      }
+      await this.workerExit();
+      finish();
+    })();
   }
 
   private requestDone(): void {

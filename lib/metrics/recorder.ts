@@ -12,6 +12,9 @@ export interface RequestLog {
   write(e: AccessEntry): void;
 }
 
+/** The post_request hook, told of each finished request with its duration. */
+export type AfterRequest = (e: AccessEntry, ms: number) => void;
+
 class RequestRecorder implements RequestLog {
   readonly detailed: boolean;
   readonly peer: boolean;
@@ -19,8 +22,10 @@ class RequestRecorder implements RequestLog {
     private readonly access: AccessLog | null,
     private readonly stats: RequestStats | null,
     private readonly statsd: Statsd | null,
+    private readonly after: AfterRequest | null,
   ) {
-    this.detailed = access !== null;
+    // post_request may read response headers: the engines keep them, as for the access log.
+    this.detailed = access !== null || after !== null;
     this.peer = access !== null && access.peer;
   }
 
@@ -29,11 +34,14 @@ class RequestRecorder implements RequestLog {
     this.access?.writeTimed(e, ms * 1e3);
     this.stats?.record(e.method, e.status, ms / 1e3);
     this.statsd?.request(e.status, ms);
+    this.after?.(e, ms);
   }
 }
 
 /** null when nothing listens: the engines then skip the clock and the entry altogether. */
-export function requestLog(access: AccessLog | null, stats: RequestStats | null, statsd: Statsd | null): RequestLog | null {
-  if (stats === null && statsd === null) return access;
-  return new RequestRecorder(access, stats, statsd);
+export function requestLog(
+  access: AccessLog | null, stats: RequestStats | null, statsd: Statsd | null, after: AfterRequest | null = null,
+): RequestLog | null {
+  if (stats === null && statsd === null && after === null) return access;
+  return new RequestRecorder(access, stats, statsd, after);
 }
