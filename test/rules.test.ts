@@ -73,8 +73,10 @@ for (const engine of ['uws', 'node'] as Engine[]) {
     const fields = Array.from({ length: 25 }, (_, i) => `X-F${i}: ${i}\r\n`).join('');
     await refuses(tight, '/r/many-fields', `GET /r/many-fields HTTP/1.1\r\nHost: h\r\n${fields}\r\n`, 431);
     await refuses(tight, '/r/big-field', `GET /r/big-field HTTP/1.1\r\nHost: h\r\nX-Big: ${'y'.repeat(400)}\r\n\r\n`, 431);
-    // 100 KB in one field on default settings (limit_request_field_size 8190).
-    await refuses(base, '/r/huge-field', `GET /r/huge-field HTTP/1.1\r\nHost: h\r\nX-Huge: ${'z'.repeat(100 * 1024)}\r\n\r\n`, 431);
+    // 20 KB in one field on default settings (limit_request_field_size 8190). Not more: the server
+    // answers and closes after its first read, and bytes of the request it never read would make
+    // the kernel reset the connection, which can drop the answer before the client reads it.
+    await refuses(base, '/r/huge-field', `GET /r/huge-field HTTP/1.1\r\nHost: h\r\nX-Huge: ${'z'.repeat(20 * 1024)}\r\n\r\n`, 431);
 
     // limit_request_body: a Content-Length over it is refused before the app runs.
     await refuses(base, '/r/big-cl', req('/r/big-cl', 'Content-Length: 5000\r\n', 'a'.repeat(100)), 413);

@@ -35,6 +35,8 @@ export class RequestBody {
   private discarding = false;
   /** A streamed response has begun (see unblock). */
   private responding = false;
+  /** The response waits for the socket to take more output (see waitingToWrite). */
+  private writerWaiting = false;
   /** Data came in a uWS callback that may still hold the socket corked (Exchange.mayBeCorked). */
   pushed = false;
 
@@ -68,7 +70,7 @@ export class RequestBody {
       // uWS detaches its ArrayBuffer after this callback: copy what we keep. Node's Buffers are ours.
       this.chunks.push(chunk instanceof ArrayBuffer ? Buffer.copyBytesFrom(new Uint8Array(chunk)) : chunk as Buffer);
       this.buffered += chunk.byteLength;
-      if (this.buffered > HIGH_WATER && !this.paused) {
+      if (this.buffered > HIGH_WATER && !this.paused && !this.writerWaiting) {
         // uWS's pause holds back writes too: with a response on its way and a body nobody asked
         // for, pausing would stall both. Drop it instead (as Gunicorn drains an unread body).
         if (this.responding && !this.used && this.readable === undefined) this.discard();
@@ -107,6 +109,19 @@ export class RequestBody {
   unblock(): void {
     this.responding = true;
     if (this.paused && !this.used && this.readable === undefined) this.discard();
+  }
+
+  /**
+   * The response waits for uWS to take more output. uWS's pause holds writes back too, so a body
+   * paused now (an app echoing it, blocked on its write) would never let the write finish: the
+   * socket stays resumed until the write can go on, and the body may buffer past HIGH_WATER meanwhile.
+   */
+  waitingToWrite(on: boolean): void {
+    this.writerWaiting = on;
+    if (on && this.paused && !this.failed) {
+      this.paused = false;
+      this.res.cork(() => this.res.resume());
+    }
   }
 
   /** Next chunk, or null at the end. One reader at a time. */

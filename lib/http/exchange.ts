@@ -367,8 +367,12 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
 
   /** Resolves when uWS can take more output (or the exchange ended). */
   writable(): Promise<void> {
+    this.body?.waitingToWrite(true);
     return new Promise((resolve) => {
-      this.writableWaiter = resolve;
+      this.writableWaiter = () => {
+        this.body?.waitingToWrite(false);
+        resolve();
+      };
       this.res.onWritable(() => { this.wakeWriter(); return true; });
     });
   }
