@@ -16,7 +16,7 @@ import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from '
 import type { ServedBind } from './engines/types.js';
 import { splitAppUri } from './app.js';
 import { resolveModule } from './loader.js';
-import { hookLog, type HookLog, type ServerHooks, type ServerInfo, type WorkerInfo } from './hooks.js';
+import { HOOKS, hookLog, type HookLog, type ServerHooks, type ServerInfo, type WorkerInfo } from './hooks.js';
 import { daemonReady } from './daemon.js';
 import { Logger } from './log.js';
 import { socketOwner } from './privileges.js';
@@ -763,6 +763,7 @@ export class Arbiter {
     const spec: WorkerSpec = {
       settings: this.settings, app: this.app, engine: this.engine.name, engineProvisional: !this.engineDecided, binds,
       age: this.workerAge,
+      workerHooks: HOOKS.some((h) => h.where === 'worker' && this.hooks[h.name] !== undefined),
       reportLoad: this.settings.control_socket !== null && !this.settings.control_socket_disable,
     };
     const env: NodeJS.ProcessEnv = { ...process.env, QILIN_WORKER: JSON.stringify(spec) };

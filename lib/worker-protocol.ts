@@ -23,6 +23,8 @@ export interface WorkerSpec {
   binds: ServedBind[];
   /** Its place in the order the arbiter forked workers (1, 2, …), for hooks. */
   age?: number;
+  /** The config file defines hooks that run in workers: only then does a worker import it. */
+  workerHooks?: boolean;
   /** The arbiter has a control socket: send a WorkerLoad every second (when no WorkerStats is sent). */
   reportLoad: boolean;
 }

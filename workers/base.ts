@@ -105,7 +105,8 @@ export abstract class Worker {
 
     try {
       // The config file's hooks for workers; post_fork first, as Gunicorn calls it right after the fork.
-      this.hooks = await workerHooks(settings.config, (k) => SETTINGS_BY_NAME.has(k));
+      // Only when the arbiter found worker hooks: a config file's own code runs in workers only then.
+      if (this.spec.workerHooks) this.hooks = await workerHooks(settings.config, (k) => SETTINGS_BY_NAME.has(k));
       this.useHooks();
       await this.hooks.post_fork?.(this.hookServer, this.hookWorker);
     } catch (err) {
