@@ -197,11 +197,12 @@ export function rawExchange(port: number, data: Buffer | string, ms = 2000): Pro
 export interface LoadResult { ok: number; failed: number; errors: string[] }
 
 /**
- * Keep `connections` keep-alive clients busy with GET `url` for `durationMs` (bounded, loopback only);
- * `during` runs meanwhile (send signals from it). Every request that is not a 200 counts as failed.
+ * Keep `connections` clients busy with GET `url` for `durationMs` (bounded, loopback only); `during`
+ * runs meanwhile (send signals from it). Every request that is not a 200 counts as failed. Keep-alive
+ * by default; `churn` opens a new connection for every request (and closes it after the response).
  */
-export async function loadFor(url: string, { connections = 8, durationMs = 3000, during }: { connections?: number; durationMs?: number; during?: () => Promise<void> } = {}): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+export async function loadFor(url: string, { connections = 8, durationMs = 3000, during, churn = false }: { connections?: number; durationMs?: number; during?: () => Promise<void>; churn?: boolean } = {}): Promise<LoadResult> {
+  const agent = churn ? new http.Agent({ keepAlive: false }) : new http.Agent({ keepAlive: true, maxSockets: connections });
   const result: LoadResult = { ok: 0, failed: 0, errors: [] };
   const end = Date.now() + durationMs;
   const one = () => new Promise<void>((resolve) => {
