@@ -678,7 +678,8 @@ function targets(rows: Row[]): Target[] {
     return all.length ? Math.max(...all) : NaN;
   };
   const HELLO_ROWS = ['qilin pool (fetch)', 'qilin sync (fetch)', 'qilin pool, async app'];
-  add('RSS per qilin worker after the runs, hello apps (max)', workerRss((r) => HELLO_ROWS.includes(r.server)), '≤ 60 MiB', (v) => v <= 60, (x) => `${x} MiB`);
+  // 60 MiB for the server, plus ~9 MiB for the stuck-stack watchdog thread that defaults turn on.
+  add('RSS per qilin worker after the runs, hello apps (max)', workerRss((r) => HELLO_ROWS.includes(r.server)), '≤ 69 MiB', (v) => v <= 69, (x) => `${x} MiB`);
   // node:http's server, sockets and streams cost the node engine's worker more than uWS's native side.
   // The node engine: --engine node rows, and the Node-style apps (qilin picks the node engine for them).
   const nodeEngine = (r: Row) => SERVERS.some((spec) => spec.name === r.server && spec.nodeEngine === true);

@@ -27,16 +27,20 @@ function stuckReports(q: Qilin, pid: number): string[] {
 }
 
 /** Hit `path` on a 1-worker server with `--timeout 2`; resolve once the stuck worker is replaced. */
-async function stallAndReplace(t: Test, engine: (typeof ENGINES)[number], path: string): Promise<{ q: Qilin; stuck: number }> {
-  const q = await startQilin(t, ['--timeout', '2', APP], { engine });
+async function stallAndReplace(t: Test, engine: (typeof ENGINES)[number], path: string, extra: string[] = []): Promise<{ q: Qilin; stuck: number; threads: number }> {
+  const q = await startQilin(t, ['--timeout', '2', ...extra, APP], { engine });
   const [stuck] = q.workerPids();
   t.ok(stuck, 'a worker is running');
+  const threads = threadsOf(stuck!);
   // Never answered: the worker serving it is killed.
   request(q.url + path).catch(() => {});
   await q.waitFor(new RegExp(`\\[CRITICAL\\] WORKER TIMEOUT \\(pid:${stuck}\\)`), { timeout: 30000 });
   await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 2, timeout: 30000 });
-  return { q, stuck: stuck! };
+  return { q, stuck: stuck!, threads };
 }
+
+/** OS threads of a process (the watchdog is one of them). */
+const threadsOf = (pid: number) => Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
 for (const engine of ENGINES) {
   t.test(`${engine}: a handler spinning for ever is logged with its stack before the worker is killed`, async (t) => {
@@ -65,4 +69,13 @@ t.test(`${ENGINES[0]}: a long loop two calls deep is logged with every frame`, a
   t.match(frames[1], new RegExp(`at summarise \\(.*stuck-app\\.ts:${lineOf('return sumOfRoots(n)')}:\\d+\\)`), 'its caller');
   t.match(frames[2], new RegExp(`at app \\(.*stuck-app\\.ts:${lineOf("'/crunch'")}:\\d+\\)`), 'the handler');
   t.equal((await request(q.url + '/')).status, 200, 'the new worker serves');
+});
+
+t.test(`${ENGINES[0]}: --no-stuck-stack: no watchdog thread, no report, the timeout still kills`, async (t) => {
+  const on = await stallAndReplace(t, ENGINES[0]!, '/spin');
+  const off = await stallAndReplace(t, ENGINES[0]!, '/spin', ['--no-stuck-stack']);
+  t.equal(stuckReports(off.q, off.stuck).length, 0, 'nothing reported', { output: off.q.output });
+  t.equal(stuckReports(on.q, on.stuck).length, 1, 'reported with the watchdog on');
+  t.ok(off.threads < on.threads, `one thread fewer per worker (${off.threads} < ${on.threads})`);
+  t.equal((await request(off.q.url + '/')).status, 200, 'the new worker serves');
 });

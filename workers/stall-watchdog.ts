@@ -49,11 +49,12 @@ export interface StallWatchdog {
 }
 
 /**
- * Start the watchdog thread (with `timeout` 0 nothing kills a silent worker, so nothing is started).
+ * Start the watchdog thread (with `timeout` 0 nothing kills a silent worker, so nothing is started;
+ * `--no-stuck-stack` saves the thread's memory).
  * `onError` hears why it could not run (a Node built without the inspector, say).
  */
-export function startStallWatchdog(settings: LogSettings & Pick<Settings, 'timeout'>, onError: (err: Error) => void): StallWatchdog | null {
-  if (settings.timeout <= 0) return null;
+export function startStallWatchdog(settings: LogSettings & Pick<Settings, 'timeout' | 'stuck_stack_disable'>, onError: (err: Error) => void): StallWatchdog | null {
+  if (settings.timeout <= 0 || settings.stuck_stack_disable) return null;
   const lastBeat = new BigInt64Array(new SharedArrayBuffer(8));
   // The arbiter counts silence from the fork: start counting from this process's start, not from now.
   Atomics.store(lastBeat, 0, BigInt(Math.floor(performance.timeOrigin)));
