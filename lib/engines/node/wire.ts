@@ -90,6 +90,10 @@ export class NodeWire implements Wire {
     this.res.destroy();
   }
 
+  getRemotePort(): number {
+    return this.req.socket.remotePort ?? 0;
+  }
+
   getRemoteAddressAsText(): string {
     return this.req.socket.remoteAddress ?? ''; // a unix socket peer has no address (Gunicorn logs it empty too)
   }
