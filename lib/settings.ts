@@ -419,8 +419,7 @@ export function helpText(): string {
     `  ${'-v, --version'.padEnd(30)} show the version and exit`,
   ];
   for (const def of SETTINGS) {
-    if (def.flags.length === 0) continue; // config file only
-    const flags = def.flags.join(', ') + (def.meta ? ` ${def.meta}` : '');
+    const flags = def.flags.length === 0 ? '(config file only)' : def.flags.join(', ') + (def.meta ? ` ${def.meta}` : '');
     const dflt = def.defaultText ?? JSON.stringify(def.default);
     lines.push(`  ${flags.padEnd(30)} ${def.desc.replace(/`/g, '')} [${def.name}; default: ${dflt}]`);
   }
