@@ -3,6 +3,7 @@
 // protocol on the node engine over raw sockets, and the settings' checks. Real servers, real sockets.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -265,6 +266,24 @@ t.test('node engine: a PROXY header from a peer not in proxy_allow_ips', async (
   t.match(v2only.text, /^HTTP\/1\.1 400 /, 'proxy_protocol v1: a v2 header is no HTTP request (400)');
 });
 
+t.test('node engine, unix socket: info.remoteAddr is the socket; its peer is trusted', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-proxy-unix-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'app.sock');
+  await startQilin(t, ['-b', `unix:${sock}`, fixture('proxy-app.mjs')]);
+  const get = (headers: Record<string, string>) => new Promise<any>((resolve, reject) => {
+    http.get({ socketPath: sock, path: '/u', headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve(JSON.parse(text)));
+    }).on('error', reject);
+  });
+  t.same((await get({})).remote, { transport: 'unix', path: sock }, '{ transport: \'unix\', path }');
+  const fwd = await get({ 'X-Forwarded-For': '203.0.113.4', 'X-Forwarded-Proto': 'https' });
+  t.same(fwd.remote, { transport: 'tcp', hostname: '203.0.113.4', port: 0 }, 'X-Forwarded-For from a unix peer (nginx): the client');
+  t.match(fwd.url, /^https:\/\/localhost\/u$/, 'and its scheme');
+});
+
 t.test('settings: parsing, defaults and errors', async (t) => {
   const port = await freePort();
   const printed = await runQilin(['--print-config', '--proxy-protocol'], { env: { FORWARDED_ALLOW_IPS: '10.1.0.0/16' } });
@@ -290,6 +309,15 @@ t.test('settings: parsing, defaults and errors', async (t) => {
     t.equal(r.code, 1, `${args.join(' ')}: exit 1`);
     t.match(r.output, new RegExp(`Invalid value for ${setting}`), `${args.join(' ')}: names ${setting}`);
   }
+  const env = await runQilin(['-b', `127.0.0.1:${port}`, fixture('app.ts')], { env: { FORWARDED_ALLOW_IPS: '10.0.0.0/33' } });
+  t.equal(env.code, 1, 'a bad $FORWARDED_ALLOW_IPS: exit 1');
+  t.match(env.output, /Invalid value for forwarded_allow_ips/, 'a bad $FORWARDED_ALLOW_IPS: names forwarded_allow_ips');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-proxy-conf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'bad.config.mjs'), `export default { secure_scheme_headers: { 'X-Proto': true } };\n`);
+  const conf = await runQilin(['-c', path.join(dir, 'bad.config.mjs'), '-b', `127.0.0.1:${port}`, fixture('app.ts')]);
+  t.equal(conf.code, 1, 'secure_scheme_headers with a value that is no string: exit 1');
+  t.match(conf.output, /Invalid value for secure_scheme_headers/, 'names secure_scheme_headers');
   const uws = await runQilin(['-b', `127.0.0.1:${port}`, '--engine', 'uws', '--proxy-protocol', 'v2', fixture('app.ts')]);
   t.match(uws.output, /proxy_protocol v2 needs the node engine: use --engine node/, 'uws: says to use the node engine');
 });

@@ -39,6 +39,8 @@ export interface Wire {
   getRemoteAddressAsText(): ArrayBuffer | string;
   /** The peer's port, where the engine knows it (uWS does not say). */
   getRemotePort?(): number;
+  /** The peer may be read after the response ended (node: yes; uWS forbids touching it then). */
+  readonly peerReadableLate?: boolean;
 }
 
 /** The client as Deno's `ServeHandlerInfo.remoteAddr` gives it (Hono's getConnInfo from 'hono/deno' reads it). */
@@ -194,8 +196,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry, ServeInfo 
     if (this.client !== null) return (this._remoteAddr = { transport: 'tcp', hostname: this.client, port: this.clientPort });
     const path = this.listener.unixPath;
     if (path !== null) return (this._remoteAddr = { transport: 'unix', path });
-    const readable = !this.finished && !this.aborted;
-    if (this.peer === null && readable) this.peer = this.res.getRemoteAddressAsText();
+    if (this.peer === null && ((!this.finished && !this.aborted) || this.res.peerReadableLate)) this.peer = this.res.getRemoteAddressAsText();
     const port = this.res.getRemotePort?.() ?? 0;
     return (this._remoteAddr = { transport: 'tcp', hostname: this.peer === null ? '' : formatPeerAddress(this.peer), port });
   }
