@@ -115,10 +115,17 @@ export interface Listener {
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
 
 /**
- * One request and its response, from the server's side. It is also the `info` a fetch app gets as
- * its second argument (no object made per request): apps read `info.remoteAddr` only.
+ * A fetch app's second argument: nothing but `remoteAddr`, made by the exchange when first read (the
+ * exchange itself is not handed out: apps that duck-type their arguments must not see its methods).
  */
-export class Exchange implements RequestOwner, PoolTask, AccessEntry, ServeInfo {
+class ConnInfo implements ServeInfo {
+  readonly #exchange: Exchange;
+  constructor(exchange: Exchange) { this.#exchange = exchange; }
+  get remoteAddr(): RemoteAddr { return this.#exchange.remoteAddr; }
+}
+
+/** One request and its response, from the server's side. */
+export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   readonly request: QilinRequest;
   readonly body: RequestBody | null;
   aborted = false;
@@ -279,7 +286,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry, ServeInfo 
     if (this.aborted) return undefined;
     let result: Response | Promise<Response>;
     try {
-      result = this.listener.app(this.request as unknown as Request, this);
+      result = this.listener.app(this.request as unknown as Request, new ConnInfo(this));
     } catch (err) {
       this.fail(err);
       return undefined;

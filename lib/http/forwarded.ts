@@ -48,7 +48,7 @@ export function parseAllowList(setting: string, text: string): AllowList {
     if (family === 0) bad('not an IP address or network');
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (slash < 0) { listed.addAddress(addr, type); continue; }
-    const bits = slash < 0 ? NaN : Number(entry.slice(slash + 1));
+    const bits = Number(entry.slice(slash + 1));
     const max = family === 4 ? 32 : 128;
     if (!/^\d{1,3}$/.test(entry.slice(slash + 1)) || bits > max) bad(`prefix length must be 0-${max}`);
     if (hostBitsSet(addr, family, bits)) bad('host bits set');
