@@ -301,6 +301,7 @@ t.test('settings: parsing, defaults and errors', async (t) => {
     [['--forwarded-allow-ips', '10.0.0.1/8'], 'forwarded_allow_ips'],
     [['--forwarded-allow-ips', 'fd00::1/8'], 'forwarded_allow_ips'],
     [['--forwarded-allow-ips', 'localhost'], 'forwarded_allow_ips'],
+    [['--forwarded-allow-ips', '::ffff:10.0.0.1'], 'forwarded_allow_ips'],
     [['--proxy-allow-from', '1.2.3'], 'proxy_allow_ips'],
     [['--proxy-protocol=v3'], 'proxy_protocol'],
     [['--engine', 'uws', '--proxy-protocol', 'v2'], 'engine'],

@@ -46,6 +46,8 @@ export function parseAllowList(setting: string, text: string): AllowList {
     const addr = slash < 0 ? entry : entry.slice(0, slash);
     const family = isIP(addr);
     if (family === 0) bad('not an IP address or network');
+    // Peers are compared in IPv4 form (formatPeerAddress): an IPv4-mapped entry would never match.
+    if (family === 6 && addr.includes('.')) bad('write an IPv4 address in IPv4 form');
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (slash < 0) { listed.addAddress(addr, type); continue; }
     const bits = Number(entry.slice(slash + 1));
