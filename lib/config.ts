@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { configExports, pickHooks, type ServerHooks } from './hooks.js';
 import { importModule } from './loader.js';
+import { parseAllowList } from './http/forwarded.js';
 import { parseStatsdHost } from './metrics/statsd.js';
 import { workerOwner } from './privileges.js';
 import {
@@ -49,6 +50,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const name = def.name as SettingName;
     if (def.type === 'bool') {
       out.values.set(name, inline === undefined ? true : coerce(def, inline));
+      continue;
+    }
+    if (def.bare !== undefined && inline === undefined) {
+      // An optional value: taken only when the next word is one (else it may be the app).
+      const next = argv[i + 1]?.toLowerCase();
+      const known = next !== undefined && (def.choices!.includes(next) || (def.aliases !== undefined && next in def.aliases));
+      out.values.set(name, known ? coerce(def, argv[++i]) : def.bare);
       continue;
     }
     const raw = inline ?? argv[++i];
@@ -164,6 +172,9 @@ export async function resolveConfig(
     // 600 read as decimal is not 0o600: say how to write it.
     throw new ConfigError('control_socket_mode', `Invalid value for control_socket_mode: ${mode} (permission bits, at most 0o777: write 0o600, not 600)`);
   }
+  // Address lists are checked here, so that a typo stops qilin at start (exit 1), not a worker.
+  parseAllowList('forwarded_allow_ips', settings.forwarded_allow_ips as string);
+  parseAllowList('proxy_allow_ips', settings.proxy_allow_ips as string);
   for (const e of settings.raw_env as string[]) {
     if (!e.includes('=')) throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
   }

@@ -1,5 +1,5 @@
 // qilin's public API, for config files and tooling.
 export { defineConfig, type QilinConfig } from './config.js';
-export type { FetchHandler } from './http/exchange.js';
+export type { FetchHandler, RemoteAddr, ServeInfo } from './http/exchange.js';
 export { SETTINGS, type SettingDef, type Settings } from './settings.js';
 export { VERSION } from './arbiter.js';

@@ -1,7 +1,7 @@
 // The one table of settings. The CLI parser, config file, env handling, validation, `--help`,
 // `--print-config` and the README's options section are all generated from it.
 
-export type SettingType = 'int' | 'string' | 'bool' | 'list' | 'choice';
+export type SettingType = 'int' | 'string' | 'bool' | 'list' | 'choice' | 'map';
 
 export interface SettingDef {
   name: string;
@@ -10,6 +10,10 @@ export interface SettingDef {
   meta?: string;
   type: SettingType;
   choices?: readonly string[];
+  /** Other spellings of a choice (`true` for `auto`), as Gunicorn accepts them. */
+  aliases?: Readonly<Record<string, string>>;
+  /** A choice flag given without a value means this (`--proxy-protocol` alone is `auto`). */
+  bare?: string;
   min?: number;
   max?: number;
   default: unknown;
@@ -23,6 +27,7 @@ export const ENGINES = ['uws', 'node'] as const;
 export const APP_INTERFACES = ['auto', 'fetch', 'node'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export const RELOAD_ENGINES = ['auto', 'poll', 'inotify'] as const;
+export const PROXY_PROTOCOLS = ['off', 'v1', 'v2', 'auto'] as const;
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -108,6 +113,29 @@ export const SETTINGS: readonly SettingDef[] = [
     name: 'limit_request_body', section: 'Security', flags: ['--limit-request-body'], meta: 'INT', type: 'int',
     min: 0, default: 0,
     desc: 'Largest request body in bytes; larger gets 413 and a closed connection, checked before the app runs and while a chunked body arrives (0 = no limit).',
+  },
+  {
+    name: 'forwarded_allow_ips', section: 'Server Mechanics', flags: ['--forwarded-allow-ips'], meta: 'STRING',
+    type: 'string', default: '127.0.0.1,::1', defaultText: '$FORWARDED_ALLOW_IPS or 127.0.0.1,::1',
+    desc: 'Front-end addresses trusted to set `secure_scheme_headers` and the client address (`X-Forwarded-For`, `Forwarded: for=`): a comma list of IPs and networks (`10.0.0.0/8`, `fd00::/8`), or `*` for any. Headers from other peers are ignored. Unix socket peers are always trusted.',
+  },
+  {
+    name: 'secure_scheme_headers', section: 'Server Mechanics', flags: [], type: 'map',
+    default: { 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' },
+    defaultText: "{'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on'}",
+    desc: 'Config file only. Headers, and the value each has, by which a trusted front-end says the request came over HTTPS: `request.url` is then `https://...`. A listed header with another value says `http`; two that disagree get 400.',
+  },
+  {
+    name: 'proxy_protocol', section: 'Server Mechanics', flags: ['--proxy-protocol'], meta: 'MODE', type: 'choice',
+    choices: PROXY_PROTOCOLS, bare: 'auto',
+    aliases: { true: 'auto', '1': 'auto', false: 'off', '0': 'off', none: 'off' },
+    default: 'off',
+    desc: 'Read a PROXY protocol header (HAProxy, nginx `proxy_protocol`, stunnel, AWS NLB) at the start of each connection: `v1` (text), `v2` (binary), `auto` (either; `--proxy-protocol` alone), `off`. The client address it gives is the one the app and the access log see. node engine only (unset `engine` picks it).',
+  },
+  {
+    name: 'proxy_allow_ips', section: 'Server Mechanics', flags: ['--proxy-allow-from'], meta: 'STRING', type: 'string',
+    default: '127.0.0.1,::1',
+    desc: 'Front-end addresses allowed to send a PROXY protocol header: a comma list of IPs and networks, or `*`. A header from another peer gets 403 and a closed connection.',
   },
   {
     name: 'app_interface', section: 'Server Mechanics', flags: ['--app-interface'], meta: 'STRING', type: 'choice',
@@ -244,6 +272,10 @@ export interface Settings {
   limit_request_fields: number;
   limit_request_field_size: number;
   limit_request_body: number;
+  forwarded_allow_ips: string;
+  secure_scheme_headers: Record<string, string>;
+  proxy_protocol: (typeof PROXY_PROTOCOLS)[number];
+  proxy_allow_ips: string;
   app_interface: (typeof APP_INTERFACES)[number];
   preload_app: boolean;
   chdir: string | null;
@@ -342,9 +374,22 @@ export function coerce(def: SettingDef, raw: unknown): unknown {
       if (raw === null) return null;
       if (typeof raw !== 'string') bad('not a string');
       return raw;
-    case 'choice':
-      if (typeof raw !== 'string' || !def.choices!.includes(raw)) bad(`one of: ${def.choices!.join(', ')}`);
-      return raw;
+    case 'choice': {
+      const text = typeof raw === 'boolean' && def.aliases ? String(raw) : raw;
+      const value = typeof text === 'string' && def.aliases ? def.aliases[text.trim().toLowerCase()] ?? text.trim().toLowerCase() : text;
+      if (typeof value !== 'string' || !def.choices!.includes(value)) bad(`one of: ${def.choices!.join(', ')}`);
+      return value;
+    }
+    case 'map': {
+      // Header names: any case (HTTP's are case-insensitive); values are compared exactly.
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('not an object of header names and values');
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(raw as object)) {
+        if (typeof v !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(k)) bad(`${JSON.stringify(k)}: a header name and a string value`);
+        out[k.toUpperCase()] = v as string;
+      }
+      return out;
+    }
     case 'list': {
       const list = typeof raw === 'string' ? [raw] : raw;
       if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) bad('not a list of strings');
@@ -355,7 +400,11 @@ export function coerce(def: SettingDef, raw: unknown): unknown {
 
 export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const out: Record<string, unknown> = {};
-  for (const def of SETTINGS) out[def.name] = Array.isArray(def.default) ? [...def.default] : def.default;
+  for (const def of SETTINGS) {
+    const d = def.default;
+    out[def.name] = Array.isArray(d) ? [...d] : typeof d === 'object' && d !== null ? { ...d } : d;
+  }
+  if (env.FORWARDED_ALLOW_IPS !== undefined) out.forwarded_allow_ips = env.FORWARDED_ALLOW_IPS;
   if (env.PORT) out.bind = [`0.0.0.0:${env.PORT}`];
   if (env.WEB_CONCURRENCY) out.workers = coerce(SETTINGS_BY_NAME.get('workers')!, env.WEB_CONCURRENCY);
   return out as unknown as Settings;
@@ -375,7 +424,7 @@ export function helpText(): string {
     `  ${'-v, --version'.padEnd(30)} show the version and exit`,
   ];
   for (const def of SETTINGS) {
-    const flags = def.flags.join(', ') + (def.meta ? ` ${def.meta}` : '');
+    const flags = def.flags.length === 0 ? '(config file only)' : def.flags.join(', ') + (def.meta ? ` ${def.meta}` : '');
     const dflt = def.defaultText ?? JSON.stringify(def.default);
     lines.push(`  ${flags.padEnd(30)} ${def.desc.replace(/`/g, '')} [${def.name}; default: ${dflt}]`);
   }
@@ -386,7 +435,7 @@ export function helpText(): string {
 export function markdownTable(): string {
   const rows = ['| setting | flags | default | meaning |', '| --- | --- | --- | --- |'];
   for (const def of SETTINGS) {
-    const flags = def.flags.map((f) => `\`${f}${def.meta ? ' ' + def.meta : ''}\``).join(', ');
+    const flags = def.flags.map((f) => `\`${f}${def.meta ? ' ' + def.meta : ''}\``).join(', ') || '(config file)';
     const dflt = (def.defaultText ?? JSON.stringify(def.default)).replace(/\|/g, '\\|');
     rows.push(`| \`${def.name}\` | ${flags} | ${dflt} | ${def.desc.replace(/\|/g, '\\|')} |`);
   }

@@ -15,6 +15,7 @@ import { servingEngine } from '../lib/engines/index.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../lib/engines/types.js';
 import { currentTask, requestContext, type FetchHandler, type Listener, type PoolTask } from '../lib/http/exchange.js';
 import { installLightResponse } from '../lib/http/response.js';
+import { forwardedPolicy } from '../lib/http/forwarded.js';
 import { requestLimits } from '../lib/http/rules.js';
 import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../lib/hooks.js';
 import { Logger } from '../lib/log.js';
@@ -260,6 +261,8 @@ export abstract class Worker {
         nodeApp: app.style === 'node' ? worker.beforeNode(app) : null,
         requestLog: worker.requestLog,
         authority: bind.kind === 'tcp' ? formatBind(bind) : 'localhost',
+        forwarded: forwardedPolicy(settings),
+        unixPath: bind.kind === 'unix' ? bind.path : null,
         limits: requestLimits(settings),
         draining: false,
         submit: (task: PoolTask) => pool.submit(task),
@@ -325,9 +328,9 @@ export abstract class Worker {
     const pre = this.hooks.pre_request;
     if (!pre) return fetch;
     const worker = this.hookWorker;
-    return (request) => {
+    return (request, info) => {
       pre(worker, request);
-      return fetch(request);
+      return fetch(request, info);
     };
   }
 

@@ -2,6 +2,7 @@
 // request/response adapter, with no pool in between (each request runs as soon as it arrives).
 import { createHandler } from '../../lib/engines/uws/handler.js';
 import type { FetchHandler, Listener } from '../../lib/http/exchange.js';
+import { forwardedPolicy } from '../../lib/http/forwarded.js';
 import { requestLimits } from '../../lib/http/rules.js';
 import { defaultSettings } from '../../lib/settings.js';
 import { installLightResponse } from '../../lib/http/response.js';
@@ -16,6 +17,8 @@ const listener: Listener = {
   nodeApp: null,
   requestLog: null,
   authority: `127.0.0.1:${port}`,
+  forwarded: forwardedPolicy(defaultSettings({})),
+  unixPath: null,
   limits: requestLimits(defaultSettings({})),
   draining: false,
   submit: (ex) => { void ex.run(); },

@@ -18,7 +18,8 @@ export function formatPeerAddress(raw: ArrayBuffer | string): string {
   return groups ? compress(groups) : text;
 }
 
-function expand(text: string): number[] | null {
+/** The eight 16-bit groups of an IPv6 address, or null. */
+export function expand(text: string): number[] | null {
   const halves = text.split('::');
   if (halves.length > 2) return null;
   const parse = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));

@@ -9,6 +9,7 @@ import { formatPeerAddress } from './address.js';
 import { ClientGoneError, RequestBody, RequestTooLargeError } from './body.js';
 import { QilinRequest, type RequestOwner } from './request.js';
 import { TEXT_PLAIN, byteLength, isStream, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
+import type { ForwardedPolicy } from './forwarded.js';
 import type { RequestLimits } from './rules.js';
 import {
   checkStatusText, declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders, writePlatform,
@@ -36,10 +37,24 @@ export interface Wire {
   /** Cut the connection now. */
   close(): unknown;
   getRemoteAddressAsText(): ArrayBuffer | string;
+  /** The peer's port, where the engine knows it (uWS does not say). */
+  getRemotePort?(): number;
+  /** The peer may be read after the response ended (node: yes; uWS forbids touching it then). */
+  readonly peerReadableLate?: boolean;
 }
 
-/** A fetch-style app, after loading: `(request) => Response | Promise<Response>`. */
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
+/** The client as Deno's `ServeHandlerInfo.remoteAddr` gives it (Hono's getConnInfo from 'hono/deno' reads it). */
+export type RemoteAddr =
+  | { readonly transport: 'tcp'; readonly hostname: string; readonly port: number }
+  | { readonly transport: 'unix'; readonly path: string };
+
+/** A fetch app's second argument, as Deno.serve passes it. */
+export interface ServeInfo {
+  readonly remoteAddr: RemoteAddr;
+}
+
+/** A fetch-style app, after loading: `(request, info) => Response | Promise<Response>`. */
+export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
 
 /** What a listener's pool runs: one request, from admission to its response's end. */
 export interface PoolTask {
@@ -76,6 +91,10 @@ export interface Listener {
   readonly requestLog: RequestLog | null;
   /** `host:port` used in request URLs when the client sends no Host header. */
   readonly authority: string;
+  /** Whom to believe about the scheme and the client (forwarded_allow_ips); null: nobody. */
+  readonly forwarded: ForwardedPolicy | null;
+  /** The socket path of a unix bind (a fetch app's `info.remoteAddr` is `{ transport: 'unix', path }`), else null. */
+  readonly unixPath: string | null;
   /** limit_request_* settings (0 = no limit). */
   readonly limits: RequestLimits;
   /** Set while the worker stops: every response closes its connection. */
@@ -94,6 +113,16 @@ export interface Listener {
 
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
+
+/**
+ * A fetch app's second argument: nothing but `remoteAddr`, made by the exchange when first read (the
+ * exchange itself is not handed out: apps that duck-type their arguments must not see its methods).
+ */
+class ConnInfo implements ServeInfo {
+  readonly #exchange: Exchange;
+  constructor(exchange: Exchange) { this.#exchange = exchange; }
+  get remoteAddr(): RemoteAddr { return this.#exchange.remoteAddr; }
+}
 
 /** One request and its response, from the server's side. */
 export class Exchange implements RequestOwner, PoolTask, AccessEntry {
@@ -127,6 +156,10 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    * response still pending when the handler returns, then (see keepPeer).
    */
   private peer: ArrayBuffer | string | null = null;
+  /** The client a trusted front-end named (X-Forwarded-For, Forwarded), null: the peer. */
+  private client: string | null = null;
+  private clientPort = 0;
+  private _remoteAddr: RemoteAddr | undefined = undefined;
   /** The access log is on: it needs the peer, the response headers and the body length. */
   readonly detailed: boolean;
 
@@ -144,15 +177,41 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
 
   /** The handler returns with the response pending: read the peer while uWS still allows it. */
   keepPeer(): void {
-    if (this.detailed && this.peer === null && !this.finished && !this.aborted && this.listener.requestLog!.peer) {
+    if (this.detailed && this.peer === null && this.client === null && !this.finished && !this.aborted && this.listener.requestLog!.peer) {
       this.peer = this.res.getRemoteAddressAsText();
     }
+  }
+
+  /**
+   * A trusted front-end's forwarded headers (lib/http/forwarded.ts) were applied: take the scheme
+   * and client it said (in `seen`), and the peer the handler read to judge it.
+   */
+  forwardedBy(peer: ArrayBuffer | string | null, scheme: string | null, client: string | null, clientPort: number): void {
+    if (peer !== null) this.peer = peer;
+    if (scheme !== null) this.request.scheme = scheme;
+    this.client = client;
+    this.clientPort = clientPort;
+  }
+
+  /**
+   * ServeInfo: the client, made on first use. uWS lets the peer be read only until the response
+   * ends or the client leaves: read after that, it is the one kept for the access log if any, else
+   * unknown (`hostname: ''`). An async handler that reads it before it answers always gets it.
+   */
+  get remoteAddr(): RemoteAddr {
+    if (this._remoteAddr !== undefined) return this._remoteAddr;
+    if (this.client !== null) return (this._remoteAddr = { transport: 'tcp', hostname: this.client, port: this.clientPort });
+    const path = this.listener.unixPath;
+    if (path !== null) return (this._remoteAddr = { transport: 'unix', path });
+    if (this.peer === null && ((!this.finished && !this.aborted) || this.res.peerReadableLate)) this.peer = this.res.getRemoteAddressAsText();
+    const port = this.res.getRemotePort?.() ?? 0;
+    return (this._remoteAddr = { transport: 'tcp', hostname: this.peer === null ? '' : formatPeerAddress(this.peer), port });
   }
 
   // AccessEntry: read by the access log only.
   get method(): string { return this.request.method; }
   get target(): string { return this.request.target; }
-  get remote(): string { return this.peer === null ? '-' : formatPeerAddress(this.peer); }
+  get remote(): string { return this.client ?? (this.peer === null ? '-' : formatPeerAddress(this.peer)); }
   requestHeader(name: string): string | null { return this.request.header(name); }
   responseHeader(name: string): string | null {
     const v = this.responseHeaders === undefined ? null : headerValue(this.responseHeaders, name);
@@ -227,7 +286,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     if (this.aborted) return undefined;
     let result: Response | Promise<Response>;
     try {
-      result = this.listener.app(this.request as unknown as Request);
+      result = this.listener.app(this.request as unknown as Request, new ConnInfo(this));
     } catch (err) {
       this.fail(err);
       return undefined;
@@ -336,7 +395,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     const log = this.listener.requestLog;
     if (log === null) return;
     // Every caller logs before it ends the response (a client that left was read in keepPeer).
-    if (this.detailed && this.peer === null && !this.aborted && log.peer) this.peer = this.res.getRemoteAddressAsText();
+    if (this.detailed && this.peer === null && this.client === null && !this.aborted && log.peer) this.peer = this.res.getRemoteAddressAsText();
     log.write(this);
   }
 

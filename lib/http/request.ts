@@ -22,6 +22,8 @@ export class QilinRequest {
   /** Header names (lower case) and values, flat: [name, value, name, value, ...]. */
   readonly rawHeaders: string[];
   private readonly owner: RequestOwner;
+  /** `https` or `http` when a trusted front-end said which (secure_scheme_headers); null: the listener's own. */
+  scheme: string | null = null;
   private _url: string | undefined;
   private _headers: Headers | undefined;
   private [kNative]: Request | undefined;
@@ -36,7 +38,7 @@ export class QilinRequest {
 
   get url(): string {
     // `OPTIONS *` (asterisk-form) has no path: its URL is the server's root with `*` as the path.
-    return (this._url ??= 'http://' + this.authority + (this.target === '*' ? '/*' : this.target));
+    return (this._url ??= (this.scheme ?? 'http') + '://' + this.authority + (this.target === '*' ? '/*' : this.target));
   }
 
   get headers(): Headers {

@@ -2,6 +2,7 @@
 // settings and RFC 9112's framing rules (the ones request smuggling lives in). Each engine's parser
 // does part of this; what it lets through is checked here, on the headers it hands over.
 import type { Settings } from '../settings.js';
+import { lengthBit, type HeaderWatch } from './forwarded.js';
 
 /** limit_request_* settings; 0 = no limit. */
 export interface RequestLimits {
@@ -36,6 +37,10 @@ export const seen = {
   host: null as string | null, length: null as string | null, hasBody: false, chunked: false,
   /** Set by addressOf: the authority the request URL is built from, and the origin-form target. */
   authority: '', target: '',
+  /** A header of the listener's HeaderWatch is present (X-Forwarded-For, a secure scheme header...). */
+  forwarded: false,
+  /** Set by applyForwarded: the scheme a trusted front-end said (null: none), the client it named (null: the peer). */
+  scheme: null as string | null, client: null as string | null, clientPort: 0,
 };
 
 /** Control characters a header value must not hold (HTAB is allowed). */
@@ -57,9 +62,11 @@ export function lineTooLong(limits: RequestLimits, method: string, target: strin
  * plain digits, or a Transfer-Encoding ending in one `chunked` (HTTP/1.1 only), never both.
  * `parserRefusesCtl`: the engine's parser has refused control characters already (llhttp does).
  * `lowerCase`: names arrive as the client wrote them (node:http's rawHeaders).
+ * `watch`: names to note in `seen.forwarded` (null: none); most names are passed by their length.
  */
 export function checkHeaders(
   raw: readonly string[], limits: RequestLimits, http10: boolean, parserRefusesCtl = false, lowerCase = false,
+  watch: HeaderWatch | null = null,
 ): Refusal | null {
   const n = raw.length >> 1;
   if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
@@ -69,6 +76,8 @@ export function checkHeaders(
   let lengths = 0;
   let length = '';
   let codings: string | null = null;
+  let forwarded = false;
+  const watched = watch === null ? 0 : watch.lengths;
   for (let i = 0; i < raw.length; i += 2) {
     let name = raw[i]!;
     // Only the names compared below need lower-casing: host, content-type, content-length, transfer-encoding.
@@ -83,6 +92,7 @@ export function checkHeaders(
     else if (name === 'content-type') types++;
     else if (name === 'content-length') { lengths++; length = value; }
     else if (name === 'transfer-encoding') codings = codings === null ? value : `${codings},${value}`;
+    if ((watched & lengthBit(name.length)) !== 0 && watch!.names.has(lowerCase ? name.toLowerCase() : name)) forwarded = true;
   }
   if (hosts > 1) return [400, 'Duplicate Host header'];
   // Two media types for one body: which one the app picks is a guess (Gunicorn refuses it too).
@@ -98,6 +108,7 @@ export function checkHeaders(
   seen.length = lengths === 1 ? length : null;
   seen.chunked = codings !== null;
   seen.hasBody = codings !== null || (lengths === 1 && length !== '0');
+  seen.forwarded = forwarded;
   return null;
 }
 

@@ -26,6 +26,7 @@ Object {
   "invalid/016": "- closed at EOF",
   "invalid/017": "- closed",
   "invalid/018": "- closed at EOF",
+  "invalid/019": "- closed",
   "invalid/020": "- closed at EOF",
   "invalid/021": "- closed",
   "invalid/022": "- closed at EOF",

@@ -5,7 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestBody } from '../../http/body.js';
 import { Exchange, type Listener } from '../../http/exchange.js';
+import { applyForwarded, type ForwardedPolicy } from '../../http/forwarded.js';
 import { addressOf, bodyTooLarge, checkHeaders, checkTrailers, lineTooLong, seen, type Refusal, type RequestLimits } from '../../http/rules.js';
+import { socketPeer } from './proxy-protocol.js';
 import { rejectRequest } from '../../http/write.js';
 import { NodeWire } from './wire.js';
 
@@ -28,21 +30,24 @@ class TrailerCheckedWire extends NodeWire {
 /**
  * Why qilin refuses a request llhttp parsed, or null: the version, `*` with another method than
  * OPTIONS, then the rules of lib/http/rules.ts in Gunicorn's order. `raw`: the header list, its
- * names lower-case unless `mixedCase`. On null, `seen` holds what the checks found.
+ * names lower-case unless `mixedCase`. On null, `seen` holds what the checks found; with
+ * `seen.forwarded`, what a trusted front-end said too (applyForwarded).
  */
 export function refusal(
   req: IncomingMessage, raw: readonly string[], limits: RequestLimits, authority: string, mixedCase: boolean,
+  forwarded: ForwardedPolicy | null,
 ): Refusal | null {
   const method = req.method!;
   const target = req.url!;
   const http10 = req.httpVersionMinor === 0;
   return req.httpVersionMajor !== 1 || req.httpVersionMinor > 1 ? [400, `Invalid HTTP Version: ${req.httpVersion}`]
     : target === '*' && method !== 'OPTIONS' ? [400, `Invalid request target * for ${method}`]
-      : checkHeaders(raw, limits, http10, true, mixedCase) ?? lineTooLong(limits, method, target) ??
+      : checkHeaders(raw, limits, http10, true, mixedCase, forwarded === null ? null : forwarded.watch) ?? lineTooLong(limits, method, target) ??
         bodyTooLarge(limits, seen.length) ??
         // RFC 9112 3.2 (node's requireHostHeader, checked here so that the limits above come first).
         (seen.host === null && !http10 ? [400, 'Missing Host header'] : null) ??
-        addressOf(authority, target);
+        addressOf(authority, target) ??
+        (seen.forwarded ? applyForwarded(forwarded!, raw, socketPeer(req.socket), mixedCase) : null);
 }
 
 export function createNodeHandler(listener: Listener): (req: IncomingMessage, res: ServerResponse) => void {
@@ -55,7 +60,7 @@ export function createNodeHandler(listener: Listener): (req: IncomingMessage, re
       raw[i] = given[i]!.toLowerCase();
       raw[i + 1] = given[i + 1]!;
     }
-    const refused = refusal(req, raw, limits, listener.authority, false);
+    const refused = refusal(req, raw, limits, listener.authority, false, listener.forwarded);
     // Only a chunked body has trailers to check.
     const chunked = refused === null && seen.chunked;
     const wire = chunked ? new TrailerCheckedWire(req, res) : new NodeWire(req, res);
@@ -63,6 +68,7 @@ export function createNodeHandler(listener: Listener): (req: IncomingMessage, re
     const body = seen.hasBody ? new RequestBody(wire) : null;
     const ex = new Exchange(wire, listener, req.method!, seen.authority, seen.target, raw, body);
     if (req.httpVersionMinor === 0) ex.protocol = 'HTTP/1.0';
+    if (seen.forwarded) ex.forwardedBy(null, seen.scheme, seen.client, seen.clientPort);
     if (chunked) (wire as TrailerCheckedWire).exchange = ex;
     listener.submit(ex);
     ex.inHandler = false;

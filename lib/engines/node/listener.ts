@@ -10,6 +10,8 @@ import type { Settings } from '../../settings.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
+import { parseAllowList } from '../../http/forwarded.js';
+import { readProxyHeader } from './proxy-protocol.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
 function clientErrorStatus(code: string | undefined): number {
@@ -70,6 +72,16 @@ export const nodeEngine: ServingEngine = {
     server.keepAliveTimeout = settings.keepalive * 1000;
     if (settings.keepalive === 0) listener.draining = true;
     server.on('clientError', onClientError);
+    if (settings.proxy_protocol !== 'off') {
+      // node:http's own connection listener gets each connection once its PROXY header is read.
+      const allowFrom = parseAllowList('proxy_allow_ips', settings.proxy_allow_ips);
+      const http = server.listeners('connection') as ((socket: net.Socket) => void)[];
+      server.removeAllListeners('connection');
+      const deliver = (socket: net.Socket) => { for (const l of http) l.call(server, socket); };
+      server.on('connection', (socket: net.Socket) => {
+        readProxyHeader(socket, settings.proxy_protocol, allowFrom, server.headersTimeout, deliver, answer);
+      });
+    }
     // A Node-style app's own server gets what node:http hands over outside 'request': upgrades
     // (WebSockets: `ws`, Fastify's plugin) and CONNECT tunnels. (`Expect: 100-continue` is
     // answered by node:http itself, then the request goes through the pool as any other.)

@@ -8,6 +8,7 @@ import type { AccessEntry } from '../../log.js';
 import { formatPeerAddress } from '../../http/address.js';
 import { currentTask, requestContext, type Listener, type PoolTask } from '../../http/exchange.js';
 import { ERROR_BODY, rejectRequest } from '../../http/write.js';
+import { seen } from '../../http/rules.js';
 import { refusal } from './handler.js';
 import { NodeWire } from './wire.js';
 
@@ -17,6 +18,8 @@ export class NodeCall implements PoolTask, AccessEntry {
   private started = false;
   private finished = false;
   private settle: (() => void) | undefined = undefined;
+  /** The client a trusted front-end named (X-Forwarded-For), for the access log; null: the peer. */
+  client: string | null = null;
   /** Body bytes the app wrote (counted only when the access log is on). */
   length = 0;
   /** performance.now() at arrival, when anything measures requests. */
@@ -70,7 +73,7 @@ export class NodeCall implements PoolTask, AccessEntry {
   }
 
   // AccessEntry: read only when the access log is on.
-  get remote(): string { return formatPeerAddress(this.req.socket.remoteAddress ?? '-'); }
+  get remote(): string { return this.client ?? formatPeerAddress(this.req.socket.remoteAddress ?? '-'); }
   get method(): string { return this.req.method!; }
   get target(): string { return this.req.url!; }
   get protocol(): string { return `HTTP/${this.req.httpVersion}`; }
@@ -131,8 +134,11 @@ function countBody(res: ServerResponse, call: NodeCall): void {
 export function createNodeAppHandler(listener: Listener, app: NodeApp): (req: IncomingMessage, res: ServerResponse) => void {
   const limits = listener.limits;
   return (req, res) => {
-    const refused = refusal(req, req.rawHeaders, limits, listener.authority, true);
+    const refused = refusal(req, req.rawHeaders, limits, listener.authority, true, listener.forwarded);
     if (refused !== null) { rejectRequest(new NodeWire(req, res), refused[0], refused[1]); return; }
-    listener.submit(new NodeCall(req, res, listener, app));
+    const call = new NodeCall(req, res, listener, app);
+    // The app's own req.socket.remoteAddress stays the peer (Express's `trust proxy` reads X-Forwarded-For itself).
+    if (seen.forwarded) call.client = seen.client;
+    listener.submit(call);
   };
 }

@@ -15,6 +15,7 @@ export class NodeWire implements Wire {
   private headSent = false;
   /** A header value went in as the latin1 text of its UTF-8 bytes (see writeHeader). */
   private binaryHead = false;
+  get peerReadableLate(): boolean { return true; }
 
   constructor(protected readonly req: IncomingMessage, protected readonly res: ServerResponse) {}
 
@@ -88,6 +89,10 @@ export class NodeWire implements Wire {
 
   close(): void {
     this.res.destroy();
+  }
+
+  getRemotePort(): number {
+    return this.req.socket.remotePort ?? 0;
   }
 
   getRemoteAddressAsText(): string {

@@ -1,0 +1,191 @@
+// What a trusted front-end (nginx, a load balancer) says about a request: the scheme the client
+// used (`secure_scheme_headers`) and the client's address (`X-Forwarded-For`, `Forwarded: for=`).
+// Gunicorn's forwarded_allow_ips decides whom to believe; from any other peer these headers are
+// ignored. Engines only look here when checkHeaders saw one of the headers (`seen.forwarded`).
+import { BlockList, isIP } from 'node:net';
+import { ConfigError, type Settings } from '../settings.js';
+import { expand, formatPeerAddress } from './address.js';
+import { seen, type Refusal } from './rules.js';
+
+/** forwarded_allow_ips, proxy_allow_ips: addresses and networks, or `*`. */
+export interface AllowList {
+  /** `*`: any peer. */
+  readonly any: boolean;
+  /** The addresses and networks listed (not `*`). */
+  readonly listed: BlockList;
+  readonly empty: boolean;
+}
+
+/** Whether `ip` (an address as formatPeerAddress writes it) is listed (or the list is `*`). */
+export function allows(list: AllowList, ip: string): boolean {
+  return list.any || listed(list, ip);
+}
+
+function listed(list: AllowList, ip: string): boolean {
+  const family = isIP(ip);
+  return family !== 0 && list.listed.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * A comma list of IPs, CIDR networks (v4 and v6) and `*`, as Gunicorn reads it; a network with
+ * host bits set (`10.0.0.1/8`) is refused, as Python's ip_network does.
+ */
+export function parseAllowList(setting: string, text: string): AllowList {
+  const listed = new BlockList();
+  let any = false;
+  let empty = true;
+  for (const raw of text.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    empty = false;
+    if (entry === '*') { any = true; continue; }
+    const bad = (why: string): never => {
+      throw new ConfigError(setting, `Invalid value for ${setting}: ${JSON.stringify(text)} (${JSON.stringify(entry)}: ${why})`);
+    };
+    const slash = entry.indexOf('/');
+    const addr = slash < 0 ? entry : entry.slice(0, slash);
+    const family = isIP(addr);
+    if (family === 0) bad('not an IP address or network');
+    // Peers are compared in IPv4 form (formatPeerAddress): an IPv4-mapped entry would never match.
+    if (family === 6 && addr.includes('.')) bad('write an IPv4 address in IPv4 form');
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (slash < 0) { listed.addAddress(addr, type); continue; }
+    const bits = Number(entry.slice(slash + 1));
+    const max = family === 4 ? 32 : 128;
+    if (!/^\d{1,3}$/.test(entry.slice(slash + 1)) || bits > max) bad(`prefix length must be 0-${max}`);
+    if (hostBitsSet(addr, family, bits)) bad('host bits set');
+    listed.addSubnet(addr, bits, type);
+  }
+  return { any, listed, empty };
+}
+
+function hostBitsSet(addr: string, family: number, bits: number): boolean {
+  const groups = family === 4 ? addr.split('.').map(Number) : expand(addr.toLowerCase())!;
+  const width = family === 4 ? 8 : 16;
+  return groups.some((g, i) => {
+    const keep = Math.max(0, Math.min(width, bits - i * width));
+    return (g & ((1 << (width - keep)) - 1)) !== 0;
+  });
+}
+
+/** The headers checkHeaders notes (`seen.forwarded`): a length filter first, so most names cost one AND. */
+export interface HeaderWatch {
+  /** Bit n: a watched name is n characters long (bit 31: 31 or more). */
+  readonly lengths: number;
+  /** Lower-case names. */
+  readonly names: ReadonlySet<string>;
+}
+
+export function lengthBit(length: number): number {
+  return 1 << (length > 31 ? 31 : length);
+}
+
+/** What a listener trusts: null when nobody can be (forwarded_allow_ips empty). */
+export interface ForwardedPolicy {
+  readonly trusted: AllowList;
+  /** secure_scheme_headers: lower-case name → the value that means https. */
+  readonly secure: ReadonlyMap<string, string>;
+  readonly watch: HeaderWatch;
+}
+
+export function forwardedPolicy(s: Settings): ForwardedPolicy | null {
+  const trusted = parseAllowList('forwarded_allow_ips', s.forwarded_allow_ips);
+  if (trusted.empty) return null;
+  const secure = new Map(Object.entries(s.secure_scheme_headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const names = new Set(['x-forwarded-for', 'forwarded', ...secure.keys()]);
+  let lengths = 0;
+  for (const n of names) lengths |= lengthBit(n.length);
+  return { trusted, secure, watch: { lengths, names } };
+}
+
+/**
+ * Apply the forwarded headers of a request from `peer` (undefined: a unix socket peer, trusted as
+ * Gunicorn trusts it): into `seen.scheme` (`https`/`http`, null: not said) and `seen.client` /
+ * `seen.clientPort` (null: the peer is the client). Contradictory scheme headers: 400.
+ *
+ * The client is the nearest address not in forwarded_allow_ips, walking X-Forwarded-For (or,
+ * without it, Forwarded's `for=`) from the right: each listed hop is passed, the first one that is
+ * not listed is the client. An entry that is no address (`unknown`, an obfuscated name, garbage)
+ * stops the walk at the hop before it. `*` trusts any peer but lists no hop: the client is then the
+ * right-most entry, the address the front-end itself saw.
+ */
+export function applyForwarded(policy: ForwardedPolicy, raw: readonly string[], peer: string | undefined, lowerCase: boolean): Refusal | null {
+  seen.scheme = null;
+  seen.client = null;
+  seen.clientPort = 0;
+  if (peer !== undefined && !allows(policy.trusted, peer)) return null;
+  let xff: string | null = null;
+  let fwd: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    let name = raw[i]!;
+    if (!policy.watch.names.has(name) && !(lowerCase && policy.watch.names.has(name = name.toLowerCase()))) continue;
+    const value = raw[i + 1]!;
+    const secure = policy.secure.get(name);
+    if (secure !== undefined) {
+      const scheme = value.trim() === secure ? 'https' : 'http';
+      if (seen.scheme !== null && seen.scheme !== scheme) return [400, 'Contradictory scheme headers'];
+      seen.scheme = scheme;
+    }
+    if (name === 'x-forwarded-for') xff = xff === null ? value : `${xff},${value}`;
+    else if (name === 'forwarded') fwd = fwd === null ? value : `${fwd},${value}`;
+  }
+  const hops = xff !== null ? xff.split(',') : fwd !== null ? forwardedFor(fwd) : null;
+  if (hops === null) return null;
+  // The peer is trusted here: take the hop it names, and go on while that hop is listed too.
+  let host = '';
+  let port = 0;
+  let moved = false;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const node = parseNode(hops[i]!);
+    if (node === null) break;
+    host = node.host;
+    port = node.port;
+    moved = true;
+    if (!listed(policy.trusted, host)) break;
+  }
+  if (moved) { seen.client = host; seen.clientPort = port; }
+  return null;
+}
+
+/** The `for=` of each element of a Forwarded header (RFC 7239), in order; `-` where one has none. */
+function forwardedFor(value: string): string[] {
+  const out: string[] = [];
+  for (const element of value.split(',')) {
+    let node = '-';
+    for (const pair of element.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'for') node = pair.slice(eq + 1).trim();
+    }
+    out.push(node);
+  }
+  return out;
+}
+
+/** `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]:80`, quoted or not; null for anything else. */
+function parseNode(text: string): { host: string; port: number } | null {
+  let t = text.trim();
+  if (t.length > 1 && t.charCodeAt(0) === 34 && t.charCodeAt(t.length - 1) === 34) t = t.slice(1, -1).trim();
+  let port = 0;
+  if (t.charCodeAt(0) === 91 /* [ */) {
+    const end = t.indexOf(']');
+    if (end < 0) return null;
+    const rest = t.slice(end + 1);
+    if (rest !== '' && !(rest.charCodeAt(0) === 58 && (port = portOf(rest.slice(1))) >= 0)) return null;
+    t = t.slice(1, end);
+    return isIP(t) === 6 ? { host: formatPeerAddress(t), port } : null;
+  }
+  const colon = t.indexOf(':');
+  if (colon > 0 && t.indexOf(':', colon + 1) < 0) {
+    port = portOf(t.slice(colon + 1));
+    if (port < 0) return null;
+    t = t.slice(0, colon);
+    return isIP(t) === 4 ? { host: t, port } : null;
+  }
+  const family = isIP(t);
+  return family === 4 ? { host: t, port: 0 } : family === 6 ? { host: formatPeerAddress(t), port: 0 } : null;
+}
+
+function portOf(text: string): number {
+  return /^\d{1,5}$/.test(text) && Number(text) <= 65535 ? Number(text) : -1;
+}
+
