@@ -21,7 +21,8 @@ export class QilinRequest {
   readonly target: string;
   /** Header names (lower case) and values, flat: [name, value, name, value, ...]. */
   readonly rawHeaders: string[];
-  private readonly owner: RequestOwner;
+  /** The exchange serving it (upgradeWebSocket finds the connection through it). */
+  readonly owner: RequestOwner;
   private _url: string | undefined;
   private _headers: Headers | undefined;
   private [kNative]: Request | undefined;

@@ -10,6 +10,7 @@ import type { Settings } from '../../settings.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
+import { createUpgradeHandler } from './websocket.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
 function clientErrorStatus(code: string | undefined): number {
@@ -78,6 +79,8 @@ export const nodeEngine: ServingEngine = {
       if (own && own.listenerCount(event) > 0) server.on(event, (...args: unknown[]) => own.emit(event, ...args));
       else if (event === 'connect') server.on('connect', onConnect);
     }
+    // A fetch app's WebSockets (upgradeWebSocket).
+    if (!app) server.on('upgrade', createUpgradeHandler(listener, server));
     return new Promise((resolve, reject) => {
       server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
       // Node ignores a backlog inside the options when listening on an fd: pass it on its own.
