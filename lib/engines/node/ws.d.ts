@@ -15,6 +15,7 @@ declare module 'ws' {
 
   export interface ServerOptions {
     noServer?: boolean;
+    server?: import('node:http').Server;
     maxPayload?: number;
     perMessageDeflate?: boolean;
     clientTracking?: boolean;
