@@ -112,7 +112,7 @@ for (const engine of ENGINES) {
       c.ws.close();
       await c.closed;
       await t.rejects(connect(`${ws}/hello?protocol=other`, ['chat.v1']), /status 500/);
-      t.match(q.output, /TypeError: Protocol 'other' not in the request's protocol list/);
+      await q.waitFor(/TypeError: Protocol 'other' not in the request's protocol list/);
     });
 
     await t.test('close codes and reasons, both ways; open and close in order', async (t) => {
@@ -147,7 +147,7 @@ for (const engine of ENGINES) {
       t.equal(r.body, 'http GET /plain');
       const bad = await request(`${q.url}/not-upgrade`);
       t.equal(bad.status, 500, "Gunicorn's error page");
-      t.match(q.output, /TypeError: Invalid Header: 'upgrade' header must contain 'websocket'/);
+      await q.waitFor(/TypeError: Invalid Header: 'upgrade' header must contain 'websocket'/);
       await t.rejects(connect(`${ws}/refuse`), /status 403/, 'an upgrade request the app answers with plain HTTP');
       const after = await request(`${q.url}/plain`);
       t.equal(after.status, 200, 'the worker serves on');
@@ -232,6 +232,18 @@ for (const engine of ENGINES) {
     const took = Date.now() - start;
     t.same(exit, { code: 0, signal: null }, 'the arbiter exits 0');
     t.ok(took < 10000, `within graceful_timeout (${took} ms)`);
+  });
+}
+
+for (const engine of ENGINES) {
+  t.test(`a Hono route: upgradeWebSocket(c.req.raw) behind a middleware (${engine})`, async (t) => {
+    const q = await startQilin(t, [fixture('websocket-hono.ts')], { engine });
+    const c = await connect(`ws://127.0.0.1:${q.port}/ws`);
+    c.ws.send('hi');
+    t.equal(await c.next(), 'hono: hi');
+    c.ws.close();
+    await c.closed;
+    t.equal((await request(`${q.url}/`)).body, 'hono', 'its HTTP routes as usual');
   });
 }
 

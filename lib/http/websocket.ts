@@ -5,7 +5,7 @@
 // as any request does, and each listener counts its open sockets apart (WebSocketHub).
 import { createHash } from 'node:crypto';
 import type { Exchange } from './exchange.js';
-import { QilinRequest } from './request.js';
+import { servedRequest } from './request.js';
 
 export interface UpgradeWebSocketOptions {
   /** The subprotocol to answer with: one of those the client offered in Sec-WebSocket-Protocol. */
@@ -385,10 +385,8 @@ export function extraHeaders(r: Response): string[] {
  * is not a valid WebSocket upgrade (or not one qilin is serving).
  */
 export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOptions = {}): WebSocketUpgrade {
-  if (!(request instanceof QilinRequest)) {
-    throw new TypeError('upgradeWebSocket: the request must be the one qilin gave the app');
-  }
-  const r = request as QilinRequest;
+  const r = servedRequest(request);
+  if (r === null) throw new TypeError('upgradeWebSocket: the request must be the one qilin gave the app');
   if (r.method !== 'GET') throw new TypeError(`Invalid method: a WebSocket upgrade is a GET request, not ${r.method}`);
   if (!hasToken(r.header('upgrade'), 'websocket')) throw new TypeError("Invalid Header: 'upgrade' header must contain 'websocket'");
   if (!hasToken(r.header('connection'), 'upgrade')) throw new TypeError("Invalid Header: 'connection' header must contain 'Upgrade'");

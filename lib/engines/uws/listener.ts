@@ -45,6 +45,9 @@ export const uwsEngine: ServingEngine = {
   },
 };
 
+/** Seconds: the longest idle timeout uWS takes (it refuses more than 960). */
+const UWS_IDLE_TIMEOUT = 960;
+
 /** A uWS WebSocket as the socket's transport. uWS calls the close handler from end() and close() at once. */
 class UwsTransport implements Transport {
   constructor(private readonly ws: WebSocket<UwsSocketData>) {}
@@ -58,8 +61,10 @@ class UwsTransport implements Transport {
 /**
  * The WebSocket route. Its upgrade handler serves the request like any other; the rest drives the
  * socket the app got from upgradeWebSocket. Nothing sent is dropped (maxBackpressure 0: no limit;
- * the app watches bufferedAmount, as with any WebSocket), and the idle timeout is the socket's own
- * (WebSocketHub), so uWS's is off. uWS cuts a message over maxPayloadLength without a close frame:
+ * the app watches bufferedAmount, as with any WebSocket). The idle timeout apps see is the socket's
+ * own (WebSocketHub); uWS's stays at its longest with its pings, as a safety net: it drops a dead
+ * peer of a socket whose app turned idleTimeout off, and a connection that lingers after a close
+ * (uWS times those out with it). uWS cuts a message over maxPayloadLength without a close frame:
  * it takes up to twice websocket_max_message_size so that qilin sees a message over the limit and
  * closes with 1009.
  */
@@ -70,8 +75,8 @@ function socketBehavior(listener: Listener) {
     compression: 0,
     maxPayloadLength: Math.min(max * 2, 0xffffffff),
     maxBackpressure: 0,
-    idleTimeout: 0,
-    sendPingsAutomatically: false,
+    idleTimeout: UWS_IDLE_TIMEOUT,
+    sendPingsAutomatically: true,
     upgrade: createUpgradeHandler(listener),
     open(ws: WebSocket<UwsSocketData>) {
       ws.getUserData().socket.opened(new UwsTransport(ws), hub);
