@@ -138,6 +138,11 @@ export const SETTINGS: readonly SettingDef[] = [
     desc: 'Front-end addresses allowed to send a PROXY protocol header: a comma list of IPs and networks, or `*`. A header from another peer gets 403 and a closed connection.',
   },
   {
+    name: 'websocket_max_message_size', section: 'Security', flags: ['--websocket-max-message-size'], meta: 'INT',
+    type: 'int', min: 1, max: 2 ** 31 - 1, default: 16 * 1024 * 1024, defaultText: '16777216 (16 MiB)',
+    desc: 'Largest WebSocket message a client may send, in bytes; a larger one closes the connection with 1009 (on the uws engine, one more than twice as large is cut without a close frame).',
+  },
+  {
     name: 'app_interface', section: 'Server Mechanics', flags: ['--app-interface'], meta: 'STRING', type: 'choice',
     choices: APP_INTERFACES, default: 'auto',
     desc: 'How to call a bare function app: `fetch` (request) => Response, `node` (req, res), or `auto`: by its declared parameters (one: fetch, two or more: node). Frameworks are recognised whatever it says; a mismatch is an error.',
@@ -276,6 +281,7 @@ export interface Settings {
   secure_scheme_headers: Record<string, string>;
   proxy_protocol: (typeof PROXY_PROTOCOLS)[number];
   proxy_allow_ips: string;
+  websocket_max_message_size: number;
   app_interface: (typeof APP_INTERFACES)[number];
   preload_app: boolean;
   chdir: string | null;

@@ -51,6 +51,8 @@ export interface WorkerLoad {
   /** Requests holding a pool slot, and waiting for one, over all its listeners. */
   running: number;
   queued: number;
+  /** WebSockets open, over all its listeners (they hold no pool slot). */
+  websockets: number;
   rss: number;
 }
 

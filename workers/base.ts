@@ -3,8 +3,9 @@
 // alive to the arbiter, and stop on the arbiter's signals.
 //
 // Lifecycle (effection owns it): worker → one listener resource per bind → that listener's pool.
-// TERM: stop listening, finish in-flight requests within graceful_timeout, keep serving idle
-// keep-alive connections (with `Connection: close`) for `keepalive` s, then exit.
+// TERM: stop listening, close open WebSockets with 1001 (Going Away), finish in-flight requests and
+// those closing handshakes within graceful_timeout, keep serving idle keep-alive connections (with
+// `Connection: close`) for `keepalive` s, then exit.
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
@@ -17,6 +18,7 @@ import { currentTask, requestContext, type FetchHandler, type Listener, type Poo
 import { installLightResponse } from '../lib/http/response.js';
 import { forwardedPolicy } from '../lib/http/forwarded.js';
 import { requestLimits } from '../lib/http/rules.js';
+import { WebSocketHub } from '../lib/http/websocket.js';
 import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../lib/hooks.js';
 import { Logger } from '../lib/log.js';
 import { SETTINGS_BY_NAME } from '../lib/settings.js';
@@ -204,8 +206,9 @@ export abstract class Worker {
   private load(): WorkerLoad {
     let running = 0;
     let queued = 0;
-    for (const l of this.listeners) { running += l.pool.slotsInUse; queued += l.pool.queued; }
-    return { requests: this.requests, running, queued, rss: process.memoryUsage.rss() };
+    let websockets = 0;
+    for (const l of this.listeners) { running += l.pool.slotsInUse; queued += l.pool.queued; websockets += l.listener.websockets.size; }
+    return { requests: this.requests, running, queued, websockets, rss: process.memoryUsage.rss() };
   }
 
   private report(lag: IntervalHistogram): Promise<void> {
@@ -229,10 +232,11 @@ export abstract class Worker {
 
     const { graceful_timeout, keepalive } = this.spec.settings;
     const deadline = Date.now() + graceful_timeout * 1000;
-    for (const l of this.listeners) l.listener.draining = true;
+    for (const l of this.listeners) { l.listener.draining = true; l.listener.websockets.goAway(); }
     yield* race([
       (function* (listeners: ListenerHandle[]): Operation<void> {
         for (const l of listeners) yield* l.pool.drained();
+        for (const l of listeners) yield* call(() => l.listener.websockets.whenEmpty());
         // Idle keep-alive clients may still send one more request; it is answered with Connection: close.
         if (keepalive > 0) yield* sleep(keepalive * 1000);
       })(this.listeners),
@@ -269,6 +273,7 @@ export abstract class Worker {
         requestDone: () => worker.requestDone(),
         writePiece: engine.writePiece,
         onError: (msg, err) => worker.log.exception(msg, err),
+        websockets: new WebSocketHub(settings.websocket_max_message_size),
       };
       const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
       worker.log.debug(`Listening at: ${bindUrl(bind)} (${process.pid})`);
@@ -277,6 +282,7 @@ export abstract class Worker {
       } finally {
         served.stopListening();
         pool.halt(); // every request it still holds is cancelled before the server closes
+        listener.websockets.terminate(); // and every WebSocket still open past graceful_timeout is cut
         served.close();
       }
     });

@@ -8,6 +8,7 @@ import { defaultSettings } from '../../lib/settings.js';
 import { installLightResponse } from '../../lib/http/response.js';
 import { loadUws } from '../../lib/engines/uws/load.js';
 import { uwsEngine } from '../../lib/engines/uws/listener.js';
+import { WebSocketHub } from '../../lib/http/websocket.js';
 
 installLightResponse();
 const { default: app } = (await import('../apps/async-hello.js')) as { default: FetchHandler };
@@ -25,6 +26,7 @@ const listener: Listener = {
   requestDone: () => {},
   writePiece: uwsEngine.writePiece,
   onError: (msg, err) => console.error(msg, err),
+  websockets: new WebSocketHub(16 * 1024 * 1024),
 };
 loadUws().uws.App().any('/*', createHandler(listener)).listen('127.0.0.1', port, (s) => {
   if (!s) { console.error(`cannot listen on ${port}`); process.exit(1); }

@@ -14,6 +14,7 @@ import type { RequestLimits } from './rules.js';
 import {
   checkStatusText, declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders, writePlatform,
 } from './write.js';
+import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader, type WebSocketHub } from './websocket.js';
 
 /**
  * The response side of a connection as the exchange drives it: the subset of uWS's HttpResponse it
@@ -109,6 +110,8 @@ export interface Listener {
    */
   readonly writePiece: number;
   readonly onError: (msg: string, err: unknown) => void;
+  /** Its open WebSockets (fetch apps): counted apart from the pool, closed with 1001 at graceful stop. */
+  readonly websockets: WebSocketHub;
 }
 
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
@@ -147,6 +150,10 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   /** The reader of a streamed response body, while it is being written. */
   streamReader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   private controller: AbortController | undefined;
+  /** How the engine switches this connection to a WebSocket: set on WebSocket upgrade requests only. */
+  upgrader: Upgrader | null = null;
+  /** The socket upgradeWebSocket() made for this request, until the app's response settles it. */
+  websocket: QilinWebSocket | null = null;
   private writableWaiter: (() => void) | undefined;
   /** performance.now() at arrival, when anything measures requests. */
   readonly startMs: number;
@@ -232,6 +239,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   /** uWS onAborted: the client went away. The response must not be touched after this. */
   onAborted(): void {
     this.aborted = true;
+    this.websocket?.abandon();
     this.body?.fail(new ClientGoneError());
     this.controller?.abort(new ClientGoneError());
     this.stopStream(new ClientGoneError());
@@ -272,6 +280,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   cancel(reason: Error): void {
     if (this.finished) return;
     this.controller?.abort(reason);
+    this.websocket?.abandon();
     if (!this.aborted) {
       this.aborted = true;
       this.body?.fail(reason);
@@ -311,9 +320,32 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   }
 
   private send(r: Response): Promise<void> | undefined {
+    if (this.websocket !== null) return this.answerUpgrade(r);
     const p = lightParts(r, parts);
     if (p === null) return writePlatform(this, r);
     return this.writeParts(p.status, p.statusText, p.headers, p.body, p.headLength);
+  }
+
+  /**
+   * The app called upgradeWebSocket: the response it made switches the connection to the socket
+   * (the pool slot is freed as for any finished request); any other response is written as usual
+   * and the socket never opens.
+   */
+  private answerUpgrade(r: Response): Promise<void> | undefined {
+    const ws = this.websocket!;
+    this.websocket = null;
+    if (socketOfResponse(ws, r) === null) {
+      ws.abandon();
+      return this.send(r);
+    }
+    const headers = extraHeaders(r);
+    this.body?.discard();
+    this.started = true;
+    this.status = 101;
+    this.logRequest();
+    this.upgrader!.upgrade(this, ws, headers);
+    this.done();
+    return undefined;
   }
 
   /**
@@ -401,6 +433,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
 
   fail(err: unknown): Promise<void> | undefined {
     this.listener.onError(`Error handling request ${this.request.target}`, err);
+    if (this.websocket !== null) { this.websocket.abandon(); this.websocket = null; }
     if (!this.aborted && !this.finished) {
       if (this.inHandler) writeError(this);
       else this.res.cork(() => writeError(this));

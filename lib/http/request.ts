@@ -21,7 +21,8 @@ export class QilinRequest {
   readonly target: string;
   /** Header names (lower case) and values, flat: [name, value, name, value, ...]. */
   readonly rawHeaders: string[];
-  private readonly owner: RequestOwner;
+  /** The exchange serving it (upgradeWebSocket finds the connection through it). */
+  readonly owner: RequestOwner;
   /** `https` or `http` when a trusted front-end said which (secure_scheme_headers); null: the listener's own. */
   scheme: string | null = null;
   private _url: string | undefined;
@@ -112,7 +113,17 @@ export function toNativeRequest(r: QilinRequest): Request {
   if (body) { init.body = body; init.duplex = 'half'; }
   n = new (nativeRequest())(r.url, init);
   r[kNative] = n;
+  lightOf.set(n, r);
   return n;
+}
+
+/** The light request a platform one was built from (upgradeWebSocket given `clone()`'s source, say). */
+const lightOf = new WeakMap<Request, QilinRequest>();
+
+/** The request qilin gave the app, given it or the platform Request built from it; else null. */
+export function servedRequest(r: unknown): QilinRequest | null {
+  if (r instanceof QilinRequest) return r;
+  return typeof r === 'object' && r !== null ? lightOf.get(r as Request) ?? null : null;
 }
 
 // Every other member is served by the platform object.

@@ -105,6 +105,7 @@ export class MetricsHub {
     };
     perWorker('qilin_worker_requests_in_flight', 'Requests holding a slot of the worker\'s pools.', (s) => s.running);
     perWorker('qilin_worker_requests_queued', 'Requests waiting for a pool slot (worker_connections reached).', (s) => s.queued);
+    perWorker('qilin_worker_websockets_open', 'WebSockets open in the worker (counted apart: they hold no pool slot).', (s) => s.websockets ?? 0);
     perWorker('qilin_worker_heartbeat_age_seconds', 'Seconds since the worker was last heard from.', (_s, w) => w.heartbeatAgeMs / 1000);
     perWorker('qilin_worker_event_loop_lag_seconds', 'Event-loop delay over the last second, 99th percentile.', (s) => s.lagP99);
     perWorker('qilin_worker_event_loop_lag_max_seconds', 'Event-loop delay over the last second, maximum.', (s) => s.lagMax);

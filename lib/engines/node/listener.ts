@@ -90,25 +90,37 @@ export const nodeEngine: ServingEngine = {
       if (own && own.listenerCount(event) > 0) server.on(event, (...args: unknown[]) => own.emit(event, ...args));
       else if (event === 'connect') server.on('connect', onConnect);
     }
-    return new Promise((resolve, reject) => {
-      server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
-      // Node ignores a backlog inside the options when listening on an fd: pass it on its own.
-      server.listen({ fd: bind.childFd }, settings.backlog, () => {
-        let listening = true;
-        resolve({
-          stopListening() {
-            // Stop accepting only. http.Server#close would also cut idle keep-alive connections at
-            // once, resetting a request the client is sending on one at that moment; instead each
-            // is answered with `Connection: close` (the worker is draining) until the worker exits,
-            // as Gunicorn's workers do.
-            if (listening) { listening = false; net.Server.prototype.close.call(server); }
-          },
-          close() {
-            if (listening) { listening = false; net.Server.prototype.close.call(server); }
-            server.closeAllConnections();
-          },
-        });
+    // A fetch app's WebSockets (upgradeWebSocket); the ws package is loaded for fetch apps only.
+    if (!app) {
+      return import('./websocket.js').then(({ createUpgradeHandler }) => {
+        server.on('upgrade', createUpgradeHandler(listener, server));
+        return serve(server, bind, settings);
       });
-    });
+    }
+    return serve(server, bind, settings);
   },
 };
+
+/** Listen on the arbiter's socket (its fd). */
+function serve(server: http.Server, bind: ServedBind, settings: Settings): Promise<EngineListener> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
+    // Node ignores a backlog inside the options when listening on an fd: pass it on its own.
+    server.listen({ fd: bind.childFd }, settings.backlog, () => {
+      let listening = true;
+      resolve({
+        stopListening() {
+          // Stop accepting only. http.Server#close would also cut idle keep-alive connections at
+          // once, resetting a request the client is sending on one at that moment; instead each
+          // is answered with `Connection: close` (the worker is draining) until the worker exits,
+          // as Gunicorn's workers do.
+          if (listening) { listening = false; net.Server.prototype.close.call(server); }
+        },
+        close() {
+          if (listening) { listening = false; net.Server.prototype.close.call(server); }
+          server.closeAllConnections();
+        },
+      });
+    });
+  });
+}

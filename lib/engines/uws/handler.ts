@@ -9,7 +9,8 @@ import { formatPeerAddress } from '../../http/address.js';
 import { applyForwarded } from '../../http/forwarded.js';
 import { addressOf, bodyTooLarge, checkHeaders, lineTooLong, seen } from '../../http/rules.js';
 import { rejectRequest } from '../../http/write.js';
-import type { HttpRequest, HttpResponse } from './load.js';
+import type { QilinWebSocket, Upgrader } from '../../http/websocket.js';
+import type { HttpRequest, HttpResponse, us_socket_context_t } from './load.js';
 
 const METHODS: Record<string, string> = {
   get: 'GET', post: 'POST', put: 'PUT', delete: 'DELETE', head: 'HEAD', options: 'OPTIONS', patch: 'PATCH',
@@ -17,30 +18,63 @@ const METHODS: Record<string, string> = {
 
 /** The uWS route handler for one listener. */
 export function createHandler(listener: Listener): (res: HttpResponse, req: HttpRequest) => void {
+  return (res, req) => { accept(listener, res, req, null); };
+}
+
+/**
+ * The upgrade handler of the uWS WebSocket route: uWS sends it the GET requests that carry a
+ * Sec-WebSocket-Key. They are served as any request (the same checks, Request, pool and app); the
+ * exchange knows how to switch the connection should the app answer with upgradeWebSocket's response.
+ */
+export function createUpgradeHandler(listener: Listener): (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => void {
+  return (res, req, context) => { accept(listener, res, req, new UwsUpgrade(context)); };
+}
+
+function accept(listener: Listener, res: HttpResponse, req: HttpRequest, upgrade: UwsUpgrade | null): void {
   const limits = listener.limits;
   const forwarded = listener.forwarded;
-  const watch = forwarded === null ? null : forwarded.watch;
-  return (res, req) => {
-    // uWS's req lives only during this call: copy what the app may read later.
-    const raw: string[] = [];
-    req.forEach((name, value) => { raw.push(name, value); });
-    const m = req.getMethod();
-    const method = METHODS[m] ?? m.toUpperCase();
-    const path = req.getUrl();
-    const query = req.getQuery();
-    const target = query ? `${path}?${query}` : path;
-    // The peer is read (~µs) only when a forwarded header makes it matter.
-    let peer: ArrayBuffer | null = null;
-    const refused = checkHeaders(raw, limits, false, false, false, watch) ?? lineTooLong(limits, method, target) ??
-      bodyTooLarge(limits, seen.length) ?? addressOf(listener.authority, target) ??
-      (seen.forwarded ? applyForwarded(forwarded!, raw, formatPeerAddress(peer = res.getRemoteAddressAsText()), false) : null);
-    if (refused !== null) { rejectRequest(res, refused[0], refused[1]); return; }
-    const body = seen.hasBody ? new RequestBody(res) : null;
-    const ex = new Exchange(res, listener, method, seen.authority, seen.target, raw, body);
-    if (seen.forwarded) ex.forwardedBy(peer, seen.scheme, seen.client, seen.clientPort);
-    res.onAborted(() => ex.onAborted());
-    listener.submit(ex);
-    ex.inHandler = false;
-    ex.keepPeer();
-  };
+  // uWS's req lives only during this call: copy what the app may read later.
+  const raw: string[] = [];
+  req.forEach((name, value) => { raw.push(name, value); });
+  const m = req.getMethod();
+  const method = METHODS[m] ?? m.toUpperCase();
+  const path = req.getUrl();
+  const query = req.getQuery();
+  const target = query ? `${path}?${query}` : path;
+  // The peer is read (~µs) only when a forwarded header makes it matter.
+  let peer: ArrayBuffer | null = null;
+  const refused = checkHeaders(raw, limits, false, false, false, forwarded === null ? null : forwarded.watch) ??
+    lineTooLong(limits, method, target) ?? bodyTooLarge(limits, seen.length) ?? addressOf(listener.authority, target) ??
+    (seen.forwarded ? applyForwarded(forwarded!, raw, formatPeerAddress(peer = res.getRemoteAddressAsText()), false) : null);
+  if (refused !== null) { rejectRequest(res, refused[0], refused[1]); return; }
+  const body = seen.hasBody ? new RequestBody(res) : null;
+  const ex = new Exchange(res, listener, method, seen.authority, seen.target, raw, body);
+  if (seen.forwarded) ex.forwardedBy(peer, seen.scheme, seen.client, seen.clientPort);
+  if (upgrade !== null) ex.upgrader = upgrade;
+  res.onAborted(() => ex.onAborted());
+  listener.submit(ex);
+  ex.inHandler = false;
+  ex.keepPeer();
+}
+
+/** What a uWS WebSocket carries from its upgrade to its close. */
+export interface UwsSocketData {
+  socket: QilinWebSocket;
+}
+
+/** Completes one upgrade: uWS writes the 101 and calls the route's open handler at once. */
+class UwsUpgrade implements Upgrader {
+  constructor(private readonly context: us_socket_context_t) {}
+
+  upgrade(ex: Exchange, socket: QilinWebSocket, headers: string[]): void {
+    const res = ex.res as HttpResponse;
+    if (headers.length > 0) {
+      // The status first: a header written before it would make uWS say 200 (upgrade() writes no
+      // status once one was written).
+      res.writeStatus('101 Switching Protocols');
+      for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
+    }
+    const data: UwsSocketData = { socket };
+    res.upgrade(data, ex.request.header('sec-websocket-key')!, socket.protocol, '', this.context);
+  }
 }

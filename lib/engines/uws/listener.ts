@@ -3,8 +3,9 @@
 import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
-import { createHandler } from './handler.js';
-import { loadUws, type us_listen_socket } from './load.js';
+import type { Transport, WebSocketHub } from '../../http/websocket.js';
+import { createHandler, createUpgradeHandler, type UwsSocketData } from './handler.js';
+import { loadUws, type WebSocket, type us_listen_socket } from './load.js';
 
 /**
  * uWS corks writes into one 16 KiB buffer per loop; a streamed chunk's frame is its hex size and
@@ -20,6 +21,7 @@ export const uwsEngine: ServingEngine = {
     const { uws } = loadUws();
     if (bind.kind !== 'tcp') return Promise.reject(new ListenFailed(`the uws engine cannot serve ${formatBind(bind)}`));
     const server = uws.App();
+    server.ws('/*', socketBehavior(listener));
     server.any('/*', createHandler(listener));
     return new Promise((resolve, reject) => {
       server.listen(bind.host, bind.port, (socket: us_listen_socket | false) => {
@@ -42,3 +44,57 @@ export const uwsEngine: ServingEngine = {
     });
   },
 };
+
+/** Seconds: the longest idle timeout uWS takes (it refuses more than 960). */
+const UWS_IDLE_TIMEOUT = 960;
+
+/** A uWS WebSocket as the socket's transport. uWS calls the close handler from end() and close() at once. */
+class UwsTransport implements Transport {
+  constructor(private readonly ws: WebSocket<UwsSocketData>) {}
+  send(data: string | Uint8Array | ArrayBuffer, binary: boolean): void { this.ws.send(data, binary); }
+  close(code: number, reason: string): void { this.ws.end(code, reason); }
+  terminate(): void { this.ws.close(); }
+  ping(): void { this.ws.ping(); }
+  bufferedAmount(): number { return this.ws.getBufferedAmount(); }
+}
+
+/**
+ * The WebSocket route. Its upgrade handler serves the request like any other; the rest drives the
+ * socket the app got from upgradeWebSocket. Nothing sent is dropped (maxBackpressure 0: no limit;
+ * the app watches bufferedAmount, as with any WebSocket). The idle timeout apps see is the socket's
+ * own (WebSocketHub); uWS's stays at its longest with its pings, as a safety net: it drops a dead
+ * peer of a socket whose app turned idleTimeout off, and a connection that lingers after a close
+ * (uWS times those out with it). uWS cuts a message over maxPayloadLength without a close frame:
+ * it takes up to twice websocket_max_message_size so that qilin sees a message over the limit and
+ * closes with 1009.
+ */
+function socketBehavior(listener: Listener) {
+  const hub: WebSocketHub = listener.websockets;
+  const max = hub.maxMessageSize;
+  return {
+    compression: 0,
+    maxPayloadLength: Math.min(max * 2, 0xffffffff),
+    maxBackpressure: 0,
+    idleTimeout: UWS_IDLE_TIMEOUT,
+    sendPingsAutomatically: true,
+    upgrade: createUpgradeHandler(listener),
+    open(ws: WebSocket<UwsSocketData>) {
+      ws.getUserData().socket.opened(new UwsTransport(ws), hub);
+    },
+    message(ws: WebSocket<UwsSocketData>, message: ArrayBuffer, isBinary: boolean) {
+      const socket = ws.getUserData().socket;
+      if (message.byteLength > max) {
+        socket.failed(`a message of ${message.byteLength} bytes is larger than websocket_max_message_size (${max})`);
+        socket.closeWith(1009, 'Message too big');
+        return;
+      }
+      // uWS reuses the message's memory once this returns: copy it.
+      socket.received(isBinary ? new Uint8Array(message.slice(0)) : Buffer.from(message).toString('utf8'));
+    },
+    ping(ws: WebSocket<UwsSocketData>) { ws.getUserData().socket.alive(); },
+    pong(ws: WebSocket<UwsSocketData>) { ws.getUserData().socket.alive(); },
+    close(ws: WebSocket<UwsSocketData>, code: number, message: ArrayBuffer) {
+      ws.getUserData().socket.closed(code, Buffer.from(message).toString('utf8'), code !== 1006);
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type * as UWS from 'uws-legacy';
 
 export type UwsModule = typeof UWS;
-export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uws-legacy';
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uws-legacy';
 
 const require = createRequire(import.meta.url);
 const BUILDS = [
