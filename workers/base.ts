@@ -19,6 +19,7 @@ import { requestLimits } from '../lib/http/rules.js';
 import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../lib/hooks.js';
 import { Logger } from '../lib/log.js';
 import { SETTINGS_BY_NAME } from '../lib/settings.js';
+import { schemeOf, withScheme } from '../lib/tls.js';
 import { becomeWorkerUser } from '../lib/privileges.js';
 import { requestLog, type RequestLog } from '../lib/metrics/recorder.js';
 import { RequestStats } from '../lib/metrics/stats.js';
@@ -260,6 +261,7 @@ export abstract class Worker {
         nodeApp: app.style === 'node' ? worker.beforeNode(app) : null,
         requestLog: worker.requestLog,
         authority: bind.kind === 'tcp' ? formatBind(bind) : 'localhost',
+        scheme: schemeOf(settings),
         limits: requestLimits(settings),
         draining: false,
         submit: (task: PoolTask) => pool.submit(task),
@@ -268,7 +270,7 @@ export abstract class Worker {
         onError: (msg, err) => worker.log.exception(msg, err),
       };
       const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
-      worker.log.debug(`Listening at: ${bindUrl(bind)} (${process.pid})`);
+      worker.log.debug(`Listening at: ${withScheme(bindUrl(bind), settings)} (${process.pid})`);
       try {
         yield* provide({ listener, pool, stopListening: () => served.stopListening() });
       } finally {

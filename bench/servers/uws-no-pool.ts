@@ -16,6 +16,7 @@ const listener: Listener = {
   nodeApp: null,
   requestLog: null,
   authority: `127.0.0.1:${port}`,
+  scheme: 'http',
   limits: requestLimits(defaultSettings({})),
   draining: false,
   submit: (ex) => { void ex.run(); },

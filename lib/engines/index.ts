@@ -3,6 +3,7 @@
 // engine's serving half. Engines are imported only when asked for.
 import type { BindAddress } from '../config.js';
 import { ConfigError, type Settings } from '../settings.js';
+import { uwsCannotServe } from '../tls.js';
 import type { ServingEngine } from './types.js';
 
 export type EngineName = 'uws' | 'node';
@@ -20,12 +21,12 @@ export interface EngineChoice {
 
 /**
  * The engine for this config: the one asked for, or `uws` unless something needs `node` (a unix
- * socket, an inherited fd, systemd's sockets, a Node-style app). Asking for `uws` with such a bind
- * is a config error.
+ * socket, an inherited fd, systemd's sockets, required client certificates, a Node-style app).
+ * Asking for `uws` with such a config is a config error.
  */
 export function chooseEngine(settings: Settings, binds: readonly BindAddress[], systemd: boolean): EngineChoice {
   const need = systemd ? 'systemd socket activation (LISTEN_FDS)'
-    : binds.filter((b) => b.kind !== 'tcp').map((b) => `bind ${b.text}`)[0] ?? null;
+    : binds.filter((b) => b.kind !== 'tcp').map((b) => `bind ${b.text}`)[0] ?? uwsCannotServe(settings);
   if (settings.engine === 'uws' && need !== null) {
     throw new ConfigError('engine', `Invalid value for engine: "uws" (${need} needs the node engine: use --engine node)`);
   }

@@ -76,6 +76,8 @@ export interface Listener {
   readonly requestLog: RequestLog | null;
   /** `host:port` used in request URLs when the client sends no Host header. */
   readonly authority: string;
+  /** The scheme of request URLs: `https` when the listener terminates TLS. */
+  readonly scheme: 'http' | 'https';
   /** limit_request_* settings (0 = no limit). */
   readonly limits: RequestLimits;
   /** Set while the worker stops: every response closes its connection. */
