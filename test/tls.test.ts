@@ -201,6 +201,7 @@ t.test('node: cert_reqs 2 (CERT_REQUIRED) with ca_certs', async (t) => {
   const ok = await get(url, { cert: 'client.pem', key: 'client.key' });
   t.equal(ok.status, 200, 'a client with a certificate ca_certs signed is served');
   t.equal(JSON.parse(ok.body).url, url);
+  t.equal(q.workerPids().length, 1, 'refused clients cost no worker');
 });
 
 for (const engine of ENGINES) t.test(`${engine}: cert_reqs 1 (CERT_OPTIONAL) with ca_certs`, async (t) => {
@@ -209,4 +210,7 @@ for (const engine of ENGINES) t.test(`${engine}: cert_reqs 1 (CERT_OPTIONAL) wit
   t.equal((await get(url)).status, 200, 'a client without a certificate is served');
   t.equal((await get(url, { cert: 'client.pem', key: 'client.key' })).status, 200, 'a client with a certificate ca_certs signed is served');
   await t.rejects(get(url, { cert: 'rogue.pem', key: 'rogue.key' }), 'a client whose certificate does not verify is refused');
+  const [worker] = q.workerPids();
+  t.equal((await get(url)).status, 200, 'and the worker serves on');
+  t.same(q.workerPids(), [worker]);
 });
