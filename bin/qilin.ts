@@ -10,6 +10,7 @@ import { chooseEngine } from '../lib/engines/index.js';
 import { Logger } from '../lib/log.js';
 import { cannotSwitch, ownerWarning } from '../lib/privileges.js';
 import { runCtl } from '../lib/ctl.js';
+import { checkTls } from '../lib/tls.js';
 import { ConfigError, helpText, type Settings } from '../lib/settings.js';
 
 /** A setting that cannot be used: one line, exit 1 (Gunicorn's exit code for a config error). */
@@ -29,6 +30,7 @@ function checkBeforeDetaching(settings: Settings): void {
   }
   new Logger(settings).close();
   chooseEngine(settings, settings.bind.map(parseBind), false); // systemd's sockets never reach a daemon
+  checkTls(settings);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -63,6 +65,12 @@ async function main(argv: string[]): Promise<number> {
   }
   if (settings.check_config) {
     warnOnStderr();
+    try {
+      checkTls(settings);
+    } catch (err) {
+      if (err instanceof ConfigError) return configError(err);
+      throw err;
+    }
     try {
       // Loads and recognises the app; a factory is called, a framework is not started.
       await loadApp(app, { appInterface: settings.app_interface });

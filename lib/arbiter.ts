@@ -26,6 +26,7 @@ import { bindOnce } from './ports.js';
 import { inheritance, spawnNewArbiter, type Inheritance } from './reexec.js';
 import { Reloader } from './reload.js';
 import { ConfigError, type Settings } from './settings.js';
+import { checkTls, withScheme } from './tls.js';
 import { bindFailure, closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
 import { ServiceNotifier } from './systemd.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
@@ -166,6 +167,7 @@ export class Arbiter {
       this.inherited = inheritance(process.env);
       this.systemd = systemdSockets(process.env);
       this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null);
+      checkTls(opts.settings); // here, after --chdir: relative paths name what the workers will read
       this.engineDecided = this.engine.fixed;
       // Started by USR2: the old arbiter still runs; `<pidfile>.2` until it is gone (as Gunicorn).
       if (opts.settings.pidfile) createPidfile(this.inherited ? `${opts.settings.pidfile}.2` : opts.settings.pidfile);
@@ -468,7 +470,8 @@ export class Arbiter {
 
   /** Where the workers listen, as logged. */
   private listeningAt(): string[] {
-    return this.sharedSockets ? this.sockets.map((s) => s.url) : this.binds.map(bindUrl);
+    const urls = this.sharedSockets ? this.sockets.map((s) => s.url) : this.binds.map(bindUrl);
+    return urls.map((u) => withScheme(u, this.settings));
   }
 
   /**
@@ -629,6 +632,7 @@ export class Arbiter {
       const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null);
       // A provisional choice keeps the engine running (one the app settled, say).
       if (next.fixed && next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
+      checkTls(settings); // new workers read the files again: a bad certificate keeps the running ones
       const before = new Set(this.listeningAt());
       const binds = await this.openBinds(settings);
       log = new Logger(settings); // before the old one closes: a log that cannot be opened keeps the old

@@ -143,6 +143,27 @@ export const SETTINGS: readonly SettingDef[] = [
     desc: 'Largest WebSocket message a client may send, in bytes; a larger one closes the connection with 1009 (on the uws engine, one more than twice as large is cut without a close frame).',
   },
   {
+    name: 'certfile', section: 'SSL', flags: ['--certfile'], meta: 'FILE', type: 'string', default: null,
+    desc: 'TLS certificate file (PEM; the chain after the certificate). With `keyfile`, every bind serves HTTPS. Read by each worker as it starts: replace the files, then HUP.',
+  },
+  {
+    name: 'keyfile', section: 'SSL', flags: ['--keyfile'], meta: 'FILE', type: 'string', default: null,
+    desc: 'TLS private key file (PEM, not encrypted), the key of `certfile`.',
+  },
+  {
+    name: 'ca_certs', section: 'SSL', flags: ['--ca-certs'], meta: 'FILE', type: 'string', default: null,
+    desc: 'CA certificates (PEM) that client certificates are verified against, with `cert_reqs` 1 or 2.',
+  },
+  {
+    name: 'cert_reqs', section: 'SSL', flags: ['--cert-reqs'], meta: 'INT', type: 'int', min: 0, max: 2, default: 0,
+    desc: 'Client certificates: `0` not asked for; `1` (CERT_OPTIONAL) asked for, and one that does not verify is refused; `2` (CERT_REQUIRED) a client without a valid one is refused (node engine only).',
+  },
+  {
+    name: 'ciphers', section: 'SSL', flags: ['--ciphers'], meta: 'CIPHERS', type: 'string', default: null,
+    defaultText: "the TLS library's defaults",
+    desc: 'Allowed ciphers, as an OpenSSL cipher list (`ECDHE+AESGCM:!aNULL`).',
+  },
+  {
     name: 'app_interface', section: 'Server Mechanics', flags: ['--app-interface'], meta: 'STRING', type: 'choice',
     choices: APP_INTERFACES, default: 'auto',
     desc: 'How to call a bare function app: `fetch` (request) => Response, `node` (req, res), or `auto`: by its declared parameters (one: fetch, two or more: node). Frameworks are recognised whatever it says; a mismatch is an error.',
@@ -282,6 +303,11 @@ export interface Settings {
   proxy_protocol: (typeof PROXY_PROTOCOLS)[number];
   proxy_allow_ips: string;
   websocket_max_message_size: number;
+  certfile: string | null;
+  keyfile: string | null;
+  ca_certs: string | null;
+  cert_reqs: number;
+  ciphers: string | null;
   app_interface: (typeof APP_INTERFACES)[number];
   preload_app: boolean;
   chdir: string | null;

@@ -22,6 +22,7 @@ import { WebSocketHub } from '../lib/http/websocket.js';
 import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../lib/hooks.js';
 import { Logger } from '../lib/log.js';
 import { SETTINGS_BY_NAME } from '../lib/settings.js';
+import { schemeOf, withScheme } from '../lib/tls.js';
 import { becomeWorkerUser } from '../lib/privileges.js';
 import { requestLog, type RequestLog } from '../lib/metrics/recorder.js';
 import { RequestStats } from '../lib/metrics/stats.js';
@@ -267,6 +268,7 @@ export abstract class Worker {
         authority: bind.kind === 'tcp' ? formatBind(bind) : 'localhost',
         forwarded: forwardedPolicy(settings),
         unixPath: bind.kind === 'unix' ? bind.path : null,
+        scheme: schemeOf(settings),
         limits: requestLimits(settings),
         draining: false,
         submit: (task: PoolTask) => pool.submit(task),
@@ -276,7 +278,7 @@ export abstract class Worker {
         websockets: new WebSocketHub(settings.websocket_max_message_size),
       };
       const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
-      worker.log.debug(`Listening at: ${bindUrl(bind)} (${process.pid})`);
+      worker.log.debug(`Listening at: ${withScheme(bindUrl(bind), settings)} (${process.pid})`);
       try {
         yield* provide({ listener, pool, stopListening: () => served.stopListening() });
       } finally {

@@ -20,6 +20,7 @@ const listener: Listener = {
   authority: `127.0.0.1:${port}`,
   forwarded: forwardedPolicy(defaultSettings({})),
   unixPath: null,
+  scheme: 'http',
   limits: requestLimits(defaultSettings({})),
   draining: false,
   submit: (ex) => { void ex.run(); },

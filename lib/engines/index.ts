@@ -3,6 +3,7 @@
 // engine's serving half. Engines are imported only when asked for.
 import type { BindAddress } from '../config.js';
 import { ConfigError, type Settings } from '../settings.js';
+import { uwsCannotServe } from '../tls.js';
 import type { ServingEngine } from './types.js';
 
 export type EngineName = 'uws' | 'node';
@@ -20,15 +21,15 @@ export interface EngineChoice {
 
 /**
  * The engine for this config: the one asked for, or `uws` unless something needs `node` (a unix
- * socket, an inherited fd, systemd's sockets, the PROXY protocol, a Node-style app). Asking for `uws` with such a bind
- * is a config error.
+ * socket, an inherited fd, systemd's sockets, the PROXY protocol, required client certificates, a
+ * Node-style app). Asking for `uws` with such a config is a config error.
  */
 export function chooseEngine(settings: Settings, binds: readonly BindAddress[], systemd: boolean): EngineChoice {
   // The PROXY protocol is read in JS before node:http parses (uWS reads v2 only, from any peer, and
   // says nothing of v1: not enough to honour proxy_protocol and proxy_allow_ips).
   const need = systemd ? 'systemd socket activation (LISTEN_FDS)'
     : binds.filter((b) => b.kind !== 'tcp').map((b) => `bind ${b.text}`)[0] ??
-      (settings.proxy_protocol !== 'off' ? `proxy_protocol ${settings.proxy_protocol}` : null);
+      (settings.proxy_protocol !== 'off' ? `proxy_protocol ${settings.proxy_protocol}` : null) ?? uwsCannotServe(settings);
   if (settings.engine === 'uws' && need !== null) {
     throw new ConfigError('engine', `Invalid value for engine: "uws" (${need} needs the node engine: use --engine node)`);
   }

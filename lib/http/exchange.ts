@@ -96,6 +96,8 @@ export interface Listener {
   readonly forwarded: ForwardedPolicy | null;
   /** The socket path of a unix bind (a fetch app's `info.remoteAddr` is `{ transport: 'unix', path }`), else null. */
   readonly unixPath: string | null;
+  /** The scheme of request URLs: `https` when the listener terminates TLS. */
+  readonly scheme: 'http' | 'https';
   /** limit_request_* settings (0 = no limit). */
   readonly limits: RequestLimits;
   /** Set while the worker stops: every response closes its connection. */

@@ -9,6 +9,8 @@ const kNative = Symbol('qilin.nativeRequest');
 /** Per-request state the request shares with the server side (the exchange). */
 export interface RequestOwner {
   readonly body: RequestBody | null;
+  /** The listener the request came in on: its scheme starts the URL. */
+  readonly listener: { readonly scheme: string };
   /** AbortSignal made on first use; aborted when the client goes or the worker gives up. */
   signal(): AbortSignal;
 }
@@ -39,7 +41,7 @@ export class QilinRequest {
 
   get url(): string {
     // `OPTIONS *` (asterisk-form) has no path: its URL is the server's root with `*` as the path.
-    return (this._url ??= (this.scheme ?? 'http') + '://' + this.authority + (this.target === '*' ? '/*' : this.target));
+    return (this._url ??= (this.scheme ?? this.owner.listener.scheme) + '://' + this.authority + (this.target === '*' ? '/*' : this.target));
   }
 
   get headers(): Headers {

@@ -1,12 +1,14 @@
 // node engine: a node:http server on a listening socket the arbiter created and passed to every
 // worker as a file descriptor; all workers accept from its one queue (Gunicorn's model).
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
 import { errorPage, REASONS } from '../../http/write.js';
 import type { Settings } from '../../settings.js';
+import { CERT_OPTIONAL, nodeTlsOptions, refuseUnverified } from '../../tls.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
@@ -65,7 +67,21 @@ export const nodeEngine: ServingEngine = {
     // Host is required of HTTP/1.1 requests in the handler, after the limits (Gunicorn's order).
     const app = listener.nodeApp;
     const handler = app ? createNodeAppHandler(listener, app) : createNodeHandler(listener);
-    const server = http.createServer({ maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false }, handler);
+    const options: http.ServerOptions = { maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false };
+    let server: http.Server;
+    if (listener.scheme === 'https') {
+      let tlsOptions;
+      try {
+        tlsOptions = nodeTlsOptions(settings); // read now: a worker started after a HUP serves the new files
+      } catch (err) {
+        return Promise.reject(new ListenFailed(`Cannot serve TLS on ${formatBind(bind)}: ${(err as Error).message}`));
+      }
+      const secure = https.createServer({ ...options, ...tlsOptions }, handler);
+      if (settings.cert_reqs === CERT_OPTIONAL) secure.prependListener('secureConnection', refuseUnverified);
+      server = secure;
+    } else {
+      server = http.createServer(options, handler);
+    }
     // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
     server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
     // Gunicorn's keepalive: seconds an idle keep-alive connection is kept (0: every response closes).

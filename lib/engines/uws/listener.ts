@@ -1,11 +1,14 @@
 // uws engine: each worker opens its own SO_REUSEPORT listener per TCP bind (uWS's default on
-// Linux); the kernel spreads new connections over the workers' listeners.
+// Linux); the kernel spreads new connections over the workers' listeners. With TLS, an SSLApp,
+// which reads the certificate files as the worker starts.
 import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import type { Transport, WebSocketHub } from '../../http/websocket.js';
 import { createHandler, createUpgradeHandler, type UwsSocketData } from './handler.js';
-import { loadUws, type WebSocket, type us_listen_socket } from './load.js';
+import type { Settings } from '../../settings.js';
+import { describeUwsTls, uwsTlsOptions } from '../../tls.js';
+import { loadUws, type TemplatedApp, type WebSocket, type us_listen_socket } from './load.js';
 
 /**
  * uWS corks writes into one 16 KiB buffer per loop; a streamed chunk's frame is its hex size and
@@ -16,11 +19,26 @@ const CORK_BUFFER = 16 * 1024;
 export const uwsEngine: ServingEngine = {
   writePiece: CORK_BUFFER - 16,
   boot: () => loadUws().build,
-  listen(bind: ServedBind, listener: Listener): Promise<EngineListener> {
+  listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
     if (listener.nodeApp) return Promise.reject(new ListenFailed('the uws engine cannot serve a Node-style app'));
     const { uws } = loadUws();
     if (bind.kind !== 'tcp') return Promise.reject(new ListenFailed(`the uws engine cannot serve ${formatBind(bind)}`));
-    const server = uws.App();
+    let server: TemplatedApp;
+    if (listener.scheme === 'https') {
+      const options = uwsTlsOptions(settings);
+      try {
+        server = uws.SSLApp(options);
+      } catch {
+        // uWS says only "App construction failed". The arbiter checked the same with node's
+        // OpenSSL: what is left is a file this worker's user cannot read, or a cipher list
+        // uWS's own TLS library (BoringSSL) does not take.
+        const hint = options.ssl_ciphers === undefined ? 'can this worker\'s user read the files?'
+          : 'can this worker\'s user read the files? BoringSSL, which uWS is built with, may not know these ciphers';
+        return Promise.reject(new ListenFailed(`uWebSockets.js cannot set up TLS for ${formatBind(bind)} from ${describeUwsTls(options)} (${hint})`));
+      }
+    } else {
+      server = uws.App();
+    }
     server.ws('/*', socketBehavior(listener));
     server.any('/*', createHandler(listener));
     return new Promise((resolve, reject) => {
