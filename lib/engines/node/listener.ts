@@ -13,7 +13,7 @@ import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine 
 import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
 import { parseAllowList } from '../../http/forwarded.js';
-import { readProxyHeader } from './proxy-protocol.js';
+import { carryProxyPeer, readProxyHeader } from './proxy-protocol.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
 function clientErrorStatus(code: string | undefined): number {
@@ -97,6 +97,8 @@ export const nodeEngine: ServingEngine = {
       server.on('connection', (socket: net.Socket) => {
         readProxyHeader(socket, settings.proxy_protocol, allowFrom, server.headersTimeout, deliver, answer);
       });
+      // The header comes before the TLS handshake; the TLS socket then says the same client.
+      if (listener.scheme === 'https') server.prependListener('secureConnection', carryProxyPeer);
     }
     // A Node-style app's own server gets what node:http hands over outside 'request': upgrades
     // (WebSockets: `ws`, Fastify's plugin) and CONNECT tunnels. (`Expect: 100-continue` is

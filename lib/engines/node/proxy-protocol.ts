@@ -23,6 +23,21 @@ export function socketPeer(socket: Socket): string | undefined {
   return (socket as Socket & { _handle?: object | null })._handle?.constructor.name === 'Pipe' ? undefined : '';
 }
 
+/**
+ * node:https wraps each connection in a TLSSocket that reads its peer from the kernel: give it what
+ * the PROXY header said of the connection it wraps (its `_parent`).
+ */
+export function carryProxyPeer(secure: Socket): void {
+  const raw = (secure as Socket & { _parent?: Socket | null })._parent;
+  if (raw == null || (raw as Socket & { [kProxyPeer]?: string })[kProxyPeer] === undefined) return;
+  (secure as Socket & { [kProxyPeer]?: string })[kProxyPeer] = (raw as Socket & { [kProxyPeer]?: string })[kProxyPeer];
+  Object.defineProperties(secure, {
+    remoteAddress: { value: raw.remoteAddress, configurable: true },
+    remotePort: { value: raw.remotePort, configurable: true },
+    remoteFamily: { value: raw.remoteFamily, configurable: true },
+  });
+}
+
 const V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 const V1_PREFIX = Buffer.from('PROXY ');
 /** The longest v1 line, CRLF included (the specification's 107 bytes). */
