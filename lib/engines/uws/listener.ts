@@ -3,10 +3,10 @@
 // which reads the certificate files as the worker starts.
 import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
-import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
-import { createHandler } from './handler.js';
 import type { Settings } from '../../settings.js';
 import { describeUwsTls, uwsTlsOptions } from '../../tls.js';
+import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
+import { createHandler } from './handler.js';
 import { loadUws, type TemplatedApp, type us_listen_socket } from './load.js';
 
 /**
