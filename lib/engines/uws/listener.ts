@@ -3,11 +3,11 @@
 // which reads the certificate files as the worker starts.
 import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
-import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
-import type { Transport, WebSocketHub } from '../../http/websocket.js';
-import { createHandler, createUpgradeHandler, type UwsSocketData } from './handler.js';
 import type { Settings } from '../../settings.js';
 import { describeUwsTls, uwsTlsOptions } from '../../tls.js';
+import type { Transport, WebSocketHub } from '../../http/websocket.js';
+import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
+import { createHandler, createUpgradeHandler, type UwsSocketData } from './handler.js';
 import { loadUws, type TemplatedApp, type WebSocket, type us_listen_socket } from './load.js';
 
 /**
