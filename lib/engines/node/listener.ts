@@ -108,11 +108,23 @@ export const nodeEngine: ServingEngine = {
       if (own && own.listenerCount(event) > 0) server.on(event, (...args: unknown[]) => own.emit(event, ...args));
       else if (event === 'connect') server.on('connect', onConnect);
     }
-    // A fetch app's WebSockets (upgradeWebSocket); the ws package is loaded for fetch apps only.
+    // A fetch app's WebSockets (upgradeWebSocket). The ws package is loaded with the first upgrade
+    // request (~15 ms of a worker's boot otherwise); until then the socket holds what it reads.
     if (!app) {
-      return import('./websocket.js').then(({ createUpgradeHandler }) => {
-        server.on('upgrade', createUpgradeHandler(listener, server));
-        return serve(server, bind, settings);
+      type Upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+      let handle: Upgrade | null = null;
+      let loading: Promise<Upgrade> | null = null;
+      server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (handle !== null) { handle(req, socket, head); return; }
+        loading ??= import('./websocket.js').then((m) => {
+          const h: Upgrade = m.createUpgradeHandler(listener, server);
+          handle = h;
+          return h;
+        });
+        loading.then((h) => h(req, socket, head), (err: unknown) => {
+          listener.onError('Cannot serve WebSockets', err);
+          socket.destroy();
+        });
       });
     }
     return serve(server, bind, settings);
