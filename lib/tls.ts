@@ -3,9 +3,16 @@
 // files before any worker is forked (and again on HUP); each worker reads them as it starts, so a
 // HUP after replacing them serves the new ones.
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
-import tls from 'node:tls';
+import type cryptoModule from 'node:crypto';
+import { createRequire } from 'node:module';
+import type tlsModule from 'node:tls';
 import { ConfigError, type Settings } from './settings.js';
+
+// node:tls and node:crypto (OpenSSL's set-up) cost a process MiBs: loaded only where TLS is checked
+// or served, not by every worker.
+const require = createRequire(import.meta.url);
+const loadTls = () => require('node:tls') as typeof tlsModule;
+const loadCrypto = () => require('node:crypto') as typeof cryptoModule;
 
 export type TlsSettings = Pick<Settings, 'certfile' | 'keyfile' | 'ca_certs' | 'cert_reqs' | 'ciphers'>;
 
@@ -63,19 +70,19 @@ export function checkTls(s: TlsSettings): void {
   const cert = readSetting('certfile', s.certfile);
   const key = readSetting('keyfile', s.keyfile);
   try {
-    new X509Certificate(cert);
+    new (loadCrypto().X509Certificate)(cert);
   } catch (err) {
     throw bad('certfile', s.certfile, `not a PEM certificate: ${reason(err)}`);
   }
   try {
     // No passphrase is given: an encrypted key fails here rather than prompting in a worker.
-    createPrivateKey({ key, passphrase: '' });
+    loadCrypto().createPrivateKey({ key, passphrase: '' });
   } catch (err) {
     const encrypted = /passphrase|decrypt/i.test((err as Error).message) || /ENCRYPTED/.test(key.toString('latin1', 0, 64));
     throw bad('keyfile', s.keyfile, encrypted ? 'the key is encrypted: give an unencrypted key' : 'not a PEM private key');
   }
   try {
-    tls.createSecureContext({ cert, key });
+    loadTls().createSecureContext({ cert, key });
   } catch (err) {
     const why = /mismatch/i.test((err as Error).message) ? `it is not the key of certfile ${JSON.stringify(s.certfile)}` : reason(err);
     throw bad('keyfile', s.keyfile, why);
@@ -83,14 +90,14 @@ export function checkTls(s: TlsSettings): void {
   if (s.ca_certs !== null) {
     const ca = readSetting('ca_certs', s.ca_certs);
     try {
-      new X509Certificate(ca);
+      new (loadCrypto().X509Certificate)(ca);
     } catch (err) {
       throw bad('ca_certs', s.ca_certs, `not a PEM certificate: ${reason(err)}`);
     }
   }
   if (s.ciphers !== null) {
     try {
-      tls.createSecureContext({ ciphers: s.ciphers });
+      loadTls().createSecureContext({ ciphers: s.ciphers });
     } catch (err) {
       throw bad('ciphers', s.ciphers, reason(err));
     }
@@ -112,8 +119,8 @@ export function uwsCannotServe(s: TlsSettings): string | null {
 }
 
 /** Options for node:https's createServer; the files are read now (a worker, as it starts). */
-export function nodeTlsOptions(s: TlsSettings): tls.TlsOptions {
-  const opts: tls.TlsOptions = {
+export function nodeTlsOptions(s: TlsSettings): tlsModule.TlsOptions {
+  const opts: tlsModule.TlsOptions = {
     cert: readFileSync(s.certfile!),
     key: readFileSync(s.keyfile!),
     requestCert: s.cert_reqs !== CERT_NONE,
@@ -127,7 +134,7 @@ export function nodeTlsOptions(s: TlsSettings): tls.TlsOptions {
 }
 
 /** CERT_OPTIONAL on node:https: a certificate was sent and did not verify. */
-export function refuseUnverified(socket: tls.TLSSocket): void {
+export function refuseUnverified(socket: tlsModule.TLSSocket): void {
   if (!socket.authorized && socket.getPeerX509Certificate() !== undefined) socket.destroy();
 }
 

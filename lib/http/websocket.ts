@@ -3,9 +3,14 @@
 // engines carry its frames (uWS's own WebSockets, or the `ws` package on node:http) behind a
 // Transport. An open socket holds no pool slot: the upgrade request holds one while the app runs,
 // as any request does, and each listener counts its open sockets apart (WebSocketHub).
-import { createHash } from 'node:crypto';
+import type cryptoModule from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Exchange } from './exchange.js';
 import { servedRequest } from './request.js';
+
+// node:crypto (OpenSSL's set-up, MiBs a process) only once a WebSocket is accepted.
+let createHash: typeof cryptoModule.createHash | null = null;
+const sha1 = (text: string) => (createHash ??= (createRequire(import.meta.url)('node:crypto') as typeof cryptoModule).createHash)('sha1').update(text).digest('base64');
 
 export interface UpgradeWebSocketOptions {
   /** The subprotocol to answer with: one of those the client offered in Sec-WebSocket-Protocol. */
@@ -410,7 +415,7 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
   const socket = new QilinWebSocket(r.url, protocol, idleTimeout);
   const headers: [string, string][] = [
     ['upgrade', 'websocket'], ['connection', 'Upgrade'],
-    ['sec-websocket-accept', createHash('sha1').update(key + GUID).digest('base64')],
+    ['sec-websocket-accept', sha1(key + GUID)],
   ];
   if (protocol !== '') headers.push(['sec-websocket-protocol', protocol]);
   const response = new Response(null, { headers });

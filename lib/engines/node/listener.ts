@@ -1,7 +1,8 @@
 // node engine: a node:http server on a listening socket the arbiter created and passed to every
 // worker as a file descriptor; all workers accept from its one queue (Gunicorn's model).
 import http from 'node:http';
-import https from 'node:https';
+import type httpsModule from 'node:https';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatBind } from '../../config.js';
@@ -76,6 +77,8 @@ export const nodeEngine: ServingEngine = {
       } catch (err) {
         return Promise.reject(new ListenFailed(`Cannot serve TLS on ${formatBind(bind)}: ${(err as Error).message}`));
       }
+      // node:https (and node:tls under it) only for a TLS listener: ~4 MiB a worker otherwise.
+      const https = createRequire(import.meta.url)('node:https') as typeof httpsModule;
       const secure = https.createServer({ ...options, ...tlsOptions }, handler);
       if (settings.cert_reqs === CERT_OPTIONAL) secure.prependListener('secureConnection', refuseUnverified);
       server = secure;
