@@ -79,3 +79,37 @@ t.test('node: a PROXY v1 header before the TLS handshake gives the client addres
   t.equal(json.url, 'https://localhost/who', 'https:// in request.url');
   t.same(json.remote, { transport: 'tcp', hostname: '203.0.113.9', port: 51000 }, 'the client the PROXY header names');
 });
+
+/** One request written raw on `socket` (already connected); resolves with all the server sent. */
+function rawOn(socket: net.Socket | tls.TLSSocket, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    socket.on('data', (d: Buffer) => { got += d.toString(); });
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+    socket.write(text);
+  });
+}
+const H2C = 'GET /h2c HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
+
+t.test('node: an upgrade the app does not take (h2c) is served as plain HTTP over TLS', async (t) => {
+  const q = await startQilin(t, [...TLS_ARGS, fixture('proxy-app.mjs')], { engine: 'node' });
+  const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: q.port, ca, servername: 'localhost' }, () => resolve(s));
+    s.on('error', reject);
+  });
+  const text = await rawOn(secure, H2C);
+  t.match(text, /^HTTP\/1\.1 200 /, 'answered over the same TLS connection');
+  t.match(text, /"url":"https:\/\/localhost\/h2c"/, 'the app saw the request');
+});
+
+t.test('node: the same behind a PROXY header (cleartext): served, with the client the header named', async (t) => {
+  const q = await startQilin(t, ['--proxy-protocol', 'v1', fixture('proxy-app.mjs')], { engine: 'node' });
+  const raw = await new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect(q.port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+  const text = await rawOn(raw, `PROXY TCP4 203.0.113.7 127.0.0.1 52000 80\r\n${H2C}`);
+  t.match(text, /^HTTP\/1\.1 200 /, 'answered');
+  t.match(text, /"hostname":"203\.0\.113\.7"/, 'with the client the PROXY header named');
+});

@@ -70,6 +70,10 @@ export const nodeEngine: ServingEngine = {
     const handler = app ? createNodeAppHandler(listener, app) : createNodeHandler(listener);
     const options: http.ServerOptions = { maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false };
     let server: http.Server;
+    // node:http's own parsing of a connection (its request parser), taken before qilin adds listeners:
+    // a connection given back to it after an upgrade it did not take goes there, not through TLS or
+    // the PROXY header again.
+    let parse: ((socket: net.Socket) => void)[];
     if (listener.scheme === 'https') {
       let tlsOptions;
       try {
@@ -80,11 +84,14 @@ export const nodeEngine: ServingEngine = {
       // node:https (and node:tls under it) only for a TLS listener: ~4 MiB a worker otherwise.
       const https = createRequire(import.meta.url)('node:https') as typeof httpsModule;
       const secure = https.createServer({ ...options, ...tlsOptions }, handler);
+      parse = secure.listeners('secureConnection') as ((socket: net.Socket) => void)[];
       if (settings.cert_reqs === CERT_OPTIONAL) secure.prependListener('secureConnection', refuseUnverified);
       server = secure;
     } else {
       server = http.createServer(options, handler);
+      parse = server.listeners('connection') as ((socket: net.Socket) => void)[];
     }
+    const toHttp = (socket: net.Socket) => { for (const l of parse) l.call(server, socket); };
     // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
     server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
     // Gunicorn's keepalive: seconds an idle keep-alive connection is kept (0: every response closes).
@@ -120,7 +127,7 @@ export const nodeEngine: ServingEngine = {
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         if (handle !== null) { handle(req, socket, head); return; }
         loading ??= import('./websocket.js').then((m) => {
-          const h: Upgrade = m.createUpgradeHandler(listener, server);
+          const h: Upgrade = m.createUpgradeHandler(listener, toHttp);
           handle = h;
           return h;
         });

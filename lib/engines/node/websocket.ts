@@ -4,6 +4,7 @@
 // answers with upgradeWebSocket's response, the `ws` package (noServer mode) completes the handshake
 // and carries the frames. Any other upgrade (h2c, say) is given back to node:http as a plain request.
 import http, { type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Exchange, type Listener } from '../../http/exchange.js';
@@ -24,7 +25,9 @@ function hasToken(value: string | undefined, token: string): boolean {
 }
 
 /** The 'upgrade' listener of a fetch app's node:http server. */
-export function createUpgradeHandler(listener: Listener, server: http.Server): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createUpgradeHandler(
+  listener: Listener, toHttp: (socket: Socket) => void,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const hub = listener.websockets;
   const wss = new WebSocketServer({
     noServer: true,
@@ -41,7 +44,7 @@ export function createUpgradeHandler(listener: Listener, server: http.Server): (
   const limits = listener.limits;
 
   return (req, socket, head) => {
-    if (!hasToken(req.headers.upgrade, 'websocket')) { servePlain(server, req, socket, head); return; }
+    if (!hasToken(req.headers.upgrade, 'websocket')) { servePlain(toHttp, req, socket, head); return; }
     const res = new http.ServerResponse(req);
     res.shouldKeepAlive = false; // a response that is not the switch ends the connection
     res.assignSocket(socket as import('node:net').Socket);
@@ -70,9 +73,10 @@ export function createUpgradeHandler(listener: Listener, server: http.Server): (
 /**
  * An upgrade the app does not handle (not a WebSocket): node:http serves it as a plain request on
  * the same connection, its Upgrade header dropped (RFC 9110 7.8: a server may ignore it), its body
- * read from the socket as usual.
+ * read from the socket as usual. `toHttp` is node:http's own parser, not the server's 'connection'
+ * event: the socket is past TLS and a PROXY header already.
  */
-function servePlain(server: http.Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+function servePlain(toHttp: (socket: Socket) => void, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
@@ -86,7 +90,7 @@ function servePlain(server: http.Server, req: IncomingMessage, socket: Duplex, h
     lines.push(`${raw[i]}: ${value}`);
   }
   socket.unshift(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), head]));
-  server.emit('connection', socket);
+  toHttp(socket as Socket);
 }
 
 class NodeUpgrade implements Upgrader {
