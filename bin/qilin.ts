@@ -2,11 +2,11 @@
 // qilin [OPTIONS] [APP_MODULE]
 // qilin ctl [--socket PATH] status|reload|scale N|stop [--json]
 import process from 'node:process';
-import { AppLoadError, loadApp } from '../lib/app.js';
+import { AppLoadError, appDirectory, loadApp } from '../lib/app.js';
 import { Arbiter, livePid, VERSION } from '../lib/arbiter.js';
 import { parseBind, resolveConfig } from '../lib/config.js';
 import { daemonize, enterDaemon } from '../lib/daemon.js';
-import { chooseEngine } from '../lib/engines/index.js';
+import { chooseEngine, engineReport } from '../lib/engines/index.js';
 import { Logger } from '../lib/log.js';
 import { cannotSwitch, ownerWarning } from '../lib/privileges.js';
 import { runCtl } from '../lib/ctl.js';
@@ -23,13 +23,13 @@ function configError(err: ConfigError): number {
  * -D: what would stop the arbiter as it starts is said on the terminal, before detaching: a pid
  * file another live server holds, a log file that cannot be opened, an engine that cannot serve.
  */
-function checkBeforeDetaching(settings: Settings): void {
+function checkBeforeDetaching(settings: Settings, app: string): void {
   const running = settings.pidfile ? livePid(settings.pidfile) : null;
   if (running !== null) {
     throw new ConfigError('pidfile', `Already running on PID ${running} (or pid file '${settings.pidfile}' is stale)`);
   }
   new Logger(settings).close();
-  chooseEngine(settings, settings.bind.map(parseBind), false); // systemd's sockets never reach a daemon
+  chooseEngine(settings, settings.bind.map(parseBind), false, appDirectory(app)); // systemd's sockets never reach a daemon
   checkTls(settings);
 }
 
@@ -46,7 +46,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const { settings, app, warnings } = resolved;
   if (resolved.help) { process.stdout.write(helpText()); return 0; }
-  if (resolved.version) { process.stdout.write(`qilin (version ${VERSION})\n`); return 0; }
+  if (resolved.version) {
+    const report = engineReport(app ? appDirectory(app) : process.cwd());
+    process.stdout.write(`qilin (version ${VERSION})\n${report.join('\n')}\n`);
+    return 0;
+  }
   const warnOnStderr = () => { for (const w of warnings) process.stderr.write(`Warning: ${w}\n`); };
   if (settings.print_config) {
     warnOnStderr();
@@ -94,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write("Warning: you shouldn't specify `daemon` (-D) when launching by systemd with `Type=notify`\n");
     }
     try {
-      checkBeforeDetaching(settings);
+      checkBeforeDetaching(settings, app);
     } catch (err) {
       if (err instanceof ConfigError) return configError(err);
       throw err;

@@ -1,7 +1,8 @@
 // Loads `MODULE[:EXPORT]` (Gunicorn's syntax, factory calls included) and tells what the app is
 // (lib/app-shapes.ts): fetch-style or Node-style, and which framework.
 import { describe, recognise, ShapeError, type AppInterface, type LoadedApp } from './app-shapes.js';
-import { importModule } from './loader.js';
+import path from 'node:path';
+import { importModule, resolveModule } from './loader.js';
 
 /** The app could not be loaded or is not an app qilin serves; the worker exits with APP_LOAD_ERROR (4). */
 export class AppLoadError extends Error {
@@ -18,6 +19,15 @@ export function splitAppUri(uri: string): { module: string; exportName: string }
   // A Windows drive letter is not an export separator; elsewhere that ':' is.
   if (i <= 1) return { module: uri, exportName: 'default' };
   return { module: uri.slice(0, i), exportName: uri.slice(i + 1) || 'default' };
+}
+
+/** The app module's directory, where the app's own packages resolve from (`cwd` when not found). */
+export function appDirectory(uri: string, cwd: string = process.cwd()): string {
+  try {
+    return path.dirname(resolveModule(splitAppUri(uri).module, cwd));
+  } catch {
+    return cwd;
+  }
 }
 
 /** `name` or `name(args)`, Gunicorn's app syntax: a factory called with literal arguments. */

@@ -14,7 +14,7 @@ import { bindUrl, formatBind, parseBind, parseMetricsBind, resolveConfig, type B
 import { ControlServer, ControlSocketError, type StatusData } from './control.js';
 import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from './engines/index.js';
 import type { ServedBind } from './engines/types.js';
-import { splitAppUri } from './app.js';
+import { appDirectory, splitAppUri } from './app.js';
 import { resolveModule } from './loader.js';
 import { HOOKS, hookLog, type HookLog, type ServerHooks, type ServerInfo, type WorkerInfo } from './hooks.js';
 import { daemonReady } from './daemon.js';
@@ -110,6 +110,8 @@ export class Arbiter {
   private engineDecided: boolean;
   /** Said at start once the engine is settled. */
   private engineNotes: EngineFacts | null = null;
+  /** uws: the uWebSockets.js build the arbiter found (its package main), which every worker loads. */
+  private uwsMain: string | null = null;
   /** A worker found a Node-style app while `uws` was provisional: why the arbiter moves to `node`. */
   private moveToNode: string | null = null;
   /** The arbiter creates the sockets and passes them to the workers (node engine). */
@@ -166,7 +168,7 @@ export class Arbiter {
     try {
       this.inherited = inheritance(process.env);
       this.systemd = systemdSockets(process.env);
-      this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null);
+      this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null, appDirectory(opts.app));
       checkTls(opts.settings); // here, after --chdir: relative paths name what the workers will read
       this.engineDecided = this.engine.fixed;
       // Started by USR2: the old arbiter still runs; `<pidfile>.2` until it is gone (as Gunicorn).
@@ -261,6 +263,7 @@ export class Arbiter {
     try {
       this.engineNotes = await engineFacts(this.engine.name);
       this.sharedSockets = this.engineNotes.sharedSockets;
+      this.uwsMain = this.engineNotes.uwsMain;
       if (this.engineDecided) this.sayEngine();
     } catch (err) {
       throw new HaltServer((err as Error).message, WORKER_BOOT_ERROR);
@@ -438,9 +441,9 @@ export class Arbiter {
     const facts = this.engineNotes;
     if (!facts) return;
     this.engineNotes = null;
-    this.log.info(`Using engine: ${facts.label}${this.engine.why ? ` (${this.engine.why})` : ''}`);
+    const notes = [this.engine.why, facts.build].filter((n) => n !== null).join('; ');
+    this.log.info(`Using engine: ${facts.label}${notes ? ` (${notes})` : ''}`);
     for (const w of facts.warnings) this.log.warning(w);
-    for (const d of facts.details) this.log.debug(d);
   }
 
   /**
@@ -629,7 +632,7 @@ export class Arbiter {
     try {
       // fresh: evaluate the config file again, not the module import() cached at start.
       const { settings, warnings, hooks } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
-      const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null);
+      const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null, appDirectory(this.app));
       // A provisional choice keeps the engine running (one the app settled, say).
       if (next.fixed && next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
       checkTls(settings); // new workers read the files again: a bad certificate keeps the running ones
@@ -766,6 +769,7 @@ export class Arbiter {
       : this.binds;
     const spec: WorkerSpec = {
       settings: this.settings, app: this.app, engine: this.engine.name, engineProvisional: !this.engineDecided, binds,
+      uwsMain: this.engine.name === 'uws' ? this.uwsMain : null,
       age: this.workerAge,
       workerHooks: HOOKS.some((h) => h.where === 'worker' && this.hooks[h.name] !== undefined),
       reportLoad: this.settings.control_socket !== null && !this.settings.control_socket_disable,

@@ -90,8 +90,15 @@ export async function createSocket(bind: BindAddress, umask: number, owner: { ui
   }
   const h = createServerHandle(address, bind.port, family);
   if (typeof h === 'number') throw new SocketError(bindFailure(errnoName(h), where));
+  // libuv defers a bind error to listen(), and listen() on a socket whose bind failed binds a
+  // random port on every interface. Ask the socket where it is bound, as Node's own listen() does
+  // (checkBindError): an error, or another port than the one asked for, means it is in use.
   const name: { port?: number } = {};
-  h.getsockname?.(name);
+  const err = h.getsockname ? h.getsockname(name) : 0;
+  if (err !== 0 || (bind.port !== 0 && name.port !== bind.port)) {
+    h.close();
+    throw new SocketError(bindFailure(err !== 0 ? errnoName(err) : 'EADDRINUSE', where));
+  }
   const bound: BindAddress = { ...bind, port: name.port ?? bind.port };
   return { bind: bound, fd: h.fd, unlinkPath: null, handle: h, url: bindUrl(bound) };
 }

@@ -20,6 +20,8 @@ export interface WorkerSpec {
    * finds a Node-style app says so and exits 0 instead of failing; the arbiter moves to `node`.
    */
   engineProvisional: boolean;
+  /** uws: the uWebSockets.js package main the arbiter found loads here (workers load no other). */
+  uwsMain: string | null;
   binds: ServedBind[];
   /** Its place in the order the arbiter forked workers (1, 2, …), for hooks. */
   age?: number;

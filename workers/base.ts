@@ -120,7 +120,7 @@ export abstract class Worker {
 
     let engine: ServingEngine;
     try {
-      engine = await servingEngine(this.spec.engine);
+      engine = await servingEngine(this.spec.engine, this.spec.uwsMain);
       this.log.debug(`Worker using ${engine.boot()}`);
     } catch (err) {
       this.log.exception('Exception in worker process', err);

@@ -5,6 +5,7 @@ import type { BindAddress } from '../config.js';
 import { ConfigError, type Settings } from '../settings.js';
 import { uwsCannotServe } from '../tls.js';
 import type { ServingEngine } from './types.js';
+import { loadUws, noUwsReason, pinUwsBuild, probeUws } from './uws/load.js';
 
 export type EngineName = 'uws' | 'node';
 
@@ -22,9 +23,10 @@ export interface EngineChoice {
 /**
  * The engine for this config: the one asked for, or `uws` unless something needs `node` (a unix
  * socket, an inherited fd, systemd's sockets, the PROXY protocol, required client certificates, a
- * Node-style app). Asking for `uws` with such a config is a config error.
+ * Node-style app) or no native uWebSockets.js build loads here (looked for from `appDir`, the
+ * app's directory, first). Asking for `uws` where it cannot serve is a config error.
  */
-export function chooseEngine(settings: Settings, binds: readonly BindAddress[], systemd: boolean): EngineChoice {
+export function chooseEngine(settings: Settings, binds: readonly BindAddress[], systemd: boolean, appDir: string | null): EngineChoice {
   // The PROXY protocol is read in JS before node:http parses (uWS reads v2 only, from any peer, and
   // says nothing of v1: not enough to honour proxy_protocol and proxy_allow_ips).
   const need = systemd ? 'systemd socket activation (LISTEN_FDS)'
@@ -33,27 +35,35 @@ export function chooseEngine(settings: Settings, binds: readonly BindAddress[], 
   if (settings.engine === 'uws' && need !== null) {
     throw new ConfigError('engine', `Invalid value for engine: "uws" (${need} needs the node engine: use --engine node)`);
   }
-  if (settings.engine !== null) return { name: settings.engine, why: null, fixed: true };
+  if (settings.engine === 'node') return { name: 'node', why: null, fixed: true };
   if (need !== null) return { name: 'node', why: `${need} needs it`, fixed: true };
+  const probe = probeUws(appDir);
+  if (!probe.loaded) {
+    if (settings.engine === 'uws') throw new ConfigError('engine', `Invalid value for engine: "uws" (${noUwsReason(probe)}; ${probe.hint})`);
+    // A default never silently does something else: the line that says node says why, and how to get uws.
+    return { name: 'node', why: `${noUwsReason(probe)}; ${probe.hint}`, fixed: true };
+  }
+  if (settings.engine === 'uws') return { name: 'uws', why: null, fixed: true };
   return { name: 'uws', why: null, fixed: false };
 }
 
 export interface EngineFacts {
-  /** `uws (uWebSockets.js 20.30.0)`; throws when the engine cannot run here. */
+  /** `uws (uWebSockets.js 20.30.0)`. */
   label: string;
+  /** Which build, from where, and why others were skipped (said with the label), else null. */
+  build: string | null;
+  /** For a worker: the uWS package main file to load (the arbiter's choice), else null. */
+  uwsMain: string | null;
   /** The arbiter creates the listening sockets and passes them to every worker. */
   sharedSockets: boolean;
   /** Said once at start. */
   warnings: string[];
-  /** Said at debug level: why newer builds were skipped, say. */
-  details: string[];
 }
 
-/** What the arbiter needs to know of an engine; loads it to find out (a uWS build that loads). */
+/** What the arbiter needs to know of an engine (for uws, the build chooseEngine found). */
 export async function engineFacts(name: EngineName): Promise<EngineFacts> {
-  if (name === 'node') return { label: 'node (node:http)', sharedSockets: true, warnings: [], details: [] };
-  const { loadUws } = await import('./uws/load.js');
-  const { version, skipped } = loadUws();
+  if (name === 'node') return { label: 'node (node:http)', build: null, uwsMain: null, sharedSockets: true, warnings: [] };
+  const { version, origin, main } = loadUws();
   const warnings: string[] = [];
   if (version === '20.30.0') {
     warnings.push(
@@ -61,12 +71,25 @@ export async function engineFacts(name: EngineName): Promise<EngineFacts> {
       'set `proxy_http_version 1.1;` in nginx, or serve with --engine node',
     );
   }
-  const details = skipped.map((why) => `uWebSockets.js build skipped: ${why}`);
-  return { label: `uws (uWebSockets.js ${version})`, sharedSockets: false, warnings, details };
+  const { skipped } = probeUws();
+  const build = skipped.length ? `${origin}; skipped ${skipped.join('; ')}` : origin;
+  return { label: `uws (uWebSockets.js ${version})`, build, uwsMain: main, sharedSockets: false, warnings };
 }
 
-/** The serving half of an engine, for a worker. */
-export async function servingEngine(name: EngineName): Promise<ServingEngine> {
+/** For `qilin --version`: this platform, the uWS build the uws engine would use, and why others were skipped. */
+export function engineReport(appDir: string | null): string[] {
+  const p = probeUws(appDir);
+  const lines = [p.platform];
+  if (p.loaded) lines.push(`uws engine: ${p.loaded.build} (${p.loaded.origin})`);
+  else lines.push(`uws engine: unavailable, engine unset serves with node (${p.hint})`);
+  for (const s of p.skipped) lines.push(`  skipped ${s}`);
+  lines.push('node engine: node:http');
+  return lines;
+}
+
+/** The serving half of an engine, for a worker; uws loads the build its arbiter chose (`uwsMain`). */
+export async function servingEngine(name: EngineName, uwsMain: string | null = null): Promise<ServingEngine> {
   if (name === 'node') return (await import('./node/listener.js')).nodeEngine;
+  if (uwsMain) pinUwsBuild(uwsMain);
   return (await import('./uws/listener.js')).uwsEngine;
 }

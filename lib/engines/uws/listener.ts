@@ -47,6 +47,13 @@ export const uwsEngine: ServingEngine = {
           reject(new ListenFailed(`Connection in use: ${formatBind(bind)} (worker could not listen)`));
           return;
         }
+        // Listening anywhere but where asked is never right (the arbiter turned port 0 into one).
+        const port = uws.us_socket_local_port(socket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
+        if (port !== bind.port) {
+          uws.us_listen_socket_close(socket);
+          reject(new ListenFailed(`Connection in use: ${formatBind(bind)} (worker found its listener on port ${port})`));
+          return;
+        }
         let listening = true;
         const stopListening = () => {
           if (listening) { listening = false; uws.us_listen_socket_close(socket); }
