@@ -98,6 +98,7 @@ t.test('a uWebSockets.js the app installed itself is used first', { skip: !nativ
   const q = await startQilin(t, ['app.mjs'], { cwd: dir });
   t.match(q.output, new RegExp(`Using engine: uws \\(uWebSockets\\.js 20\\.30\\.0\\) \\(the app's own, ${dir}/node_modules/uWebSockets\\.js/src\\)`), 'the start-up line names the app\'s build');
   t.equal((await request(q.url)).body, 'own');
+  t.match(q.output, `Worker using uWebSockets.js 20.30.0 (the arbiter's choice, ${dir}/node_modules/uWebSockets.js/src)`, 'the worker loads the same build');
   const v = await runQilin(['--version', 'app.mjs'], { cwd: dir });
   t.match(v.output, /^qilin \(version [\d.]+\)\n/, '--version: its first line as before');
   t.match(v.output, `uws engine: uWebSockets.js 20.30.0 (the app's own, ${dir}/node_modules/uWebSockets.js/src)`, '--version names the build');

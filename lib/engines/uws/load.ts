@@ -136,7 +136,7 @@ export function probeUws(appDir: string | null = null): UwsProbe {
   const platform = describePlatform(glibc);
   const skipped: string[] = [];
   const why: { abiMissing: boolean; glibcMissing: boolean }[] = [];
-  const list = pinned ? [{ main: pinned, origin: 'as the arbiter chose' }] : candidates(appDir);
+  const list = pinned ? [{ main: pinned, origin: `the arbiter's choice, ${path.dirname(pinned)}` }] : candidates(appDir);
   for (const c of list) {
     const version = packageVersion(c.main);
     const name = `uWebSockets.js ${version} (${c.origin})`;
