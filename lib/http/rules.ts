@@ -118,7 +118,12 @@ function checkCodings(codings: string, lengths: number, http10: boolean): Refusa
   if (lengths > 0) return [400, 'Content-Length with Transfer-Encoding'];
   const all = codings.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
   if (all.length === 0 || !all.every((c) => TOKEN.test(c))) return [400, 'Invalid Transfer-Encoding'];
-  // `identity` changes nothing (RFC 2616's no-op coding, still sent by old clients): skip it.
+  // `identity` changes nothing (RFC 2616's no-op coding, still sent by old clients): skipped before
+  // `chunked`; after it, chunked is not the final coding and the length cannot be known (RFC 9112
+  // 6.1, Gunicorn's rule): refused, as anything else after chunked.
+  if (all.indexOf('chunked') !== all.length - 1) {
+    return [400, `Transfer-Encoding must end in one chunked: ${codings.slice(0, 64)}`];
+  }
   const list = all.filter((c) => c !== 'identity');
   if (list[list.length - 1] !== 'chunked' || list.indexOf('chunked') !== list.length - 1) {
     return [400, `Transfer-Encoding must end in one chunked: ${codings.slice(0, 64)}`];

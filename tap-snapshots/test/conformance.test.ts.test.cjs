@@ -5,7 +5,7 @@
  * Make sure to inspect the output below.  Do not ignore changes!
  */
 'use strict'
-exports[`test/conformance.test.ts > TAP > Gunicorn HTTP/1 corpus > uws engine > outcomes with uWebSockets.js 20.30.0 (uws-legacy) 1`] = `
+exports[`test/conformance.test.ts > TAP > Gunicorn HTTP/1 corpus > uws engine > outcomes with uWebSockets.js 20.30.0 1`] = `
 Object {
   "invalid/001": "- closed at EOF",
   "invalid/002": "- closed at EOF",

@@ -8,8 +8,7 @@ import { Exchange, type Listener } from '../../http/exchange.js';
 import { applyForwarded, type ForwardedPolicy } from '../../http/forwarded.js';
 import { addressOf, bodyTooLarge, checkHeaders, checkTrailers, lineTooLong, seen, type Refusal, type RequestLimits } from '../../http/rules.js';
 import { socketPeer } from './proxy-protocol.js';
-import { rejectRequest } from '../../http/write.js';
-import { NodeWire } from './wire.js';
+import { NodeWire, refusedBefore } from './wire.js';
 
 /** A wire whose body end waits for the trailer check: a chunked body with a forbidden trailer field fails. */
 class TrailerCheckedWire extends NodeWire {
@@ -21,7 +20,7 @@ class TrailerCheckedWire extends NodeWire {
       if (refused === null) { fn(chunk, isLast); return; }
       // The app's body read fails and its answer is dropped; the client gets the 400 if nothing went out yet.
       if (this.res.headersSent) this.close();
-      else rejectRequest(this, refused[0], refused[1]);
+      else this.refuse(refused[0], refused[1]);
       this.exchange?.onAborted();
     });
   }
@@ -53,6 +52,7 @@ export function refusal(
 export function createNodeHandler(listener: Listener): (req: IncomingMessage, res: ServerResponse) => void {
   const limits = listener.limits;
   return (req, res) => {
+    if (refusedBefore(req)) return;
     // llhttp keeps the client's case; qilin's requests carry lower-case names (as uWS gives them).
     const given = req.rawHeaders;
     const raw = new Array<string>(given.length);
@@ -64,7 +64,7 @@ export function createNodeHandler(listener: Listener): (req: IncomingMessage, re
     // Only a chunked body has trailers to check.
     const chunked = refused === null && seen.chunked;
     const wire = chunked ? new TrailerCheckedWire(req, res) : new NodeWire(req, res);
-    if (refused !== null) { rejectRequest(wire, refused[0], refused[1]); return; }
+    if (refused !== null) { wire.refuse(refused[0], refused[1]); return; }
     const body = seen.hasBody ? new RequestBody(wire) : null;
     const ex = new Exchange(wire, listener, req.method!, seen.authority, seen.target, raw, body);
     if (req.httpVersionMinor === 0) ex.protocol = 'HTTP/1.0';

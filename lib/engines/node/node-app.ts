@@ -7,10 +7,10 @@ import type { NodeApp } from '../../app-shapes.js';
 import type { AccessEntry } from '../../log.js';
 import { formatPeerAddress } from '../../http/address.js';
 import { currentTask, requestContext, type Listener, type PoolTask } from '../../http/exchange.js';
-import { ERROR_BODY, rejectRequest } from '../../http/write.js';
+import { ERROR_BODY } from '../../http/write.js';
 import { seen } from '../../http/rules.js';
 import { refusal } from './handler.js';
-import { NodeWire } from './wire.js';
+import { NodeWire, refusedBefore } from './wire.js';
 
 /** One request of a Node-style app, as the pool runs it. */
 export class NodeCall implements PoolTask, AccessEntry {
@@ -134,8 +134,9 @@ function countBody(res: ServerResponse, call: NodeCall): void {
 export function createNodeAppHandler(listener: Listener, app: NodeApp): (req: IncomingMessage, res: ServerResponse) => void {
   const limits = listener.limits;
   return (req, res) => {
+    if (refusedBefore(req)) return;
     const refused = refusal(req, req.rawHeaders, limits, listener.authority, true, listener.forwarded);
-    if (refused !== null) { rejectRequest(new NodeWire(req, res), refused[0], refused[1]); return; }
+    if (refused !== null) { new NodeWire(req, res).refuse(refused[0], refused[1]); return; }
     const call = new NodeCall(req, res, listener, app);
     // The app's own req.socket.remoteAddress stays the peer (Express's `trust proxy` reads X-Forwarded-For itself).
     if (seen.forwarded) call.client = seen.client;

@@ -10,7 +10,6 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { Exchange, type Listener } from '../../http/exchange.js';
 import { seen } from '../../http/rules.js';
 import type { QilinWebSocket, Transport, Upgrader } from '../../http/websocket.js';
-import { rejectRequest } from '../../http/write.js';
 import { refusal } from './handler.js';
 import { NodeWire } from './wire.js';
 
@@ -58,7 +57,7 @@ export function createUpgradeHandler(
     }
     const wire = new NodeWire(req, res);
     const refused = refusal(req, raw, limits, listener.authority, false, listener.forwarded);
-    if (refused !== null) { rejectRequest(wire, refused[0], refused[1]); return; }
+    if (refused !== null) { wire.refuse(refused[0], refused[1]); return; }
     // A handshake has no body: bytes after its head are the client's first frames (ws reads them).
     const ex = new Exchange(wire, listener, req.method!, seen.authority, seen.target, raw, null);
     if (seen.forwarded) ex.forwardedBy(null, seen.scheme, seen.client, seen.clientPort);

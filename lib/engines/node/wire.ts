@@ -2,8 +2,23 @@
 // chunks) onto one ServerResponse. Headers are collected and go out with the first byte, in one
 // writeHead call with a flat list (repeated names such as Set-Cookie stay separate).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Wire } from '../../http/exchange.js';
 import { byteLength, type PlainBody } from '../../http/response.js';
+import { rejectRequest } from '../../http/write.js';
+
+/** Connections a request was refused on (see refuse). */
+const refused = new WeakSet<Socket>();
+
+/**
+ * Nothing after a refused request may be served from its connection: node:http has already parsed
+ * and will still emit what the client pipelined behind it (a request hidden by two Hosts or
+ * contradictory scheme headers). The handlers drop those unanswered; the connection closes once
+ * the refusal is written (Connection: close).
+ */
+export function refusedBefore(req: IncomingMessage): boolean {
+  return refused.has(req.socket);
+}
 
 const EMPTY = Buffer.alloc(0);
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -18,6 +33,12 @@ export class NodeWire implements Wire {
   get peerReadableLate(): boolean { return true; }
 
   constructor(protected readonly req: IncomingMessage, protected readonly res: ServerResponse) {}
+
+  /** Gunicorn's error page with `status`, the connection closed, nothing more served from it. */
+  refuse(status: number, detail: string): void {
+    refused.add(this.req.socket);
+    rejectRequest(this, status, detail);
+  }
 
   writeStatus(line: string): void {
     this.status = Number(line.slice(0, 3));
