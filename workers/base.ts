@@ -274,6 +274,7 @@ export abstract class Worker {
         submit: (task: PoolTask) => pool.submit(task),
         requestDone: () => worker.requestDone(),
         writePiece: engine.writePiece,
+        closesAtOnce: engine.closesAtOnce,
         onError: (msg, err) => worker.log.exception(msg, err),
         websockets: new WebSocketHub(settings.websocket_max_message_size),
       };

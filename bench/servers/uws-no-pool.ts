@@ -26,6 +26,7 @@ const listener: Listener = {
   submit: (ex) => { void ex.run(); },
   requestDone: () => {},
   writePiece: uwsEngine.writePiece,
+  closesAtOnce: true,
   onError: (msg, err) => console.error(msg, err),
   websockets: new WebSocketHub(16 * 1024 * 1024),
 };

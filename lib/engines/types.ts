@@ -16,6 +16,11 @@ export interface EngineListener {
 export interface ServingEngine {
   /** The largest piece of a streamed body one write takes (0: any size); see Listener.writePiece. */
   readonly writePiece: number;
+  /**
+   * The engine closes a connection the moment its last response is written, with no lingering
+   * close: unread request bytes then make the kernel reset it (see Exchange.drainFirst).
+   */
+  readonly closesAtOnce: boolean;
   /** Load what the engine needs; returns what it runs on (for the debug log), throws when it cannot. */
   boot(): string;
   /** Serve `bind`; resolves once listening. Rejects with a message for the error log. */

@@ -3,6 +3,8 @@
 import type { Wire } from './exchange.js';
 
 const HIGH_WATER = 256 * 1024;
+/** How long a response waits for the rest of a body nobody read before its connection closes (nginx's lingering_timeout). */
+export const DRAIN_MS = 5000;
 const EMPTY = Buffer.alloc(0);
 
 export class ClientGoneError extends Error {
@@ -39,6 +41,9 @@ export class RequestBody {
   private writerWaiting = false;
   /** Data came in a uWS callback that may still hold the socket corked (Exchange.mayBeCorked). */
   pushed = false;
+
+  /** drained(): called once the body is whole or failed. */
+  private onSettled: (() => void) | null = null;
 
   /** limit_request_body: bytes received so far, the limit, and what to do past it. */
   private received = 0;
@@ -77,8 +82,13 @@ export class RequestBody {
         else { this.paused = true; this.res.pause(); }
       }
     }
-    if (isLast) this.done = true;
+    if (isLast) { this.done = true; this.settle(); }
     this.notify();
+  }
+
+  private settle(): void {
+    const s = this.onSettled;
+    if (s) { this.onSettled = null; s(); }
   }
 
   private notify(): void {
@@ -91,7 +101,19 @@ export class RequestBody {
     if (this.done) return;
     this.failed = err;
     this.paused = false; // a gone socket is never resumed
+    this.settle();
     this.notify();
+  }
+
+  /** Drop what is left of the body and wait until the last of it arrives, the client goes, or `ms` pass. */
+  drained(ms: number): Promise<void> {
+    this.discard();
+    if (this.done || this.failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, ms);
+      function finish(): void { clearTimeout(timer); resolve(); }
+      this.onSettled = finish;
+    });
   }
 
   /** After the response is sent: stop keeping data, let the parser run to the next request. */

@@ -6,7 +6,7 @@ import type { NodeApp } from '../app-shapes.js';
 import type { AccessEntry } from '../log.js';
 import type { RequestLog } from '../metrics/recorder.js';
 import { formatPeerAddress } from './address.js';
-import { ClientGoneError, RequestBody, RequestTooLargeError } from './body.js';
+import { ClientGoneError, DRAIN_MS, RequestBody, RequestTooLargeError } from './body.js';
 import { QilinRequest, type RequestOwner } from './request.js';
 import { TEXT_PLAIN, byteLength, isStream, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
 import type { ForwardedPolicy } from './forwarded.js';
@@ -83,6 +83,7 @@ export const currentTask = new AsyncLocalStorage<PoolTask & { fail(err: unknown)
 export const requestContext = { tracked: Number(process.versions.node.split('.')[0]) >= 24 };
 
 /** What the handler needs of the listener it serves. */
+
 export interface Listener {
   /** The fetch app (for a Node-style app, one that fails: nodeApp is served instead). */
   readonly app: FetchHandler;
@@ -111,6 +112,8 @@ export interface Listener {
    * writeInPieces in write.ts for why the uws engine has one.
    */
   readonly writePiece: number;
+  /** See ServingEngine.closesAtOnce. */
+  readonly closesAtOnce: boolean;
   readonly onError: (msg: string, err: unknown) => void;
   /** Its open WebSockets (fetch apps): counted apart from the pool, closed with 1001 at graceful stop. */
   readonly websockets: WebSocketHub;
@@ -378,7 +381,11 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     }
     if (!bodiless && !head) {
       if (body === null) { this.end(''); return undefined; }
-      if (!streamed) { this.end(body as PlainBody); return undefined; }
+      if (!streamed) {
+        if (this.drainFirst()) return this.body!.drained(DRAIN_MS).then(() => { if (!this.aborted) this.res.cork(() => this.end(body as PlainBody)); });
+        this.end(body as PlainBody);
+        return undefined;
+      }
       // A close said at the end of a chunked body would land inside it: say it now.
       if (this.listener.draining) res.writeHeader('connection', 'close');
       return streamBody(this, body as ReadableStream<Uint8Array>);
@@ -392,6 +399,20 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     if (streamed && !body.locked) void body.cancel().catch(() => {});
     this.endEmpty(length);
     return undefined;
+  }
+
+  /**
+   * The response is about to end while the client still sends a body nobody read, on a connection
+   * that closes after it (the client's `Connection: close`, HTTP/1.0, a draining worker). An engine
+   * that closes at once (uWS) would close with unread bytes, and the kernel would reset the
+   * connection and drop the response's tail. What is left of the body is read and dropped first,
+   * for DRAIN_MS at most, as nginx's lingering close and Gunicorn's reading of the rest of a body.
+   */
+  drainFirst(): boolean {
+    if (!this.listener.closesAtOnce || this.body === null || this.body.complete) return false;
+    if (this.listener.draining || this.protocol === 'HTTP/1.0') return true;
+    const connection = this.request.header('connection');
+    return connection !== null && /\bclose\b/i.test(connection);
   }
 
   /** Finish with a whole body. */

@@ -1,6 +1,7 @@
 // The slower, general response paths: headers of any shape, platform Responses, streamed bodies
 // written with backpressure, the 500 for an app that failed and the 400 for a bad request.
 import { HAS_CONTENT_TYPE, type Exchange, type Wire } from './exchange.js';
+import { DRAIN_MS } from './body.js';
 import { nativeResponse } from './platform.js';
 import { isHeaders } from './response.js';
 
@@ -138,6 +139,10 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
     // The client left, the body failed or the worker gave up: log what was sent.
     if (!ex.finished) { ex.length = total; ex.logRequest(); ex.done(); }
     return;
+  }
+  if (ex.drainFirst()) {
+    await ex.body!.drained(DRAIN_MS);
+    if (ex.aborted) { if (!ex.finished) { ex.length = total; ex.logRequest(); ex.done(); } return; }
   }
   ex.res.cork(() => {
     ex.body?.discard();

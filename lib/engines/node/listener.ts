@@ -9,6 +9,7 @@ import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
 import { errorPage, REASONS } from '../../http/write.js';
 import type { Settings } from '../../settings.js';
+import { lingerOnClose } from './linger.js';
 import { CERT_OPTIONAL, nodeTlsOptions, refuseUnverified } from '../../tls.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
@@ -62,6 +63,7 @@ function maxHeaderSize(s: Settings): number {
 
 export const nodeEngine: ServingEngine = {
   writePiece: 0,
+  closesAtOnce: false, // lib/engines/node/linger.ts
   boot: () => `node:http (Node ${process.version})`,
   listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
     if (bind.childFd === undefined) return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));
@@ -92,6 +94,7 @@ export const nodeEngine: ServingEngine = {
       parse = server.listeners('connection') as ((socket: net.Socket) => void)[];
     }
     const toHttp = (socket: net.Socket) => { for (const l of parse) l.call(server, socket); };
+    server.on(listener.scheme === 'https' ? 'secureConnection' : 'connection', lingerOnClose);
     // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
     server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
     // Gunicorn's keepalive: seconds an idle keep-alive connection is kept (0: every response closes).
