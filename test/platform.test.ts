@@ -106,9 +106,22 @@ async function websocketChecks(t: Test, q: Qilin): Promise<void> {
   t.equal(await within('a WebSocket close', closed), 1000, 'WebSocket: closed with 1000');
 }
 
+/**
+ * The servers this file started. When the file runs out of time, tap ends it with SIGALRM: no
+ * teardown runs then, nor any 'exit' handler, so stop them as the timeout is reported.
+ */
+const servers = new Set<Qilin>();
+let timedOut = false;
+t.on('timeout', () => {
+  timedOut = true;
+  for (const q of servers) q.kill();
+});
+
 /** Start qilin and wait for its first ready worker, with room for a busy machine (startQilin waits 15 s). */
 async function serve(t: Test, args: string[], engine?: Engine): Promise<Qilin> {
   const q = await startQilin(t, args, { engine, ready: false });
+  servers.add(q);
+  if (timedOut) { q.kill(); throw new Error('the file ran out of time'); } // tap may go on for a while
   await q.waitFor(/Worker \(pid:\d+\) ready/, { timeout: 45_000 });
   return q;
 }
