@@ -2,8 +2,11 @@
 // load, how fast a stop is, the warnings at start, --help, the start-up log under systemd, and qilin
 // run through npm.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
-import { QILIN, ROOT } from './helpers.js';
+import { QILIN, ROOT, fixture, runQilin } from './helpers.js';
 
 type T = { teardown(fn: () => void | Promise<void>): void };
 
@@ -39,6 +42,12 @@ function ended(proc: ChildProcess): Promise<Ended> {
   return Promise.all([exit, closed]).then(([[code, signal]]) => ({ code, signal, stdout, stderr }));
 }
 
+function tempDir(t: T, prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `qilin-operator-${prefix}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 const BASH = spawnSync('sh', ['-c', 'command -v bash'], { encoding: 'utf8' }).stdout.trim() || null;
 
 // 1. Output into a closed pipe ----------------------------------------------------------------------
@@ -61,4 +70,30 @@ t.test('--help, --version, --print-config into a pipe closed before they write: 
     t.notMatch(r.stderr, /EPIPE|Error|\n\s+at /, `${args.join(' ')}: no stack on stderr`);
     t.equal(r.code, 0, `${args.join(' ')}: exit 0`);
   }
+});
+
+// 2. A config file that does not load ---------------------------------------------------------------
+
+t.test('a syntax error in a config file: one line naming file, line, column and reason; exit 1', async (t) => {
+  const dir = tempDir(t, 'config');
+  const broken = 'export default {\n  workers: 2,\n  timeout: (30\n};\n'; // the ')' is missing: found at 4:1
+  for (const name of ['conf.ts', 'conf.mjs', 'conf.js']) {
+    writeFileSync(path.join(dir, name), broken);
+    const r = await runQilin(['-c', name, fixture('app.ts')], { cwd: dir });
+    t.equal(r.code, 1, `${name}: exit 1, as Gunicorn's for a config file it cannot read`);
+    t.equal(r.output, `Error: Failed to read config file: ${path.join(dir, name)}:4:1: Expected ")" but found "}"\n`, `${name}: one line`);
+  }
+  // One that throws as it loads keeps its message, and the exit code.
+  writeFileSync(path.join(dir, 'throws.mjs'), "throw new Error('no database URL');\n");
+  const r = await runQilin(['-c', 'throws.mjs', fixture('app.ts')], { cwd: dir });
+  t.equal(r.code, 1);
+  t.equal(r.output, `Error: Failed to read config file: ${path.join(dir, 'throws.mjs')} (no database URL)\n`);
+});
+
+t.test('an app\'s syntax error is told the same way', async (t) => {
+  const dir = tempDir(t, 'app');
+  writeFileSync(path.join(dir, 'app.mjs'), 'export default {\n  fetch() {\n    return new Response("x"\n  }\n};\n');
+  const r = await runQilin(['--check-config', 'app.mjs'], { cwd: dir });
+  t.equal(r.code, 1);
+  t.match(r.output, `Failed to load module app.mjs: ${path.join(dir, 'app.mjs')}:4:3: Expected ")" but found "}"\n`);
 });
