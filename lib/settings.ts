@@ -88,7 +88,7 @@ export const SETTINGS: readonly SettingDef[] = [
   },
   {
     name: 'keepalive', section: 'Worker Processes', flags: ['--keep-alive'], meta: 'INT', type: 'int', min: 0,
-    default: 2, desc: 'Seconds an idle keep-alive connection is kept open: on the node engine always (0: every response closes), on the uws engine only by a stopping worker (with `Connection: close`).',
+    default: 2, desc: 'Seconds an idle keep-alive connection is kept open, on the node engine (0: every response closes); on the uws engine uWS\'s own idle timeout applies. A stopping worker does not wait for it: it closes idle connections once they have been quiet for half a second.',
   },
   {
     name: 'umask', section: 'Server Mechanics', flags: ['-m', '--umask'], meta: 'INT', type: 'int', min: 0, default: 0,

@@ -3,10 +3,11 @@
 // run through npm.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { QILIN, ROOT, fixture, runQilin } from './helpers.js';
+import { ENGINES, QILIN, ROOT, fixture, request, runQilin, sleep, startQilin } from './helpers.js';
 
 type T = { teardown(fn: () => void | Promise<void>): void };
 
@@ -97,3 +98,53 @@ t.test('an app\'s syntax error is told the same way', async (t) => {
   t.equal(r.code, 1);
   t.match(r.output, `Failed to load module app.mjs: ${path.join(dir, 'app.mjs')}:4:3: Expected ")" but found "}"\n`);
 });
+
+// 3. A graceful stop takes no longer than what is open needs -----------------------------------------
+
+for (const engine of ENGINES) t.test(`${engine}: TERM with --keep-alive 5`, async (t) => {
+  t.test('an idle server exits at once', async (t) => {
+    const q = await startQilin(t, ['--keep-alive', '5', fixture('app.ts')], { engine });
+    t.equal((await request(q.url + '/')).status, 200); // served something, on a connection now closed
+    const t0 = Date.now();
+    q.signal('SIGTERM');
+    t.same(await q.exited, { code: 0, signal: null }, 'exit 0');
+    const took = Date.now() - t0;
+    t.ok(took < 2000, `exited ${took} ms after TERM (not keepalive's 5 s)`);
+  });
+
+  t.test('an idle keep-alive connection is closed, and the server exits', async (t) => {
+    const q = await startQilin(t, ['--keep-alive', '5', fixture('app.ts')], { engine });
+    const sock = net.connect(q.port, '127.0.0.1');
+    sock.on('error', () => {});
+    let text = '';
+    sock.on('data', (d) => { text += d; });
+    const closed = new Promise<number>((resolve) => sock.on('close', () => resolve(Date.now())));
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    for (let i = 0; i < 200 && !text.includes('Hello, World!'); i++) await sleep(10);
+    t.match(text, /Hello, World!/, 'answered');
+    t.notMatch(text, /connection: close/i, 'and kept alive');
+    await sleep(200);
+    const t0 = Date.now();
+    q.signal('SIGTERM');
+    const closedIn = (await closed) - t0;
+    t.ok(closedIn < 2000, `the client saw its connection closed ${closedIn} ms after TERM`);
+    t.same(await q.exited, { code: 0, signal: null }, 'exit 0');
+    const took = Date.now() - t0;
+    t.ok(took < 2000, `exited ${took} ms after TERM`);
+  });
+
+  t.test('a request in flight is still answered', async (t) => {
+    const q = await startQilin(t, ['--keep-alive', '5', '--graceful-timeout', '10', fixture('app.ts')], { engine });
+    const slow = request(q.url + '/slow?ms=1500');
+    await sleep(300);
+    const t0 = Date.now();
+    q.signal('SIGTERM');
+    const r = await slow;
+    t.equal(r.status, 200, 'answered');
+    t.match(r.body, /"seen":1/);
+    t.same(await q.exited, { code: 0, signal: null }, 'exit 0');
+    const took = Date.now() - t0;
+    t.ok(took > 1000 && took < 3000, `exited once it was answered (${took} ms after TERM)`);
+  });
+});
+
