@@ -273,7 +273,7 @@ export class Arbiter {
     this.binds = await this.openBinds(settings);
     for (const url of this.listeningAt()) this.log.info(`Listening at: ${url} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
-    if (!this.sharedSockets) this.warnReusePortReload();
+    if (!this.sharedSockets && this.engineDecided) this.warnReusePortReload(); // provisional: once a worker settles it
     if (!this.inherited) await this.openMetrics(settings.metrics_bind);
     for (const sig of SIGNALS) {
       const h = () => this.signal(sig);
@@ -823,6 +823,7 @@ export class Arbiter {
       } else {
         this.engineDecided = true;
         this.sayEngine();
+        this.warnReusePortReload(); // uws is settled
       }
     } else if (nodeOnUws && ![...this.workers.values()].some((o) => o.ready && !o.stopping)) {
       // Asked for uws, with nothing serving yet: a config error, as a uws-only bind would be.

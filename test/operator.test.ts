@@ -2,7 +2,7 @@
 // load, how fast a stop is, the warnings at start, --help, the start-up log under systemd, and qilin
 // run through npm.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -148,3 +148,37 @@ for (const engine of ENGINES) t.test(`${engine}: TERM with --keep-alive 5`, asyn
   });
 });
 
+// 4. The tcp_migrate_req warning, only where it applies ----------------------------------------------
+
+const MIGRATE_WARNING = /tcp_migrate_req=0: when a worker stops/;
+/** net.ipv4.tcp_migrate_req now ('0', '1'), or null where the kernel has none. */
+const migrateReq = (): string | null => {
+  try { return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim(); } catch { return null; }
+};
+
+t.test('the tcp_migrate_req warning: not on the node engine', async (t) => {
+  const q = await startQilin(t, ['--engine', 'node', fixture('app.ts')]);
+  await q.waitFor(/Using engine: node/);
+  t.notMatch(q.output, MIGRATE_WARNING, '--engine node');
+  const express = await startQilin(t, [fixture('node-apps/express-app.mjs')]); // engine unset: moved to node
+  await express.waitFor(/Using engine: node \(node:http\) \(.* a Node-style app\)/);
+  await express.waitFor(/Worker \(pid:\d+\) ready/);
+  t.notMatch(express.output, MIGRATE_WARNING, 'an Express app with engine unset');
+});
+
+const MIGRATE_NOW = migrateReq();
+t.test('the tcp_migrate_req warning: on the uws engine when the kernel setting is 0', {
+  skip: MIGRATE_NOW === '0' ? false : `net.ipv4.tcp_migrate_req is ${MIGRATE_NOW ?? 'not there'}`,
+}, async (t) => {
+  // Another test file may turn the setting on for a while (helpers.enableReusePortMigration).
+  const changed = () => migrateReq() !== '0';
+  const q = await startQilin(t, [fixture('app.ts')]); // engine unset: uws, settled by the first worker
+  await q.waitFor(/Using engine: uws/);
+  if (changed()) { t.pass('net.ipv4.tcp_migrate_req changed meanwhile: not checked'); return; }
+  await q.waitFor(MIGRATE_WARNING);
+  t.equal(q.output.match(new RegExp(MIGRATE_WARNING.source, 'g'))?.length, 1, 'said once');
+  const explicit = await startQilin(t, ['--engine', 'uws', fixture('app.ts')]);
+  if (changed()) { t.pass('net.ipv4.tcp_migrate_req changed meanwhile: not checked'); return; }
+  await explicit.waitFor(MIGRATE_WARNING);
+  t.pass('--engine uws: said at start');
+});
