@@ -182,3 +182,14 @@ t.test('the tcp_migrate_req warning: on the uws engine when the kernel setting i
   await explicit.waitFor(MIGRATE_WARNING);
   t.pass('--engine uws: said at start');
 });
+
+// 5. --help names every kind of app ----------------------------------------------------------------
+
+t.test('--help: EXPORT is a fetch app or a Node-style app', async (t) => {
+  const r = await runQilin(['--help']);
+  t.equal(r.code, 0);
+  t.notMatch(r.output, /must be a fetch app/, 'no longer says fetch apps only');
+  t.match(r.output, /EXPORT defaults to `default` and is a fetch app/);
+  t.match(r.output, /a Node-style app \(Express, Fastify, Koa, NestJS, a \(req, res\) handler, an http\.Server\)/);
+  t.match(r.output, /factory call/);
+});
