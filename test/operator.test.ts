@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ENGINES, QILIN, ROOT, fixture, request, runQilin, sleep, startQilin } from './helpers.js';
+import { ENGINES, QILIN, ROOT, fixture, freePort, request, runQilin, sleep, startQilin } from './helpers.js';
 
 type T = { teardown(fn: () => void | Promise<void>): void };
 
@@ -192,4 +192,79 @@ t.test('--help: EXPORT is a fetch app or a Node-style app', async (t) => {
   t.match(r.output, /EXPORT defaults to `default` and is a fetch app/);
   t.match(r.output, /a Node-style app \(Express, Fastify, Koa, NestJS, a \(req, res\) handler, an http\.Server\)/);
   t.match(r.output, /factory call/);
+});
+
+// 7. Started through npm -----------------------------------------------------------------------------
+
+const NPM = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim() || null;
+
+/** This environment without what npm sets for the commands it runs. */
+function withoutNpm(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+}
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+
+/** Output of `proc` and the processes it started, as it comes. */
+function collect(proc: ChildProcess): { text: string } {
+  const out = { text: '' };
+  proc.stdout!.on('data', (d) => { out.text += d; });
+  proc.stderr!.on('data', (d) => { out.text += d; });
+  return out;
+}
+
+async function until(what: string, ok: () => boolean, out: { text: string }, ms = 20000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${out.text}`);
+    await sleep(50);
+  }
+}
+
+t.test('npm exec: TERM to npm stops qilin gracefully, though npm does not pass it on', { skip: NPM ? false : 'npm is not installed' }, async (t) => {
+  const dir = tempDir(t, 'npm');
+  const port = await freePort();
+  // What `npx qilin app.ts` runs: npm, a shell it starts (sh -c), and qilin under it.
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(QILIN)} --log-level debug -b 127.0.0.1:${port} ${JSON.stringify(fixture('app.ts'))}`;
+  const npm = own(t, NPM!, ['exec', '--offline', '--yes', '-c', cmd], { cwd: dir, env: withoutNpm() });
+  const out = collect(npm);
+  await until('a worker ready', () => /Worker \(pid:\d+\) ready/.test(out.text), out, 30000);
+  const arbiter = Number(/\[(\d+)\] \[INFO\] Starting qilin/.exec(out.text)![1]);
+  const parent = parentOf(arbiter);
+  t.equal((await request(`http://127.0.0.1:${port}/`)).status, 200, 'serving under npm');
+  npm.kill('SIGTERM');
+  await until('the arbiter gone', () => !alive(arbiter), out);
+  t.match(out.text, /Shutting down: Master/, 'qilin stopped');
+  t.notMatch(out.text, /SIGKILL|WORKER TIMEOUT/);
+  if (parent !== npm.pid) {
+    // /bin/sh did not exec qilin (dash): npm's TERM went to the shell, which died of it.
+    t.match(out.text, new RegExp(`\\[INFO\\] Parent process ${parent} is gone \\(qilin was started by npm, which does not pass TERM on\\): graceful stop, as on TERM`));
+  } else {
+    t.match(out.text, /Handling signal: term/, 'the shell exec\'d qilin: npm passed TERM to it');
+  }
+});
+
+t.test('a parent that dies: qilin started by npm stops; otherwise it serves on (as Gunicorn)', async (t) => {
+  for (const npm of [false, true]) {
+    const port = await freePort();
+    const env = npm ? { ...withoutNpm(), npm_lifecycle_event: 'start', npm_command: 'run-script' } : withoutNpm();
+    const sh = own(t, 'sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(QILIN)} --log-level debug -b 127.0.0.1:${port} ${JSON.stringify(fixture('app.ts'))} & wait`], { env });
+    const out = collect(sh);
+    await until('a worker ready', () => /Worker \(pid:\d+\) ready/.test(out.text), out, 30000);
+    const arbiter = Number(/\[(\d+)\] \[INFO\] Starting qilin/.exec(out.text)![1]);
+    t.equal(parentOf(arbiter), sh.pid, 'the shell is its parent');
+    sh.kill('SIGKILL');
+    if (npm) {
+      await until('the arbiter gone', () => !alive(arbiter), out);
+      t.match(out.text, `[INFO] Parent process ${sh.pid} is gone`, 'npm: the parent going away stops it');
+      t.match(out.text, /Shutting down: Master/);
+    } else {
+      await sleep(2500);
+      t.ok(alive(arbiter), 'not started by npm: it serves on');
+      t.equal((await request(`http://127.0.0.1:${port}/`)).status, 200);
+      process.kill(arbiter, 'SIGTERM');
+      await until('the arbiter gone', () => !alive(arbiter), out);
+    }
+  }
 });
