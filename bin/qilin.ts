@@ -20,6 +20,17 @@ function configError(err: ConfigError): number {
 }
 
 /**
+ * For --help, --version and --print-config: a reader that leaves early (`qilin --print-config |
+ * head -1`) ends the output quietly; the rest goes nowhere and qilin exits 0, as other command-line
+ * tools do. Only there: a server's log on a closed stdout is another matter.
+ */
+function quietOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
+/**
  * -D: what would stop the arbiter as it starts is said on the terminal, before detaching: a pid
  * file another live server holds, a log file that cannot be opened, an engine that cannot serve.
  */
@@ -45,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const { settings, app, warnings } = resolved;
+  if (resolved.help || resolved.version || settings.print_config) quietOnClosedStdout();
   if (resolved.help) { process.stdout.write(helpText()); return 0; }
   if (resolved.version) {
     const report = engineReport(app ? appDirectory(app) : process.cwd());

@@ -2,7 +2,7 @@
 // (lib/app-shapes.ts): fetch-style or Node-style, and which framework.
 import { describe, recognise, ShapeError, type AppInterface, type LoadedApp } from './app-shapes.js';
 import path from 'node:path';
-import { importModule, resolveModule } from './loader.js';
+import { importModule, resolveModule, syntaxErrorAt } from './loader.js';
 
 /** The app could not be loaded or is not an app qilin serves; the worker exits with APP_LOAD_ERROR (4). */
 export class AppLoadError extends Error {
@@ -56,7 +56,8 @@ export async function loadApp(uri: string, opts: LoadOptions = {}): Promise<Load
   try {
     mod = await importModule(module, opts.cwd ?? process.cwd());
   } catch (err) {
-    throw new AppLoadError(`Failed to load module ${module}: ${(err as Error).message}`, { cause: err });
+    const why = (await syntaxErrorAt(err, module, opts.cwd)) ?? (err as Error)?.message ?? String(err);
+    throw new AppLoadError(`Failed to load module ${module}: ${why}`, { cause: err });
   }
   const cjsExports = commonJsExports(mod);
   let app: unknown;

@@ -139,6 +139,12 @@ export class Arbiter {
   private control: ControlServer | null = null;
   /** Stopping all workers (TERM, INT, QUIT, or a halt): the worker count is no longer kept. */
   private stopping = false;
+  /**
+   * Started by npm (`npx qilin`, `npm start`): the parent process then, else null. npm passes TERM
+   * to the shell it runs the command in, which dies of it without passing it on: qilin's parent going
+   * away is all qilin sees of the stop it was asked for.
+   */
+  private npmParent: number | null = null;
 
   /**
    * Opens the logs and writes the pid file, so that a path that cannot be used is found here, as a
@@ -178,6 +184,8 @@ export class Arbiter {
       throw err;
     }
     this.pidfile = opts.settings.pidfile && this.inherited ? `${opts.settings.pidfile}.2` : opts.settings.pidfile;
+    // Not for a daemon (its parent exits by design) nor for an arbiter started by USR2 (promoted instead).
+    if (startedByNpm(process.env) && !opts.settings.daemon && !this.inherited) this.npmParent = process.ppid;
   }
 
   /** The number of workers to keep; a change is told to the nworkers_changed hook (as Gunicorn's setter). */
@@ -276,7 +284,7 @@ export class Arbiter {
     this.binds = await this.openBinds(settings);
     for (const url of this.listeningAt()) this.log.info(`Listening at: ${url} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
-    if (!this.sharedSockets) this.warnReusePortReload();
+    if (!this.sharedSockets && this.engineDecided) this.warnReusePortReload(); // provisional: once a worker settles it
     if (!this.inherited) await this.openMetrics(settings.metrics_bind);
     for (const sig of SIGNALS) {
       const h = () => this.signal(sig);
@@ -560,6 +568,12 @@ export class Arbiter {
     this.manageWorkers();
     for (;;) {
       if (this.halt) throw this.halt;
+      if (this.npmParent !== null && process.ppid !== this.npmParent) {
+        this.log.info(`Parent process ${this.npmParent} is gone (qilin was started by npm, which does not pass TERM on): graceful stop, as on TERM`);
+        this.npmParent = null;
+        await this.stop(true);
+        throw new HaltServer('', 0);
+      }
       if (this.inherited && process.ppid !== this.inherited.parentPid) await this.promote();
       if (this.moveToNode !== null) await this.switchToNode(this.moveToNode);
       if (this.changedFiles !== null) {
@@ -827,6 +841,7 @@ export class Arbiter {
       } else {
         this.engineDecided = true;
         this.sayEngine();
+        this.warnReusePortReload(); // uws is settled
       }
     } else if (nodeOnUws && ![...this.workers.values()].some((o) => o.ready && !o.stopping)) {
       // Asked for uws, with nothing serving yet: a config error, as a uws-only bind would be.
@@ -937,6 +952,11 @@ export class Arbiter {
     if (this.pidfile) removePidfile(this.pidfile);
     this.log.flush();
   }
+}
+
+/** npm (npx, npm start, npm exec) runs its commands with these in their environment. */
+function startedByNpm(env: NodeJS.ProcessEnv): boolean {
+  return env.npm_command !== undefined || env.npm_lifecycle_event !== undefined;
 }
 
 /** Why a worker that ended was replaced (for /metrics); null when it was not (shutdown, TTOU). */

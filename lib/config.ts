@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { configExports, pickHooks, type ServerHooks } from './hooks.js';
-import { importModule } from './loader.js';
+import { importModule, syntaxErrorAt } from './loader.js';
 import { parseAllowList } from './http/forwarded.js';
 import { parseStatsdHost } from './metrics/statsd.js';
 import { workerOwner } from './privileges.js';
@@ -91,7 +91,11 @@ async function loadConfigFile(file: string, fresh: boolean): Promise<ConfigFileV
   try {
     mod = await importModule(file, process.cwd(), { fresh });
   } catch (err) {
-    throw new ConfigError('config', `Failed to read config file: ${file} (${(err as Error).message.split('\n')[0]})`);
+    // A syntax error: one line saying where (`FILE:LINE:COLUMN: REASON`), as for an app.
+    const where = await syntaxErrorAt(err, file);
+    if (where?.startsWith(`${file}:`)) throw new ConfigError('config', `Failed to read config file: ${where}`);
+    const why = where ?? (err as Error)?.message?.split('\n')[0] ?? String(err);
+    throw new ConfigError('config', `Failed to read config file: ${file} (${why})`);
   }
   const source = configExports(mod, (k) => SETTINGS_BY_NAME.has(k));
   const hooks = pickHooks(source);

@@ -1,5 +1,6 @@
 // Imports user modules (apps, config files). TypeScript loads with no build step through tsx,
 // registered only when a TypeScript file is actually imported.
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -51,4 +52,53 @@ export async function importModule(
     url.searchParams.set('qilin-reload', String(++freshCount));
   }
   return (await import(url.href)) as Record<string, unknown>;
+}
+
+/** What esbuild says of an error (its `errors[i]`). */
+interface EsbuildMessage { text: string; location: { line: number; column: number } | null }
+interface Esbuild { transform(code: string, options: Record<string, unknown>): Promise<unknown> }
+
+/** esbuild, as tsx (which compiles TypeScript with it) has it. */
+function esbuild(): Esbuild {
+  const require = createRequire(import.meta.url);
+  return createRequire(require.resolve('tsx'))('esbuild') as Esbuild;
+}
+
+/** tsx names a `.mts`/`.cts` file `.ts`, and a `.mjs` one `.js`, to esbuild: the file on disk. */
+function onDisk(file: string): string {
+  if (existsSync(file)) return file;
+  const ext = path.extname(file);
+  const others = ext === '.ts' ? ['.mts', '.cts'] : ext === '.js' ? ['.mjs'] : [];
+  return others.map((e) => file.slice(0, -ext.length) + e).find((f) => existsSync(f)) ?? file;
+}
+
+/**
+ * Where and why importing `spec` failed on a syntax error, in one line: `FILE:LINE:COLUMN: REASON`
+ * (the column counted from 1), or null for any other error. TypeScript is compiled by esbuild
+ * (through tsx), whose error says where. V8 does not say where in an ES module, so a JavaScript file
+ * is parsed again, by the same esbuild, to find it (only then: after it failed to load).
+ */
+export async function syntaxErrorAt(err: unknown, spec: string, cwd: string = process.cwd()): Promise<string | null> {
+  if (!(err instanceof Error)) return null;
+  if (err.name === 'TransformError') {
+    const m = /^(.+):(\d+):(\d+): ERROR: (.+)$/m.exec(err.message);
+    return m ? `${onDisk(m[1]!)}:${m[2]}:${Number(m[3]) + 1}: ${m[4]}` : null;
+  }
+  if (!(err instanceof SyntaxError)) return null;
+  // A CommonJS file names itself first in the stack (`/app/lib.cjs:3`): maybe one the module requires.
+  const cjs = /^(\/.*):(\d+)\n/.exec(err.stack ?? '');
+  let file: string;
+  try {
+    file = cjs ? cjs[1]! : resolveModule(spec, cwd);
+  } catch {
+    return null;
+  }
+  try {
+    await esbuild().transform(readFileSync(file, 'utf8'), { loader: 'js', sourcefile: file, logLevel: 'silent' });
+  } catch (e) {
+    const first = (e as { errors?: EsbuildMessage[] }).errors?.[0];
+    if (first?.location) return `${file}:${first.location.line}:${first.location.column + 1}: ${first.text}`;
+  }
+  // esbuild took it (V8 is stricter here), or the error is in a module this one imports.
+  return cjs ? `${file}:${cjs[2]}: ${err.message}` : null;
 }

@@ -88,7 +88,7 @@ export const SETTINGS: readonly SettingDef[] = [
   },
   {
     name: 'keepalive', section: 'Worker Processes', flags: ['--keep-alive'], meta: 'INT', type: 'int', min: 0,
-    default: 2, desc: 'Seconds an idle keep-alive connection is kept open: on the node engine always (0: every response closes), on the uws engine only by a stopping worker (with `Connection: close`).',
+    default: 2, desc: 'Seconds an idle keep-alive connection is kept open, on the node engine (0: every response closes); on the uws engine uWS\'s own idle timeout applies. A stopping worker does not wait for it: it closes idle connections once they have been quiet for half a second.',
   },
   {
     name: 'umask', section: 'Server Mechanics', flags: ['-m', '--umask'], meta: 'INT', type: 'int', min: 0, default: 0,
@@ -449,7 +449,9 @@ export function helpText(): string {
     '       qilin ctl [--socket PATH] status|reload|scale N|stop [--json]   (see qilin ctl --help)',
     '',
     'APP_MODULE is MODULE[:EXPORT]: a path (app.ts, ./dist/app.js, .mjs, .cjs) or a package name;',
-    'EXPORT defaults to `default` and must be a fetch app (a function or an object with `fetch`).',
+    'EXPORT defaults to `default` and is a fetch app ((request) => Response, or an object with `fetch`,',
+    'as Hono) or a Node-style app (Express, Fastify, Koa, NestJS, a (req, res) handler, an http.Server),',
+    'or a factory call that returns one: `app.js:create_app()`.',
     '',
     'options:',
     `  ${'-h, --help'.padEnd(30)} show this help and exit`,

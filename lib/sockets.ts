@@ -33,7 +33,10 @@ export interface SharedSocket {
   fd: number;
   /** A unix socket file this arbiter created, removed when the socket is closed. */
   unlinkPath: string | null;
-  /** For `Listening at:`: the URL, and for an inherited TCP socket the address it is bound to. */
+  /**
+   * For `Listening at:`: the URL, and for an inherited TCP socket the address it is bound to (with
+   * `(fd://N)` after it when it was given as a descriptor: fd://N, systemd).
+   */
   url: string;
   handle: ServerHandle;
 }
@@ -117,11 +120,11 @@ function unixReason(code: string, file: string, where: string): string {
 function adopt(fd: number, bind: BindAddress): SharedSocket {
   const h = createServerHandle(null, null, null, fd);
   if (typeof h === 'number') throw new SocketError(`Can't use ${formatBind(bind)}: ${errnoName(h)} (not an open socket?)`);
-  // Logged as the address it is bound to, as Gunicorn does for inherited sockets.
+  // Logged as the address it is bound to, as Gunicorn does for inherited sockets, and the descriptor.
   const name: { address?: string; port?: number } = {};
   let url = bindUrl(bind);
   if (h.getsockname && h.getsockname(name) === 0 && name.address !== undefined && name.port !== undefined) {
-    url = bindUrl({ kind: 'tcp', host: name.address, port: name.port, text: '' });
+    url = bindUrl({ kind: 'tcp', host: name.address, port: name.port, text: '' }) + (bind.kind === 'fd' ? ` (${formatBind(bind)})` : '');
   }
   return { bind, fd, unlinkPath: null, handle: h, url };
 }

@@ -333,7 +333,7 @@ t.test('systemd socket activation: serves on systemd\'s socket, bind ignored', {
   t.equal(first.status, 200, 'the first connection, queued before qilin started, is served');
   t.match(q.output, 'Using engine: node (node:http) (systemd socket activation (LISTEN_FDS) needs it)');
   t.match(q.output, /Using 1 socket\(s\) from systemd; bind is ignored/);
-  t.match(q.output, `[INFO] Listening at: http://127.0.0.1:${port} (`, 'logged as the address systemd bound');
+  t.match(q.output, `[INFO] Listening at: http://127.0.0.1:${port} (fd://3) (${q.pid})\n`, 'logged as the address systemd bound, and the descriptor');
   t.equal(Number(first.body), q.workerPids()[0], 'answered by the worker');
   const seen = await many({ port }, '/', 50, 10);
   t.same(Object.fromEntries(seen), { 200: 50 });
@@ -360,7 +360,7 @@ t.test('fd://3: qilin serves on a listening socket it inherited', { skip: PYTHON
   const port = Number(/PORT (\d+)/.exec(q.output)?.[1]);
   t.ok(port > 0, 'the socket\'s port');
   t.match(q.output, 'Using engine: node (node:http) (bind fd://3 needs it)');
-  t.match(q.output, `[${q.pid}] [INFO] Listening at: http://127.0.0.1:${port} (${q.pid})`, 'logged as the address it is bound to');
+  t.match(q.output, `[${q.pid}] [INFO] Listening at: http://127.0.0.1:${port} (fd://3) (${q.pid})\n`, 'logged as the address it is bound to, and the descriptor');
   const seen = await many({ port }, '/', 100, 10);
   t.same(Object.fromEntries(seen), { 200: 100 }, '100 requests on the inherited socket');
   q.signal('SIGTERM');

@@ -92,7 +92,7 @@ t.test('graceful TERM: an idle keep-alive connection is answered with close, the
   t.same(await q.exited, { code: 0, signal: null }, 'and the worker and arbiter exited');
 });
 
-t.test('graceful TERM: an idle keep-alive connection left alone is closed after keepalive, then the worker exits', async (t) => {
+t.test('graceful TERM: an idle keep-alive connection left alone is closed once quiet, then the worker exits', async (t) => {
   const c = await idleKeptAlive(t);
   const { q, closed } = c;
   const t0 = Date.now();

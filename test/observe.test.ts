@@ -196,7 +196,7 @@ for (const engine of ENGINES) t.test(`/metrics (${engine})`, async (t) => {
     const mport = await freePort();
     const q = await startQilin(t, ['--max-requests', '5', '--metrics-bind', `127.0.0.1:${mport}`, fixture('app.ts')], { engine });
     for (let i = 0; i < 12; i++) t.equal((await request(q.url + '/')).status, 200);
-    // A retiring worker serves on until its replacement is ready, then ends after `keepalive`.
+    // A retiring worker serves on until its replacement is ready, then ends.
     await until('a replacement counted', async () => ((await scrape({ port: mport })).samples.get('qilin_worker_restarts_total{reason="max_requests"}') ?? 0) >= 1);
     await until('12 requests', async () => sum((await scrape({ port: mport })).samples, 'qilin_requests_total') === 12);
     t.pass('a recycled worker reports its last requests as it ends');

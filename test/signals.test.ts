@@ -12,8 +12,8 @@ t.setTimeout(360_000);
 
 // Worker replacement under load is lossless only with accept-queue migration between reuseport listeners.
 const noMigration = enableReusePortMigration(t);
-// The node listener's stop (server.close()) closes idle keep-alive connections at once: a request a
-// client sends on one just then is reset. Known; the uws engine answers it with Connection: close.
+// A stopping worker closes its idle keep-alive connections once they have been quiet for half a
+// second: a request a client sends on one just then is reset (as at any keep-alive timeout).
 
 for (const engine of ENGINES) t.test(engine, async (t) => {
   t.test('TERM: a slow request in flight completes, then exit 0', async (t) => {
@@ -69,6 +69,8 @@ for (const engine of ENGINES) t.test(engine, async (t) => {
     q.signal('SIGTTIN');
     const three = await q.waitForWorkers(3);
     t.equal(three.length, 3, 'TTIN: one more');
+    // Listening before the older ones go: TTOU stops the oldest, and this one is left to serve.
+    await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 3 });
     q.signal('SIGTTOU');
     const two = await q.waitForWorkers(2);
     t.notOk(two.includes(first[0]!), 'TTOU stopped the oldest worker');

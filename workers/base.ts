@@ -4,8 +4,8 @@
 //
 // Lifecycle (effection owns it): worker → one listener resource per bind → that listener's pool.
 // TERM: stop listening, close open WebSockets with 1001 (Going Away), finish in-flight requests and
-// those closing handshakes within graceful_timeout, keep serving idle keep-alive connections (with
-// `Connection: close`) for `keepalive` s, then exit.
+// those closing handshakes within graceful_timeout (a request on a kept-alive connection gets
+// `Connection: close`), let the responses go out, close the idle keep-alive connections, then exit.
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
@@ -34,6 +34,13 @@ import { startStallWatchdog, type StallWatchdog } from './stall-watchdog.js';
 
 export type StopMode = 'graceful' | 'quick';
 
+/**
+ * A stopping worker closes its idle keep-alive connections once they have been quiet this long (ms):
+ * no request, and no response bytes waiting to go out. A request a client had already sent on one is
+ * then answered (with `Connection: close`), not reset. No connection open at all ends the wait at once.
+ */
+const STOP_QUIET_MS = 500;
+
 /** Event-loop delay sampling interval (ms) for /metrics. */
 const LAG_RESOLUTION_MS = 10;
 
@@ -44,6 +51,7 @@ interface ListenerHandle {
   listener: Listener;
   pool: Pool;
   stopListening(): void;
+  connections(): { open: number; sending: boolean } | null;
 }
 
 export abstract class Worker {
@@ -231,15 +239,15 @@ export abstract class Worker {
     for (const l of this.listeners) l.stopListening();
     if (mode === 'quick') return;
 
-    const { graceful_timeout, keepalive } = this.spec.settings;
+    const { graceful_timeout } = this.spec.settings;
     const deadline = Date.now() + graceful_timeout * 1000;
     for (const l of this.listeners) { l.listener.draining = true; l.listener.websockets.goAway(); }
+    const worker = this;
     yield* race([
       (function* (listeners: ListenerHandle[]): Operation<void> {
         for (const l of listeners) yield* l.pool.drained();
         for (const l of listeners) yield* call(() => l.listener.websockets.whenEmpty());
-        // Idle keep-alive clients may still send one more request; it is answered with Connection: close.
-        if (keepalive > 0) yield* sleep(keepalive * 1000);
+        yield* worker.untilConnectionsIdle();
       })(this.listeners),
       sleep(graceful_timeout * 1000),
     ]);
@@ -253,6 +261,36 @@ export abstract class Worker {
         })(),
         sleep(Math.max(0, deadline - Date.now())),
       ]);
+    }
+  }
+
+  /**
+   * Graceful stop, once requests and WebSockets are done: wait until no connection is open, or until
+   * for STOP_QUIET_MS none has carried a request or had response bytes to send (an engine may see
+   * those only now and then: uWS's own buffer refills the kernel's). What is left then is idle and is
+   * closed as the worker ends, as Gunicorn closes idle keep-alive connections when it stops.
+   */
+  private *untilConnectionsIdle(): Operation<void> {
+    let answered = this.requests;
+    let activeAt = Date.now();
+    let sendingAt = Date.now();
+    for (;;) {
+      let busy = false;
+      let open = 0;
+      let sending = false;
+      let known = true;
+      for (const l of this.listeners) {
+        busy ||= l.pool.slotsInUse + l.pool.queued > 0 || l.listener.websockets.size > 0;
+        const c = l.connections();
+        if (c === null) known = false;
+        else { open += c.open; sending ||= c.sending; }
+      }
+      const now = Date.now();
+      if (busy || this.requests !== answered) { answered = this.requests; activeAt = now; }
+      if (sending) sendingAt = now;
+      if (!busy && known && open === 0) return;
+      if (now - activeAt >= STOP_QUIET_MS && now - sendingAt >= STOP_QUIET_MS) return;
+      yield* sleep(50);
     }
   }
 
@@ -281,7 +319,7 @@ export abstract class Worker {
       const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
       worker.log.debug(`Listening at: ${withScheme(bindUrl(bind), settings)} (${process.pid})`);
       try {
-        yield* provide({ listener, pool, stopListening: () => served.stopListening() });
+        yield* provide({ listener, pool, stopListening: () => served.stopListening(), connections: () => served.connections() });
       } finally {
         served.stopListening();
         pool.halt(); // every request it still holds is cancelled before the server closes

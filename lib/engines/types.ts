@@ -11,6 +11,11 @@ export interface EngineListener {
   stopListening(): void;
   /** Close the server and every connection left. */
   close(): void;
+  /**
+   * While the worker stops: the connections still open, and whether one of them has response bytes
+   * still to send (it is not idle then); null when the engine cannot tell.
+   */
+  connections(): { open: number; sending: boolean } | null;
 }
 
 export interface ServingEngine {

@@ -140,12 +140,22 @@ export const nodeEngine: ServingEngine = {
         });
       });
     }
-    return serve(server, bind, settings);
+    return serve(server, bind, settings, trackConnections(server, listener.scheme === 'https'));
   },
 };
 
+/** The connections node:http serves (with TLS, once the handshake is done), for a stopping worker. */
+function trackConnections(server: http.Server, secure: boolean): Set<net.Socket> {
+  const open = new Set<net.Socket>();
+  server.on(secure ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return open;
+}
+
 /** Listen on the arbiter's socket (its fd). */
-function serve(server: http.Server, bind: ServedBind, settings: Settings): Promise<EngineListener> {
+function serve(server: http.Server, bind: ServedBind, settings: Settings, open: Set<net.Socket>): Promise<EngineListener> {
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
     // Node ignores a backlog inside the options when listening on an fd: pass it on its own.
@@ -162,6 +172,15 @@ function serve(server: http.Server, bind: ServedBind, settings: Settings): Promi
         close() {
           if (listening) { listening = false; net.Server.prototype.close.call(server); }
           server.closeAllConnections();
+        },
+        connections() {
+          let sending = false;
+          // A response node:http still writes (it leaves the socket once all of it is out), or
+          // bytes still queued on the socket.
+          for (const s of open) {
+            if ((s as net.Socket & { _httpMessage?: unknown })._httpMessage || s.writableLength > 0) { sending = true; break; }
+          }
+          return { open: open.size, sending };
         },
       });
     });

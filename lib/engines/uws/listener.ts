@@ -1,6 +1,7 @@
 // uws engine: each worker opens its own SO_REUSEPORT listener per TCP bind (uWS's default on
 // Linux); the kernel spreads new connections over the workers' listeners. With TLS, an SSLApp,
 // which reads the certificate files as the worker starts.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { formatBind } from '../../config.js';
 import type { Listener } from '../../http/exchange.js';
 import type { Settings } from '../../settings.js';
@@ -65,11 +66,49 @@ export const uwsEngine: ServingEngine = {
             stopListening();
             (server as { close?: () => void }).close?.();
           },
+          connections: () => tcpConnections(bind.port),
         });
       });
     });
   },
 };
+
+/**
+ * This worker's connections on `port`, and whether one has bytes still to send, from the kernel's
+ * table (Linux): uWS does not tell which connections it holds, and the end of a response it took
+ * whole may still wait in its own buffer, which it only fills when the socket's send queue is full.
+ * null where /proc cannot tell.
+ */
+function tcpConnections(port: number): { open: number; sending: boolean } | null {
+  const mine = new Set<string>();
+  try {
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+        if (m) mine.add(m[1]!);
+      } catch { /* closed meanwhile */ }
+    }
+  } catch {
+    return null;
+  }
+  let read = false;
+  let open = 0;
+  let sending = false;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try { text = readFileSync(table, 'latin1'); } catch { continue; }
+    read = true;
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || !mine.has(f[9]!) || f[3] === '0A') continue; // 0A: a listener
+      if (parseInt(f[1]!.slice(f[1]!.lastIndexOf(':') + 1), 16) !== port) continue;
+      open++;
+      if (parseInt(f[4]!.split(':')[0]!, 16) > 0) sending = true;
+    }
+  }
+  return read ? { open, sending } : null;
+}
 
 /** Seconds: the longest idle timeout uWS takes (it refuses more than 960). */
 const UWS_IDLE_TIMEOUT = 960;
