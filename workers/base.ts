@@ -310,6 +310,7 @@ export abstract class Worker {
         limits: requestLimits(settings),
         draining: false,
         submit: (task: PoolTask) => pool.submit(task),
+        release: (task: PoolTask) => pool.release(task),
         requestDone: () => worker.requestDone(),
         writePiece: engine.writePiece,
         closesAtOnce: engine.closesAtOnce,

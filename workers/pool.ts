@@ -54,6 +54,14 @@ export class Pool {
     void pending.then(finish, finish);
   }
 
+  /**
+   * The client left (or the request was answered for it): its slot is free now, whatever its app
+   * still does with the promise it returned (a late result is dropped). A waiting task is skipped.
+   */
+  release(ex: PoolTask): void {
+    this.finish(ex);
+  }
+
   private finish(ex: PoolTask): void {
     if (!this.running.delete(ex)) return; // cancelled by a halt
     this.active--;

@@ -105,6 +105,8 @@ export interface Listener {
   draining: boolean;
   /** Admits a request: runs it now, or queues it until a slot frees. */
   submit(task: PoolTask): void;
+  /** The request's client left: its slot is free at once, whatever its app still does. */
+  release(task: PoolTask): void;
   /** Called once per finished exchange (max_requests accounting). */
   requestDone(): void;
   /**
@@ -249,6 +251,8 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.controller?.abort(new ClientGoneError());
     this.stopStream(new ClientGoneError());
     this.wakeWriter();
+    // Its slot is free now, even if the app never settles the promise it returned.
+    this.listener.release(this);
   }
 
   /** A streamed body waiting on the app (a quiet event stream) learns at once that nobody listens. */
