@@ -90,6 +90,9 @@ export class MetricsHub {
     out.push(`qilin_request_duration_seconds_sum ${t.durationSum}`);
     out.push(`qilin_request_duration_seconds_count ${cumulative}`);
 
+    family('qilin_request_timeouts_total', 'counter', 'Requests answered 503 because the app did not answer within request_timeout.');
+    out.push(`qilin_request_timeouts_total ${t.timeouts}`);
+
     family('qilin_workers', 'gauge', 'Worker processes alive.');
     out.push(`qilin_workers ${workers.length}`);
 
