@@ -75,6 +75,11 @@ export const SETTINGS: readonly SettingDef[] = [
     type: 'int', min: 0, default: 0, desc: 'Random 0..N added to `max_requests` per worker.',
   },
   {
+    name: 'max_worker_memory', section: 'Worker Processes', flags: ['--max-worker-memory'], meta: 'MIB', type: 'int',
+    min: 0, default: 0,
+    desc: 'A worker whose resident memory (RSS, read by the arbiter every second) passes this many MiB is replaced as for `max_requests`: a new worker first, then the old one stops gracefully (0 = never).',
+  },
+  {
     name: 'timeout', section: 'Worker Processes', flags: ['-t', '--timeout'], meta: 'INT', type: 'int', min: 0,
     default: 30, desc: 'Workers silent for more than this many seconds are killed and replaced (0 = never).',
   },
@@ -294,6 +299,7 @@ export interface Settings {
   worker_connections: number;
   max_requests: number;
   max_requests_jitter: number;
+  max_worker_memory: number;
   timeout: number;
   request_timeout: number;
   stuck_stack_disable: boolean;

@@ -1,5 +1,5 @@
 // No worker held by a request that never ends: request_timeout answers it 503 and frees its pool
-// slot, a client that leaves frees it at once.
+// slot, a client that leaves frees it at once; max_worker_memory replaces a worker that grew too big.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -7,10 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import {
-  ENGINES, fixture, freePort, parseResponses, rawExchange, rawGet, request, runQilin, sleep, startQilin, type HttpResult,
+  ENGINES, enableReusePortMigration, fixture, freePort, loadFor, parseResponses, rawExchange, rawGet, request, runQilin, sleep, startQilin,
+  type HttpResult, type Qilin,
 } from './helpers.js';
 
 t.setTimeout(240_000);
+
+// Worker replacement under load is lossless on the uws engine only with accept-queue migration.
+const noMigration = enableReusePortMigration(t);
 
 const APP = fixture('timeout-app.ts');
 const NODE_APP = fixture('node-apps/hang.mjs');
@@ -149,19 +153,62 @@ t.test('a Node-style app (node engine)', async (t) => {
   });
 });
 
-t.test('request_timeout: bad values are config errors', async (t) => {
+t.test('request_timeout and max_worker_memory: bad values are config errors', async (t) => {
   for (const [args, setting] of [
     [['--request-timeout', '-1'], 'request_timeout'],
     [['--request-timeout', 'abc'], 'request_timeout'],
+    [['--max-worker-memory', '-1'], 'max_worker_memory'],
+    [['--max-worker-memory', '1.5'], 'max_worker_memory'],
   ] as const) {
     const r = await runQilin([...args, APP]);
     t.equal(r.code, 1, `${args.join(' ')} → exit 1`);
     t.equal(r.output.trim().split('\n').length, 1, 'one line');
     t.match(r.output, new RegExp(`^Error: .*\\b${setting}\\b`), `names ${setting}`);
   }
-  const r = await runQilin(['--print-config', '--request-timeout', '2.5', APP]);
+  const r = await runQilin(['--print-config', '--request-timeout', '2.5', '--max-worker-memory', '512', APP]);
   t.equal(r.code, 0);
   t.match(r.output, /^request_timeout\s+= 2\.5$/m, 'seconds may be fractional');
+  t.match(r.output, /^max_worker_memory\s+= 512$/m);
   const d = await runQilin(['--print-config', APP]);
   t.match(d.output, /^request_timeout\s+= 300$/m, 'request_timeout defaults to 300 s');
+  t.match(d.output, /^max_worker_memory\s+= 0$/m, 'max_worker_memory is off by default');
+});
+
+for (const engine of ENGINES) t.test(`${engine}: max_worker_memory replaces a worker that grew past it, no request failed`, async (t) => {
+  const metricsPort = await freePort();
+  const q: Qilin = await startQilin(t, [
+    '--max-worker-memory', '200', '--keep-alive', '1', '--metrics-bind', `127.0.0.1:${metricsPort}`, APP,
+  ], { engine });
+  const [old] = q.workerPids();
+  let grown = 0;
+  let replacement = 0;
+  const load = await loadFor(`${q.url}/`, {
+    connections: 4,
+    durationMs: 9000,
+    during: async () => {
+      await sleep(1500);
+      t.notMatch(q.output, /max_worker_memory/, 'under the limit, the worker is left alone');
+      t.same(q.workerPids(), [old], 'the same worker serves');
+      // ~40 MiB kept per call: past 200 MiB after a few.
+      while (!/over max_worker_memory/.test(q.output) && grown < 12) {
+        await request(`${q.url}/grow`);
+        grown++;
+        await sleep(300);
+      }
+      await q.waitFor(new RegExp(`\\[WARNING\\] Worker \\(pid:${old}\\) uses \\d+ MiB, over max_worker_memory 200 MiB: replacing it`));
+      await until('the old worker to exit', () => !q.workerPids().includes(old!), 15000);
+      replacement = Number((await request(`${q.url}/pid`)).body);
+    },
+  });
+  t.ok(grown >= 2 && grown <= 8, `replaced after ${grown} calls of /grow`);
+  t.not(replacement, old, `a new worker (pid ${replacement}) serves`);
+  t.equal(q.output.match(/over max_worker_memory/g)?.length, 1, 'logged once');
+  t.ok(load.ok > 100, `${load.ok} requests served meanwhile`);
+  t.equal(load.failed, 0, `no failed request (${load.errors.slice(0, 3).join('; ')})`, { skip: engine === 'uws' ? noMigration ?? false : false });
+  let samples = new Map<string, number>();
+  await until('the restart in /metrics', async () => {
+    samples = await scrape(metricsPort);
+    return samples.get('qilin_worker_restarts_total{reason="memory"}') === 1;
+  });
+  t.equal(samples.get('qilin_worker_restarts_total{reason="memory"}'), 1, 'counted as a restart for memory');
 });

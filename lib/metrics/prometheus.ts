@@ -15,7 +15,7 @@ import type { WorkerStats } from '../worker-protocol.js';
 import { DURATION_BUCKETS, METHODS, STATUS_CLASSES, addTotals, emptyTotals, subtractTotals, type RequestTotals } from './stats.js';
 
 /** Why a worker was replaced. */
-export const RESTART_REASONS = ['timeout', 'max_requests', 'reload', 'exit', 'signal'] as const;
+export const RESTART_REASONS = ['timeout', 'max_requests', 'memory', 'reload', 'exit', 'signal'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
 
 /** What the arbiter knows of a live worker beside its reports. */
