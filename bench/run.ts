@@ -206,6 +206,8 @@ const OBSERVE = {
   nodeOff: 'qilin observe, node engine: all off', nodeAll: 'qilin observe, node engine: JSON log + /metrics + statsd',
   apiOff: 'qilin observe, Hono API: all off', apiText: 'qilin observe, Hono API: access log (text)',
   apiJson: 'qilin observe, Hono API: access log (JSON)',
+  // The defaults watch request_timeout (300 s): what that costs, against the same app without it.
+  noTimeout: 'qilin observe: request_timeout 0',
 } as const;
 const accessFile = (name: string) => ['--access-logfile', path.join(OBSERVE_DIR, `${name}.log`)];
 const metricsBind = (port: number) => ['--metrics-bind', `unix:${path.join(OBSERVE_DIR, `metrics-${port}.sock`)}`];
@@ -223,6 +225,7 @@ const observeServers: ServerSpec[] = [
   { ...observe, batch: 'observe', name: OBSERVE.metrics, argv: (port) => qilin('apps/hello.js', metricsBind(port))(port) },
   { ...observe, batch: 'observe', name: OBSERVE.statsd, argv: qilin('apps/hello.js', ['--statsd-host', STATSD]) },
   { ...observe, batch: 'observe', quick: true, name: OBSERVE.all, argv: (port) => qilin('apps/hello.js', everything(port))(port) },
+  { ...observe, batch: 'observe', name: OBSERVE.noTimeout, argv: qilin('apps/hello.js', ['--request-timeout', '0']) },
   { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeOff, argv: qilin('apps/hello.js', ['--engine', 'node']) },
   { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeAll, argv: (port) => qilin('apps/hello.js', ['--engine', 'node', ...everything(port)])(port) },
   // The same logs on an app doing an app's work per request (Hono, three middlewares, a JSON route).
@@ -705,6 +708,10 @@ function targets(rows: Row[]): Target[] {
   ] as const) {
     if (!pick(rows, on, best, 100) || !pick(rows, off, best, 100)) continue;
     atLeast(`${on} ÷ ${off}`, [on], [off], 0.9);
+  }
+  // request_timeout is on by default (300 s): it should cost nothing a run can tell from noise.
+  if (pick(rows, OBSERVE.off, best, 100) && pick(rows, OBSERVE.noTimeout, best, 100)) {
+    atLeast(`${OBSERVE.off} (request_timeout 300) ÷ ${OBSERVE.noTimeout}`, [OBSERVE.off], [OBSERVE.noTimeout], 0.95);
   }
   // An access log line costs a few µs however little the app does (on uWS, one getpeername(2) for
   // %(h)s, since uWS keeps no peer address, then the line): on hello world, ~10 µs a request, that is

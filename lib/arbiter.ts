@@ -59,7 +59,7 @@ interface WorkerRecord {
   /** SIGABRT sent after a timeout; SIGKILL next. */
   aborted: boolean;
   /** Why it is being replaced, for /metrics. */
-  retiredFor: 'max_requests' | 'reload' | null;
+  retiredFor: 'max_requests' | 'memory' | 'reload' | null;
   /** When it was forked (ms), for the control socket's status. */
   forkedAt: number;
   /** Its latest report (control socket or metrics_bind on), null before the first. */
@@ -584,6 +584,7 @@ export class Arbiter {
       const sig = this.sigQueue.shift();
       if (sig === undefined) {
         this.murderWorkers();
+        this.checkMemory();
         this.manageWorkers();
         this.announceReady();
         this.statsd?.gauge('workers', this.workers.size);
@@ -911,6 +912,24 @@ export class Arbiter {
     }
   }
 
+  /**
+   * max_worker_memory: a serving worker whose RSS passed it is replaced as for max_requests (a new
+   * worker first, then the old one stops gracefully). The arbiter reads the RSS from /proc itself,
+   * so a worker busy in garbage collection (or stuck) is measured all the same.
+   */
+  private checkMemory(): void {
+    const limit = this.settings.max_worker_memory;
+    if (limit <= 0) return;
+    for (const w of this.workers.values()) {
+      if (!w.ready || w.retiring || w.stopping) continue;
+      const rss = residentBytes(w.pid);
+      if (rss === null || rss <= limit * MIB) continue;
+      this.log.warning(`Worker (pid:${w.pid}) uses ${Math.round(rss / MIB)} MiB, over max_worker_memory ${limit} MiB: replacing it`);
+      w.retiring = true;
+      w.retiredFor = 'memory';
+    }
+  }
+
   private stopWorker(w: WorkerRecord): void {
     w.stopping = true;
     this.kill(w, 'SIGTERM');
@@ -957,6 +976,20 @@ export class Arbiter {
 /** npm (npx, npm start, npm exec) runs its commands with these in their environment. */
 function startedByNpm(env: NodeJS.ProcessEnv): boolean {
   return env.npm_command !== undefined || env.npm_lifecycle_event !== undefined;
+}
+
+const MIB = 1024 * 1024;
+
+/** A process's resident set size in bytes (VmRSS of /proc/PID/status), null when it cannot be read. */
+function residentBytes(pid: number): number | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    return null; // gone, or not Linux
+  }
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return m ? Number(m[1]) * 1024 : null;
 }
 
 /** Why a worker that ended was replaced (for /metrics); null when it was not (shutdown, TTOU). */

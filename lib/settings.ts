@@ -1,7 +1,7 @@
 // The one table of settings. The CLI parser, config file, env handling, validation, `--help`,
 // `--print-config` and the README's options section are all generated from it.
 
-export type SettingType = 'int' | 'string' | 'bool' | 'list' | 'choice' | 'map';
+export type SettingType = 'int' | 'float' | 'string' | 'bool' | 'list' | 'choice' | 'map';
 
 export interface SettingDef {
   name: string;
@@ -75,8 +75,18 @@ export const SETTINGS: readonly SettingDef[] = [
     type: 'int', min: 0, default: 0, desc: 'Random 0..N added to `max_requests` per worker.',
   },
   {
+    name: 'max_worker_memory', section: 'Worker Processes', flags: ['--max-worker-memory'], meta: 'MIB', type: 'int',
+    min: 0, default: 0,
+    desc: 'A worker whose resident memory (RSS, read by the arbiter every second) passes this many MiB is replaced as for `max_requests`: a new worker first, then the old one stops gracefully (0 = never).',
+  },
+  {
     name: 'timeout', section: 'Worker Processes', flags: ['-t', '--timeout'], meta: 'INT', type: 'int', min: 0,
     default: 30, desc: 'Workers silent for more than this many seconds are killed and replaced (0 = never).',
+  },
+  {
+    name: 'request_timeout', section: 'Worker Processes', flags: ['--request-timeout'], meta: 'FLOAT', type: 'float',
+    min: 0, default: 300, defaultText: "300 (node:http's own `requestTimeout`)",
+    desc: 'Seconds a request may wait for its answer, from its arrival until the app answers (a fetch app\'s Response, a Node-style app\'s response head); past it the client gets 503 (`Connection: close`), the app\'s `request.signal` aborts with a `TimeoutError` (a Node-style app\'s `req` is destroyed) and its pool slot is freed. A body streamed after the answer is not bounded (0 = never).',
   },
   {
     name: 'stuck_stack_disable', section: 'Worker Processes', flags: ['--no-stuck-stack'], type: 'bool', default: false,
@@ -224,7 +234,7 @@ export const SETTINGS: readonly SettingDef[] = [
   },
   {
     name: 'statsd_host', section: 'Logging', flags: ['--statsd-host'], meta: 'STATSD_ADDR', type: 'string',
-    default: null, desc: '`HOST:PORT` of a statsd server: each worker sends `qilin.requests`, `qilin.request.duration`, `qilin.request.status.<code>` and `qilin.log.*`; the arbiter `qilin.workers`. UDP only.',
+    default: null, desc: '`HOST:PORT` of a statsd server: each worker sends `qilin.requests`, `qilin.request.duration`, `qilin.request.status.<code>`, `qilin.request.timeouts` and `qilin.log.*`; the arbiter `qilin.workers`. UDP only.',
   },
   {
     name: 'dogstatsd_tags', section: 'Logging', flags: ['--dogstatsd-tags'], meta: 'DOGSTATSD_TAGS', type: 'string',
@@ -289,7 +299,9 @@ export interface Settings {
   worker_connections: number;
   max_requests: number;
   max_requests_jitter: number;
+  max_worker_memory: number;
   timeout: number;
+  request_timeout: number;
   stuck_stack_disable: boolean;
   graceful_timeout: number;
   keepalive: number;
@@ -393,6 +405,15 @@ export function coerce(def: SettingDef, raw: unknown): unknown {
       const n = typeof raw === 'number' ? raw
         : typeof raw === 'string' && /^\s*(-?\d+|0[oO][0-7]+|0[xX][0-9a-fA-F]+)\s*$/.test(raw) ? Number(raw.trim()) : NaN;
       if (!Number.isInteger(n)) bad('not an integer');
+      if (def.min !== undefined && n < def.min) bad(`must be >= ${def.min}`);
+      if (def.max !== undefined && n > def.max) bad(`must be <= ${def.max}`);
+      return n;
+    }
+    case 'float': {
+      // Decimal seconds: `1`, `0.5`, `2.25` (no exponent, no hex).
+      const n = typeof raw === 'number' ? raw
+        : typeof raw === 'string' && /^\s*-?(\d+\.?\d*|\.\d+)\s*$/.test(raw) ? Number(raw.trim()) : NaN;
+      if (!Number.isFinite(n)) bad('not a number');
       if (def.min !== undefined && n < def.min) bad(`must be >= ${def.min}`);
       if (def.max !== undefined && n > def.max) bad(`must be <= ${def.max}`);
       return n;

@@ -30,6 +30,7 @@ import { statsdFor, type Statsd } from '../lib/metrics/statsd.js';
 import { trackModuleFiles } from '../lib/reload.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
 import { usePool, type Pool } from './pool.js';
+import { RequestTimer } from './request-timer.js';
 import { startStallWatchdog, type StallWatchdog } from './stall-watchdog.js';
 
 export type StopMode = 'graceful' | 'quick';
@@ -72,6 +73,8 @@ export abstract class Worker {
   private hooks: ServerHooks = {};
   private readonly hookServer: ServerInfo;
   private readonly hookWorker: WorkerInfo;
+  /** Answers requests not answered within request_timeout (null when it is 0). */
+  private requestTimer: RequestTimer | null = null;
   /** Logs where the main thread is stuck before the arbiter kills it for its timeout (timeout > 0). */
   private stallWatchdog: StallWatchdog | null = null;
 
@@ -232,6 +235,28 @@ export abstract class Worker {
   }
 
   private *serve(engine: ServingEngine, app: LoadedApp): Operation<void> {
+    const { request_timeout } = this.spec.settings;
+    this.requestTimer = request_timeout > 0 ? new RequestTimer(request_timeout, (task, ms) => this.timedOut(task, ms)) : null;
+    try {
+      yield* this.serveUntilStopped(engine, app);
+    } finally {
+      this.requestTimer?.stop();
+    }
+  }
+
+  /** request_timeout answered a request 503: one error line, and the counters. */
+  private timedOut(task: PoolTask, ms: number): void {
+    const q = task.target.indexOf('?');
+    const path = q < 0 ? task.target : task.target.slice(0, q);
+    this.log.errorMsg(
+      `Request timeout: ${task.method} ${path} not answered after ${(ms / 1000).toFixed(1)} s ` +
+      `(request_timeout ${this.spec.settings.request_timeout} s): 503`,
+    );
+    this.stats?.timedOut();
+    this.statsd?.increment('request.timeouts');
+  }
+
+  private *serveUntilStopped(engine: ServingEngine, app: LoadedApp): Operation<void> {
     for (const bind of this.spec.binds) this.listeners.push(yield* this.useListener(engine, app, bind));
     void this.send({ t: 'ready' });
 
@@ -299,6 +324,7 @@ export abstract class Worker {
     const { settings } = this.spec;
     return resource(function* (provide) {
       const pool = yield* usePool(worker.poolSize());
+      worker.requestTimer?.add(pool);
       const listener: Listener = {
         app: app.style === 'fetch' ? worker.beforeFetch(app.fetch) : notFetch,
         nodeApp: app.style === 'node' ? worker.beforeNode(app) : null,
@@ -310,6 +336,7 @@ export abstract class Worker {
         limits: requestLimits(settings),
         draining: false,
         submit: (task: PoolTask) => pool.submit(task),
+        release: (task: PoolTask) => pool.release(task),
         requestDone: () => worker.requestDone(),
         writePiece: engine.writePiece,
         closesAtOnce: engine.closesAtOnce,

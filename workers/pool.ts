@@ -14,6 +14,12 @@ import type { PoolTask } from '../lib/http/exchange.js';
 const STOPPING = new Error('worker stopping: request cancelled after graceful_timeout');
 
 export class Pool {
+  /**
+   * What an arriving request is stamped with (`PoolTask.arrived`), in performance.now() ms: kept by
+   * the worker's RequestTimer (request_timeout) at the time its next check is due, so a stamp is not
+   * earlier than the arrival and costs a request one field write. 0 without a timer.
+   */
+  clock = 0;
   /** Requests holding a slot: running now, or awaiting their app's promise. */
   private active = 0;
   private readonly running = new Set<PoolTask>();
@@ -39,6 +45,7 @@ export class Pool {
   }
 
   submit(ex: PoolTask): void {
+    ex.arrived = this.clock;
     if (this.halted) { ex.cancel(STOPPING); return; }
     if (this.active >= this.limit || this.waitingHead < this.waiting.length) this.waiting.push(ex);
     else this.start(ex);
@@ -52,6 +59,36 @@ export class Pool {
     // run() turns app errors into 500s; should a writer still reject, the slot is freed all the same.
     const finish = () => this.finish(ex);
     void pending.then(finish, finish);
+  }
+
+  /**
+   * The client left (or the request was answered for it): its slot is free now, whatever its app
+   * still does with the promise it returned (a late result is dropped). A waiting task is skipped.
+   */
+  release(ex: PoolTask): void {
+    this.finish(ex);
+  }
+
+  /**
+   * request_timeout: every request stamped at or before `deadline` (a `clock` value) whose app has not
+   * answered yet is timed out (`PoolTask.timeOut`: a 503, the app told) and its slot freed; waiting
+   * requests that old get the same 503 and never run. `timedOut` is told of each one answered so.
+   * Called by the RequestTimer, every quarter of request_timeout (at most every second).
+   */
+  expire(deadline: number, reason: (task: PoolTask) => DOMException, timedOut: (task: PoolTask) => void): void {
+    let expired: PoolTask[] | null = null;
+    for (const ex of this.running) if (ex.arrived <= deadline && !ex.answered) (expired ??= []).push(ex);
+    // The queue is in arrival order: the expired ones are at its head.
+    while (this.waitingHead < this.waiting.length && this.waiting[this.waitingHead]!.arrived <= deadline) {
+      const ex = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as unknown as PoolTask;
+      if (!ex.aborted) (expired ??= []).push(ex);
+    }
+    if (this.waitingHead === this.waiting.length) { this.waiting = []; this.waitingHead = 0; }
+    if (expired === null) return;
+    for (const ex of expired) if (ex.timeOut(reason(ex))) timedOut(ex);
+    for (const ex of expired) this.finish(ex); // frees the slots of the running ones; starts who waits
+    this.notifyIdle();
   }
 
   private finish(ex: PoolTask): void {

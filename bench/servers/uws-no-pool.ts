@@ -24,6 +24,7 @@ const listener: Listener = {
   limits: requestLimits(defaultSettings({})),
   draining: false,
   submit: (ex) => { void ex.run(); },
+  release: () => {},
   requestDone: () => {},
   writePiece: uwsEngine.writePiece,
   closesAtOnce: true,

@@ -12,7 +12,8 @@ import { TEXT_PLAIN, byteLength, isStream, lightParts, statusLine, type PlainBod
 import type { ForwardedPolicy } from './forwarded.js';
 import type { RequestLimits } from './rules.js';
 import {
-  checkStatusText, declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders, writePlatform,
+  TIMEOUT_BODY, TIMEOUT_DETAIL, checkStatusText, declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders,
+  writePlatform,
 } from './write.js';
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader, type WebSocketHub } from './websocket.js';
 
@@ -65,6 +66,19 @@ export interface PoolTask {
   cancel(reason: Error): void;
   /** The client left; a waiting task is skipped. */
   readonly aborted: boolean;
+  /** When it arrived, as the pool's clock said (set by Pool.submit; request_timeout counts from it). */
+  arrived: number;
+  /** The app answered (its status and headers are out): request_timeout no longer applies. */
+  readonly answered: boolean;
+  /**
+   * request_timeout passed before the app answered: 503 with `Connection: close`, the app told
+   * (`reason` aborts `request.signal`; a Node-style app's `req` is destroyed with it). Returns false
+   * when there was nothing left to answer (the response had begun, or the client left).
+   */
+  timeOut(reason: DOMException): boolean;
+  /** For the error log line of a timeout. */
+  readonly method: string;
+  readonly target: string;
 }
 
 /**
@@ -105,6 +119,8 @@ export interface Listener {
   draining: boolean;
   /** Admits a request: runs it now, or queues it until a slot frees. */
   submit(task: PoolTask): void;
+  /** The request's client left: its slot is free at once, whatever its app still does. */
+  release(task: PoolTask): void;
   /** Called once per finished exchange (max_requests accounting). */
   requestDone(): void;
   /**
@@ -155,6 +171,10 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   /** The reader of a streamed response body, while it is being written. */
   streamReader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   private controller: AbortController | undefined;
+  /** Why `request.signal` aborts, when not because the client left (request_timeout). */
+  private abortReason: DOMException | undefined = undefined;
+  /** Set by the pool as the request arrives (request_timeout). */
+  arrived = 0;
   /** How the engine switches this connection to a WebSocket: set on WebSocket upgrade requests only. */
   upgrader: Upgrader | null = null;
   /** The socket upgradeWebSocket() made for this request, until the app's response settles it. */
@@ -236,7 +256,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(new ClientGoneError());
+      if (this.aborted) this.controller.abort(this.abortReason ?? new ClientGoneError());
     }
     return this.controller.signal;
   }
@@ -249,6 +269,30 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.controller?.abort(new ClientGoneError());
     this.stopStream(new ClientGoneError());
     this.wakeWriter();
+    // Its slot is free now, even if the app never settles the promise it returned.
+    this.listener.release(this);
+  }
+
+  get answered(): boolean {
+    return this.started || this.finished;
+  }
+
+  /** request_timeout passed before the app answered: 503, the app's signal aborted; its late answer is dropped. */
+  timeOut(reason: DOMException): boolean {
+    if (this.started || this.finished || this.aborted) return false;
+    this.abortReason = reason;
+    this.aborted = true; // from here on, whatever the app answers is dropped
+    this.controller?.abort(reason);
+    if (this.websocket !== null) { this.websocket.abandon(); this.websocket = null; }
+    this.body?.fail(reason);
+    this.started = true;
+    this.status = 503;
+    this.length = TIMEOUT_BODY.length;
+    this.logRequest();
+    this.res.cork(() => rejectRequest(this.res, 503, TIMEOUT_DETAIL));
+    this.wakeWriter();
+    this.done();
+    return true;
   }
 
   /** A streamed body waiting on the app (a quiet event stream) learns at once that nobody listens. */

@@ -201,10 +201,17 @@ export function writeError(ex: Exchange): void {
 
 export const REASONS: Record<number, string> = {
   400: 'Bad Request', 403: 'Forbidden', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large',
-  501: 'Not Implemented', 505: 'HTTP Version Not Supported',
+  501: 'Not Implemented', 503: 'Service Unavailable', 505: 'HTTP Version Not Supported',
 };
 
-/** A 4xx and a closed connection for a request qilin will not hand to the app (Gunicorn's page). */
+/** The 503 of a request the app did not answer within request_timeout (Gunicorn's page). */
+export const TIMEOUT_DETAIL = 'The server did not answer the request in time.';
+export const TIMEOUT_BODY = errorPage(REASONS[503]!, TIMEOUT_DETAIL);
+
+/**
+ * An error status and a closed connection for a request qilin will not hand to the app, or will
+ * not wait for any longer (Gunicorn's page).
+ */
 export function rejectRequest(res: Wire, status: number, detail: string): void {
   const reason = REASONS[status] ?? 'Bad Request';
   res.writeStatus(`${status} ${reason}`);

@@ -15,7 +15,7 @@ import type { WorkerStats } from '../worker-protocol.js';
 import { DURATION_BUCKETS, METHODS, STATUS_CLASSES, addTotals, emptyTotals, subtractTotals, type RequestTotals } from './stats.js';
 
 /** Why a worker was replaced. */
-export const RESTART_REASONS = ['timeout', 'max_requests', 'reload', 'exit', 'signal'] as const;
+export const RESTART_REASONS = ['timeout', 'max_requests', 'memory', 'reload', 'exit', 'signal'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
 
 /** What the arbiter knows of a live worker beside its reports. */
@@ -89,6 +89,9 @@ export class MetricsHub {
     out.push(`qilin_request_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
     out.push(`qilin_request_duration_seconds_sum ${t.durationSum}`);
     out.push(`qilin_request_duration_seconds_count ${cumulative}`);
+
+    family('qilin_request_timeouts_total', 'counter', 'Requests answered 503 because the app did not answer within request_timeout.');
+    out.push(`qilin_request_timeouts_total ${t.timeouts}`);
 
     family('qilin_workers', 'gauge', 'Worker processes alive.');
     out.push(`qilin_workers ${workers.length}`);

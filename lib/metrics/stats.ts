@@ -17,6 +17,8 @@ export interface RequestTotals {
   /** Non-cumulative bucket counts; the last is above the largest bound (+Inf). */
   buckets: number[];
   durationSum: number;
+  /** Requests answered 503 for request_timeout. */
+  timeouts: number;
 }
 
 export function emptyTotals(): RequestTotals {
@@ -24,6 +26,7 @@ export function emptyTotals(): RequestTotals {
     requests: new Array<number>(METHODS.length * STATUS_CLASSES.length).fill(0),
     buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0),
     durationSum: 0,
+    timeouts: 0,
   };
 }
 
@@ -32,6 +35,7 @@ export function addTotals(a: RequestTotals, b: RequestTotals): void {
   for (let i = 0; i < a.requests.length; i++) a.requests[i]! += b.requests[i] ?? 0;
   for (let i = 0; i < a.buckets.length; i++) a.buckets[i]! += b.buckets[i] ?? 0;
   a.durationSum += b.durationSum;
+  a.timeouts += b.timeouts ?? 0;
 }
 
 /** a − b, element by element (what a late report adds to totals counted already). */
@@ -40,6 +44,7 @@ export function subtractTotals(a: RequestTotals, b: RequestTotals): RequestTotal
     requests: a.requests.map((v, i) => Math.max(0, v - (b.requests[i] ?? 0))),
     buckets: a.buckets.map((v, i) => Math.max(0, v - (b.buckets[i] ?? 0))),
     durationSum: Math.max(0, a.durationSum - b.durationSum),
+    timeouts: Math.max(0, a.timeouts - (b.timeouts ?? 0)),
   };
 }
 
@@ -47,6 +52,7 @@ export class RequestStats {
   private readonly requests = new Float64Array(METHODS.length * STATUS_CLASSES.length);
   private readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
   private durationSum = 0;
+  private timeouts = 0;
 
   record(method: string, status: number, seconds: number): void {
     const m = METHOD_INDEX[method] ?? METHODS.length - 1;
@@ -58,7 +64,14 @@ export class RequestStats {
     this.durationSum += seconds;
   }
 
+  /** A request was answered 503 for request_timeout (it is counted as a request too, as it ends). */
+  timedOut(): void {
+    this.timeouts++;
+  }
+
   totals(): RequestTotals {
-    return { requests: Array.from(this.requests), buckets: Array.from(this.buckets), durationSum: this.durationSum };
+    return {
+      requests: Array.from(this.requests), buckets: Array.from(this.buckets), durationSum: this.durationSum, timeouts: this.timeouts,
+    };
   }
 }

@@ -7,7 +7,7 @@ import type { NodeApp } from '../../app-shapes.js';
 import type { AccessEntry } from '../../log.js';
 import { formatPeerAddress } from '../../http/address.js';
 import { currentTask, requestContext, type Listener, type PoolTask } from '../../http/exchange.js';
-import { ERROR_BODY } from '../../http/write.js';
+import { ERROR_BODY, TIMEOUT_BODY } from '../../http/write.js';
 import { seen } from '../../http/rules.js';
 import { refusal } from './handler.js';
 import { NodeWire, refusedBefore } from './wire.js';
@@ -24,6 +24,8 @@ export class NodeCall implements PoolTask, AccessEntry {
   length = 0;
   /** performance.now() at arrival, when anything measures requests. */
   readonly startMs: number;
+  /** Set by the pool as the request arrives (request_timeout). */
+  arrived = 0;
 
   constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly listener: Listener, readonly app: NodeApp) {
     // 'close' comes once: after the response finished, or when the connection went first.
@@ -54,6 +56,29 @@ export class NodeCall implements PoolTask, AccessEntry {
     res.shouldKeepAlive = false;
     res.writeHead(500, { 'content-type': 'text/html', 'content-length': ERROR_BODY.length });
     res.end(ERROR_BODY);
+  }
+
+  get answered(): boolean {
+    return this.finished || this.res.headersSent;
+  }
+
+  /**
+   * request_timeout passed and the app sent no response head: Gunicorn's page with 503 through its
+   * own `res`, then its `req` destroyed with `reason` ('aborted', 'close', an 'error' it listens for,
+   * `req.destroyed`), so the app can stop; what it writes later goes nowhere.
+   */
+  timeOut(reason: DOMException): boolean {
+    const res = this.res;
+    if (this.finished || res.headersSent || res.destroyed || res.writableEnded) return false;
+    this.aborted = true; // a call still waiting for a slot never runs
+    this.started = true; // closed() logs and counts the 503
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.shouldKeepAlive = false;
+    res.writeHead(503, { 'content-type': 'text/html', 'content-length': TIMEOUT_BODY.length });
+    // Once the page is out: destroying req first would cut the connection before it is sent.
+    res.once('finish', () => this.req.destroy(reason));
+    res.end(TIMEOUT_BODY);
+    return true;
   }
 
   cancel(reason: Error): void {
