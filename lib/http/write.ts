@@ -200,7 +200,7 @@ export function writeError(ex: Exchange): void {
 }
 
 export const REASONS: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large',
+  400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large',
   501: 'Not Implemented', 505: 'HTTP Version Not Supported',
 };
 

@@ -1,0 +1,118 @@
+// Clients that are slow or say nothing: how long each engine keeps their connections, what they
+// are answered, and what the error log says. Real servers, real sockets, real clocks.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { readDeadlines } from '../lib/engines/node/listener.js';
+import { defaultSettings } from '../lib/settings.js';
+import { fixture, request, sleep, startQilin } from './helpers.js';
+
+// Each case waits out real deadlines (up to uWS's 10 s) on a busy 2-core machine.
+t.setTimeout(120_000);
+
+interface Held { text: string; heldMs: number }
+
+/**
+ * Open a connection, write `data` once connected (nothing when empty), and resolve once the server
+ * closes it (or after `maxMs`, then heldMs is -1): what it answered, and how long it stayed open.
+ */
+function hold(port: number, data: string, maxMs: number): Promise<Held> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    let since = Date.now();
+    const timer = setTimeout(() => { sock.destroy(); resolve({ text, heldMs: -1 }); }, maxMs);
+    sock.on('connect', () => { since = Date.now(); if (data) sock.write(data); });
+    sock.on('data', (d) => { text += d.toString('latin1'); });
+    sock.on('error', () => {});
+    sock.on('close', () => { clearTimeout(timer); resolve({ text, heldMs: Date.now() - since }); });
+  });
+}
+
+const PARTIAL = 'GET / HTTP/1.1\r\nHost: x\r\n';
+
+t.test('header_timeout as node:http options: deadlines kept within about a second', async (t) => {
+  const at = (header_timeout: number) => readDeadlines({ ...defaultSettings({}), header_timeout });
+  t.same(at(0), {}, '0: node:http\'s own deadlines');
+  t.same(at(2), { headersTimeout: 2000, requestTimeout: 300_000, connectionsCheckingInterval: 500 });
+  t.same(at(10), { headersTimeout: 10_000, requestTimeout: 300_000, connectionsCheckingInterval: 1000 }, 'the default');
+  t.same(at(600), { headersTimeout: 600_000, requestTimeout: 600_000, connectionsCheckingInterval: 1000 },
+    'requestTimeout never below headersTimeout (node:http refuses that)');
+  t.equal(defaultSettings({}).header_timeout, 10, 'default 10 s');
+});
+
+t.test('node engine: 200 slowloris and 200 silent clients are closed after header_timeout while others are served', async (t) => {
+  const q = await startQilin(t, ['--header-timeout', '2', '--keep-alive', '2', fixture('app.ts')], { engine: 'node' });
+  const started = Date.now();
+  const partial = Array.from({ length: 200 }, () => hold(q.port, PARTIAL, 15_000));
+  const silent = Array.from({ length: 200 }, () => hold(q.port, '', 15_000));
+  // Meanwhile, normal requests on fresh connections are answered at once.
+  const served: number[] = [];
+  while (Date.now() - started < 2500) {
+    const t0 = Date.now();
+    const r = await request(q.url + '/');
+    t.equal(r.status, 200, 'a normal request is served meanwhile');
+    served.push(Date.now() - t0);
+    await sleep(100);
+  }
+  t.ok(Math.max(...served) < 1000, `served within a second each (slowest ${Math.max(...served)} ms of ${served.length})`);
+
+  const p = await Promise.all(partial);
+  const s = await Promise.all(silent);
+  const longest = Math.max(...[...p, ...s].map((h) => h.heldMs));
+  t.notOk([...p, ...s].some((h) => h.heldMs < 0), 'every connection was closed by the server');
+  t.ok(longest <= 4000, `all 400 closed within 4 s of connecting (longest ${longest} ms)`);
+  t.ok(Math.min(...[...p, ...s].map((h) => h.heldMs)) >= 1500, 'none before header_timeout (2 s)');
+  t.equal(p.filter((h) => h.text.startsWith('HTTP/1.1 408 Request Timeout\r\n')).length, 200,
+    'each client that sent part of its headers got 408 Request Timeout');
+  t.match(p[0]!.text, /\r\nconnection: close\r\n/i, 'and Connection: close');
+  t.equal(s.filter((h) => h.text === '').length, 200, 'each client that sent nothing was closed without an answer');
+});
+
+t.test('node engine: an idle keep-alive connection is closed after keepalive (node:http adds 1 s)', async (t) => {
+  const q = await startQilin(t, ['--header-timeout', '10', '--keep-alive', '2', fixture('app.ts')], { engine: 'node' });
+  const h = await new Promise<{ text: string; idleMs: number }>((resolve) => {
+    const sock = net.connect(q.port, '127.0.0.1');
+    let text = '';
+    let answered = 0;
+    sock.on('connect', () => sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    sock.on('data', (d) => { text += d; answered ||= Date.now(); });
+    sock.on('close', () => resolve({ text, idleMs: Date.now() - answered }));
+  });
+  t.match(h.text, /^HTTP\/1\.1 200 OK\r\n[^]*keep-alive: timeout=2\r\n/i, 'the response says Keep-Alive: timeout=2');
+  t.ok(h.idleMs >= 1900 && h.idleMs <= 4000, `closed ${h.idleMs} ms after the response (keepalive 2 s, plus node:http's 1 s margin)`);
+});
+
+t.test('node engine: a second request on a kept-alive connection has header_timeout from its first byte', async (t) => {
+  const q = await startQilin(t, ['--header-timeout', '2', '--keep-alive', '5', fixture('app.ts')], { engine: 'node' });
+  const h = await new Promise<{ text: string; sinceSecondMs: number }>((resolve) => {
+    const sock = net.connect(q.port, '127.0.0.1');
+    let text = '';
+    let second = 0;
+    sock.on('connect', () => sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    sock.on('data', (d) => {
+      text += d;
+      if (second === 0) setTimeout(() => { second = Date.now(); sock.write(PARTIAL); }, 1000);
+      if (second === 0) second = -1;
+    });
+    sock.on('close', () => resolve({ text, sinceSecondMs: Date.now() - second }));
+  });
+  t.match(h.text, /^HTTP\/1\.1 200 OK\r\n[^]*HTTP\/1\.1 408 Request Timeout\r\n/, 'the first answered, the unfinished second 408');
+  t.ok(h.sinceSecondMs >= 1500 && h.sinceSecondMs <= 4000, `cut ${h.sinceSecondMs} ms after its first byte`);
+});
+
+t.test('node engine with TLS: a client that never starts its handshake is closed after header_timeout', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-slow-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
+    '-days', '1', '-keyout', 'a.key', '-out', 'a.pem'], { cwd: dir, stdio: 'ignore' });
+  const q = await startQilin(t, ['--header-timeout', '2', '--certfile', path.join(dir, 'a.pem'), '--keyfile', path.join(dir, 'a.key'),
+    fixture('app.ts')], { engine: 'node' });
+  const [silent, plain] = await Promise.all([hold(q.port, '', 15_000), hold(q.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 15_000)]);
+  t.ok(silent.heldMs >= 1500 && silent.heldMs <= 4000, `closed ${silent.heldMs} ms after connecting (node:https's own: 120 s)`);
+  t.equal(silent.text, '', 'without an answer');
+  t.ok(plain.heldMs >= 0 && plain.heldMs < 1500, `plain HTTP on the TLS port is closed at once (${plain.heldMs} ms), not left waiting for a handshake`);
+});
