@@ -116,3 +116,69 @@ t.test('node engine with TLS: a client that never starts its handshake is closed
   t.equal(silent.text, '', 'without an answer');
   t.ok(plain.heldMs >= 0 && plain.heldMs < 1500, `plain HTTP on the TLS port is closed at once (${plain.heldMs} ms), not left waiting for a handshake`);
 });
+
+/**
+ * POST `bytesPerSecond` bytes a second (in tenths) of a `total`-byte body, for at most `maxMs`;
+ * resolve once the server closes: how long it stayed open, and what it answered.
+ */
+function upload(port: number, bytesPerSecond: number, total: number, maxMs: number): Promise<Held & { sent: number }> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    let sent = 0;
+    let since = Date.now();
+    let tick: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => { sock.destroy(); }, maxMs);
+    sock.on('connect', () => {
+      since = Date.now();
+      sock.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`);
+      tick = setInterval(() => {
+        const n = Math.min(Math.ceil(bytesPerSecond / 10), total - sent);
+        if (n > 0 && !sock.destroyed) { sock.write(Buffer.alloc(n, 97)); sent += n; }
+      }, 100);
+    });
+    sock.on('data', (d) => { text += d.toString('latin1'); });
+    sock.on('error', () => {});
+    sock.on('close', () => { clearTimeout(timer); clearInterval(tick); resolve({ text, heldMs: Date.now() - since, sent }); });
+  });
+}
+
+t.test('uws engine: an upload slower than uWS allows is cut by uWS, and logged as one line without a stack', async (t) => {
+  // header_timeout is the node engine's: uWS keeps its own fixed 10 s for a slowloris.
+  const q = await startQilin(t, ['--header-timeout', '2', fixture('app.ts')], { engine: 'uws' });
+  // uWS's fixed HTTP timeout: 10 s in 20.30, 30 s in 20.57 (its timers tick every 4 s).
+  const build = /Using engine: uws \(uWebSockets\.js (\d+\.\d+\.\d+)\)/.exec(q.output)?.[1];
+  const seconds = build === '20.30.0' ? 10 : build === '20.57.0' ? 30 : null;
+  if (build === undefined || seconds === null) { t.pass(`no measured timeout for uWebSockets.js ${build}: not checked`); return; }
+  const total = 1000 * (seconds + 2);
+  const within = (ms: number) => ms >= seconds * 1000 - 2500 && ms <= seconds * 1000 + 3000;
+  const [cut, slowloris] = await Promise.all([upload(q.port, 1000, total, (seconds + 10) * 1000), hold(q.port, PARTIAL, (seconds + 10) * 1000)]);
+  t.ok(within(cut.heldMs), `the 1 KB/s upload was cut after ${cut.heldMs} ms (${cut.sent} of ${total} bytes sent; uWS ${build}: ${seconds} s)`);
+  t.ok(cut.sent < total, 'while bytes still came');
+  t.equal(cut.text, '', 'without an answer');
+  t.ok(within(slowloris.heldMs), `a slowloris is cut by uWS after ${slowloris.heldMs} ms, as before`);
+  t.equal(slowloris.text, '', 'without an answer');
+
+  await q.waitFor(/client upload cut after/);
+  const lines = q.output.split('\n').filter((l) => l.includes('POST /echo'));
+  t.equal(lines.length, 1, 'one line for the cut upload', { output: q.output });
+  t.match(lines[0], new RegExp(`\\[INFO\\] POST /echo: client upload cut after \\d+\\.\\d s \\(\\d+ of ${total} bytes\\): ` +
+    `uWebSockets\\.js ${build.replace(/\./g, '\\.')} closes a connection whose request body arrives slower than 16 KiB/s \\(${seconds} s for each ${16 * seconds} KiB`));
+  t.notMatch(q.output, /AbortError|client disconnected|\n {4}at /, 'no stack, no error');
+  t.notMatch(q.output, /\[ERROR\]/, 'nothing at ERROR');
+});
+
+for (const engine of ['uws', 'node'] as const) {
+  t.test(`${engine} engine: a client that leaves mid-upload is one debug line, not an error`, async (t) => {
+    const q = await startQilin(t, [fixture('app.ts')], { engine });
+    const left = await upload(q.port, 5000, 100_000, 1500);
+    t.ok(left.sent > 0 && left.text === '', 'the client sent part of its body and left');
+    await q.waitFor(/Ignored premature client disconnection/);
+    await sleep(300);
+    const lines = q.output.split('\n').filter((l) => l.includes('POST /echo'));
+    t.equal(lines.length, 1, 'one line', { output: q.output });
+    t.match(lines[0], /\[DEBUG\] Ignored premature client disconnection: POST \/echo after \d+\.\d s \(\d+ of 100000 bytes of its body\)$/);
+    t.notMatch(q.output, /AbortError|\[ERROR\]|\n {4}at /, 'no stack, no error');
+    t.equal((await request(q.url + '/')).status, 200, 'and the worker serves on');
+  });
+}
