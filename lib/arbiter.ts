@@ -38,6 +38,16 @@ const CHECK_APP_ENTRY = fileURLToPath(new URL('../workers/check-app.js', import.
 const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 type ArbiterSignal = (typeof SIGNALS)[number];
 
+/**
+ * Said at start when the arbiter is PID 1 (a container with no init). Orphans in the container are
+ * re-parented to PID 1; Gunicorn's arbiter reaps any child (waitpid(-1)), but Node.js can wait only
+ * for the processes it started itself, so they would stay zombies.
+ */
+export const PID1_WARNING =
+  'qilin is PID 1 (a container without an init): processes the app starts and leaves behind are re-parented to ' +
+  'qilin, which cannot reap them (Node.js waits only for its own children), so they stay as zombies. ' +
+  'Run an init in front: `docker run --init`, or tini or dumb-init as the image\'s entrypoint';
+
 /** Stops the arbiter with a reason and an exit code (Gunicorn's HaltServer). */
 export class HaltServer extends Error {
   constructor(readonly reason: string, readonly exitCode: number) {
@@ -263,6 +273,7 @@ export class Arbiter {
     process.title = this.inherited ? `qilin: master [${this.procName}.2]` : `qilin: master [${this.procName}]`;
     if (this.inherited) this.log.info(`Started by arbiter ${this.inherited.parentPid} (USR2): serving beside it until it exits`);
     this.log.info(`Starting qilin ${VERSION}`);
+    if (process.pid === 1) this.log.warning(PID1_WARNING);
     for (const w of this.startWarnings) this.log.warning(w);
     // Gunicorn sets its worker count as the arbiter is made, telling nworkers_changed (old: None).
     this.syncHook('nworkers_changed', (h) => h(this.server, this.workerTarget, null));

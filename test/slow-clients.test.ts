@@ -1,14 +1,14 @@
 // Clients that are slow or say nothing: how long each engine keeps their connections, what they
 // are answered, and what the error log says. Real servers, real sockets, real clocks.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { readDeadlines } from '../lib/engines/node/listener.js';
 import { defaultSettings } from '../lib/settings.js';
-import { fixture, request, sleep, startQilin } from './helpers.js';
+import { fixture, freePort, QILIN, Qilin, request, sleep, startQilin } from './helpers.js';
 
 // Each case waits out real deadlines (up to uWS's 10 s) on a busy 2-core machine.
 t.setTimeout(120_000);
@@ -182,3 +182,67 @@ for (const engine of ['uws', 'node'] as const) {
     t.equal((await request(q.url + '/')).status, 200, 'and the worker serves on');
   });
 }
+
+/** Children of `pid` with their state letter (R, S, Z, ...) and command. */
+function childrenOf(pid: number): { pid: number; state: string; comm: string }[] {
+  let out = '';
+  try { out = execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(pid)], { encoding: 'utf8' }); } catch { /* none */ }
+  return out.split('\n').filter(Boolean).map((l) => {
+    const [p, st, comm] = l.trim().split(/\s+/);
+    return { pid: Number(p), state: st!.slice(0, 1), comm: comm! };
+  });
+}
+
+t.test('as PID 1 (a PID namespace, as in a container without an init): one WARNING that orphans cannot be reaped', async (t) => {
+  try { execFileSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' }); } catch {
+    t.pass('unshare --pid cannot run here (needs root): not checked');
+    return;
+  }
+  // An app whose request leaves an orphan behind: `sh` exits at once, its `sleep` is re-parented to PID 1.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-pid1-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const app = path.join(dir, 'app.mjs');
+  writeFileSync(app, `import { spawn } from 'node:child_process';
+export default (req) => {
+  if (new URL(req.url).pathname === '/orphan') spawn('sh', ['-c', 'sleep 0.3 &'], { stdio: 'ignore' });
+  return new Response('ok');
+};
+`);
+  const port = await freePort();
+  const proc = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, QILIN, '--log-level', 'debug', '-b', `127.0.0.1:${port}`, app], {
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  const q = new Qilin(proc, port);
+  t.teardown(async () => {
+    q.kill(); // SIGKILL to PID 1 of the namespace ends every process in it
+    await q.exited;
+  });
+  await q.waitFor(/Worker \(pid:\d+\) ready/);
+  t.match(q.output, /\[\d+\] \[INFO\] Starting qilin/, 'started');
+  t.match(q.output, /\[1\] \[INFO\] Starting qilin/, 'as PID 1');
+  const warnings = q.output.split('\n').filter((l) => l.includes('qilin is PID 1'));
+  t.equal(warnings.length, 1, 'said once', { output: q.output });
+  t.match(warnings[0], /\[WARNING\] qilin is PID 1 \(a container without an init\): .* cannot reap them .* `docker run --init`, or tini or dumb-init/);
+
+  // What it warns of: the orphan, once it exits, stays a zombie of the arbiter.
+  const arbiter = childrenOf(proc.pid!)[0]?.pid;
+  t.ok(arbiter, 'the arbiter runs in the namespace');
+  t.equal((await request(q.url + '/orphan')).status, 200);
+  let zombies: { pid: number; state: string; comm: string }[] = [];
+  for (let i = 0; i < 40 && zombies.length === 0; i++) {
+    await sleep(100);
+    zombies = childrenOf(arbiter!).filter((c) => c.state === 'Z');
+  }
+  t.same(zombies.map((z) => z.comm), ['sleep'], 'the orphaned sleep is a zombie of the arbiter, never reaped');
+
+  // HUP reloads: the warning is not said again.
+  process.kill(arbiter!, 'SIGHUP'); // to qilin itself: unshare would not pass it on
+  await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 2 });
+  t.equal(q.output.split('\n').filter((l) => l.includes('qilin is PID 1')).length, 1, 'not again after a HUP');
+});
+
+t.test('not PID 1: no such warning', async (t) => {
+  const q = await startQilin(t, [fixture('app.ts')], { engine: 'node' });
+  t.notMatch(q.output, /PID 1/);
+  t.match(q.output, /Starting qilin/);
+});
