@@ -1,7 +1,7 @@
 // Clients that are slow or say nothing: how long each engine keeps their connections, what they
 // are answered, and what the error log says. Real servers, real sockets, real clocks.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -245,4 +245,44 @@ t.test('not PID 1: no such warning', async (t) => {
   const q = await startQilin(t, [fixture('app.ts')], { engine: 'node' });
   t.notMatch(q.output, /PID 1/);
   t.match(q.output, /Starting qilin/);
+});
+
+/** Write zeros to `file` until its filesystem is full. */
+function fill(file: string): void {
+  const fd = openSync(file, 'w');
+  const block = Buffer.alloc(4096);
+  try { for (;;) writeSync(fd, block); } catch { /* ENOSPC: full */ } finally { closeSync(fd); }
+}
+
+t.test('access log on a full disk: the failure said once with its reason, and once more when it can be written again', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-full-'));
+  try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' }); } catch {
+    rmSync(dir, { recursive: true, force: true });
+    t.pass('cannot mount a tmpfs here (needs root): not checked');
+    return;
+  }
+  t.teardown(() => {
+    try { execFileSync('umount', ['-l', dir], { stdio: 'ignore' }); } catch { /* gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const log = path.join(dir, 'access.log');
+  const q = await startQilin(t, ['--access-logfile', log, fixture('app.ts')], { engine: 'node' });
+  fill(path.join(dir, 'filler'));
+  for (let i = 0; i < 5; i++) t.equal((await request(q.url + `/?lost=${i}`)).status, 200, 'served while the log cannot be written');
+  await q.waitFor(/Cannot write the access log/);
+  for (let i = 5; i < 10; i++) await request(q.url + `/?lost=${i}`);
+  await sleep(500); // access lines are written every 100 ms
+  const failed = q.output.split('\n').filter((l) => l.includes('Cannot write the access log'));
+  t.equal(failed.length, 1, 'said once', { output: q.output });
+  t.match(failed[0], new RegExp(`\\[ERROR\\] Cannot write the access log \\(${log.replace(/[.]/g, '\\.')}\\): ENOSPC: no space left on device`));
+
+  unlinkSync(path.join(dir, 'filler'));
+  t.equal((await request(q.url + '/?again')).status, 200);
+  await q.waitFor(/writable again/);
+  const again = q.output.split('\n').filter((l) => l.includes('writable again'));
+  t.equal(again.length, 1, 'said once');
+  t.match(again[0], /\[WARNING\] Access log \(.*access\.log\) writable again after 10 lost lines$/);
+  const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  t.equal(lines.length, 1, 'the access log has the line written after', { lines });
+  t.match(lines[0], /"GET \/\?again HTTP\/1\.1" 200 /);
 });
