@@ -286,3 +286,32 @@ t.test('access log on a full disk: the failure said once with its reason, and on
   t.equal(lines.length, 1, 'the access log has the line written after', { lines });
   t.match(lines[0], /"GET \/\?again HTTP\/1\.1" 200 /);
 });
+
+t.test('a worker the arbiter kills for its timeout is said to be killed for it, not out of memory', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-timeout-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // With a worker_abort hook the worker handles SIGABRT, which its blocked event loop never runs:
+  // it lives on until the arbiter's SIGKILL.
+  const config = path.join(dir, 'abort.config.mjs');
+  writeFileSync(config, 'export default { worker_abort: () => {} };\n');
+  // 4 s: a worker booting on a busy machine is not taken for a stuck one.
+  const aborted = await startQilin(t, ['--timeout', '4', '--no-stuck-stack', fixture('app.ts')], { engine: 'node' });
+  const killed = await startQilin(t, ['--timeout', '4', '--no-stuck-stack', '-c', config, fixture('app.ts')], { engine: 'node' });
+  const pids = [aborted.workerPids()[0]!, killed.workerPids()[0]!];
+  for (const q of [aborted, killed]) request(q.url + '/busy').catch(() => {}); // blocks its worker's event loop for ever
+  await Promise.all([aborted, killed].map((q) => q.waitFor(/Booting worker with pid/, { count: 2, timeout: 30_000 })));
+
+  const lineOf = (q: Qilin, pid: number) => q.output.split('\n').filter((l) => l.includes(`Worker (pid:${pid}) was sent`));
+  t.match(aborted.output, new RegExp(`\\[CRITICAL\\] WORKER TIMEOUT \\(pid:${pids[0]}\\)`), 'WORKER TIMEOUT at CRITICAL, as Gunicorn');
+  // SIGABRT ends it, unless something in the worker handles SIGABRT: the test runner preloads code
+  // in every process it starts (NODE_OPTIONS) that does; then the SIGKILL a second later does.
+  const first = lineOf(aborted, pids[0]!);
+  t.equal(first.length, 1, 'one exit line');
+  t.match(first[0], new RegExp(`\\[ERROR\\] Worker \\(pid:${pids[0]}\\) was sent (SIGABRT! \\(the arbiter's, after WORKER TIMEOUT: silent for more than 4 s\\)$|` +
+    `SIGKILL! \\(the arbiter's, after WORKER TIMEOUT: silent for more than 4 s, and still running 1 s after SIGABRT\\)$)`), 'the arbiter\'s, for the timeout');
+  t.match(killed.output, new RegExp(`\\[CRITICAL\\] WORKER TIMEOUT \\(pid:${pids[1]}\\)`));
+  t.same(lineOf(killed, pids[1]!).map((l) => l.replace(/^.*\] /, '')),
+    [`Worker (pid:${pids[1]}) was sent SIGKILL! (the arbiter's, after WORKER TIMEOUT: silent for more than 4 s, and still running 1 s after SIGABRT)`],
+    'SIGKILL after SIGABRT: the arbiter\'s, for the timeout');
+  t.notMatch(aborted.output + killed.output, /Perhaps out of memory/, 'no word of memory');
+});
