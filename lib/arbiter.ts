@@ -38,6 +38,16 @@ const CHECK_APP_ENTRY = fileURLToPath(new URL('../workers/check-app.js', import.
 const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 type ArbiterSignal = (typeof SIGNALS)[number];
 
+/**
+ * Said at start when the arbiter is PID 1 (a container with no init). Orphans in the container are
+ * re-parented to PID 1; Gunicorn's arbiter reaps any child (waitpid(-1)), but Node.js can wait only
+ * for the processes it started itself, so they would stay zombies.
+ */
+export const PID1_WARNING =
+  'qilin is PID 1 (a container without an init): processes the app starts and leaves behind are re-parented to ' +
+  'qilin, which cannot reap them (Node.js waits only for its own children), so they stay as zombies. ' +
+  'Run an init in front: `docker run --init`, or tini or dumb-init as the image\'s entrypoint';
+
 /** Stops the arbiter with a reason and an exit code (Gunicorn's HaltServer). */
 export class HaltServer extends Error {
   constructor(readonly reason: string, readonly exitCode: number) {
@@ -58,6 +68,10 @@ interface WorkerRecord {
   stopping: boolean;
   /** SIGABRT sent after a timeout; SIGKILL next. */
   aborted: boolean;
+  /** When that SIGABRT was sent (ms). */
+  abortedAt: number;
+  /** SIGKILL sent after that SIGABRT did not end it within a second. */
+  killed: boolean;
   /** Why it is being replaced, for /metrics. */
   retiredFor: 'max_requests' | 'memory' | 'reload' | null;
   /** When it was forked (ms), for the control socket's status. */
@@ -263,6 +277,7 @@ export class Arbiter {
     process.title = this.inherited ? `qilin: master [${this.procName}.2]` : `qilin: master [${this.procName}]`;
     if (this.inherited) this.log.info(`Started by arbiter ${this.inherited.parentPid} (USR2): serving beside it until it exits`);
     this.log.info(`Starting qilin ${VERSION}`);
+    if (process.pid === 1) this.log.warning(PID1_WARNING);
     for (const w of this.startWarnings) this.log.warning(w);
     // Gunicorn sets its worker count as the arbiter is made, telling nworkers_changed (old: None).
     this.syncHook('nworkers_changed', (h) => h(this.server, this.workerTarget, null));
@@ -799,7 +814,7 @@ export class Arbiter {
     const proc = fork(WORKER_ENTRY, [], { env, stdio: stdio as ('ignore' | 'inherit' | 'ipc' | number)[] });
     const w: WorkerRecord = {
       pid: proc.pid!, proc, age: this.workerAge, lastBeat: Date.now(),
-      ready: false, retiring: false, stopping: false, aborted: false, retiredFor: null, forkedAt: Date.now(), load: null,
+      ready: false, retiring: false, stopping: false, aborted: false, abortedAt: 0, killed: false, retiredFor: null, forkedAt: Date.now(), load: null,
     };
     this.workers.set(w.pid, w);
     proc.on('message', (msg: WorkerMessage) => this.onWorkerMessage(w, msg));
@@ -858,11 +873,17 @@ export class Arbiter {
     this.workers.delete(w.pid);
     this.syncHook('child_exit', (h) => h(this.server, this.workerInfo(w.pid, w.age)));
     this.metrics.exited(w.pid, restartReason(w, code, signal));
-    if (signal) {
+    // The arbiter's own kill for `timeout` (WORKER TIMEOUT, said as it was sent) is said to be that.
+    const timedOut = w.aborted && (signal === 'SIGABRT' || (signal === 'SIGKILL' && w.killed) || (signal === null && code !== 0));
+    const forTimeout = `the arbiter's, after WORKER TIMEOUT: silent for more than ${this.settings.timeout} s`;
+    if (signal && timedOut) {
+      const why = signal === 'SIGKILL' ? `${forTimeout}, and still running 1 s after SIGABRT` : forTimeout;
+      this.log.errorMsg(`Worker (pid:${w.pid}) was sent ${signal}! (${why})`);
+    } else if (signal) {
       const extra = signal === 'SIGKILL' ? ' Perhaps out of memory?' : '';
       this.log.log(signal === 'SIGTERM' ? 'info' : 'error', `Worker (pid:${w.pid}) was sent ${signal}!${extra}`);
     } else if (code !== 0) {
-      this.log.errorMsg(`Worker (pid:${w.pid}) exited with code ${code}`);
+      this.log.errorMsg(`Worker (pid:${w.pid}) exited with code ${code}${timedOut ? ` (after the arbiter's SIGABRT for WORKER TIMEOUT)` : ''}`);
       if ((code === WORKER_BOOT_ERROR || code === APP_LOAD_ERROR) && !w.stopping) this.bootFailed(w, code);
     } else {
       this.log.debug(`Worker (pid:${w.pid}) exited with code 0`);
@@ -905,8 +926,11 @@ export class Arbiter {
       if (!w.aborted) {
         this.log.critical(`WORKER TIMEOUT (pid:${w.pid})`);
         w.aborted = true;
+        w.abortedAt = now;
         this.kill(w, 'SIGABRT');
-      } else {
+      } else if (now - w.abortedAt >= 1000) {
+        // A second for SIGABRT (the loop may run sooner, woken by another worker or a signal).
+        w.killed = true;
         this.kill(w, 'SIGKILL');
       }
     }

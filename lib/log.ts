@@ -50,12 +50,31 @@ function isoTimeNow(): string {
 const FLUSH_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
 
+/** Told when a sink's writes start failing (once) and when they work again, with the lines lost meanwhile. */
+export interface SinkTrouble {
+  failed(err: NodeJS.ErrnoException): void;
+  recovered(lost: number): void;
+}
+
+/** How many lines (ends of line) `buf` holds from `from` on. */
+function linesIn(buf: Buffer, from: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(10, from); i >= 0; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 /** A log destination: `-` (stdout/stderr) or a file opened for append; reopened on USR1. */
 class Sink {
   private fd: number;
   private pending: string[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Told of failing writes (the access log's, told to the error log); null: they are dropped silently. */
+  trouble: SinkTrouble | null = null;
+  /** Lines lost since writes began to fail; -1 while they work. */
+  private lost = -1;
+  /** The last write stopped inside a line: the next starts on a new line. */
+  private partial = false;
   /**
    * `setting` names the option in the error when the file cannot be opened; `owner` (user, group)
    * is who the workers run as: the file is given to them, so that they can reopen it.
@@ -78,7 +97,23 @@ class Sink {
     }
   }
   writeNow(line: string): void {
-    try { writeSync(this.fd, line); } catch { /* a log that cannot be written must not stop the server */ }
+    if (this.trouble === null) {
+      try { writeSync(this.fd, line); } catch { /* a log that cannot be written must not stop the server */ }
+      return;
+    }
+    // All of it (a full disk may take part of a write), and what was lost when it cannot.
+    const buf = Buffer.from(this.partial ? `\n${line}` : line);
+    let done = 0;
+    try {
+      while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done);
+    } catch (err) {
+      this.partial = done > 0 && buf[done - 1] !== 10;
+      const lost = linesIn(buf, done);
+      if (this.lost < 0) { this.lost = lost; this.trouble.failed(err as NodeJS.ErrnoException); } else this.lost += lost;
+      return;
+    }
+    this.partial = false;
+    if (this.lost >= 0) { const lost = this.lost; this.lost = -1; this.trouble.recovered(lost); }
   }
   /**
    * Batched: lines go out in one write every FLUSH_MS, or as soon as FLUSH_BYTES wait. A write(2) per
@@ -148,6 +183,15 @@ export class Logger {
     } catch (err) {
       this.error.close();
       throw err;
+    }
+    // Access log lines that cannot be written (a full disk) are dropped: said once as it starts, and
+    // once as it ends, with what was lost.
+    const where = settings.accesslog === '-' ? 'stdout' : settings.accesslog;
+    if (this.access) {
+      this.access.sink.trouble = {
+        failed: (err) => this.errorMsg(`Cannot write the access log (${where}): ${err.message}; its lines are dropped until it can be written again`),
+        recovered: (lost) => this.warning(`Access log (${where}) writable again after ${lost} lost line${lost === 1 ? '' : 's'}`),
+      };
     }
   }
 

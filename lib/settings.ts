@@ -101,6 +101,11 @@ export const SETTINGS: readonly SettingDef[] = [
     default: 2, desc: 'Seconds an idle keep-alive connection is kept open, on the node engine (0: every response closes); on the uws engine uWS\'s own idle timeout applies. A stopping worker does not wait for it: it closes idle connections once they have been quiet for half a second.',
   },
   {
+    name: 'header_timeout', section: 'Worker Processes', flags: ['--header-timeout'], meta: 'INT', type: 'int', min: 0,
+    default: 10,
+    desc: 'node engine: seconds a client has to send a request\'s headers, counted from the connection\'s start (or the request\'s first byte on a kept-alive connection), checked about every second (with TLS, the handshake has the same deadline); a client that sent part of them gets 408 Request Timeout, one that sent nothing is closed without an answer (0: node:http\'s own 60 s, checked every 30 s). 10 s lets a client on a bad link lose three packets in a row (TCP resends after 1, 2 and 4 s) and still be served, while a client that sends too slowly (slowloris) holds its connection for 10 s, not node:http\'s 60–90 s. The uws engine has uWebSockets.js\'s own fixed 10 s.',
+  },
+  {
     name: 'umask', section: 'Server Mechanics', flags: ['-m', '--umask'], meta: 'INT', type: 'int', min: 0, default: 0,
     desc: 'umask for the unix sockets the arbiter creates (`0o007`, `0x7` or decimal).',
   },
@@ -305,6 +310,7 @@ export interface Settings {
   stuck_stack_disable: boolean;
   graceful_timeout: number;
   keepalive: number;
+  header_timeout: number;
   umask: number;
   limit_request_line: number;
   limit_request_fields: number;

@@ -341,6 +341,7 @@ export abstract class Worker {
         writePiece: engine.writePiece,
         closesAtOnce: engine.closesAtOnce,
         onError: (msg, err) => worker.log.exception(msg, err),
+        note: (level, msg) => worker.log.log(level, msg),
         websockets: new WebSocketHub(settings.websocket_max_message_size),
       };
       const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));

@@ -29,6 +29,7 @@ const listener: Listener = {
   writePiece: uwsEngine.writePiece,
   closesAtOnce: true,
   onError: (msg, err) => console.error(msg, err),
+  note: () => {},
   websockets: new WebSocketHub(16 * 1024 * 1024),
 };
 loadUws().uws.App().any('/*', createHandler(listener)).listen('127.0.0.1', port, (s) => {

@@ -7,6 +7,13 @@ const HIGH_WATER = 256 * 1024;
 export const DRAIN_MS = 5000;
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * uWebSockets.js's pace for a request body: it closes the connection when less than 16 KiB a second
+ * of its fixed HTTP timeout arrives within that timeout, and restarts the timeout at each such step.
+ * The uws engine sets the step of its build (see lib/engines/uws/handler.ts).
+ */
+export const uwsPace = { stepBytes: 16 * 1024 * 10 };
+
 export class ClientGoneError extends Error {
   constructor() {
     super('client disconnected');
@@ -45,8 +52,14 @@ export class RequestBody {
   /** drained(): called once the body is whole or failed. */
   private onSettled: (() => void) | null = null;
 
-  /** limit_request_body: bytes received so far, the limit, and what to do past it. */
-  private received = 0;
+  /** Bytes received so far (limit_request_body, and what is said of an upload cut short). */
+  received = 0;
+  /** performance.now() as the body began. */
+  readonly since = performance.now();
+  /** performance.now() as the body began, then each time another uwsPace.stepBytes arrived. */
+  paceMark = this.since;
+  private paceBytes = 0;
+  /** limit_request_body: the limit, and what to do past it. */
   private maxBytes = 0;
   private onOverflow: (() => void) | null = null;
 
@@ -66,7 +79,9 @@ export class RequestBody {
 
   private push(chunk: ArrayBuffer | Uint8Array, isLast: boolean): void {
     this.pushed = true;
-    if (this.maxBytes > 0 && (this.received += chunk.byteLength) > this.maxBytes && !this.failed) {
+    this.received += chunk.byteLength;
+    if ((this.paceBytes += chunk.byteLength) >= uwsPace.stepBytes) { this.paceBytes = 0; this.paceMark = performance.now(); }
+    if (this.maxBytes > 0 && this.received > this.maxBytes && !this.failed) {
       this.fail(new RequestTooLargeError(this.maxBytes));
       this.onOverflow?.();
       return;

@@ -131,6 +131,8 @@ export interface Listener {
   /** See ServingEngine.closesAtOnce. */
   readonly closesAtOnce: boolean;
   readonly onError: (msg: string, err: unknown) => void;
+  /** A line for the error log that is no error (a client that went away). */
+  readonly note: (level: 'debug' | 'info', msg: string) => void;
   /** Its open WebSockets (fetch apps): counted apart from the pool, closed with 1001 at graceful stop. */
   readonly websockets: WebSocketHub;
 }
@@ -259,6 +261,21 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
       if (this.aborted) this.controller.abort(this.abortReason ?? new ClientGoneError());
     }
     return this.controller.signal;
+  }
+
+  /**
+   * The connection closed before the response ended: one line (the failure the app then sees is not
+   * logged again). A client that left is Gunicorn's "Ignored premature client disconnection", at
+   * debug; `cut`: the engine closed it itself, and why (info).
+   */
+  sayGone(cut: string | null): void {
+    const body = this.body;
+    const what = `${this.request.method} ${this.request.target}`;
+    const upload = body !== null && !body.complete;
+    const secs = upload ? ((performance.now() - body.since) / 1000).toFixed(1) : '';
+    const bytes = upload ? `${body.received} of ${this.request.header('content-length') ?? 'a chunked body\'s'} bytes` : '';
+    if (cut !== null && upload) this.listener.note('info', `${what}: client upload cut after ${secs} s (${bytes}): ${cut}`);
+    else this.listener.note('debug', `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`);
   }
 
   /** uWS onAborted: the client went away. The response must not be touched after this. */
@@ -499,7 +516,8 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   }
 
   fail(err: unknown): Promise<void> | undefined {
-    this.listener.onError(`Error handling request ${this.request.target}`, err);
+    // The client left (the app's body read or request.signal failed with it): said as it left.
+    if (!(err instanceof ClientGoneError && this.aborted)) this.listener.onError(`Error handling request ${this.request.target}`, err);
     if (this.websocket !== null) { this.websocket.abandon(); this.websocket = null; }
     if (!this.aborted && !this.finished) {
       if (this.inHandler) writeError(this);

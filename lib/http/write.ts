@@ -200,8 +200,8 @@ export function writeError(ex: Exchange): void {
 }
 
 export const REASONS: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large',
-  501: 'Not Implemented', 503: 'Service Unavailable', 505: 'HTTP Version Not Supported',
+  400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
+  431: 'Request Header Fields Too Large', 501: 'Not Implemented', 503: 'Service Unavailable', 505: 'HTTP Version Not Supported',
 };
 
 /** The 503 of a request the app did not answer within request_timeout (Gunicorn's page). */

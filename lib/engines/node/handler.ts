@@ -74,6 +74,6 @@ export function createNodeHandler(listener: Listener): (req: IncomingMessage, re
     ex.inHandler = false;
     ex.keepPeer();
     // Node reports a gone client on a later tick: a response already complete needs no listener.
-    if (!ex.finished) wire.onAborted(() => ex.onAborted());
+    if (!ex.finished) wire.onAborted(() => { if (!ex.aborted) ex.sayGone(null); ex.onAborted(); });
   };
 }

@@ -33,8 +33,17 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   // ignored, and the response under way is still sent (Gunicorn reads no further either).
   if (err.code === 'HPE_CLOSED_CONNECTION' && current) return;
   const busy = current?.headersSent;
+  // Only what llhttp refused, and node:http's deadlines, are answered: a socket error, or a TLS
+  // client that never completed its handshake (node:https sends its 'tlsClientError' here; an
+  // answer would wait for a handshake that never comes), is closed.
+  const code = err.code ?? '';
+  const http = code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT';
   // A peer that reset, or ended mid-request (Gunicorn: NoMoreData), gets no answer.
-  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable || busy) { socket.destroy(); return; }
+  if (!http || code === 'HPE_INVALID_EOF_STATE' || !socket.writable || busy) { socket.destroy(); return; }
+  // header_timeout passed on a connection that never sent a byte: an idle connection, closed
+  // without an answer (as Gunicorn closes one after keepalive); a client that sent part of a
+  // request gets 408.
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && (socket as net.Socket).bytesRead === 0) { socket.destroy(); return; }
   answer(socket, clientErrorStatus(err.code), String((err as { reason?: string }).reason ?? err.message));
 }
 
@@ -51,6 +60,25 @@ function answer(socket: Duplex, status: number, detail: string): void {
     `Content-Length: ${Buffer.byteLength(page)}\r\n\r\n${page}`,
     () => socket.destroy(),
   );
+}
+
+/** node:http's default for a whole request: 300 s. */
+const NODE_REQUEST_TIMEOUT = 300_000;
+
+/**
+ * header_timeout as node:http's options (0: node's own, 60 s checked every 30 s). node:http checks
+ * its deadlines only every connectionsCheckingInterval: check often enough that each is kept within
+ * about a second (a quarter of the deadline, between 0.1 and 1 s; each check walks the connections
+ * still reading a request). requestTimeout may not be below headersTimeout.
+ */
+export function readDeadlines(s: Settings): Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
+  if (s.header_timeout === 0) return {};
+  const headersTimeout = s.header_timeout * 1000;
+  return {
+    headersTimeout,
+    requestTimeout: Math.max(NODE_REQUEST_TIMEOUT, headersTimeout),
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
+  };
 }
 
 /** Room for the request line and every field Gunicorn's limits allow, capped at 4 MiB. */
@@ -70,7 +98,7 @@ export const nodeEngine: ServingEngine = {
     // Host is required of HTTP/1.1 requests in the handler, after the limits (Gunicorn's order).
     const app = listener.nodeApp;
     const handler = app ? createNodeAppHandler(listener, app) : createNodeHandler(listener);
-    const options: http.ServerOptions = { maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false };
+    const options: http.ServerOptions = { maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false, ...readDeadlines(settings) };
     let server: http.Server;
     // node:http's own parsing of a connection (its request parser), taken before qilin adds listeners:
     // a connection given back to it after an upgrade it did not take goes there, not through TLS or
@@ -85,7 +113,8 @@ export const nodeEngine: ServingEngine = {
       }
       // node:https (and node:tls under it) only for a TLS listener: ~4 MiB a worker otherwise.
       const https = createRequire(import.meta.url)('node:https') as typeof httpsModule;
-      const secure = https.createServer({ ...options, ...tlsOptions }, handler);
+      // The TLS handshake comes before the headers: it has the same deadline (node's own is 120 s).
+      const secure = https.createServer({ ...options, handshakeTimeout: options.headersTimeout, ...tlsOptions }, handler);
       parse = secure.listeners('secureConnection') as ((socket: net.Socket) => void)[];
       if (settings.cert_reqs === CERT_OPTIONAL) secure.prependListener('secureConnection', refuseUnverified);
       server = secure;

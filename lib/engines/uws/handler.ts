@@ -3,21 +3,44 @@
 // Fast path: the pool has a free slot, the app returns a light Response synchronously with a
 // string/bytes body → written inside this handler, no promise, no task, no stream.
 // Everything else goes through the same Exchange.writeParts (lib/http/exchange.ts).
-import { RequestBody } from '../../http/body.js';
+import { RequestBody, uwsPace } from '../../http/body.js';
 import { Exchange, type Listener } from '../../http/exchange.js';
 import { formatPeerAddress } from '../../http/address.js';
 import { applyForwarded } from '../../http/forwarded.js';
 import { addressOf, bodyTooLarge, checkHeaders, lineTooLong, seen } from '../../http/rules.js';
 import { rejectRequest } from '../../http/write.js';
 import type { QilinWebSocket, Upgrader } from '../../http/websocket.js';
-import type { HttpRequest, HttpResponse, us_socket_context_t } from './load.js';
+import { loadUws, type HttpRequest, type HttpResponse, type us_socket_context_t } from './load.js';
 
 const METHODS: Record<string, string> = {
   get: 'GET', post: 'POST', put: 'PUT', delete: 'DELETE', head: 'HEAD', options: 'OPTIONS', patch: 'PATCH',
 };
 
+/**
+ * uWS's fixed HTTP timeout per build, in seconds (measured: a request's headers, or each step of a
+ * body at 16 KiB/s, must arrive within it).
+ */
+const UWS_HTTP_TIMEOUT_S: Readonly<Record<string, number>> = { '20.30.0': 10, '20.57.0': 30 };
+
+/**
+ * What uWS does to a slow upload, for this worker's build: its timers tick every 4 s, so a body that
+ * brought less than a step for the timeout less 2.5 s before its connection closed was cut by uWS
+ * (the client may have left at that very moment too). Unknown builds: not said (Infinity).
+ */
+let cutAfterMs = Infinity;
+let cutWhy = '';
+function learnPace(): void {
+  const { version } = loadUws();
+  const seconds = UWS_HTTP_TIMEOUT_S[version];
+  if (seconds === undefined) return;
+  uwsPace.stepBytes = 16 * 1024 * seconds;
+  cutAfterMs = seconds * 1000 - 2500;
+  cutWhy = `uWebSockets.js ${version} closes a connection whose request body arrives slower than 16 KiB/s (${seconds} s for each ${16 * seconds} KiB; fixed in its build)`;
+}
+
 /** The uWS route handler for one listener. */
 export function createHandler(listener: Listener): (res: HttpResponse, req: HttpRequest) => void {
+  learnPace();
   return (res, req) => { accept(listener, res, req, null); };
 }
 
@@ -51,7 +74,10 @@ function accept(listener: Listener, res: HttpResponse, req: HttpRequest, upgrade
   const ex = new Exchange(res, listener, method, seen.authority, seen.target, raw, body);
   if (seen.forwarded) ex.forwardedBy(peer, seen.scheme, seen.client, seen.clientPort);
   if (upgrade !== null) ex.upgrader = upgrade;
-  res.onAborted(() => ex.onAborted());
+  res.onAborted(() => {
+    if (!ex.aborted) ex.sayGone(body !== null && performance.now() - body.paceMark >= cutAfterMs ? cutWhy : null);
+    ex.onAborted();
+  });
   listener.submit(ex);
   ex.inHandler = false;
   ex.keepPeer();
