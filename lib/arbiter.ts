@@ -189,6 +189,12 @@ export class Arbiter {
       this.inherited = inheritance(process.env);
       this.systemd = systemdSockets(process.env);
       this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null, appDirectory(opts.app));
+      // Started by USR2 from an arbiter that served with node (it handed over its sockets): an unset
+      // engine stays node, which those sockets serve. A provisional uws would close them and then,
+      // for a Node-style app, bind the ports the old arbiter still holds.
+      if (this.inherited !== null && this.inherited.sockets.length > 0 && !this.engine.fixed) {
+        this.engine = { name: 'node', why: 'the arbiter that started this one by USR2 served with it', fixed: true };
+      }
       checkTls(opts.settings); // here, after --chdir: relative paths name what the workers will read
       this.engineDecided = this.engine.fixed;
       // Started by USR2: the old arbiter still runs; `<pidfile>.2` until it is gone (as Gunicorn).

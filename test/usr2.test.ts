@@ -100,3 +100,28 @@ t.test('USR2 twice: the second is ignored while the new arbiter runs; pre_exec; 
   await q.waitFor(/The new arbiter \(pid:\d+\) exited/);
   t.equal((await request(`${q.url}/`)).status, 200, 'the old arbiter serves on');
 });
+
+t.test('USR2 with a Node-style app and the engine unset: the new arbiter serves on the sockets it was handed', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-usr2-node-'));
+  const pidfile = path.join(dir, 'qilin.pid');
+  let newPid = 0;
+  t.teardown(() => {
+    if (newPid && alive(newPid)) process.kill(newPid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const q = await startQilin(t, ['-p', pidfile, fixture('node-apps/handler.mjs')]);
+  t.match(q.output, /Using engine: node \(node:http\) \(.*a Node-style app\)/);
+  q.signal('SIGUSR2');
+  await q.waitFor(/Started by arbiter \d+ \(USR2\)/);
+  await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 2, timeout: 20000 });
+  t.match(q.output, /Using engine: node \(node:http\) \(the arbiter that started this one by USR2 served with it\)/, 'the new arbiter stays on node');
+  t.notMatch(q.output, /Connection in use/, 'and binds nothing the old one holds');
+  newPid = readPid(`${pidfile}.2`) ?? 0;
+  t.not(newPid, 0);
+  q.signal('SIGTERM');
+  t.same(await q.exited, { code: 0, signal: null }, 'the old arbiter stops cleanly');
+  await until(() => readPid(pidfile) === newPid);
+  t.equal((await request(`${q.url}/pid`)).status, 200, 'the new arbiter serves');
+  process.kill(newPid, 'SIGTERM');
+  await until(() => !alive(newPid));
+});
