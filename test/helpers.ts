@@ -303,3 +303,22 @@ export async function pollFor(
   }
   return { statuses, pids };
 }
+
+/** GET /metrics: the samples as name{labels} → value. */
+export function scrapeMetrics(target: { port?: number; socketPath?: string }, p = '/metrics'): Promise<{ status: number; type: string; samples: Map<string, number>; text: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', ...target, path: p, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        const samples = new Map<string, number>();
+        for (const line of text.split('\n')) {
+          if (line === '' || line.startsWith('#')) continue;
+          const i = line.lastIndexOf(' ');
+          samples.set(line.slice(0, i), Number(line.slice(i + 1)));
+        }
+        resolve({ status: res.statusCode!, type: String(res.headers['content-type']), samples, text });
+      });
+    }).on('error', reject);
+  });
+}

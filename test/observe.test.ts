@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import t from 'tap';
-import { ENGINES, fixture, freePort, request, runQilin, sleep, startQilin, type Qilin } from './helpers.js';
+import { ENGINES, fixture, freePort, request, runQilin, scrapeMetrics, sleep, startQilin, type Qilin } from './helpers.js';
 
 /** A statsd server: every datagram received, as text. */
 async function statsdServer(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; packets: string[]; lines(): string[] }> {
@@ -34,24 +34,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   }
 }
 
-/** GET /metrics: the samples as name{labels} → value. */
-function scrape(target: { port?: number; socketPath?: string }, p = '/metrics'): Promise<{ status: number; type: string; samples: Map<string, number>; text: string }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', ...target, path: p, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        const samples = new Map<string, number>();
-        for (const line of text.split('\n')) {
-          if (line === '' || line.startsWith('#')) continue;
-          const i = line.lastIndexOf(' ');
-          samples.set(line.slice(0, i), Number(line.slice(i + 1)));
-        }
-        resolve({ status: res.statusCode!, type: String(res.headers['content-type']), samples, text });
-      });
-    }).on('error', reject);
-  });
-}
 
 function sum(samples: Map<string, number>, prefix: string): number {
   let n = 0;
@@ -160,8 +142,8 @@ for (const engine of ENGINES) t.test(`/metrics (${engine})`, async (t) => {
     await q.waitFor(new RegExp(`Metrics at: http://127\\.0\\.0\\.1:${mport}/metrics`));
     const N = 40;
     for (let i = 0; i < N; i++) await request(q.url + (i % 10 === 9 ? '/nowhere' : '/'));
-    await until(`${N} requests in /metrics`, async () => sum((await scrape({ port: mport })).samples, 'qilin_requests_total') === N);
-    const m = await scrape({ port: mport });
+    await until(`${N} requests in /metrics`, async () => sum((await scrapeMetrics({ port: mport })).samples, 'qilin_requests_total') === N);
+    const m = await scrapeMetrics({ port: mport });
     t.equal(m.status, 200);
     t.equal(m.type, 'text/plain; version=0.0.4; charset=utf-8');
     t.equal(m.samples.get('qilin_requests_total{method="GET",status="2xx"}'), 36);
@@ -184,11 +166,11 @@ for (const engine of ENGINES) t.test(`/metrics (${engine})`, async (t) => {
     process.kill(pids[0]!, 'SIGKILL');
     await q.waitFor(/was sent SIGKILL/);
     await q.waitForWorkers(2);
-    const after = await scrape({ port: mport });
+    const after = await scrapeMetrics({ port: mport });
     t.equal(sum(after.samples, 'qilin_requests_total'), N, 'no counter went down');
     t.equal(after.samples.get('qilin_worker_restarts_total{reason="signal"}'), 1, 'restart counted, reason signal');
     for (let i = 0; i < 10; i++) await request(q.url + '/');
-    await until(`${N + 10} requests`, async () => sum((await scrape({ port: mport })).samples, 'qilin_requests_total') === N + 10);
+    await until(`${N + 10} requests`, async () => sum((await scrapeMetrics({ port: mport })).samples, 'qilin_requests_total') === N + 10);
     t.pass('later requests add on');
   });
 
@@ -197,8 +179,8 @@ for (const engine of ENGINES) t.test(`/metrics (${engine})`, async (t) => {
     const q = await startQilin(t, ['--max-requests', '5', '--metrics-bind', `127.0.0.1:${mport}`, fixture('app.ts')], { engine });
     for (let i = 0; i < 12; i++) t.equal((await request(q.url + '/')).status, 200);
     // A retiring worker serves on until its replacement is ready, then ends.
-    await until('a replacement counted', async () => ((await scrape({ port: mport })).samples.get('qilin_worker_restarts_total{reason="max_requests"}') ?? 0) >= 1);
-    await until('12 requests', async () => sum((await scrape({ port: mport })).samples, 'qilin_requests_total') === 12);
+    await until('a replacement counted', async () => ((await scrapeMetrics({ port: mport })).samples.get('qilin_worker_restarts_total{reason="max_requests"}') ?? 0) >= 1);
+    await until('12 requests', async () => sum((await scrapeMetrics({ port: mport })).samples, 'qilin_requests_total') === 12);
     t.pass('a recycled worker reports its last requests as it ends');
   });
 });
@@ -209,8 +191,8 @@ t.test('/metrics on a unix socket; other paths and methods', async (t) => {
   const socketPath = path.join(dir, 'metrics.sock');
   const q = await startQilin(t, ['--metrics-bind', `unix:${socketPath}`, fixture('app.ts')]);
   await request(q.url + '/');
-  await until('the request in /metrics', async () => sum((await scrape({ socketPath })).samples, 'qilin_requests_total') === 1);
-  t.equal((await scrape({ socketPath }, '/')).status, 404, 'only /metrics');
+  await until('the request in /metrics', async () => sum((await scrapeMetrics({ socketPath })).samples, 'qilin_requests_total') === 1);
+  t.equal((await scrapeMetrics({ socketPath }, '/')).status, 404, 'only /metrics');
   const post = await new Promise<number>((resolve, reject) => {
     http.request({ socketPath, path: '/metrics', method: 'POST', agent: false }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject).end();
   });

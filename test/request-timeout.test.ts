@@ -1,13 +1,13 @@
 // No worker held by a request that never ends: request_timeout answers it 503 and frees its pool
 // slot, a client that leaves frees it at once; max_worker_memory replaces a worker that grew too big.
 import { mkdtempSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import {
-  ENGINES, enableReusePortMigration, fixture, freePort, loadFor, parseResponses, rawExchange, rawGet, request, runQilin, sleep, startQilin,
+  ENGINES, enableReusePortMigration, fixture, freePort, loadFor, parseResponses, rawExchange, rawGet, request, runQilin, scrapeMetrics, sleep,
+  startQilin,
   type HttpResult, type Qilin,
 } from './helpers.js';
 
@@ -24,24 +24,6 @@ function within(url: string, ms: number): Promise<HttpResult | null> {
   return Promise.race([request(url).catch(() => null), sleep(ms).then(() => null)]);
 }
 
-/** GET /metrics: the samples as name{labels} → value. */
-function scrape(port: number): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        const samples = new Map<string, number>();
-        for (const line of text.split('\n')) {
-          if (line === '' || line.startsWith('#')) continue;
-          const i = line.lastIndexOf(' ');
-          samples.set(line.slice(0, i), Number(line.slice(i + 1)));
-        }
-        resolve(samples);
-      });
-    }).on('error', reject);
-  });
-}
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
   const end = Date.now() + ms;
@@ -95,7 +77,7 @@ for (const engine of ENGINES) t.test(engine, async (t) => {
 
     let samples = new Map<string, number>();
     await until('two timeouts in /metrics', async () => {
-      samples = await scrape(metricsPort);
+      samples = (await scrapeMetrics({ port: metricsPort })).samples;
       return samples.get('qilin_request_timeouts_total') === 2;
     });
     t.equal(samples.get('qilin_request_timeouts_total'), 2, 'qilin_request_timeouts_total counts both');
@@ -207,7 +189,7 @@ for (const engine of ENGINES) t.test(`${engine}: max_worker_memory replaces a wo
   t.equal(load.failed, 0, `no failed request (${load.errors.slice(0, 3).join('; ')})`, { skip: engine === 'uws' ? noMigration ?? false : false });
   let samples = new Map<string, number>();
   await until('the restart in /metrics', async () => {
-    samples = await scrape(metricsPort);
+    samples = (await scrapeMetrics({ port: metricsPort })).samples;
     return samples.get('qilin_worker_restarts_total{reason="memory"}') === 1;
   });
   t.equal(samples.get('qilin_worker_restarts_total{reason="memory"}'), 1, 'counted as a restart for memory');
