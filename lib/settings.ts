@@ -48,8 +48,8 @@ export const SETTINGS: readonly SettingDef[] = [
   },
   {
     name: 'engine', section: 'Server Socket', flags: ['--engine'], meta: 'ENGINE', type: 'choice', choices: ENGINES,
-    default: null, defaultText: 'uws (node when a bind or the app needs it)',
-    desc: '`uws`: uWebSockets.js, each worker its own SO_REUSEPORT listener (fastest; fetch apps only). `node`: node:http on sockets the arbiter creates and every worker accepts from (Node-style apps, HTTP/1.0, unix sockets, fds, systemd, lossless worker replacement).',
+    default: null, defaultText: 'uws (node when a bind or the app needs it, or no native uWS build loads on this Node)',
+    desc: '`uws`: uWebSockets.js, each worker its own SO_REUSEPORT listener (fastest; fetch apps only; needs a uWS build whose native binary loads for this Node and glibc: `qilin --version` says which). `node`: node:http on sockets the arbiter creates and every worker accepts from (Node-style apps, HTTP/1.0, unix sockets, fds, systemd, lossless worker replacement).',
   },
   {
     name: 'workers', section: 'Worker Processes', flags: ['-w', '--workers'], meta: 'INT', type: 'int', min: 1,
