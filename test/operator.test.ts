@@ -24,7 +24,8 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 
 /** Start `cmd args` in a process group of its own, killed (with all it started) at teardown. */
 function own(t: T, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
-  const proc = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // `env` is the whole environment when given (withoutNpm() must not get npm's variables back).
+  const proc = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   groups.add(proc.pid!);
   t.teardown(() => { killGroup(proc.pid!); groups.delete(proc.pid!); });
   return proc;
