@@ -159,6 +159,8 @@ export class Arbiter {
    * away is all qilin sees of the stop it was asked for.
    */
   private npmParent: number | null = null;
+  /** When max_worker_memory was last checked (ms). */
+  private memoryCheckedAt = 0;
 
   /**
    * Opens the logs and writes the pid file, so that a path that cannot be used is found here, as a
@@ -949,7 +951,9 @@ export class Arbiter {
    */
   private checkMemory(): void {
     const limit = this.settings.max_worker_memory;
-    if (limit <= 0) return;
+    // Once a second: the loop also runs for every worker's heartbeat and report.
+    if (limit <= 0 || Date.now() - this.memoryCheckedAt < 1000) return;
+    this.memoryCheckedAt = Date.now();
     for (const w of this.workers.values()) {
       if (!w.ready || w.retiring || w.stopping) continue;
       const rss = residentBytes(w.pid);

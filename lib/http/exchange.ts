@@ -97,7 +97,6 @@ export const currentTask = new AsyncLocalStorage<PoolTask & { fail(err: unknown)
 export const requestContext = { tracked: Number(process.versions.node.split('.')[0]) >= 24 };
 
 /** What the handler needs of the listener it serves. */
-
 export interface Listener {
   /** The fetch app (for a Node-style app, one that fails: nodeApp is served instead). */
   readonly app: FetchHandler;

@@ -36,8 +36,8 @@ export interface UwsProbe {
   loaded: LoadedUws | null;
   /** Why each other build was skipped: `uWebSockets.js 20.57.0 (bundled): needs glibc ≥ 2.38 …`. */
   skipped: string[];
-  /** This machine as uWS builds see it: `Node v24.11.1 (ABI 137), linux-x64, glibc 2.36`. */
-  platform: string;
+  /** This machine as uWS builds see it: `Node v24.11.1 (ABI 137), linux-x64, glibc 2.36` (read when asked). */
+  readonly platform: string;
   /** With no build: how to get one for this Node and platform. */
   hint: string;
 }
@@ -132,8 +132,10 @@ let pinned: string | null = null;
  */
 export function probeUws(appDir: string | null = null): UwsProbe {
   if (probed) return probed;
-  const glibc = process.platform === 'linux' ? glibcVersion() : null;
-  const platform = describePlatform(glibc);
+  // Node's report (~6 ms) only when something is said about this machine: not on a worker's boot.
+  let libc: string | null | undefined;
+  const glibc = (): string | null => (libc === undefined ? (libc = process.platform === 'linux' ? glibcVersion() : null) : libc);
+  const platform = { get platform(): string { return describePlatform(glibc()); } };
   const skipped: string[] = [];
   const why: { abiMissing: boolean; glibcMissing: boolean }[] = [];
   const list = pinned ? [{ main: pinned, origin: `the arbiter's choice, ${path.dirname(pinned)}` }] : candidates(appDir);
@@ -150,16 +152,16 @@ export function probeUws(appDir: string | null = null): UwsProbe {
       // The binary itself, not the package's main file: some mains fall back to JavaScript.
       const uws = ownRequire(binary) as UwsModule;
       if (typeof uws.App !== 'function') throw new Error('not a uWebSockets.js binary (no App)');
-      probed = { loaded: { uws, version, build: `uWebSockets.js ${version}`, origin: c.origin, main: c.main }, skipped, platform, hint: '' };
+      probed = Object.assign(platform, { loaded: { uws, version, build: `uWebSockets.js ${version}`, origin: c.origin, main: c.main }, skipped, hint: '' });
       return probed;
     } catch (err) {
-      const reason = loadFailure(err as Error, glibc);
+      const reason = loadFailure(err as Error, glibc());
       skipped.push(`${name}: ${reason}`);
       why.push({ abiMissing: false, glibcMissing: reason.startsWith('needs glibc') || reason.startsWith('built for glibc') });
     }
   }
   if (list.length === 0) skipped.push('no uWebSockets.js package is installed');
-  probed = { loaded: null, skipped, platform, hint: hintFor(glibc, why) };
+  probed = Object.assign(platform, { loaded: null, skipped, hint: hintFor(glibc(), why) });
   return probed;
 }
 
