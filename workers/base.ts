@@ -340,6 +340,7 @@ export abstract class Worker {
         requestDone: () => worker.requestDone(),
         writePiece: engine.writePiece,
         closesAtOnce: engine.closesAtOnce,
+        writesDate: engine.writesDate,
         onError: (msg, err) => worker.log.exception(msg, err),
         note: (level, msg) => worker.log.log(level, msg),
         websockets: new WebSocketHub(settings.websocket_max_message_size),

@@ -28,6 +28,7 @@ const listener: Listener = {
   requestDone: () => {},
   writePiece: uwsEngine.writePiece,
   closesAtOnce: true,
+  writesDate: true,
   onError: (msg, err) => console.error(msg, err),
   note: () => {},
   websockets: new WebSocketHub(16 * 1024 * 1024),

@@ -26,6 +26,8 @@ export interface ServingEngine {
    * close: unread request bytes then make the kernel reset it (see Exchange.drainFirst).
    */
   readonly closesAtOnce: boolean;
+  /** The engine writes a Date header of its own on every response (uWS): the app's is left out, so one goes out. */
+  readonly writesDate: boolean;
   /** Load what the engine needs; returns what it runs on (for the debug log), throws when it cannot. */
   boot(): string;
   /** Serve `bind`; resolves once listening. Rejects with a message for the error log. */

@@ -7,12 +7,13 @@ import type { AccessEntry } from '../log.js';
 import type { RequestLog } from '../metrics/recorder.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, DRAIN_MS, RequestBody, RequestTooLargeError } from './body.js';
-import { QilinRequest, type RequestOwner } from './request.js';
-import { TEXT_PLAIN, byteLength, isStream, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
+import { QilinRequest, setScheme, type RequestOwner } from './request.js';
+import { TEXT_PLAIN, byteLength, isStream, isUnusable, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
+import { checkStatusText } from './fields.js';
 import type { ForwardedPolicy } from './forwarded.js';
 import type { RequestLimits } from './rules.js';
 import {
-  TIMEOUT_BODY, TIMEOUT_DETAIL, checkStatusText, declaredLength, headerValue, rejectRequest, streamBody, writeError, writeHeaders,
+  TIMEOUT_BODY, TIMEOUT_DETAIL, declaredLength, headerValue, rejectRequest, statusBytes, streamBody, writeError, writeHeaders,
   writePlatform,
 } from './write.js';
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader, type WebSocketHub } from './websocket.js';
@@ -22,14 +23,23 @@ import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader, typ
  * uses (so a uWS response is one, with no wrapper on the fast path).
  */
 export interface Wire {
-  writeStatus(line: string): unknown;
-  writeHeader(name: string, value: string): unknown;
+  /** Bytes as given; a string as its UTF-8 (uWS's RecognizedString). */
+  writeStatus(line: string | Uint8Array): unknown;
+  writeHeader(name: string, value: string | Uint8Array): unknown;
   /** Whole body (framed with Content-Length); `closeConnection` says and does Connection: close. */
   end(body?: PlainBody, closeConnection?: boolean): unknown;
   /** Headers only, no Content-Length of its own. */
   endWithoutBody(): unknown;
   /** A chunk of a streamed body; false when the caller should wait for onWritable. */
   write(chunk: Uint8Array): boolean;
+  /**
+   * A chunk of a body of `total` bytes, framed by Content-Length: the response ends with its last
+   * byte. [ok, done] as uWS says them: not ok, the socket took only part (getWriteOffset grew by
+   * that much) and the rest waits for onWritable.
+   */
+  tryEnd(chunk: Uint8Array, total: number): [boolean, boolean];
+  /** Body bytes taken so far. */
+  getWriteOffset(): number;
   cork(fn: () => void): unknown;
   onWritable(fn: (offset: number) => boolean): unknown;
   onAborted(fn: () => void): unknown;
@@ -129,6 +139,8 @@ export interface Listener {
   readonly writePiece: number;
   /** See ServingEngine.closesAtOnce. */
   readonly closesAtOnce: boolean;
+  /** See ServingEngine.writesDate. */
+  readonly writesDate: boolean;
   readonly onError: (msg: string, err: unknown) => void;
   /** A line for the error log that is no error (a client that went away). */
   readonly note: (level: 'debug' | 'info', msg: string) => void;
@@ -152,6 +164,11 @@ class ConnInfo implements ServeInfo {
 /** One request and its response, from the server's side. */
 export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   readonly request: QilinRequest;
+  readonly method: string;
+  /** Raw request target, as the client sent it. */
+  readonly target: string;
+  /** Header names (lower case) and values, flat: [name, value, name, value, ...]. */
+  readonly rawHeaders: string[];
   readonly body: RequestBody | null;
   aborted = false;
   /** The response has begun (status and headers are out). */
@@ -170,7 +187,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   /** The request's HTTP version as the access log shows it (the uWS engine serves HTTP/1.1 only). */
   protocol = 'HTTP/1.1';
   /** The reader of a streamed response body, while it is being written. */
-  streamReader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
+  streamReader: ReadableStreamDefaultReader<unknown> | undefined = undefined;
   private controller: AbortController | undefined;
   /** Why `request.signal` aborts, when not because the client left (request_timeout). */
   private abortReason: DOMException | undefined = undefined;
@@ -200,7 +217,10 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     readonly res: Wire, readonly listener: Listener,
     method: string, authority: string, target: string, rawHeaders: string[], body: RequestBody | null,
   ) {
-    this.request = new QilinRequest(method, authority, target, rawHeaders, this);
+    this.method = method;
+    this.target = target;
+    this.rawHeaders = rawHeaders;
+    this.request = new QilinRequest(method, authority, this);
     this.body = body;
     if (body !== null && listener.limits.body > 0) body.limit(listener.limits.body, () => this.tooLarge());
     const log = listener.requestLog;
@@ -221,7 +241,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    */
   forwardedBy(peer: ArrayBuffer | string | null, scheme: string | null, client: string | null, clientPort: number): void {
     if (peer !== null) this.peer = peer;
-    if (scheme !== null) this.request.scheme = scheme;
+    if (scheme !== null) setScheme(this.request, scheme);
     this.client = client;
     this.clientPort = clientPort;
   }
@@ -241,11 +261,19 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     return (this._remoteAddr = { transport: 'tcp', hostname: this.peer === null ? '' : formatPeerAddress(this.peer), port });
   }
 
+  /** One request header's value without building `Headers` (several values joined with ", "). */
+  header(name: string): string | null {
+    const raw = this.rawHeaders;
+    let out: string | null = null;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i] === name) out = out === null ? raw[i + 1]! : `${out}, ${raw[i + 1]}`;
+    }
+    return out;
+  }
+
   // AccessEntry: read by the access log only.
-  get method(): string { return this.request.method; }
-  get target(): string { return this.request.target; }
   get remote(): string { return this.client ?? (this.peer === null ? '-' : formatPeerAddress(this.peer)); }
-  requestHeader(name: string): string | null { return this.request.header(name); }
+  requestHeader(name: string): string | null { return this.header(name); }
   responseHeader(name: string): string | null {
     const v = this.responseHeaders === undefined ? null : headerValue(this.responseHeaders, name);
     if (v !== null) return v;
@@ -269,10 +297,10 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    */
   sayGone(cut: string | null): void {
     const body = this.body;
-    const what = `${this.request.method} ${this.request.target}`;
+    const what = `${this.method} ${this.target}`;
     const upload = body !== null && !body.complete;
     const secs = upload ? ((performance.now() - body.since) / 1000).toFixed(1) : '';
-    const bytes = upload ? `${body.received} of ${this.request.header('content-length') ?? 'a chunked body\'s'} bytes` : '';
+    const bytes = upload ? `${body.received} of ${this.header('content-length') ?? 'a chunked body\'s'} bytes` : '';
     if (cut !== null && upload) this.listener.note('info', `${what}: client upload cut after ${secs} s (${bytes}): ${cut}`);
     else this.listener.note('debug', `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`);
   }
@@ -305,7 +333,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.status = 503;
     this.length = TIMEOUT_BODY.length;
     this.logRequest();
-    this.res.cork(() => rejectRequest(this.res, 503, TIMEOUT_DETAIL));
+    this.res.cork(() => rejectRequest(this.res, 503, TIMEOUT_DETAIL, this.method === 'HEAD'));
     this.wakeWriter();
     this.done();
     return true;
@@ -330,7 +358,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
       this.status = 413;
       this.length = 0;
       this.logRequest();
-      const send = () => rejectRequest(this.res, 413, reason.message);
+      const send = () => rejectRequest(this.res, 413, reason.message, this.method === 'HEAD');
       if (this.inHandler) send(); else this.res.cork(send);
     } else {
       this.res.close();
@@ -424,16 +452,16 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   ): Promise<void> | undefined {
     const res = this.res;
     const bodiless = status === 204 || status === 304 || status < 200;
-    const head = this.request.method === 'HEAD';
+    const head = this.method === 'HEAD';
     const streamed = body !== null && typeof body !== 'string' && isStream(body);
-    if (streamed && body.locked && !bodiless && !head) {
-      return this.fail(new TypeError('the response body stream is locked or was read already'));
+    if (streamed && isUnusable(body)) {
+      return this.fail(new TypeError('the response body stream is locked or was read already (Body is unusable)'));
     }
-    const line = status !== 200 || statusText ? statusLine(status, checkStatusText(statusText)) : null;
+    const line = status !== 200 || statusText ? statusBytes(statusLine(status, checkStatusText(statusText))) : null;
     this.started = true;
     this.status = status;
     if (line !== null) res.writeStatus(line);
-    const flags = headers === undefined ? 0 : writeHeaders(res, headers);
+    const flags = headers === undefined ? 0 : writeHeaders(res, headers, this.listener.writesDate);
     if (this.detailed) this.responseHeaders = headers;
     if (typeof body === 'string' && !bodiless && !(flags & HAS_CONTENT_TYPE)) {
       res.writeHeader('content-type', TEXT_PLAIN);
@@ -446,9 +474,11 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
         this.end(body as PlainBody);
         return undefined;
       }
+      // The app's Content-Length frames a stream (a file, a proxied response): kept, and held to.
+      const declared = headers === undefined ? -1 : declaredLength(headers);
       // A close said at the end of a chunked body would land inside it: say it now.
       if (this.listener.draining) res.writeHeader('connection', 'close');
-      return streamBody(this, body as ReadableStream<Uint8Array>);
+      return streamBody(this, body as ReadableStream<Uint8Array>, declared);
     }
     // No body on the wire.
     let length = -1;
@@ -456,7 +486,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
       if (headers !== undefined) length = declaredLength(headers);
       if (length < 0) length = body === null ? headLength : streamed ? -1 : byteLength(body as PlainBody);
     }
-    if (streamed && !body.locked) void body.cancel().catch(() => {});
+    if (streamed) void body.cancel().catch(() => {});
     this.endEmpty(length);
     return undefined;
   }
@@ -471,7 +501,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   drainFirst(): boolean {
     if (!this.listener.closesAtOnce || this.body === null || this.body.complete) return false;
     if (this.listener.draining || this.protocol === 'HTTP/1.0') return true;
-    const connection = this.request.header('connection');
+    const connection = this.header('connection');
     return connection !== null && /\bclose\b/i.test(connection);
   }
 
@@ -516,7 +546,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
 
   fail(err: unknown): Promise<void> | undefined {
     // The client left (the app's body read or request.signal failed with it): said as it left.
-    if (!(err instanceof ClientGoneError && this.aborted)) this.listener.onError(`Error handling request ${this.request.target}`, err);
+    if (!(err instanceof ClientGoneError && this.aborted)) this.listener.onError(`Error handling request ${this.target}`, err);
     if (this.websocket !== null) { this.websocket.abandon(); this.websocket = null; }
     if (!this.aborted && !this.finished) {
       if (this.inHandler) writeError(this);

@@ -62,15 +62,50 @@ export function nativeResponse(): typeof Response {
   return getResponse();
 }
 
+/** The platform object in place of a served request (throws when its body cannot go on); anything else as it is. */
+type InputOf = (input: unknown) => unknown;
+/** A platform Request was made from `input`: remember which served request it stands for. */
+type MadeFrom = (made: object, input: unknown) => void;
+
+/**
+ * The global `Request`: the platform class, through a Proxy that hands it the platform object of a
+ * served request given as input (undici reads the input's private state, which only its own objects
+ * have). `instanceof`, statics, `prototype` and subclassing are the platform class's own.
+ */
+function requestConstructor(inputOf: InputOf, madeFrom: MadeFrom): typeof Request {
+  const Native = nativeRequest();
+  const proxy: typeof Request = new Proxy(Native, {
+    construct(target, args: unknown[], newTarget) {
+      const input = args[0];
+      if (args.length > 0) args[0] = inputOf(input);
+      const made = Reflect.construct(target, args, newTarget === proxy ? target : newTarget) as object;
+      madeFrom(made, input);
+      return made;
+    },
+  });
+  return proxy;
+}
+
 /** Register qilin's request class; it is linked under the platform Request when that is loaded. */
-export function registerRequestClass(proto: object, toNative: (self: never) => object): void {
+export function registerRequestClass(proto: object, toNative: (self: never) => object, inputOf: InputOf, madeFrom: MadeFrom): void {
   requestClass = { proto, toNative };
   // An app that reads the global `Request` (say, for instanceof) loads undici: link then.
+  let ctor: typeof Request | undefined;
   Object.defineProperty(globalThis, 'Request', {
     configurable: true, enumerable: false,
-    get: () => nativeRequest(),
-    set: (v) => Object.defineProperty(globalThis, 'Request', { value: v, writable: true, configurable: true }),
+    get: () => (ctor ??= requestConstructor(inputOf, madeFrom)),
+    set: (v) => Object.defineProperty(globalThis, 'Request', { value: v, writable: true, configurable: true, enumerable: false }),
   });
+  // fetch(request) with a served request: the platform's fetch gets the platform object.
+  const platformFetch = globalThis.fetch;
+  if (typeof platformFetch === 'function') {
+    const fetch = function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+      let given: unknown;
+      try { given = inputOf(input); } catch (err) { return Promise.reject(err); }
+      return platformFetch(given as RequestInfo | URL, init);
+    };
+    Object.defineProperty(globalThis, 'fetch', { value: fetch, writable: true, configurable: true, enumerable: true });
+  }
 }
 
 export function registerResponseClass(ctor: object, proto: object, toNative: (self: never) => object): void {

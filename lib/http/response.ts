@@ -1,5 +1,8 @@
 // A light `Response`: it keeps status, headers and body as the app gave them, and builds the
-// platform Response only for what it does not serve itself (FormData, Blob bodies, ...).
+// platform Response only for bodies it does not serve itself (Blob, FormData, URLSearchParams...).
+// It behaves as the platform's class does (the web-platform-tests of test/wpt hold it to that):
+// the constructor checks what undici checks, and a body is read once, as the spec's "disturbed"
+// and "locked" say.
 //
 // What real middleware does must stay on the fast path (Hono's cors(), secureHeaders(), etag()):
 // - `headers` is a live `Headers`, built once on first read and then the one the writer sends;
@@ -8,7 +11,9 @@
 // - `text()`, `json()`, `clone()`... of a plain body are served here.
 // `instanceof Response` holds for light and platform responses alike.
 import { STATUS_CODES } from 'node:http';
-import { forwardMembers } from './delegate.js';
+import { Readable } from 'node:stream';
+import { formatWithOptions, inspect, type InspectOptions } from 'node:util';
+import { checkHeadersInit, checkStatusText } from './fields.js';
 import { nativeResponse, registerResponseClass } from './platform.js';
 
 const kBody = Symbol('qilin.body');
@@ -30,7 +35,6 @@ export const TEXT_PLAIN = 'text/plain;charset=UTF-8';
 /** The plain source behind a stream that `body` handed out. */
 interface StreamSource {
   readonly body: PlainBody;
-  pulled: boolean;
 }
 
 export function isPlainBody(b: unknown): b is PlainBody {
@@ -47,42 +51,107 @@ export function isStream(b: unknown): b is ReadableStream<Uint8Array> {
   return typeof (b as ReadableStream | null)?.getReader === 'function';
 }
 
+/** Read from or cancelled (the spec's "disturbed"), or locked to a reader: its bytes are not all there to take. */
+export function isUnusable(s: ReadableStream): boolean {
+  return s.locked || Readable.isDisturbed(s as never);
+}
+
 function bytesOf(b: PlainBody): Uint8Array {
   return typeof b === 'string' ? Buffer.from(b) : b instanceof ArrayBuffer ? new Uint8Array(b) : b;
+}
+
+/** The bytes of a plain body in an ArrayBuffer of their own (a byte stream takes the buffer it is given). */
+function ownBytes(b: PlainBody): Uint8Array {
+  return typeof b === 'string' ? new TextEncoder().encode(b) : b instanceof ArrayBuffer ? new Uint8Array(b.slice(0)) : b.slice();
 }
 
 export function byteLength(b: PlainBody): number {
   return typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength;
 }
 
-/** A one-chunk stream of a plain body; pulled only when someone reads it. */
+/** A one-chunk byte stream of a plain body; pulled only when someone reads it. */
 function sourceStream(body: PlainBody): ReadableStream<Uint8Array> {
-  const source: StreamSource = { body, pulled: false };
-  const stream = new ReadableStream<Uint8Array>({
+  const stream = new ReadableStream({
+    type: 'bytes',
     pull(controller) {
-      source.pulled = true;
-      const bytes = bytesOf(body);
-      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      const bytes = ownBytes(body);
+      if (bytes.byteLength > 0) controller.enqueue(bytes as Uint8Array<ArrayBuffer>);
       controller.close();
     },
-  }, { highWaterMark: 0 });
-  (stream as unknown as Record<symbol, StreamSource>)[kSource] = source;
+  }) as ReadableStream<Uint8Array>;
+  (stream as unknown as Record<symbol, StreamSource>)[kSource] = { body };
+  return stream;
+}
+
+/** The stream of a body read to its end: disturbed and locked, as after the spec's "fully read". */
+function spentStream(): ReadableStream<Uint8Array> {
+  const stream = new ReadableStream({ type: 'bytes', start(c) { c.close(); } }) as ReadableStream<Uint8Array>;
+  void stream.getReader().read();
   return stream;
 }
 
 /** The plain body behind one of our streams that nobody has read or locked, else the stream itself. */
 function unwrap(body: unknown): unknown {
   const source = (body as Record<symbol, StreamSource | undefined>)[kSource];
-  if (source === undefined || source.pulled || (body as ReadableStream).locked) return body;
+  if (source === undefined || isUnusable(body as ReadableStream)) return body;
   return source.body;
 }
 
+/** WebIDL `unsigned short`, then the Response constructor's range. */
 function checkStatus(value: unknown): number {
-  const status = Number(value); // WebIDL: `{ status: '201' }` is 201
-  if (!Number.isInteger(status) || status < 200 || status > 599) {
+  let status = Number(value);
+  status = Number.isFinite(status) ? Math.trunc(status) % 65536 : 0;
+  if (status < 0) status += 65536;
+  if (status < 200 || status > 599) {
     throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive (got ${status})`);
   }
   return status;
+}
+
+/** Statuses whose responses have no body (the fetch spec's null body status). */
+const isNullBodyStatus = (s: number) => s === 101 || s === 103 || s === 204 || s === 205 || s === 304;
+
+const unusable = () => new TypeError('Body is unusable: Body has already been read');
+
+/** Every chunk of a stream, as one buffer; the stream stays locked (as the spec's "fully read"). */
+async function readStream(stream: ReadableStream): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) throw new TypeError('Received non-Uint8Array chunk');
+    parts.push(value);
+    total += value.byteLength;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
+/** UTF-8 decode, a leading byte order mark dropped (the Encoding spec's "UTF-8 decode"). */
+function utf8(b: PlainBody): string {
+  if (typeof b === 'string') return b.charCodeAt(0) === 0xfeff ? b.slice(1) : b;
+  const u = bytesOf(b);
+  const buf = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
+}
+
+/** A copy in an ArrayBuffer of its own (the app may keep and change what it is given). */
+function copyToArrayBuffer(b: PlainBody | null): ArrayBuffer {
+  if (b === null) return new ArrayBuffer(0);
+  if (typeof b === 'string') return new TextEncoder().encode(b).buffer as ArrayBuffer;
+  const u = bytesOf(b);
+  return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
+}
+
+/** A Content-Type value as a Blob's type: the MIME type's essence and parameters, or '' when it is none. */
+function blobType(contentType: string | null): string {
+  if (contentType === null) return '';
+  const [essence, ...params] = contentType.split(';');
+  if (!/^\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+\s*$/.test(essence!)) return '';
+  const kept = params.map((p) => p.trim()).filter((p) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+=/.test(p))
+    .map((p) => { const i = p.indexOf('='); return p.slice(0, i).toLowerCase() + p.slice(i); });
+  return [essence!.trim().toLowerCase(), ...kept].join(';');
 }
 
 export class LightResponse {
@@ -90,20 +159,23 @@ export class LightResponse {
   [kBody]: unknown;
   [kStatus]: number;
   [kStatusText]: string;
-  /** As given; our own `Headers` once `headers` was read (then that one object is the truth). */
+  /** As given (checked); our own `Headers` once `headers` was read (then that one object is the truth). */
   [kHeaders]: HeadersInit | undefined;
   /** kHeaders is a `Headers` this response made (not one the app passed in, which may be shared). */
   [kOwnHeaders]: boolean;
   [kNative]: Response | undefined;
   /** The stream `body` handed out for a plain body. */
   [kStream]: ReadableStream<Uint8Array> | undefined;
+  /** A plain body was read by text(), json()... (a stream's own state says it for a stream). */
   [kUsed]: boolean;
   /** For a bodiless response made from another one (Hono's HEAD): the length that one's body has. */
   [kHeadLength]: number;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    const b: unknown = body === undefined || body === null ? null : typeof body === 'object' ? unwrap(body) : body;
-    if (isStream(b) && b.locked) throw new TypeError('Response body object should not be disturbed or locked');
+    const b: unknown = body === undefined || body === null ? null
+      : typeof body === 'string' ? body
+        : typeof body === 'object' ? unwrap(body) : String(body); // WebIDL: any other value is a USVString
+    if (isStream(b) && isUnusable(b)) throw new TypeError('Response body object should not be disturbed or locked');
     this[kBody] = b;
     this[kStatus] = 200;
     this[kStatusText] = '';
@@ -114,8 +186,14 @@ export class LightResponse {
     this[kHeadLength] = -1;
     this[kOwnHeaders] = false;
     if (init === undefined || init === null) return;
+    if (typeof init !== 'object' && typeof init !== 'function') {
+      throw new TypeError("Response constructor: Expected init to be a dictionary.");
+    }
     if (init.status !== undefined) this[kStatus] = checkStatus(init.status);
-    if (init.statusText !== undefined) this[kStatusText] = String(init.statusText);
+    if (init.statusText !== undefined) this[kStatusText] = checkStatusText(String(init.statusText));
+    if (b !== null && isNullBodyStatus(this[kStatus])) {
+      throw new TypeError(`Response constructor: Invalid response status code ${this[kStatus]}`);
+    }
     const headers = init.headers;
     if (isLight(init) && init[kNative] === undefined) {
       // A Response as init (`new Response(res.body, res)`): its headers are copied, as the spec says,
@@ -125,9 +203,11 @@ export class LightResponse {
       if (b === null) this[kHeadLength] = lengthOf(init as unknown as Response);
     } else if (isLight(init) || isResponseLike(init)) {
       if (headers !== undefined) { this[kHeaders] = new Headers(headers); this[kOwnHeaders] = true; }
-    } else {
-      // Kept as given; copied on first read (a Headers may be shared between responses), while the
-      // writer sends an unread one as it is.
+    } else if (headers !== undefined) {
+      // Kept as given (a Headers may be shared between responses: copied on first read), while the
+      // writer sends it as it is. Checked now, as `new Headers(init)` would: a bad name or value is
+      // the app's TypeError here, not a broken response later.
+      if (!isHeaders(headers)) checkHeadersInit(headers);
       this[kHeaders] = headers;
     }
   }
@@ -141,7 +221,7 @@ export class LightResponse {
   static json(data: unknown, init?: ResponseInit): Response {
     const body = JSON.stringify(data);
     if (body === undefined) throw new TypeError('Response.json: value is not JSON serializable');
-    if (init?.headers === undefined) {
+    if (init === undefined || init === null || init.headers === undefined) {
       return new LightResponse(body, { status: init?.status, statusText: init?.statusText, headers: JSON_HEADERS }) as unknown as Response;
     }
     const headers = new Headers(init.headers);
@@ -191,7 +271,7 @@ export class LightResponse {
     if (native) return native.body;
     const b = this[kBody];
     if (b === null) return null;
-    if (isPlainBody(b)) return (this[kStream] ??= sourceStream(b));
+    if (isPlainBody(b)) return (this[kStream] ??= this[kUsed] ? spentStream() : sourceStream(b));
     if (isStream(b)) return b;
     return toNative(this).body;
   }
@@ -201,46 +281,71 @@ export class LightResponse {
     if (native) return native.bodyUsed;
     if (this[kUsed]) return true;
     const s = this[kStream] ?? this[kBody];
-    return isStream(s) && ((s as unknown as Record<symbol, StreamSource | undefined>)[kSource]?.pulled ?? s.locked);
+    return isStream(s) && Readable.isDisturbed(s as never);
   }
 
-  /** The plain body for the readers below, or undefined when the platform object must serve them. */
-  private plainToRead(): PlainBody | null | undefined {
-    if (this[kNative] !== undefined || this[kStream] !== undefined) return undefined;
+  /**
+   * The whole body for the readers below (null for none), or undefined when the platform object
+   * must read it (a Blob, FormData... body). Marks it read; throws when it cannot be read.
+   */
+  private take(): PlainBody | null | Promise<Uint8Array> | undefined {
+    if (this[kNative] !== undefined) return undefined;
     const b = this[kBody];
-    if (b !== null && !isPlainBody(b)) return undefined;
-    if (this[kUsed]) throw new TypeError('Body is unusable: Body has already been read');
+    if (b === null) return null;
+    if (this[kUsed]) throw unusable();
+    const s = this[kStream] ?? b;
+    if (isStream(s)) {
+      if (isUnusable(s)) throw unusable();
+      return readStream(s);
+    }
+    if (!isPlainBody(b)) return undefined;
     this[kUsed] = true;
     return b;
   }
 
   async text(): Promise<string> {
-    const b = this.plainToRead();
+    const b = this.take();
     if (b === undefined) return toNative(this).text();
-    return b === null ? '' : typeof b === 'string' ? b : Buffer.from(bytesOf(b)).toString('utf8');
+    if (b === null) return '';
+    return utf8(isPlainBody(b) ? b : await b);
   }
   async json(): Promise<unknown> {
-    const b = this.plainToRead();
-    if (b === undefined) return toNative(this).json();
-    return JSON.parse(b === null ? '' : typeof b === 'string' ? b : Buffer.from(bytesOf(b)).toString('utf8'));
+    return JSON.parse(await this.text());
   }
   async arrayBuffer(): Promise<ArrayBuffer> {
-    const b = this.plainToRead();
+    const b = this.take();
     if (b === undefined) return toNative(this).arrayBuffer();
-    const bytes = b === null ? new Uint8Array(0) : bytesOf(b);
-    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    return copyToArrayBuffer(b === null || isPlainBody(b) ? b : await b);
   }
   async bytes(): Promise<Uint8Array> {
     return new Uint8Array(await this.arrayBuffer());
   }
+  async blob(): Promise<Blob> {
+    const b = this.take();
+    if (b === undefined) return toNative(this).blob();
+    const type = blobType(this.headers.get('content-type'));
+    return new Blob([copyToArrayBuffer(b === null || isPlainBody(b) ? b : await b)], { type });
+  }
+  async formData(): Promise<FormData> {
+    if (this.bodyUsed || (this.body?.locked ?? false)) throw unusable();
+    return toNative(this).formData();
+  }
 
   clone(): Response {
+    const native = this[kNative];
+    if (native !== undefined) return native.clone();
     const b = this[kBody];
-    if (this[kNative] !== undefined || this[kStream] !== undefined || this[kUsed] || (b !== null && !isPlainBody(b))) {
-      return toNative(this).clone();
-    }
+    const s = this[kStream] ?? b;
+    if (this[kUsed] || (isStream(s) && isUnusable(s))) throw new TypeError('Response.clone: Body has already been consumed.');
+    if (b !== null && !isPlainBody(b) && !isStream(b)) return toNative(this).clone();
     const copy = new LightResponse(null, undefined);
-    copy[kBody] = b;
+    if (isStream(b)) {
+      const [mine, theirs] = b.tee();
+      this[kBody] = mine;
+      copy[kBody] = theirs;
+    } else {
+      copy[kBody] = b;
+    }
     copy[kStatus] = this[kStatus];
     copy[kStatusText] = this[kStatusText];
     copy[kHeaders] = ownHeaders(this[kHeaders], b);
@@ -248,7 +353,18 @@ export class LightResponse {
     copy[kHeadLength] = this[kHeadLength];
     return copy as unknown as Response;
   }
+
+  /** What Node shows for its own Response. */
+  [inspect.custom](depth: number, options: InspectOptions): string {
+    const shown = {
+      status: this.status, statusText: this.statusText, headers: this.headers, body: this.body, bodyUsed: this.bodyUsed,
+      ok: this.ok, redirected: this.redirected, type: this.type, url: this.url,
+    };
+    return `Response ${formatWithOptions({ ...options, depth: options.depth ?? depth }, shown)}`;
+  }
 }
+Object.defineProperty(LightResponse.prototype, Symbol.toStringTag, { value: 'Response', configurable: true });
+Object.defineProperty(LightResponse, 'name', { value: 'Response' });
 
 /** A `Headers` of our own from what was given, with the default Content-Type of a string body. */
 function ownHeaders(source: HeadersInit | undefined, body: unknown): Headers {
@@ -288,8 +404,6 @@ export function toNative(r: LightResponse): Response {
 
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' }) as Record<string, string>;
 
-// Every other member is served by the platform object.
-forwardMembers(LightResponse.prototype, ['blob', 'formData'], [], toNative);
 registerResponseClass(LightResponse, LightResponse.prototype, toNative as (self: never) => object);
 
 /** What the writer sends, read without building anything. */
@@ -304,11 +418,11 @@ export interface ResponseParts {
 }
 
 /**
- * The light response's parts when the writer can send them itself, or null when the platform
- * object must (it was built, or the body is a Blob, FormData, URLSearchParams...).
+ * The light response's parts when the writer can send them itself, or null when it must go the
+ * general way (the platform object was built, the body is a Blob, FormData..., or it was read).
  */
 export function lightParts(r: unknown, out: ResponseParts): ResponseParts | null {
-  if (!isLight(r) || r[kNative] !== undefined) return null;
+  if (!isLight(r) || r[kNative] !== undefined || r[kUsed]) return null;
   let b = r[kBody];
   if (r[kStream] !== undefined) b = unwrap(r[kStream]);
   if (b !== null && !isPlainBody(b) && !isStream(b)) return null;

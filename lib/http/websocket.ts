@@ -6,7 +6,7 @@
 import type cryptoModule from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Exchange } from './exchange.js';
-import { servedRequest } from './request.js';
+import { ownerOf, servedRequest } from './request.js';
 
 // node:crypto (OpenSSL's set-up, MiBs a process) only once a WebSocket is accepted.
 let createHash: typeof cryptoModule.createHash | null = null;
@@ -392,23 +392,23 @@ export function extraHeaders(r: Response): string[] {
 export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOptions = {}): WebSocketUpgrade {
   const r = servedRequest(request);
   if (r === null) throw new TypeError('upgradeWebSocket: the request must be the one qilin gave the app');
+  const ex = ownerOf(r) as Exchange;
   if (r.method !== 'GET') throw new TypeError(`Invalid method: a WebSocket upgrade is a GET request, not ${r.method}`);
-  if (!hasToken(r.header('upgrade'), 'websocket')) throw new TypeError("Invalid Header: 'upgrade' header must contain 'websocket'");
-  if (!hasToken(r.header('connection'), 'upgrade')) throw new TypeError("Invalid Header: 'connection' header must contain 'Upgrade'");
-  const key = r.header('sec-websocket-key');
+  if (!hasToken(ex.header('upgrade'), 'websocket')) throw new TypeError("Invalid Header: 'upgrade' header must contain 'websocket'");
+  if (!hasToken(ex.header('connection'), 'upgrade')) throw new TypeError("Invalid Header: 'connection' header must contain 'Upgrade'");
+  const key = ex.header('sec-websocket-key');
   if (key === null) throw new TypeError("Invalid Header: 'sec-websocket-key' header must be set");
   if (!KEY.test(key)) throw new TypeError("Invalid Header: 'sec-websocket-key' header must be 16 bytes in base64");
-  if (r.header('sec-websocket-version') !== '13') throw new TypeError("Invalid Header: 'sec-websocket-version' header must be '13'");
+  if (ex.header('sec-websocket-version') !== '13') throw new TypeError("Invalid Header: 'sec-websocket-version' header must be '13'");
   const protocol = options.protocol ?? '';
   if (protocol !== '') {
-    const offered = (r.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
+    const offered = (ex.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(protocol)) {
       throw new TypeError(`Protocol '${protocol}' not in the request's protocol list (non negotiable)`);
     }
   }
   const idleTimeout = options.idleTimeout ?? 30;
   if (typeof idleTimeout !== 'number' || !(idleTimeout >= 0)) throw new TypeError(`idleTimeout must be a number of seconds >= 0, not ${String(idleTimeout)}`);
-  const ex = r.owner as Exchange;
   if (ex.upgrader === null) throw new TypeError('Invalid request: this connection cannot be upgraded to a WebSocket');
   if (ex.websocket !== null) throw new TypeError('upgradeWebSocket was called already for this request');
 

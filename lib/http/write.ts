@@ -1,69 +1,81 @@
-// The slower, general response paths: headers of any shape, platform Responses, streamed bodies
-// written with backpressure, the 500 for an app that failed and the 400 for a bad request.
+// The slower, general response paths: headers of any shape, platform and Response-like objects
+// (duck typing, as @hono/node-server and srvx write them), streamed bodies written with
+// backpressure (chunked, or framed by the app's own Content-Length), the 500 for an app that
+// failed and the 400 for a bad request.
 import { HAS_CONTENT_TYPE, type Exchange, type Wire } from './exchange.js';
 import { DRAIN_MS } from './body.js';
-import { nativeResponse } from './platform.js';
-import { isHeaders } from './response.js';
+import { checkField, pairsOf } from './fields.js';
+import { isHeaders, isPlainBody, isStream, type PlainBody } from './response.js';
 
 const SKIP = 2;
 
-/** HAS_CONTENT_TYPE, or SKIP for headers uWS sets itself (it frames the body; the app's would contradict it). */
-function headerFlags(lower: string): number {
+/**
+ * HAS_CONTENT_TYPE, or SKIP for headers the engine sets itself: it frames the body (the app's
+ * framing headers would contradict it), and uWS writes its own Date (two would go out).
+ */
+function headerFlags(lower: string, ownDate: boolean): number {
   switch (lower) {
     case 'content-type': return HAS_CONTENT_TYPE;
     case 'content-length': case 'transfer-encoding': case 'connection': case 'keep-alive': return SKIP;
+    case 'date': return ownDate ? SKIP : 0;
     default: return 0;
   }
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0]/;
+/** What a value holds beyond printable ASCII: checked further, and written as bytes (see put). */
+const PAST_ASCII = /[^\t\x20-\x7e]/;
+const NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 
-/** A header from a `Headers`: its name is lower case and both were validated when they were set. */
-function putChecked(res: Wire, name: string, value: string): number {
-  const f = headerFlags(name);
-  if (f !== SKIP) res.writeHeader(name, value);
-  return f & HAS_CONTENT_TYPE;
+/**
+ * One header onto the wire; `lower` is its name in lower case. A value is a ByteString (one byte per
+ * character, as node:http writes it); uWS writes a string's UTF-8, so a value past ASCII goes to
+ * it as its latin1 bytes.
+ */
+function put(res: Wire, name: string, lower: string, value: string, ownDate: boolean): number {
+  const f = headerFlags(lower, ownDate);
+  if (f === SKIP) return 0;
+  res.writeHeader(name, PAST_ASCII.test(value) ? Buffer.from(checkField(name, value), 'latin1') : value);
+  return f;
 }
 
-/** A header from a record or a list of pairs: nobody has checked it yet. */
-function putHeader(res: Wire, name: string, value: string): number {
-  const v = typeof value === 'string' ? value : String(value);
-  // uWS writes bytes as given: a CR/LF here would let a value forge headers (the platform throws too).
-  if (!TOKEN.test(name)) throw new TypeError(`invalid response header name: ${JSON.stringify(name)}`);
-  if (BAD_VALUE.test(v)) throw new TypeError(`invalid value for response header ${name}`);
-  const f = headerFlags(name.toLowerCase());
-  if (f !== SKIP) res.writeHeader(name, v);
-  return f & HAS_CONTENT_TYPE;
+/**
+ * A header from a `Headers`: its name is a lower-case token and its value was checked when it was
+ * set, unless the object only looks like one (a ponyfill's): then it is checked here.
+ */
+function putFromHeaders(res: Wire, name: string, value: string, ownDate: boolean): number {
+  if (!NAME.test(name)) checkField(name, value);
+  return put(res, name, name, value, ownDate);
 }
 
-/** A status text that cannot break the status line. */
-export function checkStatusText(text: string): string {
-  if (BAD_VALUE.test(text)) throw new TypeError('invalid statusText');
-  return text;
-}
-
-/** Header pairs of an array or any other iterable (a Map, say), else null for a record. */
-function pairsOf(headers: HeadersInit): Iterable<[string, string]> | null {
-  if (Array.isArray(headers)) return headers as [string, string][];
-  const it = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
-  return typeof it === 'function' ? (headers as unknown as Iterable<[string, string]>) : null;
+/**
+ * A header from a record or a list of pairs, its name as the app wrote it (as node:http sends it).
+ * The light Response checked them as it was made; a Response-like's were not: checked here.
+ */
+function putPair(res: Wire, name: unknown, value: unknown, ownDate: boolean): number {
+  const n = String(name);
+  const v = checkField(n, typeof value === 'string' ? value : String(value));
+  return put(res, n, n.toLowerCase(), v, ownDate);
 }
 
 /** Write the app's headers; returns HAS_CONTENT_TYPE when it set one. Set-Cookie values stay separate. */
-export function writeHeaders(res: Wire, headers: HeadersInit): number {
+export function writeHeaders(res: Wire, headers: HeadersInit, ownDate: boolean): number {
   let flags = 0;
-  const pairs = isHeaders(headers) ? null : pairsOf(headers);
   if (isHeaders(headers)) {
-    for (const [name, value] of headers) if (name !== 'set-cookie') flags |= putChecked(res, name, value);
-    for (const cookie of headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
-  } else if (pairs !== null) {
-    for (const [name, value] of pairs) flags |= putHeader(res, name, value);
+    for (const [name, value] of headers) if (name !== 'set-cookie') flags |= putFromHeaders(res, name, value, ownDate);
+    for (const cookie of headers.getSetCookie()) put(res, 'set-cookie', 'set-cookie', cookie, ownDate);
+    return flags;
+  }
+  const pairs = pairsOf(headers);
+  if (pairs !== null) {
+    for (const pair of pairs) {
+      const [name, value] = pair as [string, string];
+      flags |= putPair(res, name, value, ownDate);
+    }
   } else {
     for (const name in headers) {
       const value = (headers as Record<string, string | string[]>)[name]!;
-      if (Array.isArray(value)) for (const v of value) flags |= putHeader(res, name, v);
-      else flags |= putHeader(res, name, value);
+      if (Array.isArray(value)) for (const v of value) flags |= putPair(res, name, v, ownDate);
+      else flags |= putPair(res, name, value, ownDate);
     }
   }
   return flags;
@@ -73,32 +85,81 @@ export function writeHeaders(res: Wire, headers: HeadersInit): number {
 export function headerValue(headers: HeadersInit, name: string): string | null {
   if (isHeaders(headers)) return headers.get(name);
   const found: string[] = [];
-  const pairs = pairsOf(headers) ?? Object.entries(headers as Record<string, string | string[]>);
+  const pairs = (pairsOf(headers) ?? Object.entries(headers as Record<string, string | string[]>)) as Iterable<[string, unknown]>;
   for (const [k, v] of pairs) {
-    if (k!.toLowerCase() !== name) continue;
-    if (Array.isArray(v)) found.push(...v); else found.push(String(v));
+    if (String(k).toLowerCase() !== name) continue;
+    if (Array.isArray(v)) found.push(...v.map(String)); else found.push(String(v));
   }
   return found.length === 0 ? null : found.join(', ');
 }
 
-/** The app's own Content-Length, when it set a valid one (for HEAD), else -1. */
+/** The app's own Content-Length, when it set a valid one, else -1. */
 export function declaredLength(headers: HeadersInit): number {
   const v = headerValue(headers, 'content-length');
   return v !== null && /^\d{1,15}$/.test(v) ? Number(v) : -1;
 }
 
-/** A platform Response (or a light one whose body the platform must serve): its parts, then the same writer. */
-export function writePlatform(ex: Exchange, r: Response): Promise<void> | undefined {
-  if (!(r instanceof nativeResponse())) {
-    return ex.fail(new TypeError(`the app returned ${describe(r)}, not a Response`));
-  }
-  // A light response forwards these reads to its platform object.
-  return ex.writeParts(r.status, r.statusText, r.headers, r.body, -1);
+/** A status line as the wire carries it (see put). */
+export function statusBytes(line: string): string | Uint8Array {
+  return PAST_ASCII.test(line) ? Buffer.from(line, 'latin1') : line;
 }
 
-/** Stream a body with backpressure; the status and headers are out already. */
-export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>): Promise<void> {
-  let reader: ReadableStreamDefaultReader<Uint8Array>;
+/** Something with a Response's shape: a platform Response, or another implementation's (@whatwg-node's, say). */
+interface ResponseLike {
+  readonly status: number;
+  readonly statusText?: string;
+  readonly type?: string;
+  readonly headers?: HeadersInit | null;
+  readonly body?: unknown;
+  readonly bodyUsed?: boolean;
+}
+
+function isResponseLike(r: unknown): r is ResponseLike {
+  return typeof r === 'object' && r !== null && typeof (r as ResponseLike).status === 'number' && 'headers' in r && 'body' in r;
+}
+
+/**
+ * Any other response (a platform Response, a light one whose body the platform must serve, one
+ * from another fetch implementation), read by duck typing, then the same writer. What cannot be
+ * sent is the app's error: 500, logged.
+ */
+export function writePlatform(ex: Exchange, r: unknown): Promise<void> | undefined {
+  if (!isResponseLike(r)) return ex.fail(new TypeError(`the app returned ${describe(r)}, not a Response`));
+  const status = r.status;
+  if (r.type === 'error' || status === 0) {
+    return ex.fail(new TypeError('the app returned Response.error(), a network error: there is no response to send'));
+  }
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    return ex.fail(new RangeError(`the app's response has status ${status}: a response's status is 200 to 599`));
+  }
+  if (r.bodyUsed === true) return ex.fail(new TypeError('the app returned a response whose body was read already (Body is unusable)'));
+  let body = r.body ?? null;
+  if (body !== null && !isStream(body) && !isPlainBody(body)) {
+    const iterable = typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+      typeof (body as Iterable<unknown>)[Symbol.iterator] === 'function';
+    if (!iterable) return ex.fail(new TypeError(`the app's response has a body of ${describe(body)}: not a stream, string or bytes`));
+    // As undici takes an async iterable body (Node 20.6+ has ReadableStream.from).
+    body = (ReadableStream as unknown as { from(it: unknown): ReadableStream }).from(body);
+  }
+  return ex.writeParts(status, r.statusText ?? '', r.headers ?? undefined, body as PlainBody | ReadableStream<Uint8Array> | null, -1);
+}
+
+/** A chunk of a streamed body as bytes: strings as UTF-8 (as Node's own server writes them); anything else is the app's error. */
+function chunkBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === 'string') return Buffer.from(v);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  throw new TypeError(`the response body stream gave ${describe(v)}, not bytes (a Uint8Array, an ArrayBuffer or a string)`);
+}
+
+/**
+ * Stream a body with backpressure; the status and headers are out already. `declared`: the
+ * Content-Length the app set (the body is then framed by it, not chunked, and must have exactly
+ * that many bytes: otherwise the connection is cut, never a wrong frame), or -1.
+ */
+export async function streamBody(ex: Exchange, body: ReadableStream<unknown>, declared: number): Promise<void> {
+  let reader: ReadableStreamDefaultReader<unknown>;
   let total = 0;
   const piece = ex.listener.writePiece;
   try {
@@ -113,20 +174,28 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
     for (;;) {
       const { done, value } = await reader.read();
       if (ex.aborted || done) break;
-      if (value.byteLength === 0) continue;
-      total += value.byteLength;
-      if (piece > 0) await writeInPieces(ex, value, piece);
+      const bytes = chunkBytes(value);
+      if (bytes.byteLength === 0) continue;
+      if (declared >= 0 && total + bytes.byteLength > declared) {
+        throw new RangeError(`the response body is longer than the Content-Length the app set (${declared} bytes)`);
+      }
+      total += bytes.byteLength;
+      if (declared >= 0) await writeSized(ex, bytes, declared, piece);
+      else if (piece > 0) await writeInPieces(ex, bytes, piece);
       else {
         let ok = true;
-        ex.res.cork(() => { ok = ex.res.write(value); });
+        ex.res.cork(() => { ok = ex.res.write(bytes); });
         if (!ok) await ex.writable();
       }
       if (ex.aborted) break;
     }
+    if (!ex.aborted && declared >= 0 && total < declared) {
+      throw new RangeError(`the response body ended after ${total} of the ${declared} bytes its Content-Length says`);
+    }
   } catch (err) {
     if (!ex.aborted) {
       // The body failed mid-way: the status is out, so the only honest answer is a cut connection.
-      ex.listener.onError(`Error streaming response for ${ex.request.target}`, err);
+      ex.listener.onError(`Error streaming response for ${ex.target}`, err);
       ex.aborted = true;
       ex.res.close();
     }
@@ -140,10 +209,20 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
     if (!ex.finished) { ex.length = total; ex.logRequest(); ex.done(); }
     return;
   }
+  if (declared > 0) {
+    // The last byte ended the response (writeSized); only the accounting is left.
+    ex.body?.discard();
+    ex.length = total;
+    ex.contentLength = declared;
+    ex.logRequest();
+    ex.done();
+    return;
+  }
   if (ex.drainFirst()) {
     await ex.body!.drained(DRAIN_MS);
     if (ex.aborted) { if (!ex.finished) { ex.length = total; ex.logRequest(); ex.done(); } return; }
   }
+  if (declared === 0) { ex.res.cork(() => ex.end('')); return; }
   ex.res.cork(() => {
     ex.body?.discard();
     ex.length = total;
@@ -151,6 +230,35 @@ export async function streamBody(ex: Exchange, body: ReadableStream<Uint8Array>)
     ex.res.end(''); // the last, empty chunk; a draining worker said `Connection: close` in the headers
     ex.done();
   });
+}
+
+/**
+ * A chunk of a body framed by its Content-Length (uWS's tryEnd: the response ends itself with the
+ * last byte). What the socket does not take now is sent when it can take more. Pieces as in
+ * writeInPieces, for the same reason.
+ */
+async function writeSized(ex: Exchange, chunk: Uint8Array, total: number, piece: number): Promise<void> {
+  const res = ex.res;
+  let at = 0;
+  while (at < chunk.byteLength) {
+    if (piece > 0 && ex.mayBeCorked()) await ex.leaveCork();
+    if (ex.aborted) return;
+    const end = piece > 0 ? Math.min(chunk.byteLength, at + piece) : chunk.byteLength;
+    const part = at === 0 && end === chunk.byteLength ? chunk : chunk.subarray(at, end);
+    let ok = true;
+    let done = false;
+    let taken = part.byteLength;
+    res.cork(() => {
+      const before = res.getWriteOffset();
+      [ok, done] = res.tryEnd(part, total);
+      // A response that ended may not be touched again (uWS); one that did not says what it took.
+      if (!ok && !done) taken = res.getWriteOffset() - before;
+    });
+    if (done) return;
+    at += taken;
+    if (!ok) await ex.writable();
+    if (ex.aborted) return;
+  }
 }
 
 /**
@@ -192,6 +300,8 @@ export function writeError(ex: Exchange): void {
   ex.status = 500;
   ex.res.writeStatus('500 Internal Server Error');
   ex.res.writeHeader('content-type', 'text/html');
+  // HEAD: the headers GET would get and no body (one on the wire would be read as the next response).
+  if (ex.method === 'HEAD') { ex.endEmpty(ERROR_BODY.length); return; }
   ex.body?.discard();
   ex.length = ERROR_BODY.length;
   ex.logRequest();
@@ -210,13 +320,13 @@ export const TIMEOUT_BODY = errorPage(REASONS[503]!, TIMEOUT_DETAIL);
 
 /**
  * An error status and a closed connection for a request qilin will not hand to the app, or will
- * not wait for any longer (Gunicorn's page).
+ * not wait for any longer (Gunicorn's page; no body for a HEAD).
  */
-export function rejectRequest(res: Wire, status: number, detail: string): void {
+export function rejectRequest(res: Wire, status: number, detail: string, head = false): void {
   const reason = REASONS[status] ?? 'Bad Request';
   res.writeStatus(`${status} ${reason}`);
   res.writeHeader('content-type', 'text/html');
-  res.end(errorPage(reason, detail), true);
+  res.end(head ? '' : errorPage(reason, detail), true);
 }
 
 function escapeHtml(s: string): string {

@@ -92,6 +92,7 @@ function maxHeaderSize(s: Settings): number {
 export const nodeEngine: ServingEngine = {
   writePiece: 0,
   closesAtOnce: false, // lib/engines/node/linger.ts
+  writesDate: false, // node:http writes one only when the app set none
   boot: () => `node:http (Node ${process.version})`,
   listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
     if (bind.childFd === undefined) return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));

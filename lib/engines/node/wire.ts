@@ -28,6 +28,8 @@ export class NodeWire implements Wire {
   private reason: string | undefined = undefined;
   private readonly headers: string[] = [];
   private headSent = false;
+  /** Body bytes given to node (tryEnd). */
+  private written = 0;
   /** A header value went in as the latin1 text of its UTF-8 bytes (see writeHeader). */
   private binaryHead = false;
   get peerReadableLate(): boolean { return true; }
@@ -40,20 +42,26 @@ export class NodeWire implements Wire {
     rejectRequest(this, status, detail);
   }
 
-  writeStatus(line: string): void {
-    this.status = Number(line.slice(0, 3));
-    let reason = line.length > 4 ? line.slice(4) : undefined;
-    if (reason !== undefined && NON_ASCII.test(reason)) { reason = Buffer.from(reason, 'utf8').toString('latin1'); this.binaryHead = true; }
-    this.reason = reason;
+  writeStatus(line: string | Uint8Array): void {
+    const text = this.text(line);
+    this.status = Number(text.slice(0, 3));
+    this.reason = text.length > 4 ? text.slice(4) : undefined;
   }
 
-  writeHeader(name: string, value: string): void {
-    // uWS writes a value's UTF-8 bytes. Node refuses characters past U+00FF (a cut connection) and
-    // encodes the head as it encodes the first body chunk; so such a value (or status text) goes in
-    // as the latin1 text of its UTF-8 bytes, and the head then goes out as latin1 (end() hands node
-    // no string).
-    if (NON_ASCII.test(value)) { value = Buffer.from(value, 'utf8').toString('latin1'); this.binaryHead = true; }
-    this.headers.push(name, value);
+  writeHeader(name: string, value: string | Uint8Array): void {
+    this.headers.push(name, this.text(value));
+  }
+
+  /**
+   * Head text as node:http takes it: bytes as latin1 characters, one per byte (as uWS writes bytes).
+   * A string is UTF-8 on uWS's wire: past ASCII it goes in as the latin1 text of its UTF-8. Node
+   * encodes the head as it encodes the first body chunk, so with such a head end() hands node no
+   * string body.
+   */
+  private text(v: string | Uint8Array): string {
+    if (typeof v !== 'string') { this.binaryHead = true; return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'); }
+    if (NON_ASCII.test(v)) { this.binaryHead = true; return Buffer.from(v, 'utf8').toString('latin1'); }
+    return v;
   }
 
   private sendHead(): void {
@@ -80,6 +88,21 @@ export class NodeWire implements Wire {
   write(chunk: Uint8Array): boolean {
     if (!this.headSent) this.sendHead(); // no length: node frames it (chunked, or to the close on HTTP/1.0)
     return this.res.write(chunk);
+  }
+
+  /** Node takes the whole chunk (it buffers what the socket cannot take yet): not ok means wait for drain. */
+  tryEnd(chunk: Uint8Array, total: number): [boolean, boolean] {
+    if (!this.headSent) {
+      this.headers.push('content-length', String(total));
+      this.sendHead();
+    }
+    this.written += chunk.byteLength;
+    if (this.written >= total) { this.res.end(chunk); return [true, true]; }
+    return [this.res.write(chunk), false];
+  }
+
+  getWriteOffset(): number {
+    return this.written;
   }
 
   cork(fn: () => void): void {

@@ -118,6 +118,6 @@ class UwsUpgrade implements Upgrader {
       for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
     }
     const data: UwsSocketData = { socket };
-    res.upgrade(data, ex.request.header('sec-websocket-key')!, socket.protocol, '', this.context);
+    res.upgrade(data, ex.header('sec-websocket-key')!, socket.protocol, '', this.context);
   }
 }

@@ -20,6 +20,7 @@ const CORK_BUFFER = 16 * 1024;
 export const uwsEngine: ServingEngine = {
   writePiece: CORK_BUFFER - 16,
   closesAtOnce: true,
+  writesDate: true,
   boot: () => `${loadUws().build} (${loadUws().origin})`,
   listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
     if (listener.nodeApp) return Promise.reject(new ListenFailed('the uws engine cannot serve a Node-style app'));
