@@ -1,7 +1,7 @@
 // Loading Node-style apps: what qilin recognises, the engine it picks, factories with literal
 // arguments, app_interface, and one clear error line (exit 4) for everything it cannot serve.
 import t from 'tap';
-import { fixture, freePort, request, runQilin, startQilin } from './helpers.js';
+import { ENGINES, fixture, freePort, request, runQilin, startQilin } from './helpers.js';
 
 t.setTimeout(120_000);
 
@@ -52,6 +52,26 @@ t.test('engine choice for a Node-style app', async (t) => {
 t.test('--check-config loads a Node-style app', async (t) => {
   const r = await runQilin(['--check-config', app('koa-app.mjs')]);
   t.equal(r.code, 0, 'exit 0', { output: r.output });
+});
+
+const loading = (name: string) => fixture(`loading/${name}`);
+
+t.test('an itty-router AutoRouter, whose every property is a function (then too), is served by its fetch', async (t) => {
+  for (const engine of ENGINES) {
+    t.test(engine, async (t) => {
+      const q = await startQilin(t, [loading('itty-router.mjs')], { engine });
+      const hi = await request(q.url + '/');
+      t.equal(hi.status, 200);
+      t.equal(hi.body, '"hi"', "a route (AutoRouter's format is JSON)");
+      const json = await request(q.url + '/json');
+      t.match(json.headers['content-type'], /^application\/json/);
+      t.same(JSON.parse(json.body), { router: 'itty', path: '/json' }, 'a JSON route');
+      t.same(JSON.parse((await request(q.url + '/users/42')).body), { id: '42' }, 'a route with a parameter');
+      const missing = await request(q.url + '/missing');
+      t.equal(missing.status, 404, "AutoRouter's own 404");
+      t.notMatch(q.output, /Worker \(pid:\d+\) was sent|stuck/, 'no worker killed');
+    });
+  }
 });
 
 /** Each entry: the app URI (and extra args), the error line expected, exit 4. */
