@@ -75,14 +75,15 @@ export async function loadApp(uri: string, opts: LoadOptions = {}): Promise<Load
       throw new AppLoadError(`'${name}' in '${module}' is not a function: it cannot be called as a factory (it is ${describe(app)}).`);
     }
     try {
-      app = await (app as (...a: unknown[]) => unknown)(...args);
+      const made = (app as (...a: unknown[]) => unknown)(...args);
+      app = isPromised(made) ? await made : made;
     } catch (err) {
       throw new AppLoadError(`The factory '${name}' in '${module}' failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
     if (app === undefined || app === null) {
       throw new AppLoadError(`Failed to find application object: '${exportName.trim()}' returned ${app}.`);
     }
-  } else if (isThenable(app)) {
+  } else if (isPromised(app)) {
     // `export default NestFactory.create(AppModule)`: an app still being made.
     try {
       app = await app;
@@ -101,8 +102,14 @@ export async function loadApp(uri: string, opts: LoadOptions = {}): Promise<Load
   }
 }
 
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+/**
+ * An app still being made (a promise, a thenable): not an object with a fetch method, whatever
+ * else it has. itty-router's routers answer every property with a function, `then` included:
+ * awaiting one would register a route named THEN and wait forever.
+ */
+const isPromised = (v: unknown): v is PromiseLike<unknown> =>
+  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function' &&
+  typeof (v as { fetch?: unknown }).fetch !== 'function';
 
 /** A namespace-like object around the app (`{ default: app }`), not an app itself. */
 function isWrapper(v: unknown): boolean {

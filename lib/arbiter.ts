@@ -15,6 +15,7 @@ import { ControlServer, ControlSocketError, type StatusData } from './control.js
 import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from './engines/index.js';
 import type { ServedBind } from './engines/types.js';
 import { appDirectory, splitAppUri } from './app.js';
+import { uwsAdvice } from './app-shapes.js';
 import { resolveModule } from './loader.js';
 import { HOOKS, hookLog, type HookLog, type ServerHooks, type ServerInfo, type WorkerInfo } from './hooks.js';
 import { daemonReady } from './daemon.js';
@@ -835,7 +836,7 @@ export class Arbiter {
   private onWorkerMessage(w: WorkerRecord, msg: WorkerMessage): void {
     w.lastBeat = Date.now();
     if (msg.t === 'app') {
-      this.appLoaded(w, msg.style, msg.what);
+      this.appLoaded(w, msg.style, msg.what, msg.bare);
     } else if (msg.t === 'ready') {
       w.ready = true;
       this.log.debug(`Worker (pid:${w.pid}) ready`);
@@ -855,7 +856,7 @@ export class Arbiter {
   }
 
   /** A worker loaded the app: settle a provisional engine, or refuse a Node-style app on `uws`. */
-  private appLoaded(w: WorkerRecord, style: 'fetch' | 'node', what: string): void {
+  private appLoaded(w: WorkerRecord, style: 'fetch' | 'node', what: string, bare: boolean): void {
     if (w.stopping) return;
     const nodeOnUws = style === 'node' && this.engine.name === 'uws';
     if (!this.engineDecided) {
@@ -870,7 +871,7 @@ export class Arbiter {
     } else if (nodeOnUws && ![...this.workers.values()].some((o) => o.ready && !o.stopping)) {
       // Asked for uws, with nothing serving yet: a config error, as a uws-only bind would be.
       this.halt ??= new HaltServer(
-        `Invalid value for engine: "uws" (${this.app} is ${what}, a Node-style app: it needs the node engine; use --engine node or leave engine unset)`,
+        `Invalid value for engine: "uws" (${this.app} is ${what}, a Node-style app: it needs the node engine; use --engine node or leave engine unset${uwsAdvice(bare)})`,
         1,
       );
       this.wake();

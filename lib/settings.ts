@@ -181,7 +181,7 @@ export const SETTINGS: readonly SettingDef[] = [
   {
     name: 'app_interface', section: 'Server Mechanics', flags: ['--app-interface'], meta: 'STRING', type: 'choice',
     choices: APP_INTERFACES, default: 'auto',
-    desc: 'How to call a bare function app: `fetch` (request) => Response, `node` (req, res), or `auto`: by its declared parameters (one: fetch, two or more: node). Frameworks are recognised whatever it says; a mismatch is an error.',
+    desc: 'How to call a bare function app: `fetch` (request, info) => Response, `node` (req, res), or `auto`: by its declared parameters, read from its source: a rest parameter only, a parameter named like a response (`res`, `reply`) or a third named `next` is node; a second named like a context (`info`, `ctx`, `env`, `loadContext`) is fetch; otherwise one parameter is fetch, two or more node. The worker logs how it took the function and why. Frameworks are recognised whatever it says; a mismatch is an error.',
   },
   {
     name: 'preload_app', section: 'Server Mechanics', flags: ['--preload'], type: 'bool', default: false,

@@ -36,7 +36,8 @@ export interface WorkerSpec {
  * retire: served max_requests, replace me; stats (metrics_bind) or else load (control socket): every second.
  */
 export type WorkerMessage =
-  | { t: 'app'; style: AppStyle; what: string }
+  /** `bare`: a bare function, which app_interface may call the other way. */
+  | { t: 'app'; style: AppStyle; what: string; bare: boolean }
   | { t: 'ready' } | { t: 'hb' } | { t: 'retire' }
   /**
    * With reload on, after loading the app (or failing to): the files it is made of, outside

@@ -1,7 +1,7 @@
 // Loading Node-style apps: what qilin recognises, the engine it picks, factories with literal
 // arguments, app_interface, and one clear error line (exit 4) for everything it cannot serve.
 import t from 'tap';
-import { fixture, freePort, request, runQilin, startQilin } from './helpers.js';
+import { ENGINES, fixture, freePort, request, runQilin, startQilin } from './helpers.js';
 
 t.setTimeout(120_000);
 
@@ -52,6 +52,83 @@ t.test('engine choice for a Node-style app', async (t) => {
 t.test('--check-config loads a Node-style app', async (t) => {
   const r = await runQilin(['--check-config', app('koa-app.mjs')]);
   t.equal(r.code, 0, 'exit 0', { output: r.output });
+});
+
+const loading = (name: string) => fixture(`loading/${name}`);
+
+t.test('an itty-router AutoRouter, whose every property is a function (then too), is served by its fetch', async (t) => {
+  for (const engine of ENGINES) {
+    t.test(engine, async (t) => {
+      const q = await startQilin(t, [loading('itty-router.mjs')], { engine });
+      const hi = await request(q.url + '/');
+      t.equal(hi.status, 200);
+      t.equal(hi.body, '"hi"', "a route (AutoRouter's format is JSON)");
+      const json = await request(q.url + '/json');
+      t.match(json.headers['content-type'], /^application\/json/);
+      t.same(JSON.parse(json.body), { router: 'itty', path: '/json' }, 'a JSON route');
+      t.same(JSON.parse((await request(q.url + '/users/42')).body), { id: '42' }, 'a route with a parameter');
+      const missing = await request(q.url + '/missing');
+      t.equal(missing.status, 404, "AutoRouter's own 404");
+      t.match(q.output, /Serving 'default' in '[^']*itty-router\.mjs': an object with a fetch method \(fetch-style\)/, 'the worker says what it serves');
+      t.notMatch(q.output, /Worker \(pid:\d+\) was sent|stuck/, 'no worker killed');
+    });
+  }
+});
+
+t.test("Astro's @astrojs/node entry (mode: 'middleware'): an async (...args) handler is Node-style", async (t) => {
+  const entry = `${loading('astro-entry.mjs')}:handler`;
+  const [auto, asFetch] = await Promise.all([
+    startQilin(t, [entry]),
+    startQilin(t, ['--app-interface', 'fetch', entry], { engine: 'node' }),
+  ]);
+  t.match(auto.output, new RegExp(
+    `Serving 'handler' in '${esc(loading('astro-entry.mjs'))}': a function \\(\\.\\.\\.args\\), taken as Node-style \\(req, res\\) ` +
+    'by its parameters \\(a rest parameter only\\); set app_interface = fetch to call it as \\(request\\)',
+  ), 'the worker says how it took the function, why, and how to override');
+  t.match(auto.output, /Using engine: node .*a function \(\.\.\.args\), a Node-style app/, 'engine unset: node');
+  const page = await request(auto.url + '/');
+  t.equal(page.status, 200);
+  t.equal(page.body, '<h1>Astro page</h1>');
+  t.same(JSON.parse((await request(auto.url + '/api/hello')).body), { hello: 'astro', method: 'GET' });
+  t.equal((await request(auto.url + '/missing')).status, 404);
+
+  const r = await request(asFetch.url + '/');
+  t.equal(r.status, 500, 'called as fetch, it fails');
+  await asFetch.waitFor(/Error handling request \/ \([^\n]*set app_interface = node[^\n]*\)[^]*res\.writeHead is not a function/);
+  t.pass('the error line names app_interface = node');
+});
+
+t.test("React Router 7's createRequestHandler: (request, initialContext) is fetch-style, on both engines", async (t) => {
+  for (const engine of ENGINES) {
+    t.test(engine, async (t) => {
+      const q = await startQilin(t, [loading('react-router-app.mjs')], { engine });
+      t.match(q.output, /a function \(request, initialContext\), taken as fetch-style \(request\) by its parameters \(a second parameter named initialContext\); set app_interface = node/);
+      const hello = await request(q.url + '/hello');
+      t.equal(hello.status, 200);
+      t.match(hello.headers['content-type'], /^application\/json/);
+      const body = JSON.parse(hello.body);
+      t.same({ hello: body.hello, method: body.method }, { hello: 'world', method: 'GET' }, "a resource route's loader");
+      t.type(body.client, 'string', 'the second argument (info) reached the loader as its context');
+      t.equal((await request(q.url + '/text')).body, 'plain text');
+      const missing = await request(q.url + '/nope');
+      t.equal(missing.status, 404);
+      t.equal(missing.body, 'document /nope 404', "the server entry's answer");
+    });
+  }
+  t.test('called as (req, res), it fails: the error line names app_interface = fetch', async (t) => {
+    const q = await startQilin(t, ['--app-interface', 'node', loading('react-router-app.mjs')], { engine: 'node' });
+    t.equal((await request(q.url + '/hello')).status, 500);
+    await q.waitFor(/Error handling request \/hello \([^\n]*set app_interface = fetch[^\n]*\)[^]*Invalid URL/);
+    t.pass();
+  });
+});
+
+t.test('a (req, res) function on --engine uws: the refusal names app_interface', async (t) => {
+  const r = await run(['--engine', 'uws', fixture('node-apps/handler.mjs')]);
+  t.equal(r.code, 1, 'exit 1', { output: r.output });
+  const lines = r.output.split('\n').filter((l) => l.includes('Invalid value for engine'));
+  t.equal(lines.length, 1, 'one line');
+  t.match(lines[0], /a function \(req, res\), a Node-style app: .*set app_interface = fetch/);
 });
 
 /** Each entry: the app URI (and extra args), the error line expected, exit 4. */

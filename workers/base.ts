@@ -10,7 +10,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../lib/app.js';
-import type { LoadedApp, NodeApp } from '../lib/app-shapes.js';
+import { interfaceHint, servingLine, uwsAdvice, type LoadedApp, type NodeApp } from '../lib/app-shapes.js';
 import { bindUrl, formatBind } from '../lib/config.js';
 import { servingEngine } from '../lib/engines/index.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../lib/engines/types.js';
@@ -150,11 +150,14 @@ export abstract class Worker {
     }
     // reload: the arbiter watches the files the app is made of.
     if (moduleFiles) await this.send({ t: 'files', files: await moduleFiles.list(), loaded: true });
-    await this.send({ t: 'app', style: app.style, what: app.what });
+    // A guess is worth seeing without debug logs: it is what to change when it is wrong.
+    if (app.bare?.guessed) this.log.info(servingLine(app));
+    else this.log.debug(servingLine(app));
+    await this.send({ t: 'app', style: app.style, what: app.what, bare: app.bare !== null });
     if (app.style === 'node' && this.spec.engine === 'uws') {
       // The arbiter moves to the node engine and forks node workers in place of this one.
       if (this.spec.engineProvisional) return 0;
-      this.log.errorMsg(`${this.spec.app} is ${app.what}, a Node-style app: the uws engine cannot serve it (use --engine node, or leave engine unset)`);
+      this.log.errorMsg(`${this.spec.app} is ${app.what}, a Node-style app: the uws engine cannot serve it (use --engine node, or leave engine unset${uwsAdvice(app.bare !== null)})`);
       return APP_LOAD_ERROR;
     }
     this.servesNodeApp = app.style === 'node';
@@ -341,7 +344,11 @@ export abstract class Worker {
         writePiece: engine.writePiece,
         closesAtOnce: engine.closesAtOnce,
         writesDate: engine.writesDate,
-        onError: (msg, err) => worker.log.exception(msg, err),
+        onError: (msg, err) => {
+          // A bare function called the wrong way fails with a TypeError: say which app_interface fits.
+          const hint = app.bare ? interfaceHint(app, err) : null;
+          worker.log.exception(hint ? `${msg} (${hint})` : msg, err);
+        },
         note: (level, msg) => worker.log.log(level, msg),
         websockets: new WebSocketHub(settings.websocket_max_message_size),
       };
