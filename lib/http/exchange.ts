@@ -13,7 +13,7 @@ import { checkStatusText } from './fields.js';
 import type { ForwardedPolicy } from './forwarded.js';
 import type { RequestLimits } from './rules.js';
 import {
-  TIMEOUT_BODY, TIMEOUT_DETAIL, declaredLength, headerValue, rejectRequest, statusBytes, streamBody, writeError, writeHeaders,
+  TIMEOUT_BODY, TIMEOUT_DETAIL, checkChunk, declaredLength, firstRead, headerValue, rejectRequest, statusBytes, streamBody, writeError, writeHeaders,
   writePlatform,
 } from './write.js';
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader, type WebSocketHub } from './websocket.js';
@@ -450,35 +450,19 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     status: number, statusText: string, headers: HeadersInit | undefined,
     body: PlainBody | ReadableStream<Uint8Array> | null, headLength: number,
   ): Promise<void> | undefined {
-    const res = this.res;
     const bodiless = status === 204 || status === 304 || status < 200;
     const head = this.method === 'HEAD';
     const streamed = body !== null && typeof body !== 'string' && isStream(body);
     if (streamed && isUnusable(body)) {
       return this.fail(new TypeError('the response body stream is locked or was read already (Body is unusable)'));
     }
-    const line = status !== 200 || statusText ? statusBytes(statusLine(status, checkStatusText(statusText))) : null;
-    this.started = true;
-    this.status = status;
-    if (line !== null) res.writeStatus(line);
-    const flags = headers === undefined ? 0 : writeHeaders(res, headers, this.listener.writesDate);
-    if (this.detailed) this.responseHeaders = headers;
-    if (typeof body === 'string' && !bodiless && !(flags & HAS_CONTENT_TYPE)) {
-      res.writeHeader('content-type', TEXT_PLAIN);
-      this.defaultType = true;
-    }
+    if (streamed && !bodiless && !head) return this.streamResponse(status, statusText, headers, body);
+    this.writeHead(status, statusText, headers, typeof body === 'string' && !bodiless);
     if (!bodiless && !head) {
       if (body === null) { this.end(''); return undefined; }
-      if (!streamed) {
-        if (this.drainFirst()) return this.body!.drained(DRAIN_MS).then(() => { if (!this.aborted) this.res.cork(() => this.end(body as PlainBody)); });
-        this.end(body as PlainBody);
-        return undefined;
-      }
-      // The app's Content-Length frames a stream (a file, a proxied response): kept, and held to.
-      const declared = headers === undefined ? -1 : declaredLength(headers);
-      // A close said at the end of a chunked body would land inside it: say it now.
-      if (this.listener.draining) res.writeHeader('connection', 'close');
-      return streamBody(this, body as ReadableStream<Uint8Array>, declared);
+      if (this.drainFirst()) return this.body!.drained(DRAIN_MS).then(() => { if (!this.aborted) this.res.cork(() => this.end(body as PlainBody)); });
+      this.end(body as PlainBody);
+      return undefined;
     }
     // No body on the wire.
     let length = -1;
@@ -489,6 +473,65 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     if (streamed) void body.cancel().catch(() => {});
     this.endEmpty(length);
     return undefined;
+  }
+
+  /** The status line and the app's headers (and the default Content-Type of a string body). */
+  private writeHead(status: number, statusText: string, headers: HeadersInit | undefined, stringBody: boolean): void {
+    const res = this.res;
+    const line = status !== 200 || statusText ? statusBytes(statusLine(status, checkStatusText(statusText))) : null;
+    this.started = true;
+    this.status = status;
+    if (line !== null) res.writeStatus(line);
+    const flags = headers === undefined ? 0 : writeHeaders(res, headers, this.listener.writesDate);
+    if (this.detailed) this.responseHeaders = headers;
+    if (stringBody && !(flags & HAS_CONTENT_TYPE)) {
+      res.writeHeader('content-type', TEXT_PLAIN);
+      this.defaultType = true;
+    }
+  }
+
+  /**
+   * A streamed body. Its first chunk is awaited before the head goes out when the app has it ready
+   * (within the turn): a stream that fails at once, or whose first chunk is no bytes, is then a
+   * 500 as any failed app, not a cut 200. A first chunk still to come (an event stream) does not
+   * hold the head back past the turn.
+   */
+  private streamResponse(status: number, statusText: string, headers: HeadersInit | undefined, body: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = body.getReader() as ReadableStreamDefaultReader<unknown>;
+    this.streamReader = reader; // cancelled at once if the client leaves meanwhile
+    return firstRead(reader).then((first) => {
+      if (this.aborted) {
+        // The client left (or request_timeout answered) before the head went out.
+        this.streamReader = undefined;
+        void reader.cancel().catch(() => {});
+        if (!this.finished) { this.status = status; this.logRequest(); this.done(); }
+        return undefined;
+      }
+      try {
+        if (first.error !== undefined) throw first.error;
+        if (first.result !== undefined && !first.result.done) checkChunk(first.result.value);
+      } catch (err) {
+        this.streamReader = undefined;
+        void reader.cancel().catch(() => {});
+        return this.fail(err);
+      }
+      let pending: Promise<void> | undefined;
+      // Outside uWS's handler now: every write is corked.
+      this.res.cork(() => {
+        try {
+          this.writeHead(status, statusText, headers, false);
+        } catch (err) {
+          pending = this.fail(err);
+          return;
+        }
+        // The app's Content-Length frames a stream (a file, a proxied response): kept, and held to.
+        const declared = headers === undefined ? -1 : declaredLength(headers);
+        // A close said at the end of a streamed body would land inside it: say it now.
+        if (this.listener.draining) this.res.writeHeader('connection', 'close');
+        pending = streamBody(this, reader, declared, first.read);
+      });
+      return pending;
+    });
   }
 
   /**

@@ -144,6 +144,31 @@ export function writePlatform(ex: Exchange, r: unknown): Promise<void> | undefin
   return ex.writeParts(status, r.statusText ?? '', r.headers ?? undefined, body as PlainBody | ReadableStream<Uint8Array> | null, -1);
 }
 
+/** The first read of a streamed body, and its outcome when it came within the turn. */
+export interface FirstRead {
+  readonly read: Promise<ReadableStreamReadResult<unknown>>;
+  readonly result?: ReadableStreamReadResult<unknown>;
+  readonly error?: unknown;
+}
+
+/** Start the first read; resolves once it settles or the event loop turns, whichever is first. */
+export function firstRead(reader: ReadableStreamDefaultReader<unknown>): Promise<FirstRead> {
+  const read = reader.read();
+  return new Promise((resolve) => {
+    let settled = false;
+    const timer = setImmediate(() => { if (!settled) { settled = true; resolve({ read }); } });
+    read.then(
+      (result) => { if (!settled) { settled = true; clearImmediate(timer); resolve({ read, result }); } },
+      (error: unknown) => { if (!settled) { settled = true; clearImmediate(timer); resolve({ read, error: error ?? new Error('the response body stream failed') }); } },
+    );
+  });
+}
+
+/** Throws the app's TypeError when a chunk is no bytes (see chunkBytes). */
+export function checkChunk(v: unknown): void {
+  chunkBytes(v);
+}
+
 /** A chunk of a streamed body as bytes: strings as UTF-8 (as Node's own server writes them); anything else is the app's error. */
 function chunkBytes(v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return v;
@@ -154,25 +179,23 @@ function chunkBytes(v: unknown): Uint8Array {
 }
 
 /**
- * Stream a body with backpressure; the status and headers are out already. `declared`: the
+ * Stream a body with backpressure; the status and headers are out already, `first` is the reader's
+ * first read (see firstRead). `declared`: the
  * Content-Length the app set (the body is then framed by it, not chunked, and must have exactly
  * that many bytes: otherwise the connection is cut, never a wrong frame), or -1.
  */
-export async function streamBody(ex: Exchange, body: ReadableStream<unknown>, declared: number): Promise<void> {
-  let reader: ReadableStreamDefaultReader<unknown>;
+export async function streamBody(
+  ex: Exchange, reader: ReadableStreamDefaultReader<unknown>, declared: number, first: Promise<ReadableStreamReadResult<unknown>>,
+): Promise<void> {
   let total = 0;
   const piece = ex.listener.writePiece;
-  try {
-    reader = body.getReader();
-  } catch (err) {
-    ex.fail(err);
-    return;
-  }
   ex.streamReader = reader; // cancelled at once if the client leaves while the app's stream is quiet
   ex.body?.unblock(); // a paused request body would also hold back the writable event
+  let next: Promise<ReadableStreamReadResult<unknown>> | null = first;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await (next ?? reader.read());
+      next = null;
       if (ex.aborted || done) break;
       const bytes = chunkBytes(value);
       if (bytes.byteLength === 0) continue;
