@@ -1,11 +1,11 @@
 import type { FrameworkApp } from '../../types.ts';
 
 const env = { NUXT_TELEMETRY_DISABLED: '1' };
-const nuxi = ['node', '../../node_modules/nuxi/bin/nuxi.mjs', 'build'];
+const nuxi = ['node', '../../node_modules/nuxt/bin/nuxt.mjs', 'build'];
 
 const app: FrameworkApp = {
   name: 'Nuxt 3 (Nitro node-listener)',
-  packages: ['nuxt', 'nitropack', 'h3', 'vue'],
+  packages: ['nuxt', 'nitropack', 'vue'],
   build: [
     { argv: nuxi, env },
     { argv: nuxi, env: { ...env, NITRO_PRESET: 'node-listener' } },
