@@ -302,9 +302,11 @@ function headerValue(h: http.IncomingHttpHeaders, field: string): string {
 }
 
 /** The compared fields of an answer, normalised: status, FIELDS, body. */
-function fieldsOf(a: Answer, req: CompatRequest, app: FrameworkApp): Map<string, string> {
+function fieldsOf(a: Answer, port: number, req: CompatRequest, app: FrameworkApp): Map<string, string> {
+  // Each server has its own port: an absolute URL the app echoes (request.url) differs by it alone.
+  const own = new RegExp(String.raw`\b(127\.0\.0\.1|localhost):${port}\b`, 'g');
   const norm = (value: string, field: string) => {
-    let v = value;
+    let v = value.replace(own, '$1:<port>');
     if (field === 'body') for (const re of app.bodyVaries ?? []) v = v.replace(re, '<varies>');
     return app.normalize ? app.normalize(v, field, req.name) : v;
   };
@@ -317,9 +319,9 @@ function fieldsOf(a: Answer, req: CompatRequest, app: FrameworkApp): Map<string,
 
 const framingOf = (a: Answer) => (a.chunked ? 'chunked' : a.headers['content-length'] !== undefined ? 'Content-Length' : 'close-delimited or none');
 
-function compare(own: Answer, q: Answer, req: CompatRequest, app: FrameworkApp, engine: Engine): RequestResult {
-  const a = fieldsOf(own, req, app);
-  const b = fieldsOf(q, req, app);
+function compare(own: Answer, q: Answer, ports: readonly [number, number], req: CompatRequest, app: FrameworkApp, engine: Engine): RequestResult {
+  const a = fieldsOf(own, ports[0], req, app);
+  const b = fieldsOf(q, ports[1], req, app);
   const diffs: FieldDiff[] = [];
   let framing: string | undefined;
   const ownFraming = framingOf(own);
@@ -375,7 +377,7 @@ async function exchange(app: FrameworkApp, ownPort: number, qPort: number, engin
     }
     ownSeen.set(req.name, own);
     qSeen.set(req.name, q);
-    results.push(compare(own, q, req, app, engine));
+    results.push(compare(own, q, [ownPort, qPort], req, app, engine));
   }
   return results;
 }
