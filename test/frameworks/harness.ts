@@ -47,6 +47,8 @@ export interface RequestResult {
   /** Content-Length against chunked: how each side framed the body (not a failure). */
   readonly framing?: string;
   readonly error?: string;
+  /** What the framework's own server answered: status, Content-Type, decoded body length. */
+  readonly answer?: string;
 }
 
 export interface Row {
@@ -338,7 +340,8 @@ function compare(own: Answer, q: Answer, ports: readonly [number, number], req: 
     diffs.push({ field, own: clip(ov), qilin: clip(qv), ...(listed ? { why: listed.why } : {}) });
   }
   const outcome = diffs.length === 0 ? 'identical' : diffs.every((d) => d.why !== undefined) ? 'listed' : 'failed';
-  return { name: req.name, outcome, diffs, ...(framing ? { framing } : {}) };
+  const answer = `${own.status} ${headerValue(own.headers, 'content-type') || '(no type)'}, ${Buffer.byteLength(own.body)} bytes`;
+  return { name: req.name, outcome, diffs, ...(framing ? { framing } : {}), answer };
 }
 
 const clip = (s: string, n = 400) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
