@@ -1,0 +1,53 @@
+import type { FrameworkApp } from '../../types.ts';
+
+// react-router-serve is an Express app: compression(), express.static for build/client, then
+// @react-router/express, whose res.append goes through Express's res.set (a charset on Content-Type).
+const compression = "react-router-serve runs Express's compression() in front of the app (br or gzip above 1 KiB, Vary: Accept-Encoding); createRequestHandler's Response is the app's own, uncompressed (the decoded bodies are compared)";
+const charset = "@react-router/express copies the Response's headers with Express's res.append, and Express's res.set adds a charset to a Content-Type that has none (text/html becomes text/html; charset=utf-8); createRequestHandler's Response carries the header as the app made it";
+const statics = "react-router-serve serves build/client (public/ files and /assets/) with express.static before the app, as React Router's Express template does; createRequestHandler has no static files, so the public file is the app's 404 page";
+const staticFields = ['status', 'content-type', 'content-length', 'etag', 'cache-control', 'last-modified', 'body'];
+
+const app: FrameworkApp = {
+  name: 'React Router 7 (framework mode, createRequestHandler)',
+  packages: ['react-router', '@react-router/dev', '@react-router/serve', 'react', 'react-dom'],
+  build: [{ argv: ['node', '../../node_modules/@react-router/dev/bin.js', 'build'] }],
+  buildOutput: ['build', '.react-router'],
+  own: { argv: ['node', '../../node_modules/@react-router/serve/bin.js', './build/server/index.js'] },
+  qilin: { app: 'server.mjs', engines: ['uws', 'node'] },
+  requests: [
+    { name: 'page', path: '/' },
+    { name: 'page-cookie', path: '/', headers: { cookie: 'name=Ada' } },
+    { name: 'json', path: '/api/json' },
+    {
+      name: 'post-json',
+      method: 'POST',
+      path: '/api/echo',
+      headers: { 'content-type': 'application/json' },
+      body: '{"hello":"world","n":1}',
+    },
+    {
+      name: 'post-form',
+      method: 'POST',
+      path: '/api/echo',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'hello=world&n=1',
+    },
+    { name: 'static', path: '/hello.txt' },
+    { name: 'static-304', path: '/hello.txt', conditionalOn: 'static' },
+    { name: 'redirect', path: '/go' },
+    { name: 'set-cookie', path: '/api/cookie' },
+    { name: 'not-found', path: '/nope' },
+    { name: 'head', method: 'HEAD', path: '/' },
+    { name: 'stream', path: '/stream' },
+  ],
+  differences: [
+    { request: '*', field: 'content-encoding', why: compression },
+    { request: '*', field: 'vary', why: compression },
+    { request: '*', field: 'content-type', why: charset },
+    ...(['static', 'static-304'] as const).flatMap((request) => staticFields.map((field) => ({ request, field, why: statics }))),
+  ],
+  notes:
+    "react-router-serve is an Express server: compression, build/client served by express.static (/assets/ with a year's immutable Cache-Control), a morgan access log, PORT/HOST; createRequestHandler(build) is the request handler alone, a fetch handler (request, loadContext) => Response that any server runs",
+};
+
+export default app;
