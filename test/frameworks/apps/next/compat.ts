@@ -38,6 +38,8 @@ const app: FrameworkApp = {
     { name: 'head', method: 'HEAD', path: '/' },
     { name: 'stream', path: '/stream' },
   ],
+  notes:
+    "next start listens (-p, -H, --keepAliveTimeout); everything it answers comes from the request handler a custom server gets too: pages, route handlers, public/ and .next/static, redirects, and gzip (Next compresses itself, compress: true by default). A custom server does not go with output: 'standalone'",
   uwsNeeds: 'getRequestHandler() takes node:http IncomingMessage and ServerResponse objects',
 };
 

@@ -39,6 +39,8 @@ const app: FrameworkApp = {
     { name: 'head', method: 'HEAD', path: '/' },
     { name: 'stream', path: '/stream' },
   ],
+  notes:
+    "node build listens (PORT, HOST, SOCKET_PATH, systemd socket activation), applies IDLE_TIMEOUT and shuts down gracefully (SHUTDOWN_TIMEOUT); build/handler.js's handler serves the rest: pages, endpoints, prerendered pages and static/ and /_app/ through sirv",
   uwsNeeds: "adapter-node's handler is a Polka middleware chain over node:http's req and res (sirv for the statics)",
 };
 
