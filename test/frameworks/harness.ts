@@ -133,10 +133,15 @@ function hookExit(): void {
   }
 }
 
-/** The environment of every command: production, no loader hooks of the process running the harness. */
-function childEnv(extra: Readonly<Record<string, string>> | undefined, port?: number): NodeJS.ProcessEnv {
+/**
+ * The environment of every command: production, no loader hooks of the process running the harness.
+ * Under tap, qilin keeps NODE_V8_COVERAGE (its coverage counts); builds and the frameworks' own servers
+ * do not (a framework's coverage is not ours, and a bundler's is large).
+ */
+function childEnv(extra: Readonly<Record<string, string>> | undefined, port?: number, coverage = false): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
   delete env.NODE_OPTIONS; // tap's and tsx's hooks are for the harness, not for the servers under test
+  if (!coverage) delete env.NODE_V8_COVERAGE;
   for (const k of Object.keys(env)) if (k.startsWith('TAP') || k.startsWith('_TAPJS')) delete env[k];
   env.PATH = [path.join(HERE, 'node_modules/.bin'), path.join(ROOT, 'node_modules/.bin'), env.PATH].join(path.delimiter);
   if (port !== undefined) Object.assign(env, { PORT: String(port), HOST: '127.0.0.1' });
@@ -449,7 +454,7 @@ async function runApp(id: string, log: (s: string) => void): Promise<FrameworkRe
     const qilins = await Promise.all(app.qilin.engines.map(async (engine) => {
       const port = await freePort();
       const argv = ['node', QILIN, '-w', '1', '-b', `127.0.0.1:${port}`, '--engine', engine, ...(app.qilin.args ?? []), app.qilin.app];
-      const p = start(argv, dir, childEnv(app.qilin.env));
+      const p = start(argv, dir, childEnv(app.qilin.env, undefined, true));
       started.push(p);
       return { engine, port, p };
     }));
