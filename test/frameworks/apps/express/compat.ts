@@ -4,8 +4,8 @@ import type { FrameworkApp } from '../../types.js';
 export default {
   name: 'Express 5',
   packages: ['express'],
-  own: { argv: ['node', '--import', 'tsx', 'server.ts'] },
-  qilin: { app: 'app.ts', engines: ['node'] },
+  own: { argv: ['node', 'server.js'] },
+  qilin: { app: 'app.js', engines: ['node'] },
   requests: standardRequests(),
   normalize: (value, field) =>
     // res.cookie's maxAge becomes an Expires computed at the time of the response.

@@ -4,8 +4,8 @@ import type { FrameworkApp } from '../../types.js';
 export default {
   name: 'Koa 3',
   packages: ['koa', '@koa/router'],
-  own: { argv: ['node', '--import', 'tsx', 'server.ts'] },
-  qilin: { app: 'app.ts', engines: ['node'] },
+  own: { argv: ['node', 'server.js'] },
+  qilin: { app: 'app.js', engines: ['node'] },
   requests: standardRequests(),
   normalize: (value, field) =>
     // Koa's Set-Cookie carries an Expires computed from maxAge at the time of the response.

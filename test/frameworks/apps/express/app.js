@@ -1,12 +1,12 @@
-// An Express 5 app as its docs write one; server.ts is app.listen(), qilin serves the export
-// (qilin app.ts, node engine).
+// An Express 5 app as its docs write one (JavaScript: @types/express is not installed here); server.js
+// is app.listen(), qilin serves the export (qilin app.js, node engine).
 import express from 'express';
 
 const items = [{ id: 1, name: 'first' }, { id: 2, name: 'second' }];
 
 /** The request's cookies (cookie-parser, in a smaller form). */
-function cookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+function cookies(header) {
+  const out = {};
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());

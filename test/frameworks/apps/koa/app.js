@@ -1,6 +1,7 @@
-// A Koa 3 app with @koa/router as their docs write one: the app is the export (qilin app.ts, node
-// engine: qilin serves app.callback()), server.ts is app.listen(). Koa has no body parser or static
-// middleware of its own (@koa/bodyparser, koa-static are separate): the body is read from ctx.req and
+// A Koa 3 app with @koa/router as their docs write one (JavaScript: @types/koa is not installed here):
+// the app is the export (qilin app.js, node engine: qilin serves app.callback()), server.js is
+// app.listen(). Koa has no body parser or static middleware of its own (@koa/bodyparser, koa-static
+// are separate): the body is read from ctx.req and
 // the static file is a route using Koa's own ctx.etag / ctx.lastModified / ctx.fresh.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -8,12 +9,12 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Router from '@koa/router';
-import Koa, { type Context } from 'koa';
+import Koa from 'koa';
 
 const items = [{ id: 1, name: 'first' }, { id: 2, name: 'second' }];
 const STATIC = path.resolve('static');
 
-async function rawBody(ctx: Context): Promise<string> {
+async function rawBody(ctx) {
   let body = '';
   for await (const chunk of ctx.req) body += chunk;
   return body;
@@ -49,7 +50,7 @@ router.post('/form', async (ctx) => {
 });
 
 router.get('/static/:file', async (ctx) => {
-  const file = path.join(STATIC, path.basename(ctx.params.file!));
+  const file = path.join(STATIC, path.basename(ctx.params.file));
   const st = await stat(file).catch(() => null);
   if (!st?.isFile()) return;
   ctx.status = 200;
