@@ -6,7 +6,7 @@ const app: FrameworkApp = {
   name: 'Next.js 16 (App Router, custom server)',
   packages: ['next', 'react', 'react-dom'],
   build: [{ argv: ['node', '../../node_modules/next/dist/bin/next', 'build'], env }],
-  buildOutput: ['.next', 'next-env.d.ts', 'cache'],
+  buildOutput: ['.next', 'cache'],
   own: {
     argv: ['node', '../../node_modules/next/dist/bin/next', 'start', '-H', '127.0.0.1'],
     env,

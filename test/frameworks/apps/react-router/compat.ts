@@ -11,7 +11,7 @@ const app: FrameworkApp = {
   name: 'React Router 7 (framework mode, createRequestHandler)',
   packages: ['react-router', '@react-router/dev', '@react-router/serve', 'react', 'react-dom'],
   build: [{ argv: ['node', '../../node_modules/@react-router/dev/bin.js', 'build'] }],
-  buildOutput: ['build', '.react-router'],
+  buildOutput: ['build'],
   own: { argv: ['node', '../../node_modules/@react-router/serve/bin.js', './build/server/index.js'] },
   qilin: { app: 'server.mjs', engines: ['uws', 'node'] },
   requests: [
