@@ -212,7 +212,12 @@ async function runCommand(cmd: Command, cwd: string, timeoutMs: number): Promise
   const code = await p.exited;
   clearTimeout(timer);
   killGroup(p.child, 'SIGKILL');
-  if (code !== 0) throw new Error(`\`${cmd.argv.join(' ')}\` failed (${code}):\n${tail(p.output())}`);
+  if (code !== 0) {
+    // The grid shows the first line: the build's own error, not the command.
+    const out = p.output();
+    const why = out.split('\n').map((l) => l.trim()).find((l) => /\b(error|cannot|failed)\b/i.test(l)) ?? `exit ${code}`;
+    throw new Error(`${why} (\`${cmd.argv.join(' ')}\` exited ${code}):\n${tail(out, 20)}`);
+  }
 }
 
 async function build(dir: string, app: FrameworkApp, log: (s: string) => void): Promise<FrameworkResult['build']> {
