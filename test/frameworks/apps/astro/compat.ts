@@ -1,4 +1,5 @@
-import type { FrameworkApp } from '../../types.ts';
+import { standardRequests } from '../../requests.js';
+import type { FrameworkApp } from '../../types.js';
 
 const env = { ASTRO_TELEMETRY_DISABLED: '1' };
 const astro = ['node', '../../node_modules/astro/astro.js', 'build'];
@@ -12,6 +13,17 @@ const site = { host: 'compat.test', origin: 'http://compat.test' };
 const statics = "@astrojs/node's middleware handler does not serve dist/client (public/ and /_astro/): its docs put express.static('dist/client/') in front of it, as the standalone server does itself; alone it answers Astro's 404 page";
 const staticFields = ['status', 'content-type', 'content-length', 'etag', 'cache-control', 'last-modified', 'body'];
 
+const paths = {
+  json: '/api/json',
+  'post-json': '/api/echo',
+  'post-form': '/api/echo',
+  static: '/hello.txt',
+  redirect: '/go',
+  'set-cookie': '/api/cookie',
+  'not-found': '/nope',
+  stream: '/stream',
+} as const;
+
 const app: FrameworkApp = {
   name: 'Astro 5 (@astrojs/node middleware handler)',
   packages: ['astro', '@astrojs/node'],
@@ -22,32 +34,9 @@ const app: FrameworkApp = {
   buildOutput: ['dist', 'dist-middleware', '.astro'],
   own: { argv: ['node', 'dist/server/entry.mjs'], env },
   qilin: { app: 'dist-middleware/server/entry.mjs:handler', env, engines: ['node'] },
-  requests: [
-    { name: 'page', path: '/' },
-    { name: 'page-cookie', path: '/', headers: { cookie: 'name=Ada' } },
-    { name: 'json', path: '/api/json' },
-    {
-      name: 'post-json',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/json', ...site },
-      body: '{"hello":"world","n":1}',
-    },
-    {
-      name: 'post-form',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...site },
-      body: 'hello=world&n=1',
-    },
-    { name: 'static', path: '/hello.txt' },
-    { name: 'static-304', path: '/hello.txt', conditionalOn: 'static' },
-    { name: 'redirect', path: '/go' },
-    { name: 'set-cookie', path: '/api/cookie' },
-    { name: 'not-found', path: '/nope' },
-    { name: 'head', method: 'HEAD', path: '/' },
-    { name: 'stream', path: '/stream' },
-  ],
+  requests: standardRequests(paths).map((r) =>
+    r.method === 'POST' ? { ...r, headers: { ...r.headers, ...site } } : r,
+  ),
   differences: (['static', 'static-304'] as const).flatMap((request) =>
     staticFields.map((field) => ({ request, field, why: statics })),
   ),

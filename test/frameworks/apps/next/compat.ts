@@ -1,6 +1,18 @@
-import type { FrameworkApp } from '../../types.ts';
+import { standardRequests } from '../../requests.js';
+import type { FrameworkApp } from '../../types.js';
 
 const env = { NEXT_TELEMETRY_DISABLED: '1' };
+
+const paths = {
+  json: '/api/json',
+  'post-json': '/api/echo',
+  'post-form': '/api/echo',
+  static: '/hello.txt',
+  redirect: '/go',
+  'set-cookie': '/api/cookie',
+  'not-found': '/nope',
+  stream: '/stream',
+} as const;
 
 const app: FrameworkApp = {
   name: 'Next.js 16 (App Router, custom server)',
@@ -12,32 +24,7 @@ const app: FrameworkApp = {
     env,
   },
   qilin: { app: 'server.mjs:handler', env, engines: ['node'] },
-  requests: [
-    { name: 'page', path: '/' },
-    { name: 'page-cookie', path: '/', headers: { cookie: 'name=Ada' } },
-    { name: 'json', path: '/api/json' },
-    {
-      name: 'post-json',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/json' },
-      body: '{"hello":"world","n":1}',
-    },
-    {
-      name: 'post-form',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'hello=world&n=1',
-    },
-    { name: 'static', path: '/hello.txt' },
-    { name: 'static-304', path: '/hello.txt', conditionalOn: 'static' },
-    { name: 'redirect', path: '/go' },
-    { name: 'set-cookie', path: '/api/cookie' },
-    { name: 'not-found', path: '/nope' },
-    { name: 'head', method: 'HEAD', path: '/' },
-    { name: 'stream', path: '/stream' },
-  ],
+  requests: standardRequests(paths),
   notes:
     "next start listens (-p, -H, --keepAliveTimeout); everything it answers comes from the request handler a custom server gets too: pages, route handlers, public/ and .next/static, redirects, and gzip (Next compresses itself, compress: true by default). A custom server does not go with output: 'standalone'",
   uwsNeeds: 'getRequestHandler() takes node:http IncomingMessage and ServerResponse objects',

@@ -1,7 +1,19 @@
-import type { FrameworkApp } from '../../types.ts';
+import { standardRequests } from '../../requests.js';
+import type { FrameworkApp } from '../../types.js';
 
 const env = { NUXT_TELEMETRY_DISABLED: '1' };
 const nuxi = ['node', '../../node_modules/nuxt/bin/nuxt.mjs', 'build'];
+
+const paths = {
+  json: '/api/json',
+  'post-json': '/api/echo',
+  'post-form': '/api/echo',
+  static: '/hello.txt',
+  redirect: '/go',
+  'set-cookie': '/api/cookie',
+  'not-found': '/nope',
+  stream: '/api/stream',
+} as const;
 
 const app: FrameworkApp = {
   name: 'Nuxt 3 (Nitro node-listener)',
@@ -13,32 +25,7 @@ const app: FrameworkApp = {
   buildOutput: ['.output', '.output-listener', '.nuxt', 'node_modules/.cache'],
   own: { argv: ['node', '.output/server/index.mjs'], env },
   qilin: { app: '.output-listener/server/index.mjs:listener', env, engines: ['node'] },
-  requests: [
-    { name: 'page', path: '/' },
-    { name: 'page-cookie', path: '/', headers: { cookie: 'name=Ada' } },
-    { name: 'json', path: '/api/json' },
-    {
-      name: 'post-json',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/json' },
-      body: '{"hello":"world","n":1}',
-    },
-    {
-      name: 'post-form',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'hello=world&n=1',
-    },
-    { name: 'static', path: '/hello.txt' },
-    { name: 'static-304', path: '/hello.txt', conditionalOn: 'static' },
-    { name: 'redirect', path: '/go' },
-    { name: 'set-cookie', path: '/api/cookie' },
-    { name: 'not-found', path: '/nope' },
-    { name: 'head', method: 'HEAD', path: '/' },
-    { name: 'stream', path: '/api/stream' },
-  ],
+  requests: standardRequests(paths),
   // Each build draws its own buildId (a UUID in window.__NUXT__.config); the two servers run two builds.
   bodyVaries: [/buildId:"[0-9a-f-]{36}"/g],
   differences: [

@@ -1,4 +1,5 @@
-import type { FrameworkApp } from '../../types.ts';
+import { standardRequests } from '../../requests.js';
+import type { FrameworkApp } from '../../types.js';
 
 // react-router-serve is an Express app: compression(), express.static for build/client, then
 // @react-router/express, whose res.append goes through Express's res.set (a charset on Content-Type).
@@ -7,6 +8,17 @@ const charset = "@react-router/express copies the Response's headers with Expres
 const statics = "react-router-serve serves build/client (public/ files and /assets/) with express.static before the app, as React Router's Express template does; createRequestHandler has no static files, so the public file is the app's 404 page";
 const staticFields = ['status', 'content-type', 'content-length', 'etag', 'cache-control', 'last-modified', 'body'];
 
+const paths = {
+  json: '/api/json',
+  'post-json': '/api/echo',
+  'post-form': '/api/echo',
+  static: '/hello.txt',
+  redirect: '/go',
+  'set-cookie': '/api/cookie',
+  'not-found': '/nope',
+  stream: '/stream',
+} as const;
+
 const app: FrameworkApp = {
   name: 'React Router 7 (framework mode, createRequestHandler)',
   packages: ['react-router', '@react-router/dev', '@react-router/serve', 'react', 'react-dom'],
@@ -14,32 +26,7 @@ const app: FrameworkApp = {
   buildOutput: ['build'],
   own: { argv: ['node', '../../node_modules/@react-router/serve/bin.js', './build/server/index.js'] },
   qilin: { app: 'server.mjs', engines: ['uws', 'node'] },
-  requests: [
-    { name: 'page', path: '/' },
-    { name: 'page-cookie', path: '/', headers: { cookie: 'name=Ada' } },
-    { name: 'json', path: '/api/json' },
-    {
-      name: 'post-json',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/json' },
-      body: '{"hello":"world","n":1}',
-    },
-    {
-      name: 'post-form',
-      method: 'POST',
-      path: '/api/echo',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'hello=world&n=1',
-    },
-    { name: 'static', path: '/hello.txt' },
-    { name: 'static-304', path: '/hello.txt', conditionalOn: 'static' },
-    { name: 'redirect', path: '/go' },
-    { name: 'set-cookie', path: '/api/cookie' },
-    { name: 'not-found', path: '/nope' },
-    { name: 'head', method: 'HEAD', path: '/' },
-    { name: 'stream', path: '/stream' },
-  ],
+  requests: standardRequests(paths),
   differences: [
     { request: '*', field: 'content-encoding', why: compression },
     { request: '*', field: 'vary', why: compression },
