@@ -82,15 +82,28 @@ function nodeApp(what: string, handler: NodeHandler, extra: Partial<Omit<NodeApp
   };
 }
 
+/**
+ * Nest's init() registers the routes; on Fastify (@nestjs/platform-fastify) the routes are added to
+ * a Fastify instance that Nest makes ready() only in its listen(), and a Fastify that is not ready
+ * answers no request: qilin never calls listen(), so it makes it ready itself.
+ */
+async function nestStart(nest: { init(): Promise<unknown>; getHttpAdapter(): unknown }): Promise<void> {
+  await nest.init();
+  const adapter = nest.getHttpAdapter();
+  if (!isObj(adapter) || !isFn(adapter.getType) || (adapter.getType as () => unknown).call(adapter) !== 'fastify') return;
+  const instance = isFn(adapter.getInstance) ? (adapter.getInstance as () => unknown).call(adapter) : null;
+  if (isObj(instance) && isFn(instance.ready)) await (instance.ready as () => Promise<unknown>).call(instance);
+}
+
 /** A Node framework or server, recognised by properties only it has; else null. */
 function nodeShape(v: unknown): NodeApp | null {
   if (!isObj(v)) return null;
   // NestJS (INestApplication): NestFactory.create built its HTTP server; init() registers the routes.
   if (isFn(v.getHttpAdapter) && isFn(v.getHttpServer) && isFn(v.init) && isFn(v.close)) {
-    const nest = v as { init(): Promise<unknown>; close(): Promise<unknown>; getHttpServer(): unknown };
+    const nest = v as { init(): Promise<unknown>; close(): Promise<unknown>; getHttpServer(): unknown; getHttpAdapter(): unknown };
     const server = nest.getHttpServer();
     if (isServer(server)) {
-      return nodeApp('a NestJS app', serverHandler(server), { server, start: () => nest.init(), close: () => nest.close() });
+      return nodeApp('a NestJS app', serverHandler(server), { server, start: () => nestStart(nest), close: () => nest.close() });
     }
   }
   // Fastify: builds its own node:http server at creation; ready() loads its plugins.

@@ -40,7 +40,19 @@ export interface Difference {
   readonly field: string;
   /** Why qilin's answer differs from the framework's own server, for the docs. */
   readonly why: string;
+  /** Only on this engine (default: every engine the app runs on). */
+  readonly engine?: 'uws' | 'node';
 }
+
+/** A compared field of a response: a header name in lower case (see harness.ts FIELDS), or 'body'. */
+export type Field = string;
+
+/**
+ * Makes a value that legitimately varies per response (a Date, a CSRF token or nonce, a build id in
+ * the body) the same on both sides before they are compared: return `value` with such parts replaced.
+ * Called for every compared field of every response (the decoded body as 'body').
+ */
+export type Normalize = (value: string, field: Field, request: RequestName) => string;
 
 export interface FrameworkApp {
   /** The grid's row: 'Next.js 16 (custom server)'. */
@@ -68,4 +80,12 @@ export interface FrameworkApp {
   readonly uwsNeeds?: string;
   /** What the framework's own server does that the handler qilin serves does not (for the docs). */
   readonly notes?: string;
+  /** Applied to both sides' values before comparing (see Normalize). */
+  readonly normalize?: Normalize;
+  /** Regexes whose matches in the body are replaced by `<varies>` on both sides: a shorthand for normalize. */
+  readonly bodyVaries?: readonly RegExp[];
+  /** The path polled until the servers answer (any status): default '/'. */
+  readonly readyPath?: string;
+  /** How long a server may take to answer after it started, in ms: default 30000. */
+  readonly startTimeout?: number;
 }

@@ -1,0 +1,5 @@
+export async function POST({ request }) {
+  const type = request.headers.get('content-type') ?? '';
+  if (type.startsWith('application/json')) return Response.json({ got: await request.json() });
+  return Response.json({ got: Object.fromEntries(await request.formData()) });
+}

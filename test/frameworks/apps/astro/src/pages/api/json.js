@@ -1,0 +1,3 @@
+export function GET() {
+  return Response.json({ framework: 'astro', items: [1, 2, 3] });
+}

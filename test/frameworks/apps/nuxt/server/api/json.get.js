@@ -1,0 +1,1 @@
+export default defineEventHandler(() => ({ framework: 'nuxt', items: [1, 2, 3] }));

@@ -1,0 +1,3 @@
+export function loader() {
+  return Response.json({ framework: 'react-router', items: [1, 2, 3] });
+}

@@ -1,0 +1,3 @@
+export function load({ cookies }) {
+  return { name: cookies.get('name') ?? 'stranger' };
+}
