@@ -136,6 +136,9 @@ for (const engine of ENGINES) t.test(engine, async (t) => {
     t.equal(r[1]!.headers['transfer-encoding'], undefined);
     t.equal(r[2]!.headers['content-length'], '10', "the app's own Content-Length");
     t.equal(r[3]!.body, 'Hello, World!');
+    const [s] = parseResponses((await rawExchange(q.port, get('/string-object', 'Connection: close\r\n'))).text);
+    t.equal(s!.body, '<p>an object</p>', 'a String object body');
+    t.equal(s!.headers['content-length'], '16', 'written whole with its length, not streamed');
   });
 
   t.test('204 and 304 have no body and 204 no Content-Length; the connection stays usable', async (t) => {

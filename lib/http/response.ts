@@ -174,7 +174,8 @@ export class LightResponse {
   constructor(body?: BodyInit | null, init?: ResponseInit) {
     const b: unknown = body === undefined || body === null ? null
       : typeof body === 'string' ? body
-        : typeof body === 'object' ? unwrap(body) : String(body); // WebIDL: any other value is a USVString
+        // WebIDL: any other value is a USVString, a String object too (Hono's html`` gives one).
+        : typeof body === 'object' && !(body instanceof String) ? unwrap(body) : String(body);
     if (isStream(b) && isUnusable(b)) throw new TypeError('Response body object should not be disturbed or locked');
     this[kBody] = b;
     this[kStatus] = 200;
