@@ -591,6 +591,9 @@ export function markdownReport(run: RunResult): string {
   }
   const framing = run.frameworks.flatMap((f) => f.rows.flatMap((r) => r.results.filter((x) => x.framing).map((x) => `| ${md(f.name)} | ${r.engine} | ${x.name} | ${md(x.framing!)} |`)));
   if (framing.length) out.push('## Framing', '', '| framework | engine | request | framing |', '| --- | --- | --- | --- |', ...framing, '');
+  // Node-style frameworks run on the node engine only: what each would need of the uws engine.
+  const needs = run.frameworks.filter((f) => f.uwsNeeds).map((f) => `| ${md(f.name)} | ${md(f.uwsNeeds!)} |`);
+  if (needs.length) out.push('## On the uws engine', '', 'What each Node-style framework would need to be served on the uws engine (it runs on the node engine):', '', '| framework | needs |', '| --- | --- |', ...needs, '');
   const failures = run.frameworks.flatMap((f) => f.rows.flatMap((r) => r.results.filter((x) => x.outcome === 'failed').map((x) =>
     `| ${md(f.name)} | ${r.engine} | ${x.name} | ${md(x.error ?? x.diffs.filter((d) => !d.why).map((d) => `${d.field}: own \`${d.own.slice(0, 80)}\`, qilin \`${d.qilin.slice(0, 80)}\``).join('; '))} |`)));
   if (failures.length) out.push('## Failures', '', '| framework | engine | request | what differs |', '| --- | --- | --- | --- |', ...failures, '');
