@@ -1,7 +1,7 @@
 // What an exported app is, told by duck typing, and how qilin serves each shape. The rules, in order
-// (README, "Apps"): an object with a `fetch` method is fetch-style (Hono, itty-router); then the
-// Node frameworks, each by properties no other shape has; then a bare function by its declared
-// parameters (guessInterface), unless `app_interface` says how to call it.
+// (docs/apps.md, "How qilin tells apps apart"): an object with a `fetch` method is fetch-style (Hono,
+// itty-router); then the Node frameworks, each by properties no other shape has; then a bare function
+// by its declared parameters (guessInterface), unless `app_interface` says how to call it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FetchHandler } from './http/exchange.js';
 

@@ -1,5 +1,5 @@
 // The one table of settings. The CLI parser, config file, env handling, validation, `--help`,
-// `--print-config` and the README's options section are all generated from it.
+// `--print-config` and the table in docs/settings.md are all generated from it.
 
 export type SettingType = 'int' | 'float' | 'string' | 'bool' | 'list' | 'choice' | 'map';
 
@@ -492,7 +492,7 @@ export function helpText(): string {
   return lines.join('\n') + '\n';
 }
 
-/** The README's options table, generated from the table (a test checks the README holds it). */
+/** The options table of docs/settings.md, generated from the table (a test checks the page holds it). */
 export function markdownTable(): string {
   const rows = ['| setting | flags | default | meaning |', '| --- | --- | --- | --- |'];
   for (const def of SETTINGS) {

@@ -5,7 +5,7 @@
 // - node engine: every case gets Gunicorn's outcome, or is in NODE_DIFFERENCES with the reason;
 //   that table must stay exact (a listed case that now matches fails too).
 // - uws engine: every request that reaches the app arrives as the corpus says (but for UWS_MISREADS);
-//   what each case gets is pinned per uWS build in a snapshot (README "Where qilin differs").
+//   what each case gets is pinned per uWS build in a snapshot (docs/differences.md).
 // - Node engine's Host-less differences are also run with a Host added, and must then match.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';

@@ -226,7 +226,7 @@ const MIGRATE = '/proc/sys/net/ipv4/tcp_migrate_req';
 
 /**
  * Zero-drop worker replacement with per-worker SO_REUSEPORT listeners needs net.ipv4.tcp_migrate_req=1
- * (README: "Where qilin differs"). Turn it on for this test file when we may, and put it back after.
+ * (docs/differences.md). Turn it on for this test file when we may, and put it back after.
  * Returns why it could not be turned on, or null when it is on.
  */
 export function enableReusePortMigration(t: Teardown): string | null {

@@ -12,7 +12,7 @@ const head = (lines: string[]) => lines.join('\r\n') + '\r\n\r\n';
 /**
  * [what, bytes, the status a lone copy gets on the node engine, and on the uws engine (null: uWS's
  * own parser refuses it before qilin sees it: 20.30 closes the connection or holds it without an
- * answer until its idle timeout, as the README's engine table says; 20.57 answers 400 or 505)]
+ * answer until its idle timeout, as the engine table in docs/design.md says; 20.57 answers 400 or 505)]
  */
 const REFUSED: [string, string, number, number | null][] = [
   ['CL.CL: two different Content-Length', head(['POST / HTTP/1.1', 'Host: x', 'Content-Length: 5', 'Content-Length: 45']) + 'hello', 400, 400],
