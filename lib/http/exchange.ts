@@ -13,7 +13,7 @@ import { checkStatusText } from './fields.js';
 import type { ForwardedPolicy } from './forwarded.js';
 import type { RequestLimits } from './rules.js';
 import {
-  TIMEOUT_BODY, TIMEOUT_DETAIL, checkChunk, declaredLength, firstRead, headerValue, rejectRequest, statusBytes, streamBody, writeError, writeHeaders,
+  HAS_CONTENT_TYPE, TIMEOUT_BODY, TIMEOUT_DETAIL, checkChunk, declaredLength, firstRead, headerValue, rejectRequest, statusBytes, streamBody, writeError, writeHeaders,
   writePlatform,
 } from './write.js';
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader, type WebSocketHub } from './websocket.js';
@@ -632,8 +632,6 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   }
 }
 
-/** writeHeaders() result bit: the app set a Content-Type. */
-export const HAS_CONTENT_TYPE = 1;
 
 /** The app answered a client that is gone: let its stream know. */
 function cancelBody(r: Response): void {

@@ -5,7 +5,7 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, type Settings } from '../settings.js';
 import { expand, formatPeerAddress } from './address.js';
-import { seen, type Refusal } from './rules.js';
+import { lengthBit, seen, type HeaderWatch, type Refusal } from './rules.js';
 
 /** forwarded_allow_ips, proxy_allow_ips: addresses and networks, or `*`. */
 export interface AllowList {
@@ -66,18 +66,6 @@ function hostBitsSet(addr: string, family: number, bits: number): boolean {
     const keep = Math.max(0, Math.min(width, bits - i * width));
     return (g & ((1 << (width - keep)) - 1)) !== 0;
   });
-}
-
-/** The headers checkHeaders notes (`seen.forwarded`): a length filter first, so most names cost one AND. */
-export interface HeaderWatch {
-  /** Bit n: a watched name is n characters long (bit 31: 31 or more). */
-  readonly lengths: number;
-  /** Lower-case names. */
-  readonly names: ReadonlySet<string>;
-}
-
-export function lengthBit(length: number): number {
-  return 1 << (length > 31 ? 31 : length);
 }
 
 /** What a listener trusts: null when nobody can be (forwarded_allow_ips empty). */

@@ -2,7 +2,18 @@
 // settings and RFC 9112's framing rules (the ones request smuggling lives in). Each engine's parser
 // does part of this; what it lets through is checked here, on the headers it hands over.
 import type { Settings } from '../settings.js';
-import { lengthBit, type HeaderWatch } from './forwarded.js';
+
+/** The headers checkHeaders notes (`seen.forwarded`): a length filter first, so most names cost one AND. */
+export interface HeaderWatch {
+  /** Bit n: a watched name is n characters long (bit 31: 31 or more). */
+  readonly lengths: number;
+  /** Lower-case names. */
+  readonly names: ReadonlySet<string>;
+}
+
+export function lengthBit(length: number): number {
+  return 1 << (length > 31 ? 31 : length);
+}
 
 /** limit_request_* settings; 0 = no limit. */
 export interface RequestLimits {

@@ -2,11 +2,13 @@
 // (duck typing, as @hono/node-server and srvx write them), streamed bodies written with
 // backpressure (chunked, or framed by the app's own Content-Length), the 500 for an app that
 // failed and the 400 for a bad request.
-import { HAS_CONTENT_TYPE, type Exchange, type Wire } from './exchange.js';
+import type { Exchange, Wire } from './exchange.js';
 import { DRAIN_MS } from './body.js';
 import { checkField, pairsOf } from './fields.js';
 import { isHeaders, isPlainBody, isStream, type PlainBody } from './response.js';
 
+/** writeHeaders() result bit: the app set a Content-Type. */
+export const HAS_CONTENT_TYPE = 1;
 const SKIP = 2;
 
 /**
