@@ -62,9 +62,16 @@ for (const engine of ENGINES) {
 }
 
 t.test(`${ENGINES[0]}: a long loop two calls deep is logged with every frame`, async (t) => {
-  const { q, stuck } = await stallAndReplace(t, ENGINES[0]!, '/crunch');
-  const report = stuckReports(q, stuck).find((r) => r.includes('sumOfRoots')) ?? '';
-  const frames = report.split('\n').slice(1, 4);
+  let { q, stuck } = await stallAndReplace(t, ENGINES[0]!, '/crunch');
+  let report = stuckReports(q, stuck).find((r) => r.includes('sumOfRoots'));
+  if (report === undefined) {
+    // The watchdog waits a bounded time for the main thread to pause; on a machine loaded past that
+    // (another test file's servers and builds beside this one) it says "no stack". Once more.
+    t.comment(`no frames on the first stall (${stuckReports(q, stuck).join(' | ') || 'no report'}): again`);
+    ({ q, stuck } = await stallAndReplace(t, ENGINES[0]!, '/crunch'));
+    report = stuckReports(q, stuck).find((r) => r.includes('sumOfRoots'));
+  }
+  const frames = (report ?? '').split('\n').slice(1, 4);
   t.match(frames[0], new RegExp(`at sumOfRoots \\(.*stuck-app\\.ts:${lineOf('total += Math.sqrt(i)')}:\\d+\\)`), 'the loop');
   t.match(frames[1], new RegExp(`at summarise \\(.*stuck-app\\.ts:${lineOf('return sumOfRoots(n)')}:\\d+\\)`), 'its caller');
   t.match(frames[2], new RegExp(`at app \\(.*stuck-app\\.ts:${lineOf("'/crunch'")}:\\d+\\)`), 'the handler');
