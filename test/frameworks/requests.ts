@@ -5,6 +5,18 @@ import type { CompatRequest, RequestName } from './types.js';
 export const FORM = 'name=Ada+Lovelace&lang=ts';
 export const JSON_BODY = JSON.stringify({ name: 'Ada', tags: ['math', 'engines'], n: 1843 });
 
+/** The paths of the apps whose frameworks route by file (Next.js, SvelteKit, Nuxt, Astro, React Router). */
+export const ROUTED_PATHS = {
+  json: '/api/json',
+  'post-json': '/api/echo',
+  'post-form': '/api/echo',
+  static: '/hello.txt',
+  redirect: '/go',
+  'set-cookie': '/api/cookie',
+  'not-found': '/nope',
+  stream: '/stream',
+} as const satisfies Partial<Record<RequestName, string>>;
+
 export function standardRequests(paths: Partial<Record<RequestName, string>> = {}, omit: readonly RequestName[] = []): CompatRequest[] {
   const p = (name: RequestName, fallback: string) => paths[name] ?? fallback;
   const all: CompatRequest[] = [

@@ -1,4 +1,4 @@
-import { standardRequests } from '../../requests.js';
+import { ROUTED_PATHS, standardRequests } from '../../requests.js';
 import type { FrameworkApp } from '../../types.js';
 
 const env = { ASTRO_TELEMETRY_DISABLED: '1' };
@@ -13,16 +13,7 @@ const site = { host: 'compat.test', origin: 'http://compat.test' };
 const statics = "@astrojs/node's middleware handler does not serve dist/client (public/ and /_astro/): its docs put express.static('dist/client/') in front of it, as the standalone server does itself; alone it answers Astro's 404 page";
 const staticFields = ['status', 'content-type', 'content-length', 'etag', 'cache-control', 'last-modified', 'body'];
 
-const paths = {
-  json: '/api/json',
-  'post-json': '/api/echo',
-  'post-form': '/api/echo',
-  static: '/hello.txt',
-  redirect: '/go',
-  'set-cookie': '/api/cookie',
-  'not-found': '/nope',
-  stream: '/stream',
-} as const;
+const paths = ROUTED_PATHS;
 
 const app: FrameworkApp = {
   name: 'Astro 5 (@astrojs/node middleware handler)',

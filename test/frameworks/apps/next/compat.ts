@@ -1,18 +1,9 @@
-import { standardRequests } from '../../requests.js';
+import { ROUTED_PATHS, standardRequests } from '../../requests.js';
 import type { FrameworkApp } from '../../types.js';
 
 const env = { NEXT_TELEMETRY_DISABLED: '1' };
 
-const paths = {
-  json: '/api/json',
-  'post-json': '/api/echo',
-  'post-form': '/api/echo',
-  static: '/hello.txt',
-  redirect: '/go',
-  'set-cookie': '/api/cookie',
-  'not-found': '/nope',
-  stream: '/stream',
-} as const;
+const paths = ROUTED_PATHS;
 
 const app: FrameworkApp = {
   name: 'Next.js 16 (App Router, custom server)',

@@ -1,19 +1,10 @@
-import { standardRequests } from '../../requests.js';
+import { ROUTED_PATHS, standardRequests } from '../../requests.js';
 import type { FrameworkApp } from '../../types.js';
 
 const env = { NUXT_TELEMETRY_DISABLED: '1' };
 const nuxi = ['node', '../../node_modules/nuxt/bin/nuxt.mjs', 'build'];
 
-const paths = {
-  json: '/api/json',
-  'post-json': '/api/echo',
-  'post-form': '/api/echo',
-  static: '/hello.txt',
-  redirect: '/go',
-  'set-cookie': '/api/cookie',
-  'not-found': '/nope',
-  stream: '/api/stream',
-} as const;
+const paths = { ...ROUTED_PATHS, stream: '/api/stream' } as const;
 
 const app: FrameworkApp = {
   name: 'Nuxt 3 (Nitro node-listener)',

@@ -1,4 +1,4 @@
-import { standardRequests } from '../../requests.js';
+import { ROUTED_PATHS, standardRequests } from '../../requests.js';
 import type { FrameworkApp } from '../../types.js';
 
 // react-router-serve is an Express app: compression(), express.static for build/client, then
@@ -8,16 +8,7 @@ const charset = "@react-router/express copies the Response's headers with Expres
 const statics = "react-router-serve serves build/client (public/ files and /assets/) with express.static before the app, as React Router's Express template does; createRequestHandler has no static files, so the public file is the app's 404 page";
 const staticFields = ['status', 'content-type', 'content-length', 'etag', 'cache-control', 'last-modified', 'body'];
 
-const paths = {
-  json: '/api/json',
-  'post-json': '/api/echo',
-  'post-form': '/api/echo',
-  static: '/hello.txt',
-  redirect: '/go',
-  'set-cookie': '/api/cookie',
-  'not-found': '/nope',
-  stream: '/stream',
-} as const;
+const paths = ROUTED_PATHS;
 
 const app: FrameworkApp = {
   name: 'React Router 7 (framework mode, createRequestHandler)',

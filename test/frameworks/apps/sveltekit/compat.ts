@@ -1,4 +1,4 @@
-import { standardRequests } from '../../requests.js';
+import { ROUTED_PATHS, standardRequests } from '../../requests.js';
 import type { FrameworkApp } from '../../types.js';
 
 // adapter-node takes the site's origin from ORIGIN (its docs' advice behind anything but a plain
@@ -7,16 +7,7 @@ import type { FrameworkApp } from '../../types.js';
 const ORIGIN = 'http://compat.test';
 const env = { ORIGIN };
 
-const paths = {
-  json: '/api/json',
-  'post-json': '/api/echo',
-  'post-form': '/api/echo',
-  static: '/hello.txt',
-  redirect: '/go',
-  'set-cookie': '/api/cookie',
-  'not-found': '/nope',
-  stream: '/stream',
-} as const;
+const paths = ROUTED_PATHS;
 
 const app: FrameworkApp = {
   name: 'SvelteKit 2 (adapter-node handler)',
