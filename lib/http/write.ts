@@ -205,6 +205,12 @@ export async function streamBody(
         throw new RangeError(`the response body is longer than the Content-Length the app set (${declared} bytes)`);
       }
       total += bytes.byteLength;
+      if (declared >= 0 && total === declared && ex.drainFirst()) {
+        // The last byte ends the response (and a closing connection with it): drain an unread
+        // request body first, as for a chunked body's last chunk below.
+        await ex.body!.drained(DRAIN_MS);
+        if (ex.aborted) break;
+      }
       if (declared >= 0) await writeSized(ex, bytes, declared, piece);
       else if (piece > 0) await writeInPieces(ex, bytes, piece);
       else {
