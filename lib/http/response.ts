@@ -343,7 +343,7 @@ export class LightResponse {
     if (isStream(b)) {
       const [mine, theirs] = b.tee();
       this[kBody] = mine;
-      copy[kBody] = theirs;
+      copy[kBody] = clonedChunks(theirs);
     } else {
       copy[kBody] = b;
     }
@@ -366,6 +366,23 @@ export class LightResponse {
 }
 Object.defineProperty(LightResponse.prototype, Symbol.toStringTag, { value: 'Response', configurable: true });
 Object.defineProperty(LightResponse, 'name', { value: 'Response' });
+
+/**
+ * The clone's branch of a teed body: each chunk structured-cloned (the fetch spec tees a body with
+ * cloneForBranch2), so that a reader changing its chunks in place cannot change the other's.
+ * Pulled only when read, as the branch itself.
+ */
+function clonedChunks(branch: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = branch.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(structuredClone(value));
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
 
 /** A `Headers` of our own from what was given, with the default Content-Type of a string body. */
 function ownHeaders(source: HeadersInit | undefined, body: unknown): Headers {
