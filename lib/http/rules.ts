@@ -2,6 +2,7 @@
 // settings and RFC 9112's framing rules (the ones request smuggling lives in). Each engine's parser
 // does part of this; what it lets through is checked here, on the headers it hands over.
 import type { Settings } from '../settings.js';
+import { isToken } from './fields.js';
 
 /** The headers checkHeaders notes (`seen.forwarded`): a length filter first, so most names cost one AND. */
 export interface HeaderWatch {
@@ -57,7 +58,6 @@ export const seen = {
 /** Control characters a header value must not hold (HTAB is allowed). */
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^[0-9]{1,15}$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Request line longer than limit_request_line (Gunicorn: LimitRequestLine, 400). */
 export function lineTooLong(limits: RequestLimits, method: string, target: string): Refusal | null {
@@ -128,7 +128,7 @@ function checkCodings(codings: string, lengths: number, http10: boolean): Refusa
   if (http10) return [400, 'Transfer-Encoding in an HTTP/1.0 request'];
   if (lengths > 0) return [400, 'Content-Length with Transfer-Encoding'];
   const all = codings.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
-  if (all.length === 0 || !all.every((c) => TOKEN.test(c))) return [400, 'Invalid Transfer-Encoding'];
+  if (all.length === 0 || !all.every(isToken)) return [400, 'Invalid Transfer-Encoding'];
   // `identity` changes nothing (RFC 2616's no-op coding, still sent by old clients): skipped before
   // `chunked`; after it, chunked is not the final coding and the length cannot be known (RFC 9112
   // 6.1, Gunicorn's rule): refused, as anything else after chunked.
