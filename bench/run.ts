@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bindOnce } from '../lib/ports.js';
+import { bindOnce } from '../lib/arbiter/ports.js';
 import { loadUws } from '../lib/engines/uws/load.js';
 
 // Runs from dist/bench/run.js; the project root is where package.json is.

@@ -8,7 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bindOnce } from '../lib/ports.js';
+import { bindOnce } from '../lib/arbiter/ports.js';
 import { loadUws } from '../lib/engines/uws/load.js';
 
 function findRoot(dir: string): string {

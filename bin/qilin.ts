@@ -2,16 +2,16 @@
 // qilin [OPTIONS] [APP_MODULE]
 // qilin ctl [--socket PATH] status|reload|scale N|stop [--json]
 import process from 'node:process';
-import { AppLoadError, appDirectory, loadApp } from '../lib/app.js';
-import { Arbiter, livePid, VERSION } from '../lib/arbiter.js';
-import { parseBind, resolveConfig } from '../lib/config.js';
-import { daemonize, enterDaemon } from '../lib/daemon.js';
+import { AppLoadError, appDirectory, loadApp } from '../lib/app/load.js';
+import { Arbiter, livePid, VERSION } from '../lib/arbiter/arbiter.js';
+import { parseBind, resolveConfig } from '../lib/config/resolve.js';
+import { daemonize, enterDaemon } from '../lib/ops/daemon.js';
 import { chooseEngine, engineReport } from '../lib/engines/index.js';
-import { Logger } from '../lib/log.js';
-import { cannotSwitch, ownerWarning } from '../lib/privileges.js';
-import { runCtl } from '../lib/ctl.js';
-import { checkTls } from '../lib/tls.js';
-import { ConfigError, helpText, type Settings } from '../lib/settings.js';
+import { Logger } from '../lib/ops/log.js';
+import { cannotSwitch, ownerWarning } from '../lib/ops/privileges.js';
+import { runCtl } from '../lib/ctl/ctl.js';
+import { checkTls } from '../lib/ops/tls.js';
+import { ConfigError, helpText, type Settings } from '../lib/config/settings.js';
 
 /** A setting that cannot be used: one line, exit 1 (Gunicorn's exit code for a config error). */
 function configError(err: ConfigError): number {

@@ -1,8 +1,8 @@
 // qilin's public API, for config files and tooling.
-export { defineConfig, type QilinConfig } from './config.js';
+export { defineConfig, type QilinConfig } from './config/resolve.js';
 export type { FetchHandler, RemoteAddr, ServeInfo } from './http/exchange.js';
 export {
   upgradeWebSocket, QilinWebSocket, type UpgradeWebSocketOptions, type WebSocketUpgrade,
 } from './http/websocket.js';
-export { SETTINGS, type SettingDef, type Settings } from './settings.js';
-export { VERSION } from './arbiter.js';
+export { SETTINGS, type SettingDef, type Settings } from './config/settings.js';
+export { VERSION } from './arbiter/arbiter.js';

@@ -1,6 +1,6 @@
-// Regenerates the settings table in docs/settings.md from lib/settings.ts (`npm run docs`).
+// Regenerates the settings table in docs/settings.md from lib/config/settings.ts (`npm run docs`).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { markdownTable } from '../lib/settings.js';
+import { markdownTable } from '../lib/config/settings.js';
 
 const FILE = 'docs/settings.md';
 const START = '<!-- settings:start -->';

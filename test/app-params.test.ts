@@ -1,7 +1,7 @@
 // How a bare function is called, from the parameters it declares (no processes needed): the parser
 // of parameter lists, and the guess over signatures real apps and frameworks export.
 import t from 'tap';
-import { declaredParameters, formatParameters, guessInterface, interfaceHint, servingLine, recognise } from '../lib/app-shapes.js';
+import { declaredParameters, formatParameters, guessInterface, interfaceHint, servingLine, recognise } from '../lib/app/shapes.js';
 
 const params = (source: string) => {
   const p = declaredParameters(source);

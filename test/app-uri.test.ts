@@ -1,7 +1,7 @@
 // Gunicorn's MODULE:EXPORT syntax, factory calls and their literal arguments (no processes needed).
 import t from 'tap';
-import { parseExport, parseLiterals, splitAppUri } from '../lib/app.js';
-import { recognise } from '../lib/app-shapes.js';
+import { parseExport, parseLiterals, splitAppUri } from '../lib/app/load.js';
+import { recognise } from '../lib/app/shapes.js';
 
 t.test('MODULE:EXPORT splits at the last colon before a factory call', async (t) => {
   t.same(splitAppUri('app.js'), { module: 'app.js', exportName: 'default' });

@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bindOnce } from '../lib/ports.js';
+import { bindOnce } from '../lib/arbiter/ports.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const QILIN = path.join(ROOT, 'dist/bin/qilin.js');

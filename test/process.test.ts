@@ -6,7 +6,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { bindOnce } from '../lib/ports.js';
+import { bindOnce } from '../lib/arbiter/ports.js';
 import { ENGINES, QILIN, ROOT, fixture, freePort, request, runQilin, sleep, startQilin } from './helpers.js';
 
 t.setTimeout(420_000);

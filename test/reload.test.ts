@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { Reloader } from '../lib/reload.js';
+import { Reloader } from '../lib/arbiter/reloader.js';
 import { ENGINES, fixture, freePort, pollFor, request, runQilin, sleep, startQilin, type Qilin } from './helpers.js';
 
 // Several servers per engine, each started with tsx and reloaded a few times on a busy 2-core machine.

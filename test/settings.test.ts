@@ -1,8 +1,8 @@
 // The settings table, `qilin --help`, the argument parser and the docs (docs/settings.md) agree.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { parseArgs } from '../lib/config.js';
-import { SETTINGS, helpText, markdownTable } from '../lib/settings.js';
+import { parseArgs } from '../lib/config/resolve.js';
+import { SETTINGS, helpText, markdownTable } from '../lib/config/settings.js';
 import { ROOT, runQilin } from './helpers.js';
 
 t.test('--help is generated from the settings table', async (t) => {

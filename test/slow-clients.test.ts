@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { readDeadlines } from '../lib/engines/node/listener.js';
-import { defaultSettings } from '../lib/settings.js';
+import { defaultSettings } from '../lib/config/settings.js';
 import { fixture, freePort, QILIN, Qilin, request, sleep, startQilin } from './helpers.js';
 
 // Each case waits out real deadlines (up to uWS's 10 s) on a busy 2-core machine.

@@ -1,10 +1,10 @@
 // preload_app: a short-lived process that loads the app once, as a worker does, before the arbiter
 // forks any worker. Exit 0: the app loaded; APP_LOAD_ERROR (4): it did not, and why is logged.
 // The app's top-level code (timers, connections it opens) runs here and ends with this process.
-import { AppLoadError, loadApp } from '../lib/app.js';
-import { Logger } from '../lib/log.js';
-import { becomeWorkerUser } from '../lib/privileges.js';
-import { APP_LOAD_ERROR, type WorkerSpec } from '../lib/worker-protocol.js';
+import { AppLoadError, loadApp } from '../lib/app/load.js';
+import { Logger } from '../lib/ops/log.js';
+import { becomeWorkerUser } from '../lib/ops/privileges.js';
+import { APP_LOAD_ERROR, type WorkerSpec } from '../lib/worker/protocol.js';
 
 type CheckSpec = Pick<WorkerSpec, 'settings' | 'app'>;
 

@@ -1,5 +1,5 @@
 // Entry point of a worker process, forked by the arbiter with its spec in $QILIN_WORKER.
-import type { WorkerSpec } from '../lib/worker-protocol.js';
+import type { WorkerSpec } from '../lib/worker/protocol.js';
 import { PoolWorker } from './pool-worker.js';
 import { SyncWorker } from './sync-worker.js';
 

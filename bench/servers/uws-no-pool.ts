@@ -4,7 +4,7 @@ import { createHandler } from '../../lib/engines/uws/handler.js';
 import type { FetchHandler, Listener } from '../../lib/http/exchange.js';
 import { forwardedPolicy } from '../../lib/http/forwarded.js';
 import { requestLimits } from '../../lib/http/rules.js';
-import { defaultSettings } from '../../lib/settings.js';
+import { defaultSettings } from '../../lib/config/settings.js';
 import { installLightResponse } from '../../lib/http/response.js';
 import { loadUws } from '../../lib/engines/uws/load.js';
 import { uwsEngine } from '../../lib/engines/uws/listener.js';

@@ -1,7 +1,7 @@
 // What a worker asks of an engine: serve one bind for one listener, stop accepting, close.
-import type { BindAddress } from '../config.js';
+import type { BindAddress } from '../config/resolve.js';
 import type { Listener } from '../http/exchange.js';
-import type { Settings } from '../settings.js';
+import type { Settings } from '../config/settings.js';
 
 /** A bind as a worker gets it: with the engine that shares sockets, the fd the arbiter passed. */
 export type ServedBind = BindAddress & { childFd?: number };

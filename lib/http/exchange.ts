@@ -2,8 +2,8 @@
 // one writer every response goes through, the 500 page, the access log entry. Engines hand it a
 // `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { NodeApp } from '../app-shapes.js';
-import type { AccessEntry } from '../log.js';
+import type { NodeApp } from '../app/shapes.js';
+import type { AccessEntry } from '../ops/log.js';
 import type { RequestLog } from '../metrics/recorder.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, DRAIN_MS, RequestBody, RequestTooLargeError } from './body.js';

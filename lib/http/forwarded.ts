@@ -3,7 +3,7 @@
 // Gunicorn's forwarded_allow_ips decides whom to believe; from any other peer these headers are
 // ignored. Engines only look here when checkHeaders saw one of the headers (`seen.forwarded`).
 import { BlockList, isIP } from 'node:net';
-import { ConfigError, type Settings } from '../settings.js';
+import { ConfigError, type Settings } from '../config/settings.js';
 import { expand, formatPeerAddress } from './address.js';
 import { lengthBit, seen, type HeaderWatch, type Refusal } from './rules.js';
 

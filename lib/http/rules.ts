@@ -1,7 +1,7 @@
 // Request rules every engine applies before the app sees a request: Gunicorn's limit_request_*
 // settings and RFC 9112's framing rules (the ones request smuggling lives in). Each engine's parser
 // does part of this; what it lets through is checked here, on the headers it hands over.
-import type { Settings } from '../settings.js';
+import type { Settings } from '../config/settings.js';
 import { isToken } from './fields.js';
 
 /** The headers checkHeaders notes (`seen.forwarded`): a length filter first, so most names cost one AND. */

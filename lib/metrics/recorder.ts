@@ -1,5 +1,5 @@
 // What happens once per finished request: the access log line, the counts for /metrics, statsd.
-import type { AccessEntry, AccessLog } from '../log.js';
+import type { AccessEntry, AccessLog } from '../ops/log.js';
 import type { RequestStats } from './stats.js';
 import type { Statsd } from './statsd.js';
 

@@ -4,7 +4,7 @@
 // server that is down or unreachable is dropped without a word: metrics never break serving.
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
-import type { Settings } from '../settings.js';
+import type { Settings } from '../config/settings.js';
 
 /** Under a 1500-byte Ethernet MTU with IP and UDP headers: a datagram never fragments. */
 const MAX_DATAGRAM = 1432;

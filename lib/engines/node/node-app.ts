@@ -3,8 +3,8 @@
 // node's own req and res. The response is the app's; qilin watches it end (res 'close') to free the
 // pool slot, count the request and write the access log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NodeApp } from '../../app-shapes.js';
-import type { AccessEntry } from '../../log.js';
+import type { NodeApp } from '../../app/shapes.js';
+import type { AccessEntry } from '../../ops/log.js';
 import { formatPeerAddress } from '../../http/address.js';
 import { currentTask, requestContext, type Listener, type PoolTask } from '../../http/exchange.js';
 import { ERROR_BODY, TIMEOUT_BODY } from '../../http/write.js';

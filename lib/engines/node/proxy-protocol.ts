@@ -6,7 +6,7 @@
 import { isIP, type Socket } from 'node:net';
 import { formatPeerAddress } from '../../http/address.js';
 import { allows, type AllowList } from '../../http/forwarded.js';
-import type { Settings } from '../../settings.js';
+import type { Settings } from '../../config/settings.js';
 
 /** The address of the front-end that sent a PROXY header, kept on the socket it rewrote. */
 const kProxyPeer = Symbol('qilin.proxyPeer');

@@ -2,10 +2,10 @@
 // Linux); the kernel spreads new connections over the workers' listeners. With TLS, an SSLApp,
 // which reads the certificate files as the worker starts.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { formatBind } from '../../config.js';
+import { formatBind } from '../../config/resolve.js';
 import type { Listener } from '../../http/exchange.js';
-import type { Settings } from '../../settings.js';
-import { describeUwsTls, uwsTlsOptions } from '../../tls.js';
+import type { Settings } from '../../config/settings.js';
+import { describeUwsTls, uwsTlsOptions } from '../../ops/tls.js';
 import type { Transport, WebSocketHub } from '../../http/websocket.js';
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import { createHandler, createUpgradeHandler, type UwsSocketData } from './handler.js';

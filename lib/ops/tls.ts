@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type cryptoModule from 'node:crypto';
 import { createRequire } from 'node:module';
 import type tlsModule from 'node:tls';
-import { ConfigError, type Settings } from './settings.js';
+import { ConfigError, type Settings } from '../config/settings.js';
 
 // node:tls and node:crypto (OpenSSL's set-up) cost a process MiBs: loaded only where TLS is checked
 // or served, not by every worker.

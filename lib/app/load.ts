@@ -1,8 +1,8 @@
 // Loads `MODULE[:EXPORT]` (Gunicorn's syntax, factory calls included) and tells what the app is
-// (lib/app-shapes.ts): fetch-style or Node-style, and which framework.
-import { describe, recognise, ShapeError, type AppInterface, type LoadedApp } from './app-shapes.js';
+// (lib/app/shapes.ts): fetch-style or Node-style, and which framework.
+import { describe, recognise, ShapeError, type AppInterface, type LoadedApp } from './shapes.js';
 import path from 'node:path';
-import { importModule, resolveModule, syntaxErrorAt } from './loader.js';
+import { importModule, resolveModule, syntaxErrorAt } from '../config/loader.js';
 
 /** The app could not be loaded or is not an app qilin serves; the worker exits with APP_LOAD_ERROR (4). */
 export class AppLoadError extends Error {

@@ -6,7 +6,7 @@
 // with enable_stdio_inheritance when they are not a terminal), and the same working directory.
 import { spawn, type StdioOptions } from 'node:child_process';
 import { isatty } from 'node:tty';
-import type { Settings } from './settings.js';
+import type { Settings } from '../config/settings.js';
 
 const MARKER = 'QILIN_DAEMONIZED';
 

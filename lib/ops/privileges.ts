@@ -7,7 +7,7 @@
 // error before any worker is forked.
 import { spawnSync } from 'node:child_process';
 import { fchownSync, readFileSync } from 'node:fs';
-import { ConfigError, type Settings } from './settings.js';
+import { ConfigError, type Settings } from '../config/settings.js';
 
 type OwnerSettings = Pick<Settings, 'user' | 'group'>;
 

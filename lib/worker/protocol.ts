@@ -1,10 +1,10 @@
 // What the arbiter and its workers agree on: the spec a worker is forked with, the messages it
 // sends back over the IPC channel, and the exit codes that stop the arbiter (Gunicorn's).
-import type { LoadedApp } from './app-shapes.js';
-import type { EngineName } from './engines/index.js';
-import type { ServedBind } from './engines/types.js';
-import type { RequestTotals } from './metrics/stats.js';
-import type { Settings } from './settings.js';
+import type { LoadedApp } from '../app/shapes.js';
+import type { EngineName } from '../engines/index.js';
+import type { ServedBind } from '../engines/types.js';
+import type { RequestTotals } from '../metrics/stats.js';
+import type { Settings } from '../config/settings.js';
 
 type AppStyle = LoadedApp['style'];
 

@@ -3,7 +3,7 @@
 // itty-router); then the Node frameworks, each by properties no other shape has; then a bare function
 // by its declared parameters (guessInterface), unless `app_interface` says how to call it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FetchHandler } from './http/exchange.js';
+import type { FetchHandler } from '../http/exchange.js';
 
 export type AppInterface = 'auto' | 'fetch' | 'node';
 export type AppStyle = 'fetch' | 'node';

@@ -13,7 +13,7 @@ import { chownSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { bindUrl, formatBind, parseBind, type BindAddress } from './config.js';
+import { bindUrl, formatBind, parseBind, type BindAddress } from '../config/resolve.js';
 
 /** net's server handle (TCP or Pipe wrap): what `_createServerHandle` returns. */
 interface ServerHandle {
@@ -142,7 +142,7 @@ export function systemdSockets(env: NodeJS.ProcessEnv): SharedSocket[] | null {
 }
 
 /**
- * Sockets a parent arbiter handed over on USR2 (lib/reexec.ts): listening already, at `fd`, for the
+ * Sockets a parent arbiter handed over on USR2 (lib/arbiter/reexec.ts): listening already, at `fd`, for the
  * bind written `text` (matched against the config's binds as a reload matches them).
  */
 export function inheritedSockets(list: readonly { fd: number; text: string }[]): SharedSocket[] {

@@ -12,8 +12,8 @@ import { Session, type Debugger } from 'node:inspector';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, SHARE_ENV, Worker, workerData } from 'node:worker_threads';
-import { Logger } from '../lib/log.js';
-import type { Settings } from '../lib/settings.js';
+import { Logger } from '../ops/log.js';
+import type { Settings } from '../config/settings.js';
 
 type LogSettings = Pick<Settings, 'loglevel' | 'errorlog'>;
 

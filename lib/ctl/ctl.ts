@@ -1,8 +1,8 @@
 // `qilin ctl [--socket PATH] status|reload|scale N|stop [--json]`: one request to a running arbiter's
-// control socket (lib/control.ts), its answer printed as text or JSON. Exit 0 when the arbiter says
+// control socket (lib/arbiter/control.ts), its answer printed as text or JSON. Exit 0 when the arbiter says
 // ok; 1, with one `Error: …` line, when it cannot be reached or refuses.
 import net from 'node:net';
-import type { StatusData, WorkerStatus } from './control.js';
+import type { StatusData, WorkerStatus } from '../arbiter/control.js';
 
 export const CTL_USAGE = `usage: qilin ctl [--socket PATH] COMMAND [--json]
 

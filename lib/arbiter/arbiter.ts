@@ -1,6 +1,6 @@
 // The arbiter: forks workers and keeps them alive, as Gunicorn's arbiter does. It never accepts,
 // reads or writes a client connection. With the node engine it creates the listening sockets once
-// (lib/sockets.ts) and passes them to every worker; with the uws engine every worker opens its own
+// (lib/arbiter/sockets.ts) and passes them to every worker; with the uws engine every worker opens its own
 // SO_REUSEPORT listeners and the arbiter only checks up front that each address can be bound.
 //
 // One loop: handle queued signals in order; otherwise kill workers that stopped beating
@@ -10,32 +10,32 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bindUrl, formatBind, parseBind, parseMetricsBind, resolveConfig, type BindAddress } from './config.js';
+import { bindUrl, formatBind, parseBind, parseMetricsBind, resolveConfig, type BindAddress } from '../config/resolve.js';
 import { ControlServer, ControlSocketError, type StatusData } from './control.js';
-import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from './engines/index.js';
-import type { ServedBind } from './engines/types.js';
-import { appDirectory, splitAppUri } from './app.js';
-import { uwsAdvice } from './app-shapes.js';
-import { resolveModule } from './loader.js';
-import { HOOKS, hookLog, type HookLog, type ServerHooks, type ServerInfo, type WorkerInfo } from './hooks.js';
-import { daemonReady } from './daemon.js';
-import { Logger } from './log.js';
-import { socketOwner } from './privileges.js';
-import { MetricsHub, MetricsServer, type RestartReason } from './metrics/prometheus.js';
-import { statsdFor, type Statsd } from './metrics/statsd.js';
+import { chooseEngine, engineFacts, type EngineChoice, type EngineFacts } from '../engines/index.js';
+import type { ServedBind } from '../engines/types.js';
+import { appDirectory, splitAppUri } from '../app/load.js';
+import { uwsAdvice } from '../app/shapes.js';
+import { resolveModule } from '../config/loader.js';
+import { HOOKS, hookLog, type HookLog, type ServerHooks, type ServerInfo, type WorkerInfo } from '../config/hooks.js';
+import { daemonReady } from '../ops/daemon.js';
+import { Logger } from '../ops/log.js';
+import { socketOwner } from '../ops/privileges.js';
+import { MetricsHub, MetricsServer, type RestartReason } from '../metrics/prometheus.js';
+import { statsdFor, type Statsd } from '../metrics/statsd.js';
 import { bindOnce } from './ports.js';
 import { inheritance, spawnNewArbiter, type Inheritance } from './reexec.js';
-import { Reloader } from './reload.js';
-import { ConfigError, type Settings } from './settings.js';
-import { checkTls, withScheme } from './tls.js';
+import { Reloader } from './reloader.js';
+import { ConfigError, type Settings } from '../config/settings.js';
+import { checkTls, withScheme } from '../ops/tls.js';
 import { bindFailure, closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
-import { ServiceNotifier } from './systemd.js';
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from './worker-protocol.js';
+import { ServiceNotifier } from '../ops/systemd.js';
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from '../worker/protocol.js';
 
 export const VERSION = '0.1.0';
 
-const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
-const CHECK_APP_ENTRY = fileURLToPath(new URL('../workers/check-app.js', import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL('../../workers/main.js', import.meta.url));
+const CHECK_APP_ENTRY = fileURLToPath(new URL('../../workers/check-app.js', import.meta.url));
 const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 type ArbiterSignal = (typeof SIGNALS)[number];
 

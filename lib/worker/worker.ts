@@ -9,26 +9,26 @@
 // INT/QUIT: exit now. Leaving the worker's scope halts the pools, which cancel what is left.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
-import { AppLoadError, loadApp } from '../lib/app.js';
-import { interfaceHint, servingLine, uwsAdvice, type LoadedApp, type NodeApp } from '../lib/app-shapes.js';
-import { bindUrl, formatBind } from '../lib/config.js';
-import { servingEngine } from '../lib/engines/index.js';
-import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../lib/engines/types.js';
-import { currentTask, requestContext, type FetchHandler, type Listener, type PoolTask } from '../lib/http/exchange.js';
-import { installLightResponse } from '../lib/http/response.js';
-import { forwardedPolicy } from '../lib/http/forwarded.js';
-import { requestLimits } from '../lib/http/rules.js';
-import { WebSocketHub } from '../lib/http/websocket.js';
-import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../lib/hooks.js';
-import { Logger } from '../lib/log.js';
-import { SETTINGS_BY_NAME } from '../lib/settings.js';
-import { schemeOf, withScheme } from '../lib/tls.js';
-import { becomeWorkerUser } from '../lib/privileges.js';
-import { requestLog, type RequestLog } from '../lib/metrics/recorder.js';
-import { RequestStats } from '../lib/metrics/stats.js';
-import { statsdFor, type Statsd } from '../lib/metrics/statsd.js';
-import { trackModuleFiles } from '../lib/reload.js';
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from '../lib/worker-protocol.js';
+import { AppLoadError, loadApp } from '../app/load.js';
+import { interfaceHint, servingLine, uwsAdvice, type LoadedApp, type NodeApp } from '../app/shapes.js';
+import { bindUrl, formatBind } from '../config/resolve.js';
+import { servingEngine } from '../engines/index.js';
+import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../engines/types.js';
+import { currentTask, requestContext, type FetchHandler, type Listener, type PoolTask } from '../http/exchange.js';
+import { installLightResponse } from '../http/response.js';
+import { forwardedPolicy } from '../http/forwarded.js';
+import { requestLimits } from '../http/rules.js';
+import { WebSocketHub } from '../http/websocket.js';
+import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../config/hooks.js';
+import { Logger } from '../ops/log.js';
+import { SETTINGS_BY_NAME } from '../config/settings.js';
+import { schemeOf, withScheme } from '../ops/tls.js';
+import { becomeWorkerUser } from '../ops/privileges.js';
+import { requestLog, type RequestLog } from '../metrics/recorder.js';
+import { RequestStats } from '../metrics/stats.js';
+import { statsdFor, type Statsd } from '../metrics/statsd.js';
+import { trackModuleFiles } from '../arbiter/reloader.js';
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from './protocol.js';
 import { usePool, type Pool } from './pool.js';
 import { RequestTimer } from './request-timer.js';
 import { startStallWatchdog, type StallWatchdog } from './stall-watchdog.js';
@@ -69,7 +69,7 @@ export abstract class Worker {
   private readonly stats: RequestStats | null;
   private readonly statsd: Statsd | null;
   private requestLog: RequestLog | null;
-  /** Server hooks the config file defines for workers (lib/hooks.ts), and what they are given. */
+  /** Server hooks the config file defines for workers (lib/config/hooks.ts), and what they are given. */
   private hooks: ServerHooks = {};
   private readonly hookServer: ServerInfo;
   private readonly hookWorker: WorkerInfo;

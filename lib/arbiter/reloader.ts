@@ -45,7 +45,7 @@ export function trackModuleFiles(): ModuleFiles {
   let port: MessagePort | null = null;
   try {
     const channel = new MessageChannel();
-    register(new URL('./reload-hooks.js', import.meta.url), { data: { port: channel.port2 }, transferList: [channel.port2] });
+    register(new URL('../worker/module-hooks.js', import.meta.url), { data: { port: channel.port2 }, transferList: [channel.port2] });
     port = channel.port1;
     port.unref();
   } catch { /* no module.register: the arbiter watches the app's directory instead */ }

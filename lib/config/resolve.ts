@@ -3,15 +3,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { configExports, pickHooks, type ServerHooks } from './hooks.js';
 import { importModule, syntaxErrorAt } from './loader.js';
-import { parseAllowList } from './http/forwarded.js';
-import { parseStatsdHost } from './metrics/statsd.js';
-import { workerOwner } from './privileges.js';
+import { parseAllowList } from '../http/forwarded.js';
+import { parseStatsdHost } from '../metrics/statsd.js';
+import { workerOwner } from '../ops/privileges.js';
 import {
   ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings,
   type SettingName, type Settings,
 } from './settings.js';
 
-/** What a config file exports: any subset of the settings, and server hooks (lib/hooks.ts). */
+/** What a config file exports: any subset of the settings, and server hooks (lib/config/hooks.ts). */
 export type QilinConfig = Partial<Omit<Settings, 'config' | 'check_config' | 'print_config'>> & ServerHooks;
 
 /** Typed helper for `qilin.config.ts`: `export default defineConfig({ workers: 4 })`. */
