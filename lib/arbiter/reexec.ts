@@ -7,7 +7,7 @@
 //   QILIN_BINDS  the TCP binds with the ports they got (uws engine): the new workers listen beside
 //                the old ones with SO_REUSEPORT, on the same ports even when the config says port 0.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { BindAddress } from '../config/resolve.js';
+import type { BindAddress } from '../config/binds.js';
 import { inheritedSockets, type SharedSocket } from './sockets.js';
 
 const PARENT = 'QILIN_PID';

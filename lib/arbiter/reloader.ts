@@ -7,14 +7,12 @@
 // and a broken edit does not turn into workers that fail to boot in a loop: the arbiter simply
 // keeps the old ones until the next change.
 //
-// What is watched: the app's module graph as its workers report it after loading the app (files
-// under node_modules left out), plus reload_extra_files; while that graph is not known, the app's
-// directory with everything below it (node_modules and dotfiles left out).
+// What is watched: the app's module graph as its workers report it after loading the app
+// (lib/worker/module-files.ts; files under node_modules left out), plus reload_extra_files; while
+// that graph is not known, the app's directory with everything below it (node_modules and dotfiles
+// left out).
 import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { createRequire, register } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 
 export type ReloadEngine = 'auto' | 'poll' | 'inotify';
 
@@ -22,60 +20,11 @@ export type ReloadEngine = 'auto' | 'poll' | 'inotify';
 const SETTLE_MS = 300;
 /** How often the poll engine looks at the watched files (as Gunicorn's poll reloader). */
 const POLL_MS = 1000;
-/** How long a worker waits for the loader thread's list of imported files. */
-const HOOKS_REPLY_MS = 2000;
 
 /** Names never watched: dependencies, dotfiles (.git, editor swap files), editor backups (`x~`). */
 export function ignoredName(name: string): boolean {
   return name === 'node_modules' || name.startsWith('.') || name.endsWith('~');
 }
-
-// ---- In a worker: which files the app is made of ----
-
-export interface ModuleFiles {
-  /** The files the app's imports loaded so far, outside node_modules; null when they cannot be known. */
-  list(): Promise<string[] | null>;
-}
-
-/**
- * Start noting the files the app loads; call before loading it. CommonJS modules are in
- * require.cache; ES modules (and TypeScript through tsx) are noted by a resolve hook.
- */
-export function trackModuleFiles(): ModuleFiles {
-  let port: MessagePort | null = null;
-  try {
-    const channel = new MessageChannel();
-    register(new URL('../worker/module-hooks.js', import.meta.url), { data: { port: channel.port2 }, transferList: [channel.port2] });
-    port = channel.port1;
-    port.unref();
-  } catch { /* no module.register: the arbiter watches the app's directory instead */ }
-  const cache = createRequire(import.meta.url).cache;
-  return {
-    async list() {
-      const urls = port ? await askLoaderThread(port) : null;
-      if (urls === null) return null;
-      const files = new Set([...urls.map((u) => fileURLToPath(u)), ...Object.keys(cache)]);
-      return [...files].filter((f) => path.isAbsolute(f) && !f.split(path.sep).includes('node_modules'));
-    },
-  };
-}
-
-function askLoaderThread(port: MessagePort): Promise<string[] | null> {
-  return new Promise((resolve) => {
-    const done = (urls: string[] | null) => {
-      clearTimeout(timer);
-      port.off('message', done);
-      port.unref();
-      resolve(urls);
-    };
-    const timer = setTimeout(() => done(null), HOOKS_REPLY_MS);
-    port.on('message', done);
-    port.ref();
-    port.postMessage(null);
-  });
-}
-
-// ---- In the arbiter: the watcher ----
 
 export interface ReloaderOptions {
   /** `poll`: stat the files every second; `inotify`: the OS's file events; `auto`: events, else poll. */

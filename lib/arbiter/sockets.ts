@@ -13,7 +13,7 @@ import { chownSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { bindUrl, formatBind, parseBind, type BindAddress } from '../config/resolve.js';
+import { bindUrl, formatBind, parseBind, type BindAddress } from '../config/binds.js';
 
 /** net's server handle (TCP or Pipe wrap): what `_createServerHandle` returns. */
 interface ServerHandle {

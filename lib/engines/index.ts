@@ -1,7 +1,7 @@
 // The one module that knows the engines. The arbiter asks it which engine serves a config, what
 // to log and warn about, and whether the arbiter must create the sockets; a worker asks it for the
 // engine's serving half. Engines are imported only when asked for.
-import type { BindAddress } from '../config/resolve.js';
+import type { BindAddress } from '../config/binds.js';
 import { ConfigError, type Settings } from '../config/settings.js';
 import { uwsCannotServe } from '../ops/tls.js';
 import type { ServingEngine } from './types.js';

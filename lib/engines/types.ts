@@ -1,5 +1,5 @@
 // What a worker asks of an engine: serve one bind for one listener, stop accepting, close.
-import type { BindAddress } from '../config/resolve.js';
+import type { BindAddress } from '../config/binds.js';
 import type { Listener } from '../http/exchange.js';
 import type { Settings } from '../config/settings.js';
 

@@ -9,7 +9,7 @@
 // (0.0.4) is a few lines of stable text.
 import http from 'node:http';
 import { unlinkSync } from 'node:fs';
-import { formatBind, type BindAddress } from '../config/resolve.js';
+import { formatBind, type BindAddress } from '../config/binds.js';
 import { SocketError, bindFailure, removeStale } from '../arbiter/sockets.js';
 import type { WorkerStats } from '../worker/protocol.js';
 import { DURATION_BUCKETS, METHODS, STATUS_CLASSES, addTotals, emptyTotals, subtractTotals, type RequestTotals } from './stats.js';

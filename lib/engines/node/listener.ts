@@ -5,7 +5,7 @@ import type httpsModule from 'node:https';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { formatBind } from '../../config/resolve.js';
+import { formatBind } from '../../config/binds.js';
 import type { Listener } from '../../http/exchange.js';
 import { errorPage, REASONS } from '../../http/write.js';
 import type { Settings } from '../../config/settings.js';

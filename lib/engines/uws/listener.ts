@@ -2,7 +2,7 @@
 // Linux); the kernel spreads new connections over the workers' listeners. With TLS, an SSLApp,
 // which reads the certificate files as the worker starts.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { formatBind } from '../../config/resolve.js';
+import { formatBind } from '../../config/binds.js';
 import type { Listener } from '../../http/exchange.js';
 import type { Settings } from '../../config/settings.js';
 import { describeUwsTls, uwsTlsOptions } from '../../ops/tls.js';
