@@ -323,6 +323,8 @@ const io = { group: 'io', plan: IO, bestToolOnly: true, batch: 'I/O' } as const;
 // /metrics (workers report to the arbiter), statsd (UDP to a sink in this process), all measured
 // side by side with the same app with everything off.
 const OBSERVE_DIR = mkdtempSync(path.join(os.tmpdir(), 'qilin-bench-observe-'));
+// Whatever way the bench ends (--render, a usage error, a crash): no directory left behind.
+process.on('exit', () => rmSync(OBSERVE_DIR, { recursive: true, force: true }));
 const statsdSink = dgram.createSocket('udp4');
 statsdSink.on('message', () => {});
 await new Promise<void>((resolve) => statsdSink.bind(0, '127.0.0.1', resolve));
@@ -769,8 +771,8 @@ function record(s: Started, tool: Tool, w: Workload, runs: Load[], problems: str
   if (failing > 0 && (QUICK || spec.name.startsWith('qilin'))) problems.push(`${spec.name} (${row.tool}, c${c}, ${p}): ${bad} errors/timeouts/non-2xx`);
   log(`  ${named ? `${spec.name}: ` : ''}${row.tool.padEnd(10)} c${String(c).padEnd(5)} ${p.padEnd(6)} ${runs.map((x) => x.rps).join(' / ').padStart(17)} req/s` +
     `  p50 ${runs[0]!.p50} ms  p99 ${runs[0]!.p99} ms  errors ${bad}  CPU ${runs.map((x) => x.cpu).join(' / ')}` +
-    `${PIN ? ` (core ${runs.map((x) => x.core).join(' / ')})` : ''}  load CPU ${runs.map((x) => x.toolCpu).join(' / ')}` +
-    `  RSS ${row.rssMiB.join('+')} MiB${NO_WAIT && PIN ? `  others ${runs.map((x) => x.others).join(' / ')}` : ''}`);
+    `${PIN ? ` (core ${runs.map((x) => x.core).join(' / ')})` : ''} = ${runs.map(cpuPerRequest).join(' / ')} µs/request` +
+    `  load CPU ${runs.map((x) => x.toolCpu).join(' / ')}  RSS ${row.rssMiB.join('+')} MiB${NO_WAIT && PIN ? `  others ${runs.map((x) => x.others).join(' / ')}` : ''}`);
   return row;
 }
 
@@ -948,6 +950,15 @@ function targets(rows: Row[]): Target[] {
   return out;
 }
 
+/**
+ * The server's CPU time per request, in µs: steadier than req/s on a shared machine (a server that
+ * gets half its core serves half the requests at the same cost each), though it leaves out the
+ * kernel's softirq work for loopback TCP, charged to no process.
+ */
+function cpuPerRequest(x: Load): string {
+  return x.cpu === undefined || !x.rps ? 'n/a' : ((x.cpu / x.rps) * 1e6).toFixed(1);
+}
+
 function markdown(meta: Record<string, unknown>, rows: Row[], tgs: Target[], skipped: string[], problems: string[]): string {
   const lines = [`# qilin benchmark — ${meta.date}`, ''];
   // Results files from before --node, --chroot and the runtimes have none of those fields.
@@ -990,10 +1001,11 @@ function markdown(meta: Record<string, unknown>, rows: Row[], tgs: Target[], ski
   lines.push('## Targets', '', '| measure | value | target | met |', '| --- | --- | --- | --- |');
   for (const t of tgs) lines.push(`| ${t.name} | ${t.value} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
   for (const tool of toolNames) {
-    lines.push('', `## ${tool}`, '', '| server | conns | path | req/s (runs) | mean req/s | p50 ms | p99 ms | errors+timeouts+non-2xx | RSS MiB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('', `## ${tool}`, '', '| server | conns | path | req/s (runs) | mean req/s | server CPU µs/request | p50 ms | p99 ms | errors+timeouts+non-2xx | RSS MiB |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows.filter((x) => x.tool === tool)) {
       const bad = r.runs.reduce((a, x) => a + x.errors + x.timeouts + x.non2xx, 0);
-      lines.push(`| ${r.server} | ${r.connections} | ${r.path} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.rps} | ` +
+      lines.push(`| ${r.server} | ${r.connections} | ${r.path} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.rps} | ${r.runs.map(cpuPerRequest).join(' / ')} | ` +
         `${r.runs.map((x) => x.p50).join(' / ')} | ${r.runs.map((x) => x.p99).join(' / ')} | ${bad} | ${r.rssMiB.join(' + ')} |`);
     }
   }
