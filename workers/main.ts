@@ -14,4 +14,6 @@ delete process.env.QILIN_WORKER;
 
 const worker = new WORKER_CLASSES[spec.settings.worker_class](spec);
 const code = await worker.run();
+// The worker's scope is left: its servers, timers, watchdog thread and handlers are gone, worker_exit
+// has run. What the app still holds (its own timers, a database pool) must not keep the process.
 process.exit(code);

@@ -6,6 +6,9 @@
 // so within [request_timeout, request_timeout + period) of its arrival (a check the event loop runs
 // late stamps the arrivals of that delay up to as much early). The period is a quarter of the
 // timeout, at most a second: 300 s is checked once a second, 1 s every 250 ms.
+//
+// The timer is an effection resource of the scope that serves (useRequestTimer): it stops with it.
+import { resource, type Operation } from 'effection';
 import type { PoolTask } from '../http/exchange.js';
 import type { Pool } from './pool.js';
 
@@ -48,4 +51,17 @@ export class RequestTimer {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+/** A RequestTimer for as long as the calling scope, or null when `seconds` is 0 (request_timeout off). */
+export function useRequestTimer(seconds: number, onTimeout: (task: PoolTask, ms: number) => void): Operation<RequestTimer | null> {
+  return resource(function* (provide) {
+    if (seconds <= 0) return yield* provide(null);
+    const timer = new RequestTimer(seconds, onTimeout);
+    try {
+      yield* provide(timer);
+    } finally {
+      timer.stop();
+    }
+  });
 }

@@ -6,7 +6,8 @@
 // frames, writes them to the error log and resumes it. Nothing runs per request: the main thread
 // only stores a timestamp with each message it sends the arbiter (a few per second at most).
 //
-// This one file is both sides: `startStallWatchdog` (main thread) and the thread's body below.
+// This one file is both sides: `startStallWatchdog` (main thread; reports.ts runs it as an effection
+// resource of the worker's scope) and the thread's body below, which imports as little as it can.
 import { readFileSync } from 'node:fs';
 import { Session, type Debugger } from 'node:inspector';
 import { SourceMap, type SourceMapPayload } from 'node:module';
@@ -44,8 +45,8 @@ const MAX_FRAMES = 30;
 export interface StallWatchdog {
   /** The worker is alive now (it just sent the arbiter a message). */
   beat(): void;
-  /** The worker is stopping: no more reports. */
-  stop(): void;
+  /** The worker is stopping: no more reports; resolves once the thread has ended. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -76,9 +77,9 @@ export function startStallWatchdog(settings: LogSettings & Pick<Settings, 'timeo
   thread.on('error', onError);
   return {
     beat: () => { Atomics.store(lastBeat, 0, BigInt(Date.now())); },
-    stop: () => {
+    stop: async () => {
       Atomics.store(lastBeat, 0, 0n);
-      void thread.terminate();
+      await thread.terminate();
     },
   };
 }
