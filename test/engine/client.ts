@@ -46,7 +46,7 @@ export class RawClient {
   }
 
   /** Resolves once `check` holds (true), or false after `ms`. */
-  async until(check: () => boolean, ms = 3000): Promise<boolean> {
+  async until(check: () => boolean, ms = 5000): Promise<boolean> {
     const end = Date.now() + ms;
     while (!check()) {
       const left = end - Date.now();
@@ -65,7 +65,7 @@ export class RawClient {
   }
 
   /** Wait for `n` whole responses (fails after `ms`). */
-  async waitResponses(n: number, heads: boolean[] = [], ms = 3000): Promise<RawResponse[]> {
+  async waitResponses(n: number, heads: boolean[] = [], ms = 5000): Promise<RawResponse[]> {
     if (!(await this.until(() => this.responses(heads).length >= n, ms))) {
       throw new Error(`${this.responses(heads).length} of ${n} responses after ${ms} ms; got ${JSON.stringify(this.text.slice(0, 300))}`);
     }
@@ -123,7 +123,7 @@ export function parseResponses(text: string, heads: boolean[] = []): RawResponse
 export const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: test\r\n${extra}\r\n`;
 
 /** Resolves when `check` holds, polling (for state outside a connection: the pool). */
-export async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
+export async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) return false;

@@ -12,7 +12,7 @@ import { defaultSettings, type Settings } from '../../lib/config/settings.js';
 import { servingEngine, type EngineName } from '../../lib/engines/index.js';
 import type { EngineListener, ServedBind } from '../../lib/engines/types.js';
 import { noUwsReason, probeUws } from '../../lib/engines/uws/load.js';
-import type { FetchHandler, Listener, PoolTask } from '../../lib/http/exchange.js';
+import type { FetchHandler, Listener, PoolTask, ServeInfo } from '../../lib/http/exchange.js';
 import { forwardedPolicy } from '../../lib/http/forwarded.js';
 import { installLightResponse } from '../../lib/http/response.js';
 import { requestLimits } from '../../lib/http/rules.js';
@@ -21,7 +21,7 @@ import type { RequestLog } from '../../lib/metrics/recorder.js';
 import { schemeOf } from '../../lib/ops/tls.js';
 import { usePool, type Pool } from '../../lib/worker/pool.js';
 
-export const ENGINES: readonly EngineName[] = ['node', 'uws'];
+export type { ServeInfo };
 
 /** Why the uws engine cannot run here (no native uWebSockets.js build loads), or null. */
 export function uwsUnavailable(): string | null {

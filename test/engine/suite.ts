@@ -1,17 +1,20 @@
 // What every engine must do with a fetch app, run against one engine's listener in this process
 // (test/engine/serve.ts): a GET, a POST body (whole and chunked), a streamed response that reaches
-// the client before it ends, HEAD, the app's failures as Gunicorn's 500, a refused request getting
-// its 400 and a closed connection, keep-alive and pipelining, limit_request_body, and the pool:
-// worker_connections holding a request back until a slot frees, a client that leaves freeing its slot.
+// the client before it ends and a large one in large pieces, HEAD, the app's failures as Gunicorn's
+// 500, a refused request getting its 400 and a closed connection, keep-alive and pipelining,
+// limit_request_body, and the pool: worker_connections holding a request back until a slot frees, a
+// client that leaves freeing its slot.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import type { EngineName } from '../../lib/engines/index.js';
-import type { ServeInfo } from '../../lib/http/exchange.js';
 import { Gate, RawClient, eventually, get } from './client.js';
-import { serve, type Served, type ServeOptions } from './serve.js';
+import { serve, type Served, type ServeInfo, type ServeOptions } from './serve.js';
 
 /** Gunicorn's 500 page. */
 const ERROR_PAGE = '<html><head><title>Internal Server Error</title></head><body><h1><p>Internal Server Error</p></h1></body></html>';
+
+/** A body of 1 MB the app streams in large pieces. */
+const BIG = randomBytes(1024 * 1024);
 
 /** The platform's own Response, kept before a listener makes `Response` the light one. */
 const PlatformResponse = globalThis.Response;
@@ -56,6 +59,17 @@ function app(state: AppState) {
           },
         });
         return new Response(stream, { headers: { 'content-type': 'text/plain' } });
+      }
+      case '/big-stream': {
+        // Chunks far larger than uWS's 16 KiB cork buffer, as a file or a proxied body comes.
+        const chunks = [BIG.subarray(0, 100_000), BIG.subarray(100_000, 400_000), BIG.subarray(400_000)];
+        const stream = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            const next = chunks.shift();
+            if (next) controller.enqueue(next); else controller.close();
+          },
+        });
+        return new Response(stream, { headers: { 'content-type': 'application/octet-stream' } });
       }
       case '/platform':
         return new PlatformResponse('from the platform class', { status: 201, headers: { 'x-kind': 'platform' } });
@@ -151,6 +165,16 @@ export function engineSuite(t: Test, engine: EngineName): void {
     c.write(get('/hello'));
     const both = await c.waitResponses(2);
     t.equal(both[1]!.body, 'hello', 'the connection serves on after a streamed response');
+  });
+
+  t.test('a large streamed body in large pieces arrives whole', async (t) => {
+    const { served } = await start(t, engine);
+    const r = await fetch(`${served.url}/big-stream`);
+    t.equal(r.status, 200);
+    t.equal(r.headers.get('content-length'), null, 'streamed: no length');
+    const got = Buffer.from(await r.arrayBuffer());
+    t.equal(got.length, BIG.length, 'every byte');
+    t.equal(sha(got), sha(BIG), 'in order');
   });
 
   t.test('HEAD: the headers GET would get, no body', async (t) => {

@@ -115,15 +115,16 @@ t.test('a busy turn: datagrams of at most 1432 bytes, no line cut in two', async
 t.test('close() sends what is pending; nothing after it', async (t) => {
   const server = await receiver(t);
   const statsd = new Statsd({ host: '127.0.0.1', port: server.port }, '', '');
-  await quiet(50); // connected
+  statsd.gauge('workers', 2);
+  await server.until(1); // connected: what follows would go out at the end of the turn
   statsd.increment('log.error');
   statsd.close();
-  await server.until(1);
-  t.same(server.packets, ['qilin.log.error:1|c']);
+  await server.until(2);
+  t.same(server.packets, ['qilin.workers:2|g', 'qilin.log.error:1|c'], 'sent at once by close()');
   statsd.increment('log.error');
   statsd.gauge('workers', 1);
   await quiet();
-  t.equal(server.packets.length, 1, 'a closed client sends nothing');
+  t.equal(server.packets.length, 2, 'a closed client sends nothing');
 });
 
 t.test('a server that is not there: nothing thrown, serving goes on', async (t) => {
