@@ -293,9 +293,14 @@ export function compileAccessFormat(format: string): Atom {
   if (last < format.length) parts.push(format.slice(last));
   return (e, us) => {
     let s = '';
-    for (const p of parts) s += typeof p === 'string' ? p : p(e, us);
+    for (const p of parts) s += typeof p === 'string' ? p : escapeQuotes(p(e, us));
     return s;
   };
+}
+
+/** `"` in a value as `\"`, as Gunicorn writes it: a client's header cannot end a quoted field early. */
+function escapeQuotes(value: string): string {
+  return value.includes('"') ? value.replaceAll('"', '\\"') : value;
 }
 
 /** `--access-logformat json`: one object per request per line, fields in this order. */

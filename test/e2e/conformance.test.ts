@@ -1,4 +1,5 @@
-// Gunicorn's HTTP/1 request corpus against real workers of both engines, over raw sockets.
+// Gunicorn's HTTP/1 request corpus (vendored in test/e2e/conformance/) against real workers of both
+// engines, over raw sockets.
 // - Cases run with their Gunicorn settings as qilin flags (one server per distinct combination);
 //   cases needing a setting qilin does not have are skipped and listed.
 // - The worker survives every case (same pid before and after, no worker died).
@@ -22,9 +23,11 @@ interface Case {
   expect: { requests?: Wanted[]; error?: string; status?: number | null };
 }
 
-const corpusPath = path.resolve(ROOT, '../shared/conformance/gunicorn-http1-requests.json');
+/** Vendored with its licence and origin (test/e2e/conformance/README.md): a missing or broken corpus fails the suite. */
+const corpusPath = path.join(ROOT, 'test/e2e/conformance/gunicorn-http1-requests.json');
 let corpus: { cases: Case[] } | null = null;
-try { corpus = JSON.parse(readFileSync(corpusPath, 'utf8')); } catch { /* checked below */ }
+let corpusError = '';
+try { corpus = JSON.parse(readFileSync(corpusPath, 'utf8')); } catch (err) { corpusError = (err as Error).message; }
 
 /** Gunicorn settings qilin has, and the flag for each. */
 const FLAGS: Record<string, string> = {
@@ -308,7 +311,12 @@ function summary(engine: string, outcomes: Map<string, Outcome>): string {
     `held without an answer until the client's EOF ${count((o) => o.held)}; skipped ${skipped.length}`;
 }
 
-t.test('Gunicorn HTTP/1 corpus', { skip: corpus ? false : `corpus not found at ${corpusPath}` }, async (t) => {
+t.test('Gunicorn HTTP/1 corpus', async (t) => {
+  if (corpus === null) {
+    t.fail(`the corpus cannot be read from ${corpusPath}: ${corpusError}`);
+    return;
+  }
+  t.equal(cases.length, 137, 'all 137 cases of the corpus');
   t.comment(`skipped on both engines (settings qilin does not have): ${skipped.map((c) => `${c.name} (${unsupported(c).join(', ')})`).join('; ')}`);
   t.ok(runnable.length > 0 && runnable.every((c) => c.expect.requests || c.expect.error), 'the corpus has cases');
 
