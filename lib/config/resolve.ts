@@ -1,11 +1,10 @@
 // Resolves settings: defaults < config file < $QILIN_CMD_ARGS < command line (Gunicorn's order).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseBind, parseMetricsBind } from './binds.js';
+import { parseAllowList } from './allow-list.js';
+import { parseBind, parseMetricsBind, parseStatsdHost } from './binds.js';
 import { configExports, pickHooks, type ServerHooks } from './hooks.js';
 import { importModule, syntaxErrorAt } from './loader.js';
-import { parseAllowList } from '../http/forwarded.js';
-import { parseStatsdHost } from '../metrics/statsd.js';
 import { workerOwner } from '../ops/privileges.js';
 import {
   ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings,

@@ -3,8 +3,7 @@
 // `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodeApp } from '../app/shapes.js';
-import type { AccessEntry } from '../ops/log.js';
-import type { RequestLog } from '../metrics/recorder.js';
+import type { AccessEntry, RequestLog } from '../ops/log.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, DRAIN_MS, RequestBody, RequestTooLargeError } from './body.js';
 import { QilinRequest, setScheme, type RequestOwner } from './request.js';

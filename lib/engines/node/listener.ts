@@ -14,7 +14,7 @@ import { CERT_OPTIONAL, nodeTlsOptions, refuseUnverified } from '../../ops/tls.j
 import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
-import { parseAllowList } from '../../http/forwarded.js';
+import { parseAllowList } from '../../config/allow-list.js';
 import { carryProxyPeer, readProxyHeader } from './proxy-protocol.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
