@@ -1,14 +1,14 @@
 // What a trusted front-end (nginx, a load balancer) says about a request: the scheme the client
 // used (`secure_scheme_headers`) and the client's address (`X-Forwarded-For`, `Forwarded: for=`).
 // Gunicorn's forwarded_allow_ips decides whom to believe; from any other peer these headers are
-// ignored. Engines only look here when checkHeaders saw one of the headers (`seen.forwarded`).
+// ignored. Engines only look here when checkHeaders saw one of the headers (`RequestHead.watched`).
 import { isIP } from 'node:net';
 import { allows, listed, parseAllowList, type AllowList } from '../config/allow-list.js';
 import type { Settings } from '../config/settings.js';
 import { formatPeerAddress } from './address.js';
-import { lengthBit, seen, type HeaderWatch, type Refusal } from './rules.js';
+import { lengthBit, type HeaderWatch, type Refusal } from './rules.js';
 
-/** What a listener trusts: null when nobody can be (forwarded_allow_ips empty). */
+/** What a bind trusts: null when nobody can be (forwarded_allow_ips empty). */
 export interface ForwardedPolicy {
   readonly trusted: AllowList;
   /** secure_scheme_headers: lower-case name → the value that means https. */
@@ -27,9 +27,19 @@ export function forwardedPolicy(s: Settings): ForwardedPolicy | null {
 }
 
 /**
+ * What a trusted front-end said of one request (applyForwarded fills it): the scheme (`https`/`http`,
+ * null: not said) and the client (null: the peer is the client). The caller owns it, as it owns
+ * the RequestHead.
+ */
+export class ForwardedFacts {
+  scheme: string | null = null;
+  client: string | null = null;
+  clientPort = 0;
+}
+
+/**
  * Apply the forwarded headers of a request from `peer` (undefined: a unix socket peer, trusted as
- * Gunicorn trusts it): into `seen.scheme` (`https`/`http`, null: not said) and `seen.client` /
- * `seen.clientPort` (null: the peer is the client). Contradictory scheme headers: 400.
+ * Gunicorn trusts it) into `said`. Contradictory scheme headers: 400.
  *
  * The client is the nearest address not in forwarded_allow_ips, walking X-Forwarded-For (or,
  * without it, Forwarded's `for=`) from the right: each listed hop is passed, the first one that is
@@ -37,10 +47,12 @@ export function forwardedPolicy(s: Settings): ForwardedPolicy | null {
  * stops the walk at the hop before it. `*` trusts any peer but lists no hop: the client is then the
  * right-most entry, the address the front-end itself saw.
  */
-export function applyForwarded(policy: ForwardedPolicy, raw: readonly string[], peer: string | undefined, lowerCase: boolean): Refusal | null {
-  seen.scheme = null;
-  seen.client = null;
-  seen.clientPort = 0;
+export function applyForwarded(
+  policy: ForwardedPolicy, raw: readonly string[], peer: string | undefined, lowerCase: boolean, said: ForwardedFacts,
+): Refusal | null {
+  said.scheme = null;
+  said.client = null;
+  said.clientPort = 0;
   if (peer !== undefined && !allows(policy.trusted, peer)) return null;
   let xff: string | null = null;
   let fwd: string | null = null;
@@ -51,8 +63,8 @@ export function applyForwarded(policy: ForwardedPolicy, raw: readonly string[], 
     const secure = policy.secure.get(name);
     if (secure !== undefined) {
       const scheme = value.trim() === secure ? 'https' : 'http';
-      if (seen.scheme !== null && seen.scheme !== scheme) return [400, 'Contradictory scheme headers'];
-      seen.scheme = scheme;
+      if (said.scheme !== null && said.scheme !== scheme) return [400, 'Contradictory scheme headers'];
+      said.scheme = scheme;
     }
     if (name === 'x-forwarded-for') xff = xff === null ? value : `${xff},${value}`;
     else if (name === 'forwarded') fwd = fwd === null ? value : `${fwd},${value}`;
@@ -71,7 +83,7 @@ export function applyForwarded(policy: ForwardedPolicy, raw: readonly string[], 
     moved = true;
     if (!listed(policy.trusted, host)) break;
   }
-  if (moved) { seen.client = host; seen.clientPort = port; }
+  if (moved) { said.client = host; said.clientPort = port; }
   return null;
 }
 

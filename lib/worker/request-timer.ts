@@ -6,7 +6,7 @@
 // so within [request_timeout, request_timeout + period) of its arrival (a check the event loop runs
 // late stamps the arrivals of that delay up to as much early). The period is a quarter of the
 // timeout, at most a second: 300 s is checked once a second, 1 s every 250 ms.
-import type { PoolTask } from '../http/exchange.js';
+import type { PoolTask } from '../http/contracts.js';
 import type { Pool } from './pool.js';
 
 export class RequestTimer {

@@ -10,11 +10,11 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { action, call, race, resource, run, sleep, type Operation } from 'effection';
 import { AppLoadError, loadApp } from '../app/load.js';
-import { interfaceHint, servingLine, uwsAdvice, type LoadedApp, type NodeApp } from '../app/shapes.js';
+import { interfaceHint, servingLine, uwsAdvice, type FetchHandler, type LoadedApp, type NodeApp } from '../app/shapes.js';
 import { bindUrl, formatBind } from '../config/binds.js';
 import { servingEngine } from '../engines/index.js';
-import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../engines/types.js';
-import { currentTask, requestContext, type FetchHandler, type Listener, type PoolTask } from '../http/exchange.js';
+import { ListenFailed, type EngineServer, type ServedBind, type ServingEngine } from '../engines/types.js';
+import { currentTask, requestContext, type BindContext, type PoolTask } from '../http/contracts.js';
 import { installLightResponse } from '../http/response.js';
 import { forwardedPolicy } from '../http/forwarded.js';
 import { requestLimits } from '../http/rules.js';
@@ -49,7 +49,7 @@ const LAG_RESOLUTION_MS = 10;
 const notFetch = (): never => { throw new Error('a Node-style app is not called with a Request'); };
 
 interface ListenerHandle {
-  listener: Listener;
+  listener: BindContext;
   pool: Pool;
   stopListening(): void;
   connections(): { open: number; sending: boolean } | null;
@@ -328,7 +328,7 @@ export abstract class Worker {
     return resource(function* (provide) {
       const pool = yield* usePool(worker.poolSize());
       worker.requestTimer?.add(pool);
-      const listener: Listener = {
+      const listener: BindContext = {
         app: app.style === 'fetch' ? worker.beforeFetch(app.fetch) : notFetch,
         nodeApp: app.style === 'node' ? worker.beforeNode(app) : null,
         requestLog: worker.requestLog,
@@ -352,7 +352,7 @@ export abstract class Worker {
         note: (level, msg) => worker.log.log(level, msg),
         websockets: new WebSocketHub(settings.websocket_max_message_size),
       };
-      const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
+      const served: EngineServer = yield* call(() => engine.listen(bind, listener, settings));
       worker.log.debug(`Listening at: ${withScheme(bindUrl(bind), settings)} (${process.pid})`);
       try {
         yield* provide({ listener, pool, stopListening: () => served.stopListening(), connections: () => served.connections() });
