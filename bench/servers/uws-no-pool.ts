@@ -8,7 +8,7 @@ import { requestLimits } from '../../lib/http/rules.js';
 import { defaultSettings } from '../../lib/config/settings.js';
 import { installLightResponse } from '../../lib/http/response.js';
 import { loadUws } from '../../lib/engines/uws/load.js';
-import { uwsEngine } from '../../lib/engines/uws/listener.js';
+import { uwsEngine } from '../../lib/engines/uws/server.js';
 import { WebSocketHub } from '../../lib/http/websocket.js';
 
 installLightResponse();

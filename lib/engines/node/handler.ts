@@ -1,6 +1,6 @@
 // The node engine's hot path: node:http request in → checks → exchange → pool → app → response out.
 //
-// llhttp has parsed the request (and refused what it cannot parse, see listener.ts); this adds
+// llhttp has parsed the request (and refused what it cannot parse, see server.ts); this adds
 // qilin's rules (lib/http/rules.ts) and Gunicorn's limits, then runs the same Exchange as uWS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestBody } from '../../http/body.js';
