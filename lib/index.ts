@@ -1,6 +1,6 @@
 // qilin's public API, for config files and tooling.
 export { defineConfig, type QilinConfig } from './config/resolve.js';
-export type { FetchHandler, RemoteAddr, ServeInfo } from './http/exchange.js';
+export type { FetchHandler, RemoteAddr, ServeInfo } from './app/shapes.js';
 export {
   upgradeWebSocket, QilinWebSocket, type UpgradeWebSocketOptions, type WebSocketUpgrade,
 } from './http/websocket.js';

@@ -1,19 +1,20 @@
 // The pool-overhead anchor: the same async app called from a bare uWS handler through qilin's own
 // request/response adapter, with no pool in between (each request runs as soon as it arrives).
 import { createHandler } from '../../lib/engines/uws/handler.js';
-import type { FetchHandler, Listener } from '../../lib/http/exchange.js';
+import type { FetchHandler } from '../../lib/app/shapes.js';
+import type { BindContext } from '../../lib/http/contracts.js';
 import { forwardedPolicy } from '../../lib/http/forwarded.js';
 import { requestLimits } from '../../lib/http/rules.js';
 import { defaultSettings } from '../../lib/config/settings.js';
 import { installLightResponse } from '../../lib/http/response.js';
 import { loadUws } from '../../lib/engines/uws/load.js';
-import { uwsEngine } from '../../lib/engines/uws/listener.js';
+import { uwsEngine } from '../../lib/engines/uws/server.js';
 import { WebSocketHub } from '../../lib/http/websocket.js';
 
 installLightResponse();
 const { default: app } = (await import('../apps/async-hello.js')) as { default: FetchHandler };
 const port = Number(process.env.PORT);
-const listener: Listener = {
+const context: BindContext = {
   app,
   nodeApp: null,
   requestLog: null,
@@ -33,6 +34,6 @@ const listener: Listener = {
   note: () => {},
   websockets: new WebSocketHub(16 * 1024 * 1024),
 };
-loadUws().uws.App().any('/*', createHandler(listener)).listen('127.0.0.1', port, (s) => {
+loadUws().uws.App().any('/*', createHandler(context)).listen('127.0.0.1', port, (s) => {
   if (!s) { console.error(`cannot listen on ${port}`); process.exit(1); }
 });

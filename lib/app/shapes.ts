@@ -3,10 +3,22 @@
 // itty-router); then the Node frameworks, each by properties no other shape has; then a bare function
 // by its declared parameters (guessInterface), unless `app_interface` says how to call it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FetchHandler } from '../http/exchange.js';
 
 export type AppInterface = 'auto' | 'fetch' | 'node';
 export type AppStyle = 'fetch' | 'node';
+
+/** The client as Deno's `ServeHandlerInfo.remoteAddr` gives it (Hono's getConnInfo from 'hono/deno' reads it). */
+export type RemoteAddr =
+  | { readonly transport: 'tcp'; readonly hostname: string; readonly port: number }
+  | { readonly transport: 'unix'; readonly path: string };
+
+/** A fetch app's second argument, as Deno.serve passes it. */
+export interface ServeInfo {
+  readonly remoteAddr: RemoteAddr;
+}
+
+/** A fetch-style app, after loading: `(request, info) => Response | Promise<Response>`. */
+export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
 
 /** A Node-style request handler, as node:http calls it. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;

@@ -22,7 +22,8 @@ import { HOOKS, hookLog, type HookLog, type ServerHooks, type ServerInfo, type W
 import { daemonReady } from '../ops/daemon.js';
 import { Logger } from '../ops/log.js';
 import { socketOwner } from '../ops/privileges.js';
-import { MetricsHub, MetricsServer, type RestartReason } from '../metrics/prometheus.js';
+import { MetricsHub, type RestartReason } from '../metrics/prometheus.js';
+import { MetricsServer } from './metrics-server.js';
 import { statsdFor, type Statsd } from '../metrics/statsd.js';
 import { bindOnce } from './ports.js';
 import { inheritance, spawnNewArbiter, type Inheritance } from './reexec.js';

@@ -1,5 +1,6 @@
-// Bind addresses (`bind`, `metrics_bind`): parsed from what the user wrote, and formatted as
-// Gunicorn logs them.
+// Addresses in settings: where to listen (`bind`, `metrics_bind`), parsed from what the user wrote
+// and formatted as Gunicorn logs them, and where to send statsd lines (`statsd_host`).
+import { isIP } from 'node:net';
 import { ConfigError } from './settings.js';
 
 /** Where to listen: a TCP address, a unix socket path, or a socket inherited as a file descriptor. */
@@ -69,4 +70,20 @@ export function formatBind(b: BindAddress): string {
 /** The URL a bind is served at, for the start-up log. */
 export function bindUrl(b: BindAddress): string {
   return b.kind === 'tcp' ? `http://${formatBind(b)}` : formatBind(b);
+}
+
+export interface StatsdTarget { host: string; port: number }
+
+/** `HOST:PORT` (`[v6]:PORT` too) → its parts, or an error message. Node has no unix datagram sockets. */
+export function parseStatsdHost(text: string): StatsdTarget | string {
+  if (text.startsWith('unix:')) {
+    return 'Node.js has no unix datagram sockets (node:dgram speaks UDP only): use HOST:PORT';
+  }
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (!m) return 'expected HOST:PORT';
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return `port ${m[3]} is out of range`;
+  const host = m[1] ?? m[2]!;
+  if (m[1] !== undefined && isIP(host) !== 6) return `${host} is not an IPv6 address`;
+  return { host, port };
 }

@@ -1,15 +1,14 @@
 // Resolves settings: defaults < config file < $QILIN_CMD_ARGS < command line (Gunicorn's order).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseBind, parseMetricsBind } from './binds.js';
+import { parseAllowList } from './allow-list.js';
+import { parseBind, parseMetricsBind, parseStatsdHost } from './binds.js';
 import { configExports, pickHooks, type ServerHooks } from './hooks.js';
 import { importModule, syntaxErrorAt } from './loader.js';
-import { parseAllowList } from '../http/forwarded.js';
-import { parseStatsdHost } from '../metrics/statsd.js';
 import { workerOwner } from '../ops/privileges.js';
 import {
-  ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings,
-  type SettingName, type Settings,
+  ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings, setSetting,
+  type SettingName, type SettingValue, type Settings,
 } from './settings.js';
 
 /** What a config file exports: any subset of the settings, and server hooks (lib/config/hooks.ts). */
@@ -21,7 +20,7 @@ export function defineConfig(config: QilinConfig): QilinConfig {
 }
 
 export interface ParsedArgs {
-  values: Map<SettingName, unknown>;
+  values: Map<SettingName, SettingValue>;
   app: string | null;
   help: boolean;
   version: boolean;
@@ -48,23 +47,23 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     else if (!arg.startsWith('--') && arg.length > 2) { flag = arg.slice(0, 2); inline = arg.slice(2); }
     const def = SETTINGS_BY_FLAG.get(flag);
     if (!def) throw new ConfigError('argv', `unrecognized option: ${arg} (see qilin --help)`);
-    const name = def.name as SettingName;
+    const name = def.name;
     if (def.type === 'bool') {
       out.values.set(name, inline === undefined ? true : coerce(def, inline));
       continue;
     }
-    if (def.bare !== undefined && inline === undefined) {
+    if (def.type === 'choice' && def.bare !== undefined && inline === undefined) {
       // An optional value: taken only when the next word is one (else it may be the app).
       const next = argv[i + 1]?.toLowerCase();
-      const known = next !== undefined && (def.choices!.includes(next) || (def.aliases !== undefined && next in def.aliases));
+      const known = next !== undefined && (def.choices.includes(next) || (def.aliases !== undefined && next in def.aliases));
       out.values.set(name, known ? coerce(def, argv[++i]) : def.bare);
       continue;
     }
     const raw = inline ?? argv[++i];
     if (raw === undefined) throw new ConfigError(def.name, `option ${flag} (${def.name}) needs a value`);
     if (def.type === 'list') {
-      const prev = (out.values.get(name) as string[] | undefined) ?? [];
-      out.values.set(name, [...prev, raw]);
+      const prev = out.values.get(name);
+      out.values.set(name, [...(Array.isArray(prev) ? prev : []), raw]);
     } else {
       out.values.set(name, coerce(def, raw));
     }
@@ -82,7 +81,7 @@ export function splitArgs(s: string): string[] {
 }
 
 interface ConfigFileValues {
-  values: Map<SettingName, unknown>;
+  values: Map<SettingName, SettingValue>;
   hooks: ServerHooks;
   warnings: string[];
 }
@@ -100,7 +99,7 @@ async function loadConfigFile(file: string, fresh: boolean): Promise<ConfigFileV
   }
   const source = configExports(mod, (k) => SETTINGS_BY_NAME.has(k));
   const hooks = pickHooks(source);
-  const values = new Map<SettingName, unknown>();
+  const values = new Map<SettingName, SettingValue>();
   const warnings: string[] = [];
   for (const [key, raw] of Object.entries(source)) {
     const def = SETTINGS_BY_NAME.get(key);
@@ -110,7 +109,7 @@ async function loadConfigFile(file: string, fresh: boolean): Promise<ConfigFileV
       if (typeof raw !== 'function') warnings.push(unknownSettingWarning(key, file));
       continue;
     }
-    values.set(key as SettingName, coerce(def, raw));
+    values.set(def.name, coerce(def, raw));
   }
   return { values, hooks, warnings };
 }
@@ -147,11 +146,11 @@ export async function resolveConfig(
 ): Promise<ResolvedConfig> {
   const cli = parseArgs(argv);
   const envArgs = env.QILIN_CMD_ARGS ? parseArgs(splitArgs(env.QILIN_CMD_ARGS)) : null;
-  const settings = defaultSettings(env) as unknown as Record<string, unknown>;
+  const settings = defaultSettings(env);
 
-  const explicit = (cli.values.get('config') ?? envArgs?.values.get('config')) as string | undefined;
+  const explicit = cli.values.get('config') ?? envArgs?.values.get('config');
   let configFile: string | null = null;
-  if (explicit) {
+  if (typeof explicit === 'string' && explicit !== '') {
     configFile = path.resolve(cwd, explicit);
     if (!existsSync(configFile)) throw new ConfigError('config', `Config file not found: ${explicit}`);
   } else {
@@ -159,41 +158,41 @@ export async function resolveConfig(
     configFile = found ?? null;
   }
   const fromFile = configFile ? await loadConfigFile(configFile, opts.fresh ?? false) : null;
-  if (fromFile) for (const [k, v] of fromFile.values) settings[k] = v;
-  for (const source of [envArgs, cli]) if (source) for (const [k, v] of source.values) settings[k] = v;
+  if (fromFile) for (const [k, v] of fromFile.values) setSetting(settings, k, v);
+  for (const source of [envArgs, cli]) if (source) for (const [k, v] of source.values) setSetting(settings, k, v);
   settings.config = configFile;
 
-  for (const b of settings.bind as string[]) parseBind(b); // validate early
-  const statsd = settings.statsd_host as string | null;
+  for (const b of settings.bind) parseBind(b); // validate early
+  const statsd = settings.statsd_host;
   if (statsd !== null) {
     const target = parseStatsdHost(statsd);
     if (typeof target === 'string') throw new ConfigError('statsd_host', `Invalid value for statsd_host: ${JSON.stringify(statsd)} (${target})`);
   }
-  const metrics = settings.metrics_bind as string | null;
+  const metrics = settings.metrics_bind;
   if (metrics !== null) parseMetricsBind(metrics);
   if (settings.control_socket === '') throw new ConfigError('control_socket', 'Invalid value for control_socket: "" (a path is needed)');
-  const mode = settings.control_socket_mode as number;
+  const mode = settings.control_socket_mode;
   if (mode > 0o777) {
     // 600 read as decimal is not 0o600: say how to write it.
     throw new ConfigError('control_socket_mode', `Invalid value for control_socket_mode: ${mode} (permission bits, at most 0o777: write 0o600, not 600)`);
   }
   // Address lists are checked here, so that a typo stops qilin at start (exit 1), not a worker.
-  parseAllowList('forwarded_allow_ips', settings.forwarded_allow_ips as string);
-  parseAllowList('proxy_allow_ips', settings.proxy_allow_ips as string);
-  for (const e of settings.raw_env as string[]) {
+  parseAllowList('forwarded_allow_ips', settings.forwarded_allow_ips);
+  parseAllowList('proxy_allow_ips', settings.proxy_allow_ips);
+  for (const e of settings.raw_env) {
     if (!e.includes('=')) throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
   }
   // A user or group that does not exist stops qilin here, before any worker is forked.
-  workerOwner(settings as unknown as Settings);
+  workerOwner(settings);
   // As Gunicorn: a path that does not exist is an error (no glob patterns: Node 20 has no fs.glob).
-  for (const f of settings.reload_extra_files as string[]) {
+  for (const f of settings.reload_extra_files) {
     if (!existsSync(path.resolve(cwd, f))) {
       throw new ConfigError('reload_extra_files', `Invalid value for reload_extra_files: ${JSON.stringify(f)} (no such file or directory)`);
     }
   }
   const app = cli.app ?? envArgs?.app ?? null;
   return {
-    settings: settings as unknown as Settings, app, help: cli.help, version: cli.version, configFile,
+    settings, app, help: cli.help, version: cli.version, configFile,
     hooks: fromFile?.hooks ?? {}, warnings: fromFile?.warnings ?? [],
   };
 }

@@ -1,26 +1,72 @@
 // The one table of settings. The CLI parser, config file, env handling, validation, `--help`,
-// `--print-config` and the table in docs/settings.md are all generated from it.
+// `--print-config` and the table in docs/settings.md are all generated from it, and so is the
+// `Settings` type: each entry's kind (and a null default: unset) gives its value's type.
 
 export type SettingType = 'int' | 'float' | 'string' | 'bool' | 'list' | 'choice' | 'map';
 
-export interface SettingDef {
-  name: string;
+interface SettingBase<N extends string> {
+  name: N;
   section: string;
-  flags: string[];
+  flags: readonly string[];
   meta?: string;
-  type: SettingType;
-  choices?: readonly string[];
-  /** Other spellings of a choice (`true` for `auto`), as Gunicorn accepts them. */
-  aliases?: Readonly<Record<string, string>>;
-  /** A choice flag given without a value means this (`--proxy-protocol` alone is `auto`). */
-  bare?: string;
-  min?: number;
-  max?: number;
-  default: unknown;
   /** How the default reads in docs when it is computed at start-up. */
   defaultText?: string;
   desc: string;
 }
+
+/** Decimal, or 0o/0x as Python's int(x, 0); `min` and `max` inclusive. */
+export interface IntSetting<N extends string = string> extends SettingBase<N> {
+  type: 'int';
+  min?: number;
+  max?: number;
+  default: number;
+}
+
+/** Decimal seconds: `1`, `0.5` (no exponent, no hex); `min` and `max` inclusive. */
+export interface FloatSetting<N extends string = string> extends SettingBase<N> {
+  type: 'float';
+  min?: number;
+  max?: number;
+  default: number;
+}
+
+/** A string; a null default: unset until given. */
+export interface StringSetting<N extends string = string> extends SettingBase<N> {
+  type: 'string';
+  default: string | null;
+}
+
+export interface BoolSetting<N extends string = string> extends SettingBase<N> {
+  type: 'bool';
+  default: boolean;
+}
+
+/** Strings; a flag given again adds one. */
+export interface ListSetting<N extends string = string> extends SettingBase<N> {
+  type: 'list';
+  default: readonly string[];
+}
+
+/** One of `choices`; a null default: unset until given. */
+export interface ChoiceSetting<N extends string = string> extends SettingBase<N> {
+  type: 'choice';
+  choices: readonly string[];
+  /** Other spellings of a choice (`true` for `auto`), as Gunicorn accepts them. */
+  aliases?: Readonly<Record<string, string>>;
+  /** A choice flag given without a value means this (`--proxy-protocol` alone is `auto`). */
+  bare?: string;
+  default: string | null;
+}
+
+/** Header names and values (config file only). */
+export interface MapSetting<N extends string = string> extends SettingBase<N> {
+  type: 'map';
+  default: Readonly<Record<string, string>>;
+}
+
+/** One entry of the table; its `type` says which kind, and so what its value is. */
+export type SettingDef<N extends string = string> =
+  | IntSetting<N> | FloatSetting<N> | StringSetting<N> | BoolSetting<N> | ListSetting<N> | ChoiceSetting<N> | MapSetting<N>;
 
 export const WORKER_CLASSES = ['pool', 'sync'] as const;
 export const ENGINES = ['uws', 'node'] as const;
@@ -31,7 +77,7 @@ export const PROXY_PROTOCOLS = ['off', 'v1', 'v2', 'auto'] as const;
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
-export const SETTINGS: readonly SettingDef[] = [
+const TABLE = [
   {
     name: 'config', section: 'Config File', flags: ['-c', '--config'], meta: 'CONFIG', type: 'string',
     default: null, defaultText: './qilin.config.ts|.js|.mjs when present',
@@ -292,73 +338,39 @@ export const SETTINGS: readonly SettingDef[] = [
     name: 'control_socket_disable', section: 'Control', flags: ['--no-control-socket'], type: 'bool', default: false,
     desc: 'No control socket, even when `control_socket` is set.',
   },
-];
+] as const satisfies readonly SettingDef[];
 
-export interface Settings {
-  config: string | null;
-  bind: string[];
-  backlog: number;
-  engine: (typeof ENGINES)[number] | null;
-  workers: number;
-  worker_class: (typeof WORKER_CLASSES)[number];
-  worker_connections: number;
-  max_requests: number;
-  max_requests_jitter: number;
-  max_worker_memory: number;
-  timeout: number;
-  request_timeout: number;
-  stuck_stack_disable: boolean;
-  graceful_timeout: number;
-  keepalive: number;
-  header_timeout: number;
-  umask: number;
-  limit_request_line: number;
-  limit_request_fields: number;
-  limit_request_field_size: number;
-  limit_request_body: number;
-  forwarded_allow_ips: string;
-  secure_scheme_headers: Record<string, string>;
-  proxy_protocol: (typeof PROXY_PROTOCOLS)[number];
-  proxy_allow_ips: string;
-  websocket_max_message_size: number;
-  certfile: string | null;
-  keyfile: string | null;
-  ca_certs: string | null;
-  cert_reqs: number;
-  ciphers: string | null;
-  app_interface: (typeof APP_INTERFACES)[number];
-  preload_app: boolean;
-  chdir: string | null;
-  raw_env: string[];
-  pidfile: string | null;
-  daemon: boolean;
-  user: string | null;
-  group: string | null;
-  initgroups: boolean;
-  accesslog: string | null;
-  access_log_format: string;
-  errorlog: string;
-  enable_stdio_inheritance: boolean;
-  loglevel: (typeof LOG_LEVELS)[number];
-  statsd_host: string | null;
-  dogstatsd_tags: string;
-  statsd_prefix: string;
-  metrics_bind: string | null;
-  proc_name: string | null;
-  reload: boolean;
-  reload_engine: (typeof RELOAD_ENGINES)[number];
-  reload_extra_files: string[];
-  check_config: boolean;
-  print_config: boolean;
-  control_socket: string | null;
-  control_socket_mode: number;
-  control_socket_disable: boolean;
-}
+/** The value a setting of the table holds, from its kind. */
+type ValueOf<D extends SettingDef> =
+  D extends { type: 'int' | 'float' } ? number
+    : D extends { type: 'bool' } ? boolean
+      : D extends { type: 'list' } ? string[]
+        : D extends { type: 'map' } ? Record<string, string>
+          : D extends { type: 'choice'; choices: readonly (infer C)[] } ? C | NullWhenUnset<D>
+            : D extends { type: 'string' } ? string | NullWhenUnset<D>
+              : never;
+
+/** A setting whose default is null is unset until given: its value may be null. */
+type NullWhenUnset<D extends SettingDef> = D extends { default: null } ? null : never;
+
+/** Every setting by name, each with the type of value its table entry says. */
+export type Settings = { -readonly [D in (typeof TABLE)[number] as D['name']]: ValueOf<D> };
 
 export type SettingName = keyof Settings;
+/** The value of some setting (which one goes with its name). */
+export type SettingValue = Settings[SettingName];
 
-export const SETTINGS_BY_NAME: ReadonlyMap<string, SettingDef> = new Map(SETTINGS.map((s) => [s.name, s]));
-export const SETTINGS_BY_FLAG: ReadonlyMap<string, SettingDef> = new Map(
+/** The choices whose default is not one of their choices, by name: none, or the table is wrong. */
+type WrongChoiceDefault = {
+  [D in (typeof TABLE)[number] as D extends { type: 'choice' } ? (D['default'] extends D['choices'][number] | null ? never : D['name']) : never]: D;
+};
+/** `T` while every choice's default is one of its choices; `never` (so SETTINGS fails to compile) otherwise. */
+type ChoiceDefaultsChecked<T> = keyof WrongChoiceDefault extends never ? T : never;
+
+export const SETTINGS: ChoiceDefaultsChecked<readonly SettingDef<SettingName>[]> = TABLE;
+
+export const SETTINGS_BY_NAME: ReadonlyMap<string, SettingDef<SettingName>> = new Map(SETTINGS.map((s) => [s.name, s]));
+export const SETTINGS_BY_FLAG: ReadonlyMap<string, SettingDef<SettingName>> = new Map(
   SETTINGS.flatMap((s) => s.flags.map((f) => [f, s] as const)),
 );
 
@@ -401,8 +413,9 @@ export class ConfigError extends Error {
 }
 
 /** Turn a raw value (string from argv/env, or any value from a config file) into the setting's type. */
-export function coerce(def: SettingDef, raw: unknown): unknown {
-  const bad = (why: string): never => {
+export function coerce(def: SettingDef, raw: unknown): SettingValue {
+  // Typed so that a call ends the path it is on for the type checker too.
+  const bad: (why: string) => never = (why) => {
     throw new ConfigError(def.name, `Invalid value for ${def.name}: ${JSON.stringify(raw)} (${why})`);
   };
   switch (def.type) {
@@ -436,7 +449,7 @@ export function coerce(def: SettingDef, raw: unknown): unknown {
     case 'choice': {
       const text = typeof raw === 'boolean' && def.aliases ? String(raw) : raw;
       const value = typeof text === 'string' && def.aliases ? def.aliases[text.trim().toLowerCase()] ?? text.trim().toLowerCase() : text;
-      if (typeof value !== 'string' || !def.choices!.includes(value)) bad(`one of: ${def.choices!.join(', ')}`);
+      if (typeof value !== 'string' || !def.choices.includes(value)) bad(`one of: ${def.choices.join(', ')}`);
       return value;
     }
     case 'map': {
@@ -457,16 +470,31 @@ export function coerce(def: SettingDef, raw: unknown): unknown {
   }
 }
 
-export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const out: Record<string, unknown> = {};
-  for (const def of SETTINGS) {
-    const d = def.default;
-    out[def.name] = Array.isArray(d) ? [...d] : typeof d === 'object' && d !== null ? { ...d } : d;
+/** Store a setting's value: its type goes with its name (coerce and the table made it so). */
+export function setSetting<K extends SettingName>(settings: Partial<Settings>, name: K, value: Settings[K]): void {
+  settings[name] = value;
+}
+
+/** A setting's default as a run starts with it: lists and maps copied, so that no run changes the table. */
+function freshDefault(def: SettingDef): SettingValue {
+  switch (def.type) {
+    case 'list': return [...def.default];
+    case 'map': return { ...def.default };
+    default: return def.default;
   }
+}
+
+export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const out: Partial<Settings> = {};
+  for (const def of SETTINGS) setSetting(out, def.name, freshDefault(def));
   if (env.FORWARDED_ALLOW_IPS !== undefined) out.forwarded_allow_ips = env.FORWARDED_ALLOW_IPS;
   if (env.PORT) out.bind = [`0.0.0.0:${env.PORT}`];
-  if (env.WEB_CONCURRENCY) out.workers = coerce(SETTINGS_BY_NAME.get('workers')!, env.WEB_CONCURRENCY);
-  return out as unknown as Settings;
+  if (env.WEB_CONCURRENCY) {
+    const workers = SETTINGS_BY_NAME.get('workers')!;
+    setSetting(out, workers.name, coerce(workers, env.WEB_CONCURRENCY));
+  }
+  // Every name of the table was given its default above.
+  return out as Settings;
 }
 
 /** `qilin --help`, generated from the table. */

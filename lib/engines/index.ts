@@ -89,7 +89,7 @@ export function engineReport(appDir: string | null): string[] {
 
 /** The serving half of an engine, for a worker; uws loads the build its arbiter chose (`uwsMain`). */
 export async function servingEngine(name: EngineName, uwsMain: string | null = null): Promise<ServingEngine> {
-  if (name === 'node') return (await import('./node/listener.js')).nodeEngine;
+  if (name === 'node') return (await import('./node/server.js')).nodeEngine;
   if (uwsMain) pinUwsBuild(uwsMain);
-  return (await import('./uws/listener.js')).uwsEngine;
+  return (await import('./uws/server.js')).uwsEngine;
 }

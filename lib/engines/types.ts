@@ -1,12 +1,13 @@
-// What a worker asks of an engine: serve one bind for one listener, stop accepting, close.
+// What a worker asks of an engine: serve one bind with its BindContext, stop accepting, close.
 import type { BindAddress } from '../config/binds.js';
-import type { Listener } from '../http/exchange.js';
 import type { Settings } from '../config/settings.js';
+import type { BindContext } from '../http/contracts.js';
 
 /** A bind as a worker gets it: with the engine that shares sockets, the fd the arbiter passed. */
 export type ServedBind = BindAddress & { childFd?: number };
 
-export interface EngineListener {
+/** An engine's server for one bind in a worker, once it listens (a uWS app, a node:http server). */
+export interface EngineServer {
   /** Stop accepting connections (graceful stop); open ones are served on. */
   stopListening(): void;
   /** Close the server and every connection left. */
@@ -19,7 +20,7 @@ export interface EngineListener {
 }
 
 export interface ServingEngine {
-  /** The largest piece of a streamed body one write takes (0: any size); see Listener.writePiece. */
+  /** The largest piece of a streamed body one write takes (0: any size); see BindContext.writePiece. */
   readonly writePiece: number;
   /**
    * The engine closes a connection the moment its last response is written, with no lingering
@@ -30,8 +31,8 @@ export interface ServingEngine {
   readonly writesDate: boolean;
   /** Load what the engine needs; returns what it runs on (for the debug log), throws when it cannot. */
   boot(): string;
-  /** Serve `bind`; resolves once listening. Rejects with a message for the error log. */
-  listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener>;
+  /** Serve `bind` with `context`; resolves once listening. Rejects with a message for the error log. */
+  listen(bind: ServedBind, context: BindContext, settings: Settings): Promise<EngineServer>;
 }
 
 export class ListenFailed extends Error {}

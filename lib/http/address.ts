@@ -1,5 +1,6 @@
 // Peer addresses as people read them. uWS gives IPv6 peers fully expanded
-// (`0000:0000:0000:0000:0000:0000:0000:0001`) and IPv4 peers of a dual-stack listener v4-mapped.
+// (`0000:0000:0000:0000:0000:0000:0000:0001`) and IPv4 peers of a dual-stack socket v4-mapped.
+import { expand } from '../config/allow-list.js';
 
 const MAPPED_V4 = '0000:0000:0000:0000:0000:ffff:';
 
@@ -16,19 +17,6 @@ export function formatPeerAddress(raw: ArrayBuffer | string): string {
   if (lower.startsWith('::ffff:') && lower.includes('.')) return lower.slice(7);
   const groups = expand(lower);
   return groups ? compress(groups) : text;
-}
-
-/** The eight 16-bit groups of an IPv6 address, or null. */
-export function expand(text: string): number[] | null {
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const parse = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  const fill = 8 - head.length - tail.length;
-  if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
-  const out = [...head, ...Array<number>(fill).fill(0), ...tail];
-  return out.some((g) => Number.isNaN(g) || g > 0xffff) ? null : out;
 }
 
 /** RFC 5952: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`. */

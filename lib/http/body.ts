@@ -1,6 +1,5 @@
 // A request body read from uWS with backpressure: the socket is paused while more than
 // HIGH_WATER bytes wait unread, and resumed as the app reads.
-import type { Wire } from './exchange.js';
 
 const HIGH_WATER = 256 * 1024;
 /** How long a response waits for the rest of a body nobody read before its connection closes (nginx's lingering_timeout). */
@@ -27,6 +26,17 @@ export class RequestTooLargeError extends Error {
     super(`Request body exceeds limit_request_body (${limit} bytes)`);
     this.name = 'RequestTooLargeError';
   }
+}
+
+/**
+ * The side of a connection a request body arrives on: its chunks, and pausing them. A Wire
+ * (lib/http/contracts.ts) is one.
+ */
+export interface BodySource {
+  onData(fn: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  cork(fn: () => void): unknown;
 }
 
 export class RequestBody {
@@ -63,7 +73,7 @@ export class RequestBody {
   private maxBytes = 0;
   private onOverflow: (() => void) | null = null;
 
-  constructor(private readonly res: Wire) {
+  constructor(private readonly res: BodySource) {
     res.onData((chunk, isLast) => this.push(chunk, isLast));
   }
 

@@ -1,152 +1,21 @@
 // One request and its response, from the server's side, whatever the engine: the app call, the
 // one writer every response goes through, the 500 page, the access log entry. Engines hand it a
-// `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse).
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { NodeApp } from '../app/shapes.js';
+// `Wire` (the uWS HttpResponse itself, or the node engine's adapter over ServerResponse) and the
+// BindContext it came in on (both in lib/http/contracts.ts).
+import type { RemoteAddr, ServeInfo } from '../app/shapes.js';
 import type { AccessEntry } from '../ops/log.js';
-import type { RequestLog } from '../metrics/recorder.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, DRAIN_MS, RequestBody, RequestTooLargeError } from './body.js';
+import type { BindContext, PoolTask, Wire } from './contracts.js';
+import type { ForwardedFacts } from './forwarded.js';
 import { QilinRequest, setScheme, type RequestOwner } from './request.js';
 import { TEXT_PLAIN, byteLength, isStream, isUnusable, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
 import { checkStatusText } from './fields.js';
-import type { ForwardedPolicy } from './forwarded.js';
-import type { RequestLimits } from './rules.js';
 import {
   HAS_CONTENT_TYPE, TIMEOUT_BODY, TIMEOUT_DETAIL, checkChunk, declaredLength, firstRead, headerValue, rejectRequest, statusBytes, streamBody, writeError, writeHeaders,
   writePlatform,
 } from './write.js';
-import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader, type WebSocketHub } from './websocket.js';
-
-/**
- * The response side of a connection as the exchange drives it: the subset of uWS's HttpResponse it
- * uses (so a uWS response is one, with no wrapper on the fast path).
- */
-export interface Wire {
-  /** Bytes as given; a string as its UTF-8 (uWS's RecognizedString). */
-  writeStatus(line: string | Uint8Array): unknown;
-  writeHeader(name: string, value: string | Uint8Array): unknown;
-  /** Whole body (framed with Content-Length); `closeConnection` says and does Connection: close. */
-  end(body?: PlainBody, closeConnection?: boolean): unknown;
-  /** Headers only, no Content-Length of its own. */
-  endWithoutBody(): unknown;
-  /** A chunk of a streamed body; false when the caller should wait for onWritable. */
-  write(chunk: Uint8Array): boolean;
-  /**
-   * A chunk of a body of `total` bytes, framed by Content-Length: the response ends with its last
-   * byte. [ok, done] as uWS says them: not ok, the socket took only part (getWriteOffset grew by
-   * that much) and the rest waits for onWritable.
-   */
-  tryEnd(chunk: Uint8Array, total: number): [boolean, boolean];
-  /** Body bytes taken so far. */
-  getWriteOffset(): number;
-  cork(fn: () => void): unknown;
-  onWritable(fn: (offset: number) => boolean): unknown;
-  onAborted(fn: () => void): unknown;
-  onData(fn: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  /** Cut the connection now. */
-  close(): unknown;
-  getRemoteAddressAsText(): ArrayBuffer | string;
-  /** The peer's port, where the engine knows it (uWS does not say). */
-  getRemotePort?(): number;
-  /** The peer may be read after the response ended (node: yes; uWS forbids touching it then). */
-  readonly peerReadableLate?: boolean;
-}
-
-/** The client as Deno's `ServeHandlerInfo.remoteAddr` gives it (Hono's getConnInfo from 'hono/deno' reads it). */
-export type RemoteAddr =
-  | { readonly transport: 'tcp'; readonly hostname: string; readonly port: number }
-  | { readonly transport: 'unix'; readonly path: string };
-
-/** A fetch app's second argument, as Deno.serve passes it. */
-export interface ServeInfo {
-  readonly remoteAddr: RemoteAddr;
-}
-
-/** A fetch-style app, after loading: `(request, info) => Response | Promise<Response>`. */
-export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
-
-/** What a listener's pool runs: one request, from admission to its response's end. */
-export interface PoolTask {
-  /** Start the app; a promise while the response is not complete yet. */
-  run(): Promise<unknown> | undefined;
-  /** The worker gives up on it (pool halted past graceful_timeout): cut the connection. */
-  cancel(reason: Error): void;
-  /** The client left; a waiting task is skipped. */
-  readonly aborted: boolean;
-  /** When it arrived, as the pool's clock said (set by Pool.submit; request_timeout counts from it). */
-  arrived: number;
-  /** The app answered (its status and headers are out): request_timeout no longer applies. */
-  readonly answered: boolean;
-  /**
-   * request_timeout passed before the app answered: 503 with `Connection: close`, the app told
-   * (`reason` aborts `request.signal`; a Node-style app's `req` is destroyed with it). Returns false
-   * when there was nothing left to answer (the response had begun, or the client left).
-   */
-  timeOut(reason: DOMException): boolean;
-  /** For the error log line of a timeout. */
-  readonly method: string;
-  readonly target: string;
-}
-
-/**
- * The Node-style request whose code runs now (node engine). An error thrown from one of its
- * callbacks reaches process 'uncaughtException' still in its async context: the worker answers
- * that request with a 500 (or cuts it) and serves on.
- */
-export const currentTask = new AsyncLocalStorage<PoolTask & { fail(err: unknown): void }>();
-
-/**
- * Whether Node-style requests run inside currentTask. On Node < 24 AsyncLocalStorage is built on
- * async hooks, which cost every promise and tick of every request (~10 % of an Express hello's
- * throughput, measured); there it is turned on only once an app has thrown from a callback, so an
- * app that never does pays nothing. Node 24's AsyncLocalStorage costs next to nothing: always on.
- */
-export const requestContext = { tracked: Number(process.versions.node.split('.')[0]) >= 24 };
-
-/** What the handler needs of the listener it serves. */
-export interface Listener {
-  /** The fetch app (for a Node-style app, one that fails: nodeApp is served instead). */
-  readonly app: FetchHandler;
-  /** A Node-style app, served by the node engine with node:http's own req and res. */
-  readonly nodeApp: NodeApp | null;
-  /** Access log, metrics, statsd: told of every finished request; null when all are off. */
-  readonly requestLog: RequestLog | null;
-  /** `host:port` used in request URLs when the client sends no Host header. */
-  readonly authority: string;
-  /** Whom to believe about the scheme and the client (forwarded_allow_ips); null: nobody. */
-  readonly forwarded: ForwardedPolicy | null;
-  /** The socket path of a unix bind (a fetch app's `info.remoteAddr` is `{ transport: 'unix', path }`), else null. */
-  readonly unixPath: string | null;
-  /** The scheme of request URLs: `https` when the listener terminates TLS. */
-  readonly scheme: 'http' | 'https';
-  /** limit_request_* settings (0 = no limit). */
-  readonly limits: RequestLimits;
-  /** Set while the worker stops: every response closes its connection. */
-  draining: boolean;
-  /** Admits a request: runs it now, or queues it until a slot frees. */
-  submit(task: PoolTask): void;
-  /** The request's client left: its slot is free at once, whatever its app still does. */
-  release(task: PoolTask): void;
-  /** Called once per finished exchange (max_requests accounting). */
-  requestDone(): void;
-  /**
-   * The largest piece of a streamed body the engine takes in one write (0: any size). See
-   * writeInPieces in write.ts for why the uws engine has one.
-   */
-  readonly writePiece: number;
-  /** See ServingEngine.closesAtOnce. */
-  readonly closesAtOnce: boolean;
-  /** See ServingEngine.writesDate. */
-  readonly writesDate: boolean;
-  readonly onError: (msg: string, err: unknown) => void;
-  /** A line for the error log that is no error (a client that went away). */
-  readonly note: (level: 'debug' | 'info', msg: string) => void;
-  /** Its open WebSockets (fetch apps): counted apart from the pool, closed with 1001 at graceful stop. */
-  readonly websockets: WebSocketHub;
-}
+import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader } from './websocket.js';
 
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
@@ -214,7 +83,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   readonly detailed: boolean;
 
   constructor(
-    readonly res: Wire, readonly listener: Listener,
+    readonly res: Wire, readonly context: BindContext,
     method: string, authority: string, target: string, rawHeaders: string[], body: RequestBody | null,
   ) {
     this.method = method;
@@ -222,28 +91,28 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.rawHeaders = rawHeaders;
     this.request = new QilinRequest(method, authority, this);
     this.body = body;
-    if (body !== null && listener.limits.body > 0) body.limit(listener.limits.body, () => this.tooLarge());
-    const log = listener.requestLog;
+    if (body !== null && context.limits.body > 0) body.limit(context.limits.body, () => this.tooLarge());
+    const log = context.requestLog;
     this.startMs = log !== null ? performance.now() : 0;
     this.detailed = log !== null && log.detailed;
   }
 
   /** The handler returns with the response pending: read the peer while uWS still allows it. */
   keepPeer(): void {
-    if (this.detailed && this.peer === null && this.client === null && !this.finished && !this.aborted && this.listener.requestLog!.peer) {
+    if (this.detailed && this.peer === null && this.client === null && !this.finished && !this.aborted && this.context.requestLog!.peer) {
       this.peer = this.res.getRemoteAddressAsText();
     }
   }
 
   /**
    * A trusted front-end's forwarded headers (lib/http/forwarded.ts) were applied: take the scheme
-   * and client it said (in `seen`), and the peer the handler read to judge it.
+   * and client it said, and the peer the handler read to judge it.
    */
-  forwardedBy(peer: ArrayBuffer | string | null, scheme: string | null, client: string | null, clientPort: number): void {
+  forwardedBy(peer: ArrayBuffer | string | null, said: ForwardedFacts): void {
     if (peer !== null) this.peer = peer;
-    if (scheme !== null) setScheme(this.request, scheme);
-    this.client = client;
-    this.clientPort = clientPort;
+    if (said.scheme !== null) setScheme(this.request, said.scheme);
+    this.client = said.client;
+    this.clientPort = said.clientPort;
   }
 
   /**
@@ -254,7 +123,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   get remoteAddr(): RemoteAddr {
     if (this._remoteAddr !== undefined) return this._remoteAddr;
     if (this.client !== null) return (this._remoteAddr = { transport: 'tcp', hostname: this.client, port: this.clientPort });
-    const path = this.listener.unixPath;
+    const path = this.context.unixPath;
     if (path !== null) return (this._remoteAddr = { transport: 'unix', path });
     if (this.peer === null && ((!this.finished && !this.aborted) || this.res.peerReadableLate)) this.peer = this.res.getRemoteAddressAsText();
     const port = this.res.getRemotePort?.() ?? 0;
@@ -301,8 +170,8 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     const upload = body !== null && !body.complete;
     const secs = upload ? ((performance.now() - body.since) / 1000).toFixed(1) : '';
     const bytes = upload ? `${body.received} of ${this.header('content-length') ?? 'a chunked body\'s'} bytes` : '';
-    if (cut !== null && upload) this.listener.note('info', `${what}: client upload cut after ${secs} s (${bytes}): ${cut}`);
-    else this.listener.note('debug', `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`);
+    if (cut !== null && upload) this.context.note('info', `${what}: client upload cut after ${secs} s (${bytes}): ${cut}`);
+    else this.context.note('debug', `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`);
   }
 
   /** uWS onAborted: the client went away. The response must not be touched after this. */
@@ -314,7 +183,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.stopStream(new ClientGoneError());
     this.wakeWriter();
     // Its slot is free now, even if the app never settles the promise it returned.
-    this.listener.release(this);
+    this.context.release(this);
   }
 
   get answered(): boolean {
@@ -351,7 +220,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    */
   private tooLarge(): void {
     if (this.finished || this.aborted) return;
-    const reason = new RequestTooLargeError(this.listener.limits.body);
+    const reason = new RequestTooLargeError(this.context.limits.body);
     this.controller?.abort(reason);
     if (!this.started) {
       this.started = true;
@@ -388,7 +257,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     if (this.aborted) return undefined;
     let result: Response | Promise<Response>;
     try {
-      result = this.listener.app(this.request as unknown as Request, new ConnInfo(this));
+      result = this.context.app(this.request as unknown as Request, new ConnInfo(this));
     } catch (err) {
       this.fail(err);
       return undefined;
@@ -436,7 +305,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.started = true;
     this.status = 101;
     this.logRequest();
-    this.upgrader!.upgrade(this, ws, headers);
+    this.upgrader!.upgrade(ws, headers);
     this.done();
     return undefined;
   }
@@ -482,7 +351,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.started = true;
     this.status = status;
     if (line !== null) res.writeStatus(line);
-    const flags = headers === undefined ? 0 : writeHeaders(res, headers, this.listener.writesDate);
+    const flags = headers === undefined ? 0 : writeHeaders(res, headers, this.context.writesDate);
     if (this.detailed) this.responseHeaders = headers;
     if (stringBody && !(flags & HAS_CONTENT_TYPE)) {
       res.writeHeader('content-type', TEXT_PLAIN);
@@ -527,7 +396,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
         // The app's Content-Length frames a stream (a file, a proxied response): kept, and held to.
         const declared = headers === undefined ? -1 : declaredLength(headers);
         // A close said at the end of a streamed body would land inside it: say it now.
-        if (this.listener.draining) this.res.writeHeader('connection', 'close');
+        if (this.context.draining) this.res.writeHeader('connection', 'close');
         pending = streamBody(this, reader, declared, first.read);
       });
       return pending;
@@ -542,8 +411,8 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    * for DRAIN_MS at most, as nginx's lingering close and Gunicorn's reading of the rest of a body.
    */
   drainFirst(): boolean {
-    if (!this.listener.closesAtOnce || this.body === null || this.body.complete) return false;
-    if (this.listener.draining || this.protocol === 'HTTP/1.0') return true;
+    if (!this.context.closesAtOnce || this.body === null || this.body.complete) return false;
+    if (this.context.draining || this.protocol === 'HTTP/1.0') return true;
     const connection = this.header('connection');
     return connection !== null && /\bclose\b/i.test(connection);
   }
@@ -555,7 +424,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     // Only the access log needs the length; uWS frames the body itself.
     if (this.detailed) this.contentLength = this.length = byteLength(body);
     this.logRequest();
-    this.res.end(body, this.listener.draining);
+    this.res.end(body, this.context.draining);
     this.done();
   }
 
@@ -569,18 +438,18 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     // uWS 20.30's endWithoutBody(n > 0) then waits for n body bytes and breaks the next request on
     // the connection. So the length goes in as a header, and a close is said, not done.
     if (length >= 0) this.res.writeHeader('content-length', String(length));
-    if (this.listener.draining) this.res.writeHeader('connection', 'close');
+    if (this.context.draining) this.res.writeHeader('connection', 'close');
     this.res.endWithoutBody();
     this.done();
   }
 
   done(): void {
     this.finished = true;
-    this.listener.requestDone();
+    this.context.requestDone();
   }
 
   logRequest(): void {
-    const log = this.listener.requestLog;
+    const log = this.context.requestLog;
     if (log === null) return;
     // Every caller logs before it ends the response (a client that left was read in keepPeer).
     if (this.detailed && this.peer === null && this.client === null && !this.aborted && log.peer) this.peer = this.res.getRemoteAddressAsText();
@@ -589,7 +458,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
 
   fail(err: unknown): Promise<void> | undefined {
     // The client left (the app's body read or request.signal failed with it): said as it left.
-    if (!(err instanceof ClientGoneError && this.aborted)) this.listener.onError(`Error handling request ${this.target}`, err);
+    if (!(err instanceof ClientGoneError && this.aborted)) this.context.onError(`Error handling request ${this.target}`, err);
     if (this.websocket !== null) { this.websocket.abandon(); this.websocket = null; }
     if (!this.aborted && !this.finished) {
       if (this.inHandler) writeError(this);

@@ -1,74 +1,14 @@
 // What a trusted front-end (nginx, a load balancer) says about a request: the scheme the client
 // used (`secure_scheme_headers`) and the client's address (`X-Forwarded-For`, `Forwarded: for=`).
 // Gunicorn's forwarded_allow_ips decides whom to believe; from any other peer these headers are
-// ignored. Engines only look here when checkHeaders saw one of the headers (`seen.forwarded`).
-import { BlockList, isIP } from 'node:net';
-import { ConfigError, type Settings } from '../config/settings.js';
-import { expand, formatPeerAddress } from './address.js';
-import { lengthBit, seen, type HeaderWatch, type Refusal } from './rules.js';
+// ignored. Engines only look here when checkHeaders saw one of the headers (`RequestHead.watched`).
+import { isIP } from 'node:net';
+import { allows, listed, parseAllowList, type AllowList } from '../config/allow-list.js';
+import type { Settings } from '../config/settings.js';
+import { formatPeerAddress } from './address.js';
+import { lengthBit, type HeaderWatch, type Refusal } from './rules.js';
 
-/** forwarded_allow_ips, proxy_allow_ips: addresses and networks, or `*`. */
-export interface AllowList {
-  /** `*`: any peer. */
-  readonly any: boolean;
-  /** The addresses and networks listed (not `*`). */
-  readonly listed: BlockList;
-  readonly empty: boolean;
-}
-
-/** Whether `ip` (an address as formatPeerAddress writes it) is listed (or the list is `*`). */
-export function allows(list: AllowList, ip: string): boolean {
-  return list.any || listed(list, ip);
-}
-
-function listed(list: AllowList, ip: string): boolean {
-  const family = isIP(ip);
-  return family !== 0 && list.listed.check(ip, family === 4 ? 'ipv4' : 'ipv6');
-}
-
-/**
- * A comma list of IPs, CIDR networks (v4 and v6) and `*`, as Gunicorn reads it; a network with
- * host bits set (`10.0.0.1/8`) is refused, as Python's ip_network does.
- */
-export function parseAllowList(setting: string, text: string): AllowList {
-  const listed = new BlockList();
-  let any = false;
-  let empty = true;
-  for (const raw of text.split(',')) {
-    const entry = raw.trim();
-    if (entry === '') continue;
-    empty = false;
-    if (entry === '*') { any = true; continue; }
-    const bad = (why: string): never => {
-      throw new ConfigError(setting, `Invalid value for ${setting}: ${JSON.stringify(text)} (${JSON.stringify(entry)}: ${why})`);
-    };
-    const slash = entry.indexOf('/');
-    const addr = slash < 0 ? entry : entry.slice(0, slash);
-    const family = isIP(addr);
-    if (family === 0) bad('not an IP address or network');
-    // Peers are compared in IPv4 form (formatPeerAddress): an IPv4-mapped entry would never match.
-    if (family === 6 && addr.includes('.')) bad('write an IPv4 address in IPv4 form');
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (slash < 0) { listed.addAddress(addr, type); continue; }
-    const bits = Number(entry.slice(slash + 1));
-    const max = family === 4 ? 32 : 128;
-    if (!/^\d{1,3}$/.test(entry.slice(slash + 1)) || bits > max) bad(`prefix length must be 0-${max}`);
-    if (hostBitsSet(addr, family, bits)) bad('host bits set');
-    listed.addSubnet(addr, bits, type);
-  }
-  return { any, listed, empty };
-}
-
-function hostBitsSet(addr: string, family: number, bits: number): boolean {
-  const groups = family === 4 ? addr.split('.').map(Number) : expand(addr.toLowerCase())!;
-  const width = family === 4 ? 8 : 16;
-  return groups.some((g, i) => {
-    const keep = Math.max(0, Math.min(width, bits - i * width));
-    return (g & ((1 << (width - keep)) - 1)) !== 0;
-  });
-}
-
-/** What a listener trusts: null when nobody can be (forwarded_allow_ips empty). */
+/** What a bind trusts: null when nobody can be (forwarded_allow_ips empty). */
 export interface ForwardedPolicy {
   readonly trusted: AllowList;
   /** secure_scheme_headers: lower-case name → the value that means https. */
@@ -87,9 +27,19 @@ export function forwardedPolicy(s: Settings): ForwardedPolicy | null {
 }
 
 /**
+ * What a trusted front-end said of one request (applyForwarded fills it): the scheme (`https`/`http`,
+ * null: not said) and the client (null: the peer is the client). The caller owns it, as it owns
+ * the RequestHead.
+ */
+export class ForwardedFacts {
+  scheme: string | null = null;
+  client: string | null = null;
+  clientPort = 0;
+}
+
+/**
  * Apply the forwarded headers of a request from `peer` (undefined: a unix socket peer, trusted as
- * Gunicorn trusts it): into `seen.scheme` (`https`/`http`, null: not said) and `seen.client` /
- * `seen.clientPort` (null: the peer is the client). Contradictory scheme headers: 400.
+ * Gunicorn trusts it) into `said`. Contradictory scheme headers: 400.
  *
  * The client is the nearest address not in forwarded_allow_ips, walking X-Forwarded-For (or,
  * without it, Forwarded's `for=`) from the right: each listed hop is passed, the first one that is
@@ -97,10 +47,12 @@ export function forwardedPolicy(s: Settings): ForwardedPolicy | null {
  * stops the walk at the hop before it. `*` trusts any peer but lists no hop: the client is then the
  * right-most entry, the address the front-end itself saw.
  */
-export function applyForwarded(policy: ForwardedPolicy, raw: readonly string[], peer: string | undefined, lowerCase: boolean): Refusal | null {
-  seen.scheme = null;
-  seen.client = null;
-  seen.clientPort = 0;
+export function applyForwarded(
+  policy: ForwardedPolicy, raw: readonly string[], peer: string | undefined, lowerCase: boolean, said: ForwardedFacts,
+): Refusal | null {
+  said.scheme = null;
+  said.client = null;
+  said.clientPort = 0;
   if (peer !== undefined && !allows(policy.trusted, peer)) return null;
   let xff: string | null = null;
   let fwd: string | null = null;
@@ -111,8 +63,8 @@ export function applyForwarded(policy: ForwardedPolicy, raw: readonly string[], 
     const secure = policy.secure.get(name);
     if (secure !== undefined) {
       const scheme = value.trim() === secure ? 'https' : 'http';
-      if (seen.scheme !== null && seen.scheme !== scheme) return [400, 'Contradictory scheme headers'];
-      seen.scheme = scheme;
+      if (said.scheme !== null && said.scheme !== scheme) return [400, 'Contradictory scheme headers'];
+      said.scheme = scheme;
     }
     if (name === 'x-forwarded-for') xff = xff === null ? value : `${xff},${value}`;
     else if (name === 'forwarded') fwd = fwd === null ? value : `${fwd},${value}`;
@@ -131,7 +83,7 @@ export function applyForwarded(policy: ForwardedPolicy, raw: readonly string[], 
     moved = true;
     if (!listed(policy.trusted, host)) break;
   }
-  if (moved) { seen.client = host; seen.clientPort = port; }
+  if (moved) { said.client = host; said.clientPort = port; }
   return null;
 }
 

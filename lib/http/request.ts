@@ -21,8 +21,8 @@ const kReadBeforeNative = Symbol('qilin.readBeforeNative');
 /** Per-request state the request shares with the server side (the exchange). */
 export interface RequestOwner {
   readonly body: RequestBody | null;
-  /** The listener the request came in on: its scheme starts the URL. */
-  readonly listener: { readonly scheme: string };
+  /** The bind the request came in on: its scheme starts the URL. */
+  readonly context: { readonly scheme: string };
   /** Raw request target, as the client sent it. */
   readonly target: string;
   /** Header names (lower case) and values, flat: [name, value, name, value, ...]. */
@@ -35,11 +35,11 @@ const unusable = () => new TypeError('Body is unusable: Body has already been re
 
 export class QilinRequest {
   [kMethod]: string;
-  /** `host[:port]` from the Host header (or the listener's address). */
+  /** `host[:port]` from the Host header (or the bind's address). */
   [kAuthority]: string;
   /** The exchange serving it (upgradeWebSocket finds the connection through it). */
   [kOwner]: RequestOwner;
-  /** `https` or `http` when a trusted front-end said which (secure_scheme_headers); null: the listener's own. */
+  /** `https` or `http` when a trusted front-end said which (secure_scheme_headers); null: the bind's own. */
   [kScheme]: string | null;
   [kUrl]: string | undefined;
   [kHeaders]: Headers | undefined;
@@ -64,7 +64,7 @@ export class QilinRequest {
   get url(): string {
     const owner = this[kOwner];
     // `OPTIONS *` (asterisk-form) has no path: its URL is the server's root with `*` as the path.
-    return (this[kUrl] ??= (this[kScheme] ?? owner.listener.scheme) + '://' + this[kAuthority] + (owner.target === '*' ? '/*' : owner.target));
+    return (this[kUrl] ??= (this[kScheme] ?? owner.context.scheme) + '://' + this[kAuthority] + (owner.target === '*' ? '/*' : owner.target));
   }
 
   get headers(): Headers {

@@ -4,7 +4,7 @@
 import type { Settings } from '../config/settings.js';
 import { isToken } from './fields.js';
 
-/** The headers checkHeaders notes (`seen.forwarded`): a length filter first, so most names cost one AND. */
+/** The headers checkHeaders notes (`RequestHead.watched`): a length filter first, so most names cost one AND. */
 export interface HeaderWatch {
   /** Bit n: a watched name is n characters long (bit 31: 31 or more). */
   readonly lengths: number;
@@ -41,19 +41,23 @@ export function requestLimits(s: Settings): RequestLimits {
 export type Refusal = readonly [status: number, detail: string];
 
 /**
- * What the last checkHeaders call that passed found, for the engine that called it: the Host, the
- * Content-Length, whether a body follows and whether it is chunked. One object, reused: the
- * engine reads it before it handles another request (all synchronous).
+ * What checkHeaders found in a request it passed (the Host, the Content-Length, whether a body
+ * follows and whether it is chunked, whether a watched header is there), and where addressOf says
+ * the request is addressed. The caller owns it: an engine's handler keeps one and reads it before it
+ * handles another request (from the checks to the exchange, all is synchronous).
  */
-export const seen = {
-  host: null as string | null, length: null as string | null, hasBody: false, chunked: false,
+export class RequestHead {
+  host: string | null = null;
+  /** The Content-Length as sent (null: none). */
+  length: string | null = null;
+  hasBody = false;
+  chunked = false;
+  /** A header of the caller's HeaderWatch is present (X-Forwarded-For, a secure scheme header...). */
+  watched = false;
   /** Set by addressOf: the authority the request URL is built from, and the origin-form target. */
-  authority: '', target: '',
-  /** A header of the listener's HeaderWatch is present (X-Forwarded-For, a secure scheme header...). */
-  forwarded: false,
-  /** Set by applyForwarded: the scheme a trusted front-end said (null: none), the client it named (null: the peer). */
-  scheme: null as string | null, client: null as string | null, clientPort: 0,
-};
+  authority = '';
+  target = '';
+}
 
 /** Control characters a header value must not hold (HTAB is allowed). */
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -73,11 +77,13 @@ export function lineTooLong(limits: RequestLimits, method: string, target: strin
  * plain digits, or a Transfer-Encoding ending in one `chunked` (HTTP/1.1 only), never both.
  * `parserRefusesCtl`: the engine's parser has refused control characters already (llhttp does).
  * `lowerCase`: names arrive as the client wrote them (node:http's rawHeaders).
- * `watch`: names to note in `seen.forwarded` (null: none); most names are passed by their length.
+ * `watch`: names to note in `head.watched` (null: none); most names are passed by their length.
+ * What it found goes into `head` when it passes (a fresh one when none is given: only the refusal
+ * is wanted); on a refusal `head` is left as it was.
  */
 export function checkHeaders(
   raw: readonly string[], limits: RequestLimits, http10: boolean, parserRefusesCtl = false, lowerCase = false,
-  watch: HeaderWatch | null = null,
+  watch: HeaderWatch | null = null, head: RequestHead = new RequestHead(),
 ): Refusal | null {
   const n = raw.length >> 1;
   if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
@@ -87,8 +93,8 @@ export function checkHeaders(
   let lengths = 0;
   let length = '';
   let codings: string | null = null;
-  let forwarded = false;
-  const watched = watch === null ? 0 : watch.lengths;
+  let watched = false;
+  const watchedLengths = watch === null ? 0 : watch.lengths;
   for (let i = 0; i < raw.length; i += 2) {
     let name = raw[i]!;
     // Only the names compared below need lower-casing: host, content-type, content-length, transfer-encoding.
@@ -103,7 +109,7 @@ export function checkHeaders(
     else if (name === 'content-type') types++;
     else if (name === 'content-length') { lengths++; length = value; }
     else if (name === 'transfer-encoding') codings = codings === null ? value : `${codings},${value}`;
-    if ((watched & lengthBit(name.length)) !== 0 && watch!.names.has(lowerCase ? name.toLowerCase() : name)) forwarded = true;
+    if ((watchedLengths & lengthBit(name.length)) !== 0 && watch!.names.has(lowerCase ? name.toLowerCase() : name)) watched = true;
   }
   if (hosts > 1) return [400, 'Duplicate Host header'];
   // Two media types for one body: which one the app picks is a guess (Gunicorn refuses it too).
@@ -115,11 +121,11 @@ export function checkHeaders(
     if (lengths > 1) return [400, 'More than one Content-Length header'];
     if (lengths === 1 && !DIGITS.test(length.trim())) return [400, `Invalid Content-Length: ${length.slice(0, 32)}`];
   }
-  seen.host = host;
-  seen.length = lengths === 1 ? length : null;
-  seen.chunked = codings !== null;
-  seen.hasBody = codings !== null || (lengths === 1 && length !== '0');
-  seen.forwarded = forwarded;
+  head.host = host;
+  head.length = lengths === 1 ? length : null;
+  head.chunked = codings !== null;
+  head.hasBody = codings !== null || (lengths === 1 && length !== '0');
+  head.watched = watched;
   return null;
 }
 
@@ -190,13 +196,13 @@ export function validHost(host: string): boolean {
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)([^#]*)$/i;
 
 /**
- * Where the request is addressed, into `seen.authority` and `seen.target`: an absolute-form target's
- * authority (RFC 9112 3.2.2), else the Host header checkHeaders saw, else `fallback` (the listener's
- * address). The URL is built from it, so it must be one valid authority: it could pick the route.
+ * Where the request is addressed, into `head.authority` and `head.target`: an absolute-form target's
+ * authority (RFC 9112 3.2.2), else the Host header checkHeaders put in `head`, else `fallback` (the
+ * bind's address). The URL is built from it, so it must be one valid authority: it could pick the route.
  */
-export function addressOf(fallback: string, target: string): Refusal | null {
+export function addressOf(fallback: string, target: string, head: RequestHead): Refusal | null {
   let authority = fallback;
-  const host = seen.host;
+  const host = head.host;
   if (host !== null && host !== '') {
     if (!validHost(host)) return [400, 'Invalid Host header'];
     authority = host;
@@ -208,8 +214,8 @@ export function addressOf(fallback: string, target: string): Refusal | null {
     const rest = abs[2]!;
     target = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
   }
-  seen.authority = authority;
-  seen.target = target;
+  head.authority = authority;
+  head.target = target;
   return null;
 }
 

@@ -2,11 +2,10 @@
 // upgradeWebSocket(request); return response;`. The socket is a WHATWG-style WebSocket object; the
 // engines carry its frames (uWS's own WebSockets, or the `ws` package on node:http) behind a
 // Transport. An open socket holds no pool slot: the upgrade request holds one while the app runs,
-// as any request does, and each listener counts its open sockets apart (WebSocketHub).
+// as any request does, and each bind counts its open sockets apart (WebSocketHub).
 import type cryptoModule from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { Exchange } from './exchange.js';
-import { ownerOf, servedRequest } from './request.js';
+import { ownerOf, servedRequest, type RequestOwner } from './request.js';
 
 // node:crypto (OpenSSL's set-up, MiBs a process) only once a WebSocket is accepted.
 let createHash: typeof cryptoModule.createHash | null = null;
@@ -40,10 +39,22 @@ export interface Transport {
   bufferedAmount(): number;
 }
 
-/** How an engine completes the handshake of one upgrade request (set on such requests only). */
+/**
+ * How an engine completes the handshake of one upgrade request (set on such requests only; the
+ * engine gives it the connection and what else it needs as it makes it).
+ */
 export interface Upgrader {
   /** Switch the connection to `socket`; `headers` are the app's extra response headers (name, value, ...). */
-  upgrade(ex: Exchange, socket: QilinWebSocket, headers: string[]): void;
+  upgrade(socket: QilinWebSocket, headers: string[]): void;
+}
+
+/** What upgradeWebSocket needs of the exchange serving a request (the exchange is one). */
+interface UpgradeOwner extends RequestOwner {
+  header(name: string): string | null;
+  /** null: this connection cannot be upgraded. */
+  readonly upgrader: Upgrader | null;
+  /** The socket upgradeWebSocket made for the request, until the app's response settles it. */
+  websocket: QilinWebSocket | null;
 }
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -298,7 +309,7 @@ export class QilinWebSocket extends EventTarget {
 
 const GOING_AWAY: [number, string] = [1001, 'Server is shutting down'];
 
-/** The open WebSockets of one listener: counted, pinged when idle, closed with 1001 at graceful stop. */
+/** The open WebSockets of one bind: counted, pinged when idle, closed with 1001 at graceful stop. */
 export class WebSocketHub {
   private readonly open = new Set<QilinWebSocket>();
   private idleTimer: NodeJS.Timeout | null = null;
@@ -392,7 +403,7 @@ export function extraHeaders(r: Response): string[] {
 export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOptions = {}): WebSocketUpgrade {
   const r = servedRequest(request);
   if (r === null) throw new TypeError('upgradeWebSocket: the request must be the one qilin gave the app');
-  const ex = ownerOf(r) as Exchange;
+  const ex = ownerOf(r) as UpgradeOwner;
   if (r.method !== 'GET') throw new TypeError(`Invalid method: a WebSocket upgrade is a GET request, not ${r.method}`);
   if (!hasToken(ex.header('upgrade'), 'websocket')) throw new TypeError("Invalid Header: 'upgrade' header must contain 'websocket'");
   if (!hasToken(ex.header('connection'), 'upgrade')) throw new TypeError("Invalid Header: 'connection' header must contain 'Upgrade'");

@@ -2,7 +2,8 @@
 // (duck typing, as @hono/node-server and srvx write them), streamed bodies written with
 // backpressure (chunked, or framed by the app's own Content-Length), the 500 for an app that
 // failed and the 400 for a bad request.
-import type { Exchange, Wire } from './exchange.js';
+import type { Wire } from './contracts.js';
+import type { Exchange } from './exchange.js';
 import { DRAIN_MS } from './body.js';
 import { checkField, pairsOf } from './fields.js';
 import { isHeaders, isPlainBody, isStream, type PlainBody } from './response.js';
@@ -190,7 +191,7 @@ export async function streamBody(
   ex: Exchange, reader: ReadableStreamDefaultReader<unknown>, declared: number, first: Promise<ReadableStreamReadResult<unknown>>,
 ): Promise<void> {
   let total = 0;
-  const piece = ex.listener.writePiece;
+  const piece = ex.context.writePiece;
   ex.streamReader = reader; // cancelled at once if the client leaves while the app's stream is quiet
   ex.body?.unblock(); // a paused request body would also hold back the writable event
   let next: Promise<ReadableStreamReadResult<unknown>> | null = first;
@@ -226,7 +227,7 @@ export async function streamBody(
   } catch (err) {
     if (!ex.aborted) {
       // The body failed mid-way: the status is out, so the only honest answer is a cut connection.
-      ex.listener.onError(`Error streaming response for ${ex.target}`, err);
+      ex.context.onError(`Error streaming response for ${ex.target}`, err);
       ex.aborted = true;
       ex.res.close();
     }

@@ -1,4 +1,5 @@
-// The arbiter's /metrics: totals of every worker, past and present, in Prometheus's text format.
+// The arbiter's /metrics: totals of every worker, past and present, in Prometheus's text format
+// (the server that answers `GET /metrics` is the arbiter's: lib/arbiter/metrics-server.ts).
 // Workers report cumulative counts once a second over the IPC channel; the arbiter keeps the last
 // report of each live worker and adds a worker's last report to the retired totals when it exits,
 // so no counter goes down when a worker is replaced, recycled or killed.
@@ -7,16 +8,28 @@
 // arbiter sums from reports, not instruments updated in this process (prom-client's cluster
 // aggregation assumes node:cluster's IPC, which qilin does not use), and the exposition format
 // (0.0.4) is a few lines of stable text.
-import http from 'node:http';
-import { unlinkSync } from 'node:fs';
-import { formatBind, type BindAddress } from '../config/binds.js';
-import { SocketError, bindFailure, removeStale } from '../arbiter/sockets.js';
-import type { WorkerStats } from '../worker/protocol.js';
 import { DURATION_BUCKETS, METHODS, STATUS_CLASSES, addTotals, emptyTotals, subtractTotals, type RequestTotals } from './stats.js';
 
 /** Why a worker was replaced. */
 export const RESTART_REASONS = ['timeout', 'max_requests', 'memory', 'reload', 'exit', 'signal'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
+
+/**
+ * What /metrics shows of a live worker from its last report (the worker's `stats` message carries
+ * this and more): cumulative totals, what it holds now, its event-loop delay and memory.
+ */
+export interface WorkerReport {
+  readonly totals: RequestTotals;
+  /** Requests holding a pool slot, and waiting for one. */
+  readonly running: number;
+  readonly queued: number;
+  /** WebSockets open (they hold no pool slot). */
+  readonly websockets: number;
+  /** Event-loop delay since the last report: its 99th percentile and its maximum, in seconds. */
+  readonly lagP99: number;
+  readonly lagMax: number;
+  readonly rss: number;
+}
 
 /** What the arbiter knows of a live worker beside its reports. */
 export interface WorkerView {
@@ -26,7 +39,7 @@ export interface WorkerView {
 }
 
 export class MetricsHub {
-  private readonly live = new Map<number, WorkerStats>();
+  private readonly live = new Map<number, WorkerReport>();
   private readonly retired: RequestTotals = emptyTotals();
   private readonly restarts = new Map<RestartReason, number>(RESTART_REASONS.map((r) => [r, 0]));
   private readonly startTime = Math.floor(Date.now() / 1000);
@@ -37,7 +50,7 @@ export class MetricsHub {
    */
   private readonly gone = new Map<number, { totals: RequestTotals; at: number }>();
 
-  report(pid: number, stats: WorkerStats): void {
+  report(pid: number, stats: WorkerReport): void {
     const ended = this.gone.get(pid);
     if (ended === undefined) { this.live.set(pid, stats); return; }
     const more = stats.totals;
@@ -99,7 +112,7 @@ export class MetricsHub {
     family('qilin_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
     for (const [reason, n] of this.restarts) out.push(`qilin_worker_restarts_total{reason="${reason}"} ${n}`);
 
-    const perWorker = (name: string, help: string, value: (s: WorkerStats, w: WorkerView) => number) => {
+    const perWorker = (name: string, help: string, value: (s: WorkerReport, w: WorkerView) => number) => {
       family(name, 'gauge', help);
       for (const w of workers) {
         const s = this.live.get(w.pid);
@@ -117,51 +130,5 @@ export class MetricsHub {
     family('process_start_time_seconds', 'gauge', 'Start time of the arbiter since the Unix epoch, in seconds.');
     out.push(`process_start_time_seconds ${this.startTime}`);
     return out.join('\n') + '\n';
-  }
-}
-
-/** The arbiter's admin listener: `GET /metrics` and nothing else. It never serves the app. */
-export class MetricsServer {
-  private constructor(private readonly server: http.Server, readonly bind: BindAddress) {}
-
-  /** Listens on `bind` (a SocketError with Gunicorn's wording when it cannot) and serves `render()`. */
-  static async open(bind: BindAddress, umask: number, render: () => string): Promise<MetricsServer> {
-    const where = formatBind(bind);
-    const server = http.createServer((req, res) => {
-      const path = req.url?.split('?')[0];
-      if (path !== '/metrics') { res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n'); return; }
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method Not Allowed\n');
-        return;
-      }
-      const body = render();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    });
-    if (bind.kind === 'unix') await removeStale(bind.path, where);
-    const old = bind.kind === 'unix' ? process.umask(umask) : null;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        const done = () => { server.off('error', reject); resolve(); };
-        if (bind.kind === 'unix') server.listen(bind.path, done);
-        else server.listen({ host: bind.kind === 'tcp' ? bind.host : undefined, port: bind.kind === 'tcp' ? bind.port : 0 }, done);
-      });
-    } catch (err) {
-      throw new SocketError(bindFailure((err as NodeJS.ErrnoException).code ?? '', where, (err as Error).message));
-    } finally {
-      if (old !== null) process.umask(old);
-    }
-    const a = server.address();
-    const bound: BindAddress = bind.kind === 'tcp' && a !== null && typeof a === 'object' ? { ...bind, port: a.port } : bind;
-    return new MetricsServer(server, bound);
-  }
-
-  close(): void {
-    this.server.close();
-    this.server.closeAllConnections();
-    if (this.bind.kind === 'unix') {
-      try { unlinkSync(this.bind.path); } catch { /* gone already */ }
-    }
   }
 }

@@ -1,16 +1,7 @@
 // What happens once per finished request: the access log line, the counts for /metrics, statsd.
-import type { AccessEntry, AccessLog } from '../ops/log.js';
+import type { AccessEntry, AccessLog, RequestLog } from '../ops/log.js';
 import type { RequestStats } from './stats.js';
 import type { Statsd } from './statsd.js';
-
-/** Told of every finished request (status and length final). */
-export interface RequestLog {
-  /** An access log is on: the engines collect the peer, response headers and body length for it. */
-  readonly detailed: boolean;
-  /** The access log prints the peer (`%(h)s`, or JSON): reading it costs ~2 µs a request on uWS. */
-  readonly peer: boolean;
-  write(e: AccessEntry): void;
-}
 
 /** The post_request hook, told of each finished request with its duration. */
 export type AfterRequest = (e: AccessEntry, ms: number) => void;

@@ -4,26 +4,11 @@
 // server that is down or unreachable is dropped without a word: metrics never break serving.
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
+import { parseStatsdHost, type StatsdTarget } from '../config/binds.js';
 import type { Settings } from '../config/settings.js';
 
 /** Under a 1500-byte Ethernet MTU with IP and UDP headers: a datagram never fragments. */
 const MAX_DATAGRAM = 1432;
-
-export interface StatsdTarget { host: string; port: number }
-
-/** `HOST:PORT` (`[v6]:PORT` too) → its parts, or an error message. Node has no unix datagram sockets. */
-export function parseStatsdHost(text: string): StatsdTarget | string {
-  if (text.startsWith('unix:')) {
-    return 'Node.js has no unix datagram sockets (node:dgram speaks UDP only): use HOST:PORT';
-  }
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
-  if (!m) return 'expected HOST:PORT';
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return `port ${m[3]} is out of range`;
-  const host = m[1] ?? m[2]!;
-  if (m[1] !== undefined && isIP(host) !== 6) return `${host} is not an IPv6 address`;
-  return { host, port };
-}
 
 /** Gunicorn's prefix rule: `app` and `app.` both give `app.` before every name. */
 export function statsdPrefix(prefix: string): string {

@@ -3,7 +3,7 @@
 // a Node-style request's async context (a timer, a stream's unheard 'error'), that error fails its
 // own request only (a 500, or a cut). The handlers are an effection resource of the worker's scope.
 import { resource, type Operation } from 'effection';
-import { currentTask, requestContext } from '../http/exchange.js';
+import { currentTask, requestContext } from '../http/contracts.js';
 import type { Logger } from '../ops/log.js';
 
 /** `servesNodeApp()`: the app is Node-style (an uncaught exception may then belong to one of its requests). */

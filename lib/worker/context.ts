@@ -1,5 +1,5 @@
 // What the parts of one worker share: its spec and logs, the config file's hooks, the stops asked of
-// it, the listeners serving now and the count of requests answered (read by the reports), and the
+// it, the binds serving now and the count of requests answered (read by the reports), and the
 // IPC channel to the arbiter. Made once, as the worker process starts; worker.ts runs its lifecycle.
 import { Logger } from '../ops/log.js';
 import type { Settings } from '../config/settings.js';
@@ -7,7 +7,7 @@ import { RequestStats } from '../metrics/stats.js';
 import { statsdFor, type Statsd } from '../metrics/statsd.js';
 import { WorkerHooks } from './hooks.js';
 import type { WorkerLoad, WorkerMessage, WorkerSpec } from './protocol.js';
-import type { ListenerHandle } from './serve.js';
+import type { BindHandle } from './serve.js';
 import { StopRequests } from './signals.js';
 import type { StallWatchdog } from './stall-watchdog.js';
 
@@ -21,7 +21,7 @@ export class WorkerContext {
   readonly hooks: WorkerHooks;
   readonly stops = new StopRequests();
   /** One per bind, while it serves. */
-  readonly listeners: ListenerHandle[] = [];
+  readonly binds: BindHandle[] = [];
   /** Requests answered since the worker started. */
   requests = 0;
   /** While it runs: told of every message to the arbiter. */
@@ -49,7 +49,7 @@ export class WorkerContext {
     let running = 0;
     let queued = 0;
     let websockets = 0;
-    for (const l of this.listeners) { running += l.pool.slotsInUse; queued += l.pool.queued; websockets += l.listener.websockets.size; }
+    for (const l of this.binds) { running += l.pool.slotsInUse; queued += l.pool.queued; websockets += l.context.websockets.size; }
     return { requests: this.requests, running, queued, websockets, rss: process.memoryUsage.rss() };
   }
 }

@@ -6,7 +6,7 @@ import { call, race, sleep, type Operation } from 'effection';
 import type { NodeApp } from '../app/shapes.js';
 import { hookLog, workerHooks, type ServerHooks, type ServerInfo, type WorkerInfo } from '../config/hooks.js';
 import { SETTINGS_BY_NAME } from '../config/settings.js';
-import type { FetchHandler } from '../http/exchange.js';
+import type { FetchHandler } from '../app/shapes.js';
 import type { AfterRequest } from '../metrics/recorder.js';
 import type { Logger } from '../ops/log.js';
 import type { WorkerSpec } from './protocol.js';

@@ -9,7 +9,7 @@
 // async app (wrk, c100, same run): long-lived effection tasks, one `until` + one parked `action`
 // per request, cost 19.7 % of throughput against a bare uWS handler; this costs none of that.
 import { action, resource, type Operation } from 'effection';
-import type { PoolTask } from '../http/exchange.js';
+import type { PoolTask } from '../http/contracts.js';
 
 const STOPPING = new Error('worker stopping: request cancelled after graceful_timeout');
 

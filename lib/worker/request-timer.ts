@@ -9,7 +9,7 @@
 //
 // The timer is an effection resource of the scope that serves (useRequestTimer): it stops with it.
 import { resource, type Operation } from 'effection';
-import type { PoolTask } from '../http/exchange.js';
+import type { PoolTask } from '../http/contracts.js';
 import type { Pool } from './pool.js';
 
 export class RequestTimer {

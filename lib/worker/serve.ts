@@ -1,7 +1,7 @@
 // Serving: each bound address with its own server (the engine's: a uWS app, or a node:http server on
 // the arbiter's socket) and its own pool, the request timer over those pools, and the graceful stop.
 //
-// serve() is one effection scope: a listener resource per bind, holding its pool; leaving the scope
+// serve() is one effection scope: a server resource per bind, holding its pool; leaving the scope
 // (when serve returns, or when the worker's scope is halted by a quick stop) closes each server and
 // halts each pool, which cancels every request it still holds.
 // TERM: stop listening, close open WebSockets with 1001 (Going Away), finish in-flight requests and
@@ -10,12 +10,13 @@
 import { call, race, resource, scoped, sleep, type Operation } from 'effection';
 import { interfaceHint, type LoadedApp } from '../app/shapes.js';
 import { bindUrl, formatBind } from '../config/binds.js';
-import type { EngineListener, ServedBind, ServingEngine } from '../engines/types.js';
-import type { Listener, PoolTask } from '../http/exchange.js';
+import type { EngineServer, ServedBind, ServingEngine } from '../engines/types.js';
+import type { BindContext, PoolTask } from '../http/contracts.js';
 import { forwardedPolicy } from '../http/forwarded.js';
 import { requestLimits } from '../http/rules.js';
 import { WebSocketHub } from '../http/websocket.js';
-import { requestLog, type RequestLog } from '../metrics/recorder.js';
+import { requestLog } from '../metrics/recorder.js';
+import type { RequestLog } from '../ops/log.js';
 import { schemeOf, withScheme } from '../ops/tls.js';
 import type { WorkerContext } from './context.js';
 import { usePool, type Pool } from './pool.js';
@@ -28,18 +29,18 @@ import { useRequestTimer, type RequestTimer } from './request-timer.js';
  */
 const STOP_QUIET_MS = 500;
 
-/** A Node-style listener's fetch handler: never called (its engine serves the Node-style app). */
+/** A Node-style bind's fetch handler: never called (its engine serves the Node-style app). */
 const notFetch = (): never => { throw new Error('a Node-style app is not called with a Request'); };
 
 /** One bind being served: what the reports and a quick stop see of it. */
-export interface ListenerHandle {
-  listener: Listener;
+export interface BindHandle {
+  context: BindContext;
   pool: Pool;
   stopListening(): void;
   connections(): { open: number; sending: boolean } | null;
 }
 
-/** What every listener of the worker shares. */
+/** What every bind of the worker shares. */
 interface Serving {
   ctx: WorkerContext;
   engine: ServingEngine;
@@ -60,19 +61,19 @@ export function serve(ctx: WorkerContext, engine: ServingEngine, app: LoadedApp,
       requestLog: requestLog(ctx.log.access, ctx.stats, ctx.statsd, ctx.hooks.afterRequest()),
       requestDone: countRequests(ctx),
     };
-    for (const bind of ctx.spec.binds) yield* useListener(serving, bind);
+    for (const bind of ctx.spec.binds) yield* useBind(serving, bind);
     void ctx.send({ t: 'ready' });
 
     yield* ctx.stops.untilGraceful();
-    for (const l of ctx.listeners) l.stopListening();
+    for (const l of ctx.binds) l.stopListening();
     const deadline = Date.now() + settings.graceful_timeout * 1000;
-    for (const l of ctx.listeners) { l.listener.draining = true; l.listener.websockets.goAway(); }
+    for (const l of ctx.binds) { l.context.draining = true; l.context.websockets.goAway(); }
     yield* race([
-      (function* (listeners: ListenerHandle[]): Operation<void> {
-        for (const l of listeners) yield* l.pool.drained();
-        for (const l of listeners) yield* call(() => l.listener.websockets.whenEmpty());
+      (function* (binds: BindHandle[]): Operation<void> {
+        for (const l of binds) yield* l.pool.drained();
+        for (const l of binds) yield* call(() => l.context.websockets.whenEmpty());
         yield* untilConnectionsIdle(ctx);
-      })(ctx.listeners),
+      })(ctx.binds),
       sleep(settings.graceful_timeout * 1000),
     ]);
     // Fastify's and Nest's close(): their onClose / shutdown hooks (DB pools) run, within the time left.
@@ -134,8 +135,8 @@ function* untilConnectionsIdle(ctx: WorkerContext): Operation<void> {
     let open = 0;
     let sending = false;
     let known = true;
-    for (const l of ctx.listeners) {
-      busy ||= l.pool.slotsInUse + l.pool.queued > 0 || l.listener.websockets.size > 0;
+    for (const l of ctx.binds) {
+      busy ||= l.pool.slotsInUse + l.pool.queued > 0 || l.context.websockets.size > 0;
       const c = l.connections();
       if (c === null) known = false;
       else { open += c.open; sending ||= c.sending; }
@@ -149,13 +150,13 @@ function* untilConnectionsIdle(ctx: WorkerContext): Operation<void> {
   }
 }
 
-/** One bind's server and pool, listed in `ctx.listeners` while they serve. */
-function useListener({ ctx, engine, app, poolSize, timer, requestLog, requestDone }: Serving, bind: ServedBind): Operation<ListenerHandle> {
+/** One bind's server and pool, listed in `ctx.binds` while they serve. */
+function useBind({ ctx, engine, app, poolSize, timer, requestLog, requestDone }: Serving, bind: ServedBind): Operation<BindHandle> {
   const { settings, log, hooks } = ctx;
   return resource(function* (provide) {
     const pool = yield* usePool(poolSize);
     timer?.add(pool);
-    const listener: Listener = {
+    const context: BindContext = {
       app: app.style === 'fetch' ? hooks.beforeFetch(app.fetch) : notFetch,
       nodeApp: app.style === 'node' ? hooks.beforeNode(app) : null,
       requestLog,
@@ -179,18 +180,18 @@ function useListener({ ctx, engine, app, poolSize, timer, requestLog, requestDon
       note: (level, msg) => log.log(level, msg),
       websockets: new WebSocketHub(settings.websocket_max_message_size),
     };
-    const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
+    const served: EngineServer = yield* call(() => engine.listen(bind, context, settings));
     log.debug(`Listening at: ${withScheme(bindUrl(bind), settings)} (${process.pid})`);
-    const handle: ListenerHandle = { listener, pool, stopListening: () => served.stopListening(), connections: () => served.connections() };
-    ctx.listeners.push(handle);
+    const handle: BindHandle = { context, pool, stopListening: () => served.stopListening(), connections: () => served.connections() };
+    ctx.binds.push(handle);
     try {
       yield* provide(handle);
     } finally {
-      const at = ctx.listeners.indexOf(handle);
-      if (at >= 0) ctx.listeners.splice(at, 1);
+      const at = ctx.binds.indexOf(handle);
+      if (at >= 0) ctx.binds.splice(at, 1);
       served.stopListening();
       pool.halt(); // every request it still holds is cancelled before the server closes
-      listener.websockets.terminate(); // and every WebSocket still open past graceful_timeout is cut
+      context.websockets.terminate(); // and every WebSocket still open past graceful_timeout is cut
       served.close();
     }
   });

@@ -110,7 +110,7 @@ export abstract class Worker {
     const { ctx } = this;
     const stop = yield* ctx.stops.untilQuick();
     // New connections go to the other workers from now on; those open here are cut as the scope ends.
-    for (const l of ctx.listeners) l.stopListening();
+    for (const l of ctx.binds) l.stopListening();
     yield* ctx.hooks.quickStop(stop);
     // Asked while worker_exit runs (a graceful stop ending): it gets what is left of the same second.
     if (ctx.hooks.exiting) yield* ctx.hooks.exit(stop.deadline);

@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { readDeadlines } from '../../lib/engines/node/listener.js';
+import { readDeadlines } from '../../lib/engines/node/server.js';
 import { defaultSettings } from '../../lib/config/settings.js';
 import { fixture, freePort, QILIN, Qilin, request, sleep, startQilin } from '../helpers.js';
 

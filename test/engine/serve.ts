@@ -10,14 +10,15 @@ import net from 'node:net';
 import { call, run, suspend, type Operation } from 'effection';
 import { defaultSettings, type Settings } from '../../lib/config/settings.js';
 import { servingEngine, type EngineName } from '../../lib/engines/index.js';
-import type { EngineListener, ServedBind } from '../../lib/engines/types.js';
+import type { EngineServer, ServedBind } from '../../lib/engines/types.js';
 import { noUwsReason, probeUws } from '../../lib/engines/uws/load.js';
-import type { FetchHandler, Listener, PoolTask, ServeInfo } from '../../lib/http/exchange.js';
+import type { FetchHandler, ServeInfo } from '../../lib/app/shapes.js';
+import type { BindContext, PoolTask } from '../../lib/http/contracts.js';
 import { forwardedPolicy } from '../../lib/http/forwarded.js';
 import { installLightResponse } from '../../lib/http/response.js';
 import { requestLimits } from '../../lib/http/rules.js';
 import { WebSocketHub } from '../../lib/http/websocket.js';
-import type { RequestLog } from '../../lib/metrics/recorder.js';
+import type { RequestLog } from '../../lib/ops/log.js';
 import { schemeOf } from '../../lib/ops/tls.js';
 import { usePool, type Pool } from '../../lib/worker/pool.js';
 
@@ -36,7 +37,7 @@ export interface Served {
   readonly port: number;
   readonly url: string;
   readonly pool: Pool;
-  readonly listener: Listener;
+  readonly listener: BindContext;
   /** What the listener reported through onError (the app's failures). */
   readonly errors: { msg: string; err: unknown }[];
   /** Finished requests, when served with `log: true`. */
@@ -104,11 +105,11 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
       const port = await freePort();
       bind = { kind: 'tcp', host: '127.0.0.1', port, text: `127.0.0.1:${port}` };
     }
-    let ready!: (v: { pool: Pool; listener: Listener }) => void;
-    const listening = new Promise<{ pool: Pool; listener: Listener }>((resolve) => { ready = resolve; });
+    let ready!: (v: { pool: Pool; listener: BindContext }) => void;
+    const listening = new Promise<{ pool: Pool; listener: BindContext }>((resolve) => { ready = resolve; });
     const task = run(function* (): Operation<void> {
       const pool = yield* usePool(settings.worker_class === 'sync' ? 1 : settings.worker_connections);
-      const listener: Listener = {
+      const listener: BindContext = {
         app,
         nodeApp: null,
         requestLog,
@@ -128,7 +129,7 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
         note: () => {},
         websockets: new WebSocketHub(settings.websocket_max_message_size),
       };
-      const served: EngineListener = yield* call(() => engine.listen(bind, listener, settings));
+      const served: EngineServer = yield* call(() => engine.listen(bind, listener, settings));
       try {
         ready({ pool, listener });
         yield* suspend();
@@ -139,7 +140,7 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
         served.close();
       }
     });
-    let up: { pool: Pool; listener: Listener };
+    let up: { pool: Pool; listener: BindContext };
     try {
       up = await Promise.race([listening, task.then(() => { throw new Error('the listener ended before it served'); })]);
     } catch (err) {

@@ -8,9 +8,11 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import t, { type Test } from 'tap';
 import { parseBind } from '../../lib/config/binds.js';
-import { MetricsHub, MetricsServer, RESTART_REASONS } from '../../lib/metrics/prometheus.js';
+import { MetricsServer } from '../../lib/arbiter/metrics-server.js';
+import { parseStatsdHost } from '../../lib/config/binds.js';
+import { MetricsHub, RESTART_REASONS } from '../../lib/metrics/prometheus.js';
 import { DURATION_BUCKETS, RequestStats, emptyTotals, type RequestTotals } from '../../lib/metrics/stats.js';
-import { Statsd, parseStatsdHost, statsdFor, statsdPrefix } from '../../lib/metrics/statsd.js';
+import { Statsd, statsdFor, statsdPrefix } from '../../lib/metrics/statsd.js';
 
 /** A statsd server on loopback: the datagrams it got, and a way to wait for more. */
 async function receiver(t: { teardown(fn: () => void): void }) {
@@ -156,7 +158,7 @@ t.test('a server that is not there: nothing thrown, serving goes on', async (t) 
 type Report = Parameters<MetricsHub['report']>[1];
 
 function report(totals: RequestTotals, over: Partial<Report> = {}): Report {
-  return { requests: 0, running: 0, queued: 0, websockets: 0, rss: 50_000_000, totals, lagP99: 0.002, lagMax: 0.01, ...over };
+  return { running: 0, queued: 0, websockets: 0, rss: 50_000_000, totals, lagP99: 0.002, lagMax: 0.01, ...over };
 }
 
 /** The samples of a rendered page: `name{labels}` → value. */

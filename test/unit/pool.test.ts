@@ -4,7 +4,7 @@
 import t from 'tap';
 import { run, sleep, spawn, type Operation } from 'effection';
 import { Pool, usePool } from '../../lib/worker/pool.js';
-import type { PoolTask } from '../../lib/http/exchange.js';
+import type { PoolTask } from '../../lib/http/contracts.js';
 
 /** A request as the pool sees it; its app answers when the test says so. */
 class Task implements PoolTask {

@@ -11,8 +11,9 @@ import t, { type Test } from 'tap';
 import { ConfigError, defaultSettings, type Settings } from '../../lib/config/settings.js';
 import { parseProxyHeader, readProxyHeader, socketPeer } from '../../lib/engines/node/proxy-protocol.js';
 import { formatPeerAddress } from '../../lib/http/address.js';
-import { allows, applyForwarded, forwardedPolicy, parseAllowList, type ForwardedPolicy } from '../../lib/http/forwarded.js';
-import { forwardedSeen } from './seen.js';
+import { allows, parseAllowList } from '../../lib/config/allow-list.js';
+import { applyForwarded, forwardedPolicy, type ForwardedPolicy } from '../../lib/http/forwarded.js';
+import { forwardedSeen, said } from './seen.js';
 
 const settings = (over: Partial<Settings>): Settings => ({ ...defaultSettings({}), ...over });
 const policy = (allow: string, over: Partial<Settings> = {}): ForwardedPolicy => forwardedPolicy(settings({ forwarded_allow_ips: allow, ...over }))!;
@@ -63,7 +64,7 @@ t.test('forwardedPolicy: nobody to trust is no policy; header names in any case'
 t.test('secure_scheme_headers from a trusted peer set the scheme; values are exact', async (t) => {
   const p = policy('127.0.0.1');
   const scheme = (raw: string[], peer: string | undefined = '127.0.0.1') => {
-    const refused = applyForwarded(p, raw, peer, false);
+    const refused = applyForwarded(p, raw, peer, false, said);
     return refused ?? forwardedSeen().scheme;
   };
   t.equal(scheme(['x-forwarded-proto', 'https']), 'https');
@@ -79,7 +80,7 @@ t.test('secure_scheme_headers from a trusted peer set the scheme; values are exa
   t.equal(scheme(['x-forwarded-proto', 'https', 'x-forwarded-ssl', 'off'], '203.0.113.1'), null,
     'not even a contradiction counts from an untrusted peer');
   t.equal(scheme(['x-forwarded-proto', 'https'], undefined), 'https', 'a unix socket peer is trusted');
-  t.equal(applyForwarded(p, ['X-Forwarded-Proto', 'https'], '127.0.0.1', true), null);
+  t.equal(applyForwarded(p, ['X-Forwarded-Proto', 'https'], '127.0.0.1', true, said), null);
   t.equal(forwardedSeen().scheme, 'https', 'names as the client wrote them (node engine)');
 });
 
@@ -87,7 +88,7 @@ t.test('X-Forwarded-For: the nearest address not in forwarded_allow_ips is the c
   const p = policy('127.0.0.1,10.0.0.0/8');
   const client = (xff: string | string[], peer = '127.0.0.1') => {
     const raw = (Array.isArray(xff) ? xff : [xff]).flatMap((v) => ['x-forwarded-for', v]);
-    t.equal(applyForwarded(p, raw, peer, false), null);
+    t.equal(applyForwarded(p, raw, peer, false, said), null);
     const s = forwardedSeen();
     return s.client === null ? null : `${s.client}:${s.clientPort}`;
   };
@@ -104,14 +105,14 @@ t.test('X-Forwarded-For: the nearest address not in forwarded_allow_ips is the c
   t.equal(client('203.0.113.7:99999'), null, 'a port out of range is no address');
   t.equal(client('203.0.113.7', '198.51.100.50'), null, 'from a peer not listed: ignored');
   const star = policy('*');
-  applyForwarded(star, ['x-forwarded-for', '198.51.100.1, 203.0.113.7'], '198.51.100.50', false);
+  applyForwarded(star, ['x-forwarded-for', '198.51.100.1, 203.0.113.7'], '198.51.100.50', false, said);
   t.equal(forwardedSeen().client, '203.0.113.7', '*: any peer is trusted but no hop is listed, so the right-most entry');
 });
 
 t.test('Forwarded (RFC 7239): its for= when there is no X-Forwarded-For', async (t) => {
   const p = policy('127.0.0.1');
   const client = (raw: string[]) => {
-    applyForwarded(p, raw, '127.0.0.1', false);
+    applyForwarded(p, raw, '127.0.0.1', false, said);
     const s = forwardedSeen();
     return s.client === null ? null : `${s.client}:${s.clientPort}`;
   };

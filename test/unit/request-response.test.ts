@@ -8,7 +8,7 @@
 // verdict for verdict with the platform's Headers and Response.
 import t from 'tap';
 import { ClientGoneError, RequestBody, RequestTooLargeError } from '../../lib/http/body.js';
-import type { Wire } from '../../lib/http/exchange.js';
+import type { Wire } from '../../lib/http/contracts.js';
 import { checkField, checkHeadersInit, checkStatusText, isToken, pairsOf, wireValue } from '../../lib/http/fields.js';
 import { QilinRequest, setScheme, type RequestOwner } from '../../lib/http/request.js';
 import { LightResponse, TEXT_PLAIN, lightParts, statusLine, type ResponseParts } from '../../lib/http/response.js';
@@ -29,7 +29,7 @@ const asWire = (w: FakeWire) => w as unknown as Wire;
 function owner(over: Partial<RequestOwner> = {}): RequestOwner {
   const controller = new AbortController();
   return {
-    body: null, listener: { scheme: 'http' }, target: '/p?q=1',
+    body: null, context: { scheme: 'http' }, target: '/p?q=1',
     rawHeaders: ['host', 'example.com:8080', 'accept', 'text/html', 'accept', 'application/json', 'x-empty', ''],
     signal: () => controller.signal,
     ...over,
@@ -41,7 +41,7 @@ t.test('url: the listener\'s scheme (or a trusted front-end\'s), the authority, 
   const r = request(owner());
   t.equal(r.url, 'http://example.com:8080/p?q=1');
   t.equal(r.method, 'GET');
-  t.equal(request(owner({ listener: { scheme: 'https' } })).url, 'https://example.com:8080/p?q=1', 'a TLS listener');
+  t.equal(request(owner({ context: { scheme: 'https' } })).url, 'https://example.com:8080/p?q=1', 'a TLS listener');
   t.equal(request(owner({ target: '*' }), 'OPTIONS').url, 'http://example.com:8080/*', 'OPTIONS *: the root with * as the path');
   const forwarded = new QilinRequest('GET', 'example.com', owner());
   t.equal((forwarded as unknown as Request).url, 'http://example.com/p?q=1');

@@ -6,7 +6,7 @@ import { defaultSettings } from '../../lib/config/settings.js';
 import {
   addressOf, bodyTooLarge, checkHeaders, checkTrailers, lineTooLong, requestLimits, validHost, type RequestLimits,
 } from '../../lib/http/rules.js';
-import { addressSeen, headersSeen } from './seen.js';
+import { addressSeen, head, headersSeen } from './seen.js';
 
 const LIMITS: RequestLimits = requestLimits(defaultSettings({}));
 const limits = (over: Partial<RequestLimits>): RequestLimits => ({ ...LIMITS, ...over });
@@ -85,18 +85,18 @@ t.test('checkHeaders: Transfer-Encoding ends in one chunked, alone', async (t) =
 });
 
 t.test('checkHeaders notes what the engine needs of a request it passes', async (t) => {
-  t.equal(checkHeaders(H('host: example.com', 'content-length: 5'), LIMITS, false), null);
+  t.equal(checkHeaders(H('host: example.com', 'content-length: 5'), LIMITS, false, false, false, null, head), null);
   t.same(headersSeen(), { host: 'example.com', length: '5', hasBody: true, chunked: false, forwarded: false });
-  t.equal(checkHeaders(H('content-length: 0'), LIMITS, false), null);
+  t.equal(checkHeaders(H('content-length: 0'), LIMITS, false, false, false, null, head), null);
   t.same(headersSeen(), { host: null, length: '0', hasBody: false, chunked: false, forwarded: false }, 'Content-Length 0: no body');
-  t.equal(checkHeaders(H('Transfer-Encoding: chunked'), LIMITS, false, false, true), null);
+  t.equal(checkHeaders(H('Transfer-Encoding: chunked'), LIMITS, false, false, true, null, head), null);
   t.match(headersSeen(), { length: null, hasBody: true, chunked: true }, 'chunked, names in the client\'s case');
-  t.equal(checkHeaders([], LIMITS, false), null);
+  t.equal(checkHeaders([], LIMITS, false, false, false, null, head), null);
   t.same(headersSeen(), { host: null, length: null, hasBody: false, chunked: false, forwarded: false }, 'nothing from the request before');
   const watch = { lengths: 1 << 'x-forwarded-for'.length, names: new Set(['x-forwarded-for']) };
-  checkHeaders(H('X-Forwarded-For: 1.2.3.4'), LIMITS, false, false, true, watch);
+  checkHeaders(H('X-Forwarded-For: 1.2.3.4'), LIMITS, false, false, true, watch, head);
   t.equal(headersSeen().forwarded, true, 'a watched header, in any case');
-  checkHeaders(H('x-forwarded-fox: 1.2.3.4'), LIMITS, false, false, false, watch);
+  checkHeaders(H('x-forwarded-fox: 1.2.3.4'), LIMITS, false, false, false, watch, head);
   t.equal(headersSeen().forwarded, false, 'a name of the same length is not the watched one');
 });
 
@@ -121,8 +121,8 @@ t.test('validHost: one authority that makes a valid URL', async (t) => {
 
 t.test('addressOf: the absolute-form authority, else Host, else the listener', async (t) => {
   const address = (headers: string[], target: string, fallback = '127.0.0.1:8000') => {
-    t.equal(checkHeaders(headers, LIMITS, false), null);
-    const refused = addressOf(fallback, target);
+    t.equal(checkHeaders(headers, LIMITS, false, false, false, null, head), null);
+    const refused = addressOf(fallback, target, head);
     return refused ?? addressSeen();
   };
   t.same(address(H('host: example.com'), '/p?q=1'), { authority: 'example.com', target: '/p?q=1' });

@@ -1,20 +1,25 @@
-// The one place unit tests read what the request checks noted for the engine that called them
-// (the Host, the body framing, the address the URL is built from, what a trusted front-end said).
-// Those notes are not part of any check's return value, so reading them is kept here: should
-// the checks come to report them another way, only this file follows.
-import { seen } from '../../lib/http/rules.js';
+// What the request checks note for the engine that called them (the Host, the body framing, the
+// address the URL is built from, what a trusted front-end said) lands in objects the caller owns: a
+// RequestHead and a ForwardedFacts. The unit tests share one of each, kept here.
+import { ForwardedFacts } from '../../lib/http/forwarded.js';
+import { RequestHead } from '../../lib/http/rules.js';
 
-/** What the last checkHeaders that passed found. */
+/** Passed to checkHeaders and addressOf by the tests that read what they noted. */
+export const head = new RequestHead();
+/** Passed to applyForwarded. */
+export const said = new ForwardedFacts();
+
+/** What the last checkHeaders given `head` found. */
 export function headersSeen(): { host: string | null; length: string | null; hasBody: boolean; chunked: boolean; forwarded: boolean } {
-  return { host: seen.host, length: seen.length, hasBody: seen.hasBody, chunked: seen.chunked, forwarded: seen.forwarded };
+  return { host: head.host, length: head.length, hasBody: head.hasBody, chunked: head.chunked, forwarded: head.watched };
 }
 
-/** Where the last addressOf that passed said the request is addressed. */
+/** Where the last addressOf given `head` said the request is addressed. */
 export function addressSeen(): { authority: string; target: string } {
-  return { authority: seen.authority, target: seen.target };
+  return { authority: head.authority, target: head.target };
 }
 
-/** What the last applyForwarded took from a trusted front-end (null: nothing said, the peer stands). */
+/** What the last applyForwarded given `said` took from a trusted front-end (null: nothing said, the peer stands). */
 export function forwardedSeen(): { scheme: string | null; client: string | null; clientPort: number } {
-  return { scheme: seen.scheme, client: seen.client, clientPort: seen.clientPort };
+  return { scheme: said.scheme, client: said.client, clientPort: said.clientPort };
 }

@@ -1,15 +1,14 @@
 // The node engine's hot path for Node-style apps (Express, Fastify, Koa, Nest, `(req, res)`):
-// node:http request in → qilin's request rules → the listener's pool → the app's own handler with
+// node:http request in → qilin's request rules → the bind's pool → the app's own handler with
 // node's own req and res. The response is the app's; qilin watches it end (res 'close') to free the
 // pool slot, count the request and write the access log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeApp } from '../../app/shapes.js';
 import type { AccessEntry } from '../../ops/log.js';
 import { formatPeerAddress } from '../../http/address.js';
-import { currentTask, requestContext, type Listener, type PoolTask } from '../../http/exchange.js';
+import { currentTask, requestContext, type BindContext, type PoolTask } from '../../http/contracts.js';
 import { ERROR_BODY, TIMEOUT_BODY } from '../../http/write.js';
-import { seen } from '../../http/rules.js';
-import { refusal } from './handler.js';
+import { Found, refusal } from './handler.js';
 import { NodeWire, refusedBefore } from './wire.js';
 
 /** One request of a Node-style app, as the pool runs it. */
@@ -27,10 +26,10 @@ export class NodeCall implements PoolTask, AccessEntry {
   /** Set by the pool as the request arrives (request_timeout). */
   arrived = 0;
 
-  constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly listener: Listener, readonly app: NodeApp) {
+  constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly context: BindContext, readonly app: NodeApp) {
     // 'close' comes once: after the response finished, or when the connection went first.
     res.once('close', () => this.closed());
-    const log = listener.requestLog;
+    const log = context.requestLog;
     this.startMs = log !== null ? performance.now() : 0;
     if (log !== null && log.detailed) countBody(res, this);
   }
@@ -39,7 +38,7 @@ export class NodeCall implements PoolTask, AccessEntry {
     if (this.aborted || this.finished) return undefined;
     this.started = true;
     // A stopping worker (or keepalive 0): this response closes its connection.
-    if (this.listener.draining) this.res.shouldKeepAlive = false;
+    if (this.context.draining) this.res.shouldKeepAlive = false;
     const done = new Promise<void>((resolve) => { this.settle = resolve; });
     if (requestContext.tracked) currentTask.run(this, callApp, this);
     else callApp(this);
@@ -48,7 +47,7 @@ export class NodeCall implements PoolTask, AccessEntry {
 
   /** The app failed before or while answering: Gunicorn's 500 if nothing went out, else a cut connection. */
   fail(err: unknown): void {
-    this.listener.onError(`Error handling request ${this.req.url}`, err);
+    this.context.onError(`Error handling request ${this.req.url}`, err);
     if (this.finished) return; // a callback that failed after the response: only logged
     const res = this.res;
     if (res.headersSent || res.destroyed || res.writableEnded) { res.destroy(); return; }
@@ -92,8 +91,8 @@ export class NodeCall implements PoolTask, AccessEntry {
     if (this.finished) return;
     this.finished = true;
     if (!this.started) { this.aborted = true; return; } // left while waiting: the pool skips it
-    if (this.listener.requestLog !== null) this.listener.requestLog.write(this);
-    this.listener.requestDone();
+    if (this.context.requestLog !== null) this.context.requestLog.write(this);
+    this.context.requestDone();
     this.settle?.();
   }
 
@@ -156,15 +155,15 @@ function countBody(res: ServerResponse, call: NodeCall): void {
   } as ServerResponse['end'];
 }
 
-export function createNodeAppHandler(listener: Listener, app: NodeApp): (req: IncomingMessage, res: ServerResponse) => void {
-  const limits = listener.limits;
+export function createNodeAppHandler(context: BindContext, app: NodeApp): (req: IncomingMessage, res: ServerResponse) => void {
+  const found = new Found();
   return (req, res) => {
     if (refusedBefore(req)) return;
-    const refused = refusal(req, req.rawHeaders, limits, listener.authority, true, listener.forwarded);
+    const refused = refusal(req, req.rawHeaders, context, true, found);
     if (refused !== null) { new NodeWire(req, res).refuse(refused[0], refused[1]); return; }
-    const call = new NodeCall(req, res, listener, app);
+    const call = new NodeCall(req, res, context, app);
     // The app's own req.socket.remoteAddress stays the peer (Express's `trust proxy` reads X-Forwarded-For itself).
-    if (seen.forwarded) call.client = seen.client;
-    listener.submit(call);
+    if (found.head.watched) call.client = found.said.client;
+    context.submit(call);
   };
 }

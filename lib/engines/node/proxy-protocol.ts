@@ -5,7 +5,7 @@
 // Express's req.ip), the access log and the forwarded headers' checks all see the client.
 import { isIP, type Socket } from 'node:net';
 import { formatPeerAddress } from '../../http/address.js';
-import { allows, type AllowList } from '../../http/forwarded.js';
+import { allows, type AllowList } from '../../config/allow-list.js';
 import type { Settings } from '../../config/settings.js';
 
 /** The address of the front-end that sent a PROXY header, kept on the socket it rewrote. */

@@ -7,10 +7,10 @@ import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Exchange, type Listener } from '../../http/exchange.js';
-import { seen } from '../../http/rules.js';
-import type { QilinWebSocket, Transport, Upgrader } from '../../http/websocket.js';
-import { refusal } from './handler.js';
+import type { BindContext } from '../../http/contracts.js';
+import { Exchange } from '../../http/exchange.js';
+import type { QilinWebSocket, Transport, Upgrader, WebSocketHub } from '../../http/websocket.js';
+import { Found, refusal } from './handler.js';
 import { NodeWire } from './wire.js';
 
 /** The subprotocol the app chose, and its extra headers, on the request ws completes the handshake of. */
@@ -25,9 +25,9 @@ function hasToken(value: string | undefined, token: string): boolean {
 
 /** The 'upgrade' listener of a fetch app's node:http server. */
 export function createUpgradeHandler(
-  listener: Listener, toHttp: (socket: Socket) => void,
+  context: BindContext, toHttp: (socket: Socket) => void,
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
-  const hub = listener.websockets;
+  const hub = context.websockets;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: hub.maxMessageSize,
@@ -40,7 +40,7 @@ export function createUpgradeHandler(
     const extra = req[kChosen]?.headers ?? [];
     for (let i = 0; i < extra.length; i += 2) lines.push(`${extra[i]}: ${extra[i + 1]}`);
   });
-  const limits = listener.limits;
+  const found = new Found();
 
   return (req, socket, head) => {
     if (!hasToken(req.headers.upgrade, 'websocket')) { servePlain(toHttp, req, socket, head); return; }
@@ -56,13 +56,13 @@ export function createUpgradeHandler(
       raw[i + 1] = given[i + 1]!;
     }
     const wire = new NodeWire(req, res);
-    const refused = refusal(req, raw, limits, listener.authority, false, listener.forwarded);
+    const refused = refusal(req, raw, context, false, found);
     if (refused !== null) { wire.refuse(refused[0], refused[1]); return; }
     // A handshake has no body: bytes after its head are the client's first frames (ws reads them).
-    const ex = new Exchange(wire, listener, req.method!, seen.authority, seen.target, raw, null);
-    if (seen.forwarded) ex.forwardedBy(null, seen.scheme, seen.client, seen.clientPort);
-    ex.upgrader = new NodeUpgrade(wss, req, res, socket, head);
-    listener.submit(ex);
+    const ex = new Exchange(wire, context, req.method!, found.head.authority, found.head.target, raw, null);
+    if (found.head.watched) ex.forwardedBy(null, found.said);
+    ex.upgrader = new NodeUpgrade(wss, req, res, socket, head, hub);
+    context.submit(ex);
     ex.inHandler = false;
     ex.keepPeer();
     if (!ex.finished) wire.onAborted(() => ex.onAborted());
@@ -95,11 +95,11 @@ function servePlain(toHttp: (socket: Socket) => void, req: IncomingMessage, sock
 class NodeUpgrade implements Upgrader {
   constructor(
     private readonly wss: WebSocketServer, private readonly req: Tagged, private readonly res: http.ServerResponse,
-    private readonly socket: Duplex, private readonly head: Buffer,
+    private readonly socket: Duplex, private readonly head: Buffer, private readonly hub: WebSocketHub,
   ) {}
 
-  upgrade(ex: Exchange, socket: QilinWebSocket, headers: string[]): void {
-    const hub = ex.listener.websockets;
+  upgrade(socket: QilinWebSocket, headers: string[]): void {
+    const hub = this.hub;
     this.res.detachSocket(this.socket as import('node:net').Socket);
     this.req[kChosen] = { protocol: socket.protocol, headers };
     // Without a verifyClient, ws completes the handshake before handleUpgrade returns.
@@ -118,7 +118,7 @@ class WsTransport implements Transport {
   bufferedAmount(): number { return this.ws.bufferedAmount; }
 }
 
-function bind(ws: WebSocket, socket: QilinWebSocket, hub: import('../../http/websocket.js').WebSocketHub): void {
+function bind(ws: WebSocket, socket: QilinWebSocket, hub: WebSocketHub): void {
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     socket.received(isBinary ? data : data.toString('utf8'));
   });

@@ -3,7 +3,7 @@
 // writeHead call with a flat list (repeated names such as Set-Cookie stay separate).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Wire } from '../../http/exchange.js';
+import type { Wire } from '../../http/contracts.js';
 import { byteLength, type PlainBody } from '../../http/response.js';
 import { rejectRequest } from '../../http/write.js';
 

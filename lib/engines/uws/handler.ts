@@ -4,10 +4,11 @@
 // string/bytes body → written inside this handler, no promise, no task, no stream.
 // Everything else goes through the same Exchange.writeParts (lib/http/exchange.ts).
 import { RequestBody, uwsPace } from '../../http/body.js';
-import { Exchange, type Listener } from '../../http/exchange.js';
+import type { BindContext } from '../../http/contracts.js';
+import { Exchange } from '../../http/exchange.js';
 import { formatPeerAddress } from '../../http/address.js';
-import { applyForwarded } from '../../http/forwarded.js';
-import { addressOf, bodyTooLarge, checkHeaders, lineTooLong, seen } from '../../http/rules.js';
+import { ForwardedFacts, applyForwarded } from '../../http/forwarded.js';
+import { RequestHead, addressOf, bodyTooLarge, checkHeaders, lineTooLong } from '../../http/rules.js';
 import { rejectRequest } from '../../http/write.js';
 import type { QilinWebSocket, Upgrader } from '../../http/websocket.js';
 import { loadUws, type HttpRequest, type HttpResponse, type us_socket_context_t } from './load.js';
@@ -38,10 +39,20 @@ function learnPace(): void {
   cutWhy = `uWebSockets.js ${version} closes a connection whose request body arrives slower than 16 KiB/s (${seconds} s for each ${16 * seconds} KiB; fixed in its build)`;
 }
 
-/** The uWS route handler for one listener. */
-export function createHandler(listener: Listener): (res: HttpResponse, req: HttpRequest) => void {
+/**
+ * What the checks found of the request a handler is on: one per handler, reused (from the checks to
+ * the exchange, all is synchronous).
+ */
+interface Found {
+  readonly head: RequestHead;
+  readonly said: ForwardedFacts;
+}
+
+/** The uWS route handler for one bind. */
+export function createHandler(context: BindContext): (res: HttpResponse, req: HttpRequest) => void {
   learnPace();
-  return (res, req) => { accept(listener, res, req, null); };
+  const found: Found = { head: new RequestHead(), said: new ForwardedFacts() };
+  return (res, req) => { accept(context, found, res, req, null); };
 }
 
 /**
@@ -49,13 +60,17 @@ export function createHandler(listener: Listener): (res: HttpResponse, req: Http
  * Sec-WebSocket-Key. They are served as any request (the same checks, Request, pool and app); the
  * exchange knows how to switch the connection should the app answer with upgradeWebSocket's response.
  */
-export function createUpgradeHandler(listener: Listener): (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => void {
-  return (res, req, context) => { accept(listener, res, req, new UwsUpgrade(context)); };
+export function createUpgradeHandler(context: BindContext): (res: HttpResponse, req: HttpRequest, socketContext: us_socket_context_t) => void {
+  const found: Found = { head: new RequestHead(), said: new ForwardedFacts() };
+  return (res, req, socketContext) => {
+    accept(context, found, res, req, new UwsUpgrade(res, req.getHeader('sec-websocket-key'), socketContext));
+  };
 }
 
-function accept(listener: Listener, res: HttpResponse, req: HttpRequest, upgrade: UwsUpgrade | null): void {
-  const limits = listener.limits;
-  const forwarded = listener.forwarded;
+function accept(context: BindContext, found: Found, res: HttpResponse, req: HttpRequest, upgrade: UwsUpgrade | null): void {
+  const limits = context.limits;
+  const forwarded = context.forwarded;
+  const { head, said } = found;
   // uWS's req lives only during this call: copy what the app may read later.
   const raw: string[] = [];
   req.forEach((name, value) => { raw.push(name, value); });
@@ -66,19 +81,19 @@ function accept(listener: Listener, res: HttpResponse, req: HttpRequest, upgrade
   const target = query ? `${path}?${query}` : path;
   // The peer is read (~µs) only when a forwarded header makes it matter.
   let peer: ArrayBuffer | null = null;
-  const refused = checkHeaders(raw, limits, false, false, false, forwarded === null ? null : forwarded.watch) ??
-    lineTooLong(limits, method, target) ?? bodyTooLarge(limits, seen.length) ?? addressOf(listener.authority, target) ??
-    (seen.forwarded ? applyForwarded(forwarded!, raw, formatPeerAddress(peer = res.getRemoteAddressAsText()), false) : null);
+  const refused = checkHeaders(raw, limits, false, false, false, forwarded === null ? null : forwarded.watch, head) ??
+    lineTooLong(limits, method, target) ?? bodyTooLarge(limits, head.length) ?? addressOf(context.authority, target, head) ??
+    (head.watched ? applyForwarded(forwarded!, raw, formatPeerAddress(peer = res.getRemoteAddressAsText()), false, said) : null);
   if (refused !== null) { refuse(res, refused[0], refused[1]); return; }
-  const body = seen.hasBody ? new RequestBody(res) : null;
-  const ex = new Exchange(res, listener, method, seen.authority, seen.target, raw, body);
-  if (seen.forwarded) ex.forwardedBy(peer, seen.scheme, seen.client, seen.clientPort);
+  const body = head.hasBody ? new RequestBody(res) : null;
+  const ex = new Exchange(res, context, method, head.authority, head.target, raw, body);
+  if (head.watched) ex.forwardedBy(peer, said);
   if (upgrade !== null) ex.upgrader = upgrade;
   res.onAborted(() => {
     if (!ex.aborted) ex.sayGone(body !== null && performance.now() - body.paceMark >= cutAfterMs ? cutWhy : null);
     ex.onAborted();
   });
-  listener.submit(ex);
+  context.submit(ex);
   ex.inHandler = false;
   ex.keepPeer();
 }
@@ -107,10 +122,10 @@ export interface UwsSocketData {
 
 /** Completes one upgrade: uWS writes the 101 and calls the route's open handler at once. */
 class UwsUpgrade implements Upgrader {
-  constructor(private readonly context: us_socket_context_t) {}
+  constructor(private readonly res: HttpResponse, private readonly key: string, private readonly socketContext: us_socket_context_t) {}
 
-  upgrade(ex: Exchange, socket: QilinWebSocket, headers: string[]): void {
-    const res = ex.res as HttpResponse;
+  upgrade(socket: QilinWebSocket, headers: string[]): void {
+    const res = this.res;
     if (headers.length > 0) {
       // The status first: a header written before it would make uWS say 200 (upgrade() writes no
       // status once one was written).
@@ -118,6 +133,6 @@ class UwsUpgrade implements Upgrader {
       for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
     }
     const data: UwsSocketData = { socket };
-    res.upgrade(data, ex.header('sec-websocket-key')!, socket.protocol, '', this.context);
+    res.upgrade(data, this.key, socket.protocol, '', this.socketContext);
   }
 }

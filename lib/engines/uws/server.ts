@@ -3,11 +3,11 @@
 // which reads the certificate files as the worker starts.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { formatBind } from '../../config/binds.js';
-import type { Listener } from '../../http/exchange.js';
 import type { Settings } from '../../config/settings.js';
+import type { BindContext } from '../../http/contracts.js';
 import { describeUwsTls, uwsTlsOptions } from '../../ops/tls.js';
 import type { Transport, WebSocketHub } from '../../http/websocket.js';
-import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
+import { ListenFailed, type EngineServer, type ServedBind, type ServingEngine } from '../types.js';
 import { createHandler, createUpgradeHandler, type UwsSocketData } from './handler.js';
 import { loadUws, type TemplatedApp, type WebSocket, type us_listen_socket } from './load.js';
 
@@ -22,12 +22,12 @@ export const uwsEngine: ServingEngine = {
   closesAtOnce: true,
   writesDate: true,
   boot: () => `${loadUws().build} (${loadUws().origin})`,
-  listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
-    if (listener.nodeApp) return Promise.reject(new ListenFailed('the uws engine cannot serve a Node-style app'));
+  listen(bind: ServedBind, context: BindContext, settings: Settings): Promise<EngineServer> {
+    if (context.nodeApp) return Promise.reject(new ListenFailed('the uws engine cannot serve a Node-style app'));
     const { uws } = loadUws();
     if (bind.kind !== 'tcp') return Promise.reject(new ListenFailed(`the uws engine cannot serve ${formatBind(bind)}`));
     let server: TemplatedApp;
-    if (listener.scheme === 'https') {
+    if (context.scheme === 'https') {
       const options = uwsTlsOptions(settings);
       try {
         server = uws.SSLApp(options);
@@ -42,8 +42,8 @@ export const uwsEngine: ServingEngine = {
     } else {
       server = uws.App();
     }
-    server.ws('/*', socketBehavior(listener));
-    server.any('/*', createHandler(listener));
+    server.ws('/*', socketBehavior(context));
+    server.any('/*', createHandler(context));
     return new Promise((resolve, reject) => {
       server.listen(bind.host, bind.port, (socket: us_listen_socket | false) => {
         if (!socket) {
@@ -134,8 +134,8 @@ class UwsTransport implements Transport {
  * it takes up to twice websocket_max_message_size so that qilin sees a message over the limit and
  * closes with 1009.
  */
-function socketBehavior(listener: Listener) {
-  const hub: WebSocketHub = listener.websockets;
+function socketBehavior(context: BindContext) {
+  const hub: WebSocketHub = context.websockets;
   const max = hub.maxMessageSize;
   return {
     compression: 0,
@@ -143,7 +143,7 @@ function socketBehavior(listener: Listener) {
     maxBackpressure: 0,
     idleTimeout: UWS_IDLE_TIMEOUT,
     sendPingsAutomatically: true,
-    upgrade: createUpgradeHandler(listener),
+    upgrade: createUpgradeHandler(context),
     open(ws: WebSocket<UwsSocketData>) {
       ws.getUserData().socket.opened(new UwsTransport(ws), hub);
     },

@@ -6,15 +6,15 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatBind } from '../../config/binds.js';
-import type { Listener } from '../../http/exchange.js';
 import { errorPage, REASONS } from '../../http/write.js';
 import type { Settings } from '../../config/settings.js';
+import type { BindContext } from '../../http/contracts.js';
 import { lingerOnClose } from './linger.js';
 import { CERT_OPTIONAL, nodeTlsOptions, refuseUnverified } from '../../ops/tls.js';
-import { ListenFailed, type EngineListener, type ServedBind, type ServingEngine } from '../types.js';
+import { ListenFailed, type EngineServer, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
-import { parseAllowList } from '../../http/forwarded.js';
+import { parseAllowList } from '../../config/allow-list.js';
 import { carryProxyPeer, readProxyHeader } from './proxy-protocol.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
@@ -94,18 +94,18 @@ export const nodeEngine: ServingEngine = {
   closesAtOnce: false, // lib/engines/node/linger.ts
   writesDate: false, // node:http writes one only when the app set none
   boot: () => `node:http (Node ${process.version})`,
-  listen(bind: ServedBind, listener: Listener, settings: Settings): Promise<EngineListener> {
+  listen(bind: ServedBind, context: BindContext, settings: Settings): Promise<EngineServer> {
     if (bind.childFd === undefined) return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));
     // Host is required of HTTP/1.1 requests in the handler, after the limits (Gunicorn's order).
-    const app = listener.nodeApp;
-    const handler = app ? createNodeAppHandler(listener, app) : createNodeHandler(listener);
+    const app = context.nodeApp;
+    const handler = app ? createNodeAppHandler(context, app) : createNodeHandler(context);
     const options: http.ServerOptions = { maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false, ...readDeadlines(settings) };
     let server: http.Server;
     // node:http's own parsing of a connection (its request parser), taken before qilin adds listeners:
     // a connection given back to it after an upgrade it did not take goes there, not through TLS or
     // the PROXY header again.
     let parse: ((socket: net.Socket) => void)[];
-    if (listener.scheme === 'https') {
+    if (context.scheme === 'https') {
       let tlsOptions;
       try {
         tlsOptions = nodeTlsOptions(settings); // read now: a worker started after a HUP serves the new files
@@ -124,12 +124,12 @@ export const nodeEngine: ServingEngine = {
       parse = server.listeners('connection') as ((socket: net.Socket) => void)[];
     }
     const toHttp = (socket: net.Socket) => { for (const l of parse) l.call(server, socket); };
-    server.on(listener.scheme === 'https' ? 'secureConnection' : 'connection', lingerOnClose);
+    server.on(context.scheme === 'https' ? 'secureConnection' : 'connection', lingerOnClose);
     // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
     server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
     // Gunicorn's keepalive: seconds an idle keep-alive connection is kept (0: every response closes).
     server.keepAliveTimeout = settings.keepalive * 1000;
-    if (settings.keepalive === 0) listener.draining = true;
+    if (settings.keepalive === 0) context.draining = true;
     server.on('clientError', onClientError);
     if (settings.proxy_protocol !== 'off') {
       // node:http's own connection listener gets each connection once its PROXY header is read.
@@ -141,7 +141,7 @@ export const nodeEngine: ServingEngine = {
         readProxyHeader(socket, settings.proxy_protocol, allowFrom, server.headersTimeout, deliver, answer);
       });
       // The header comes before the TLS handshake; the TLS socket then says the same client.
-      if (listener.scheme === 'https') server.prependListener('secureConnection', carryProxyPeer);
+      if (context.scheme === 'https') server.prependListener('secureConnection', carryProxyPeer);
     }
     // A Node-style app's own server gets what node:http hands over outside 'request': upgrades
     // (WebSockets: `ws`, Fastify's plugin) and CONNECT tunnels. (`Expect: 100-continue` is
@@ -160,17 +160,17 @@ export const nodeEngine: ServingEngine = {
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         if (handle !== null) { handle(req, socket, head); return; }
         loading ??= import('./websocket.js').then((m) => {
-          const h: Upgrade = m.createUpgradeHandler(listener, toHttp);
+          const h: Upgrade = m.createUpgradeHandler(context, toHttp);
           handle = h;
           return h;
         });
         loading.then((h) => h(req, socket, head), (err: unknown) => {
-          listener.onError('Cannot serve WebSockets', err);
+          context.onError('Cannot serve WebSockets', err);
           socket.destroy();
         });
       });
     }
-    return serve(server, bind, settings, trackConnections(server, listener.scheme === 'https'));
+    return serve(server, bind, settings, trackConnections(server, context.scheme === 'https'));
   },
 };
 
@@ -185,7 +185,7 @@ function trackConnections(server: http.Server, secure: boolean): Set<net.Socket>
 }
 
 /** Listen on the arbiter's socket (its fd). */
-function serve(server: http.Server, bind: ServedBind, settings: Settings, open: Set<net.Socket>): Promise<EngineListener> {
+function serve(server: http.Server, bind: ServedBind, settings: Settings, open: Set<net.Socket>): Promise<EngineServer> {
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
     // Node ignores a backlog inside the options when listening on an fd: pass it on its own.
