@@ -5,9 +5,10 @@ import { parseAllowList } from './allow-list.js';
 import { parseBind, parseMetricsBind, parseStatsdHost } from './binds.js';
 import { configExports, pickHooks, type ServerHooks } from './hooks.js';
 import { importModule, syntaxErrorAt } from './loader.js';
+import { usableCpus, type CpuCount } from '../ops/cpus.js';
 import { workerOwner } from '../ops/privileges.js';
 import {
-  ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings, setSetting,
+  AUTO, ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings, setSetting,
   type SettingName, type SettingValue, type Settings,
 } from './settings.js';
 
@@ -131,6 +132,8 @@ export interface ResolvedConfig {
   hooks: ServerHooks;
   /** Problems worth a warning that do not stop the server (unknown keys in the config file). */
   warnings: string[];
+  /** How a setting given as `auto` was settled, for the start-up log. */
+  notes: string[];
 }
 
 export interface ResolveOptions {
@@ -162,6 +165,12 @@ export async function resolveConfig(
   for (const source of [envArgs, cli]) if (source) for (const [k, v] of source.values) setSetting(settings, k, v);
   settings.config = configFile;
 
+  const notes: string[] = [];
+  if (settings.workers === AUTO) {
+    const workers = autoWorkers(env);
+    settings.workers = workers.count;
+    notes.push(`workers = auto: ${workers.count} (${workers.source})`);
+  }
   for (const b of settings.bind) parseBind(b); // validate early
   const statsd = settings.statsd_host;
   if (statsd !== null) {
@@ -193,6 +202,16 @@ export async function resolveConfig(
   const app = cli.app ?? envArgs?.app ?? null;
   return {
     settings, app, help: cli.help, version: cli.version, configFile,
-    hooks: fromFile?.hooks ?? {}, warnings: fromFile?.warnings ?? [],
+    hooks: fromFile?.hooks ?? {}, warnings: fromFile?.warnings ?? [], notes,
   };
+}
+
+/**
+ * `workers = auto`: $WEB_CONCURRENCY when it holds a number (the platform's word, as in Gunicorn),
+ * else the CPUs this process may use.
+ */
+export function autoWorkers(env: NodeJS.ProcessEnv, cpus: () => CpuCount = usableCpus): CpuCount {
+  const web = env.WEB_CONCURRENCY?.trim();
+  if (web && /^\d+$/.test(web) && Number(web) >= 1) return { count: Number(web), source: `from $WEB_CONCURRENCY` };
+  return cpus();
 }

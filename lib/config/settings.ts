@@ -20,7 +20,15 @@ export interface IntSetting<N extends string = string> extends SettingBase<N> {
   min?: number;
   max?: number;
   default: number;
+  /**
+   * `auto` is accepted too, and read as AUTO (settled by resolveConfig, which knows the environment
+   * and says where the number came from): `workers` only.
+   */
+  auto?: true;
 }
+
+/** An `auto` int setting before resolveConfig settles it (no such setting accepts 0). */
+export const AUTO = 0;
 
 /** Decimal seconds: `1`, `0.5` (no exponent, no hex); `min` and `max` inclusive. */
 export interface FloatSetting<N extends string = string> extends SettingBase<N> {
@@ -98,9 +106,9 @@ const TABLE = [
     desc: '`uws`: uWebSockets.js, each worker its own SO_REUSEPORT listener (fastest; fetch apps only; needs a uWS build whose native binary loads for this Node and glibc: `qilin --version` says which). `node`: node:http on sockets the arbiter creates and every worker accepts from (Node-style apps, HTTP/1.0, unix sockets, fds, systemd, lossless worker replacement).',
   },
   {
-    name: 'workers', section: 'Worker Processes', flags: ['-w', '--workers'], meta: 'INT', type: 'int', min: 1,
+    name: 'workers', section: 'Worker Processes', flags: ['-w', '--workers'], meta: 'INT', type: 'int', min: 1, auto: true,
     default: 1, defaultText: '$WEB_CONCURRENCY or 1',
-    desc: 'Number of worker processes.',
+    desc: 'Number of worker processes. `auto`: $WEB_CONCURRENCY when set, else one per CPU this process may use: the least of its cgroup CPU quota (rounded up), its cpuset and its CPU affinity; the start-up log says which.',
   },
   {
     name: 'worker_class', section: 'Worker Processes', flags: ['-k', '--worker-class'], meta: 'STRING',
@@ -423,7 +431,8 @@ export function coerce(def: SettingDef, raw: unknown): SettingValue {
       // Decimal, or 0o/0x as Python's int(x, 0) (Gunicorn's umask is given as 0o007).
       const n = typeof raw === 'number' ? raw
         : typeof raw === 'string' && /^\s*(-?\d+|0[oO][0-7]+|0[xX][0-9a-fA-F]+)\s*$/.test(raw) ? Number(raw.trim()) : NaN;
-      if (!Number.isInteger(n)) bad('not an integer');
+      if (def.auto && typeof raw === 'string' && raw.trim().toLowerCase() === 'auto') return AUTO;
+      if (!Number.isInteger(n)) bad(def.auto ? 'not an integer, nor auto' : 'not an integer');
       if (def.min !== undefined && n < def.min) bad(`must be >= ${def.min}`);
       if (def.max !== undefined && n > def.max) bad(`must be <= ${def.max}`);
       return n;

@@ -90,3 +90,26 @@ t.test('the live process: a count between 1 and the affinity, with its source', 
   t.ok(r.count >= 1);
   t.match(r.source, /CPU affinity/);
 });
+
+t.test('workers = auto: $WEB_CONCURRENCY when it holds a number, else the CPUs', async (t) => {
+  const { autoWorkers, resolveConfig } = await import('../../lib/config/resolve.js');
+  const { coerce, SETTINGS_BY_NAME, AUTO } = await import('../../lib/config/settings.js');
+  const workers = SETTINGS_BY_NAME.get('workers')!;
+  t.equal(coerce(workers, 'auto'), AUTO, '`auto` is taken by workers');
+  t.equal(coerce(workers, ' AUTO '), AUTO, 'in any case');
+  t.throws(() => coerce(SETTINGS_BY_NAME.get('backlog')!, 'auto'), /Invalid value for backlog: "auto" \(not an integer\)/, 'and by no other setting');
+  t.throws(() => coerce(workers, 'many'), /Invalid value for workers: "many" \(not an integer, nor auto\)/);
+  const cpus = () => ({ count: 6, source: 'CPU affinity (6)' });
+  t.same(autoWorkers({ WEB_CONCURRENCY: '3' }, cpus), { count: 3, source: 'from $WEB_CONCURRENCY' });
+  t.same(autoWorkers({}, cpus), { count: 6, source: 'CPU affinity (6)' });
+  t.same(autoWorkers({ WEB_CONCURRENCY: 'auto' }, cpus), { count: 6, source: 'CPU affinity (6)' }, 'WEB_CONCURRENCY=auto is auto');
+  const resolved = await resolveConfig(['-w', 'auto', 'app.js'], { WEB_CONCURRENCY: '5' }, '/');
+  t.equal(resolved.settings.workers, 5, '-w auto with $WEB_CONCURRENCY set');
+  t.same(resolved.notes, ['workers = auto: 5 (from $WEB_CONCURRENCY)']);
+  const fixed = await resolveConfig(['-w', '2', 'app.js'], { WEB_CONCURRENCY: '5' }, '/');
+  t.equal(fixed.settings.workers, 2, 'a number on the command line still wins, as in Gunicorn');
+  t.same(fixed.notes, []);
+  const live = await resolveConfig(['-w', 'auto', 'app.js'], {}, '/');
+  t.equal(live.settings.workers, usableCpus().count, 'without $WEB_CONCURRENCY: the CPUs this process may use');
+  t.match(live.notes[0], /^workers = auto: \d+ \(.*CPU affinity/);
+});
