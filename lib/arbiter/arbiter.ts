@@ -31,9 +31,8 @@ import { ConfigError, type Settings } from '../config/settings.js';
 import { checkTls, withScheme } from '../ops/tls.js';
 import { bindFailure, closeSocket, createSocket, listenAll, SocketError, systemdSockets, type SharedSocket } from './sockets.js';
 import { ServiceNotifier } from '../ops/systemd.js';
+import { VERSION } from '../version.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from '../worker/protocol.js';
-
-export const VERSION = '0.1.0';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../../workers/main.js', import.meta.url));
 const CHECK_APP_ENTRY = fileURLToPath(new URL('../../workers/check-app.js', import.meta.url));
