@@ -1,6 +1,6 @@
 // The public entry (lib/index.ts: `upgradeWebSocket`, `defineConfig`, `VERSION`) is what apps and
 // config files import, so every worker loads what it loads: it must reach no code of the arbiter or
-// of `qilin ctl`. Walks the static imports that survive compilation (an `import type`, or a name
+// of `qilin ctl` (and `qilin ctl` none of the arbiter's). Walks the static imports that survive compilation (an `import type`, or a name
 // used only as a type, is erased as tsc erases it) through the source tree; no build, no process.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -51,6 +51,12 @@ t.test('lib/index.ts loads no arbiter or ctl code', async (t) => {
   t.ok(graph.has(path.join(ROOT, 'lib/version.ts')), 'the walk follows re-exports (VERSION)');
   t.ok(graph.has(path.join(ROOT, 'lib/http/websocket.ts')), 'the walk follows re-exports (upgradeWebSocket)');
   t.same(forbidden(graph), [], 'no lib/arbiter/ or lib/ctl/ module is reached');
+});
+
+t.test('qilin ctl loads no arbiter code: the protocol is lib/ctl/protocol.ts', async (t) => {
+  const graph = reach(path.join(ROOT, 'lib/ctl/ctl.ts'));
+  t.ok(graph.has(path.join(ROOT, 'lib/ctl/protocol.ts')));
+  t.same([...graph.keys()].map(rel).filter((f) => f.startsWith('lib/arbiter/')), []);
 });
 
 t.test('the walk sees what the CLI loads (the check can fail)', async (t) => {
