@@ -25,6 +25,7 @@ import { Logger } from '../ops/log.js';
 import { socketOwner } from '../ops/privileges.js';
 import { MetricsHub, MetricsServer, type RestartReason } from '../metrics/prometheus.js';
 import { statsdFor, type Statsd } from '../metrics/statsd.js';
+import { checkApp } from './app-check.js';
 import { bindOnce } from './ports.js';
 import { inheritance, spawnNewArbiter, type Inheritance } from './reexec.js';
 import { Reloader } from './reloader.js';
@@ -36,7 +37,6 @@ import { VERSION } from '../version.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type WorkerLoad, type WorkerMessage, type WorkerSpec } from '../worker/protocol.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../../workers/main.js', import.meta.url));
-const CHECK_APP_ENTRY = fileURLToPath(new URL('../../workers/check-app.js', import.meta.url));
 const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 type ArbiterSignal = (typeof SIGNALS)[number];
 
@@ -118,18 +118,13 @@ export class Arbiter {
   /** The arbiter as hooks see it. */
   private readonly server: ServerInfo;
   private binds: BindAddress[] = [];
-  private engine: EngineChoice;
   /**
-   * The engine is settled: asked for, needed by a bind, or told by the first worker that loaded the
-   * app. Until then `uws` is provisional and a Node-style app moves the arbiter to `node`.
+   * Asked for, needed by a bind or a setting, or (unset: `fixed` false) settled at start by what the
+   * app is (settleEngine), before any worker is forked; it does not change after that.
    */
-  private engineDecided: boolean;
-  /** Said at start once the engine is settled. */
-  private engineNotes: EngineFacts | null = null;
+  private engine: EngineChoice;
   /** uws: the uWebSockets.js build the arbiter found (its package main), which every worker loads. */
   private uwsMain: string | null = null;
-  /** A worker found a Node-style app while `uws` was provisional: why the arbiter moves to `node`. */
-  private moveToNode: string | null = null;
   /** The arbiter creates the sockets and passes them to the workers (node engine). */
   private sharedSockets = false;
   /** Sockets held for the workers, in bind order (node engine). */
@@ -194,13 +189,11 @@ export class Arbiter {
       this.systemd = systemdSockets(process.env);
       this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null, appDirectory(opts.app));
       // Started by USR2 from an arbiter that served with node (it handed over its sockets): an unset
-      // engine stays node, which those sockets serve. A provisional uws would close them and then,
-      // for a Node-style app, bind the ports the old arbiter still holds.
+      // engine stays node, which those sockets serve, whatever the app is now.
       if (this.inherited !== null && this.inherited.sockets.length > 0 && !this.engine.fixed) {
         this.engine = { name: 'node', why: 'the arbiter that started this one by USR2 served with it', fixed: true };
       }
       checkTls(opts.settings); // here, after --chdir: relative paths name what the workers will read
-      this.engineDecided = this.engine.fixed;
       // Started by USR2: the old arbiter still runs; `<pidfile>.2` until it is gone (as Gunicorn).
       if (opts.settings.pidfile) createPidfile(this.inherited ? `${opts.settings.pidfile}.2` : opts.settings.pidfile);
     } catch (err) {
@@ -292,12 +285,12 @@ export class Arbiter {
     // Gunicorn sets its worker count as the arbiter is made, telling nworkers_changed (old: None).
     this.syncHook('nworkers_changed', (h) => h(this.server, this.workerTarget, null));
     await this.hook('on_starting', (h) => h(this.server), true);
-    if (settings.preload_app) await this.preloadApp();
+    await this.settleEngine();
     try {
-      this.engineNotes = await engineFacts(this.engine.name);
-      this.sharedSockets = this.engineNotes.sharedSockets;
-      this.uwsMain = this.engineNotes.uwsMain;
-      if (this.engineDecided) this.sayEngine();
+      const facts = await engineFacts(this.engine.name);
+      this.sharedSockets = facts.sharedSockets;
+      this.uwsMain = facts.uwsMain;
+      this.sayEngine(facts);
     } catch (err) {
       throw new HaltServer((err as Error).message, WORKER_BOOT_ERROR);
     }
@@ -309,7 +302,7 @@ export class Arbiter {
     this.binds = await this.openBinds(settings);
     for (const url of this.listeningAt()) this.log.info(`Listening at: ${url} (${process.pid})`);
     this.log.info(`Using worker: ${settings.worker_class}`);
-    if (!this.sharedSockets && this.engineDecided) this.warnReusePortReload(); // provisional: once a worker settles it
+    if (!this.sharedSockets) this.warnReusePortReload();
     if (!this.inherited) await this.openMetrics(settings.metrics_bind);
     for (const sig of SIGNALS) {
       const h = () => this.signal(sig);
@@ -321,30 +314,19 @@ export class Arbiter {
   }
 
   /**
-   * preload_app: load the app once before any worker is forked, so that an app that cannot load
-   * stops the server here, with Gunicorn's exit code 4, rather than in its first workers. In a
-   * short-lived child, not in the arbiter: the app's top-level code (timers, connections, a
-   * listen()) would otherwise run and stay in the arbiter, and an ES module cannot be unloaded.
+   * Load the app in a short-lived child before any worker is forked (lib/arbiter/app-check.ts) when
+   * preload_app asks for it, or when nothing has settled the engine yet (unset, and no bind or
+   * setting needs node): the child says what the app is, and a Node-style app gets the node engine.
+   * So every worker boots on an engine that serves the app. An app that cannot load stops the start
+   * here, with Gunicorn's exit code 4.
    */
-  private async preloadApp(): Promise<void> {
-    const { settings } = this;
-    const env: NodeJS.ProcessEnv = { ...process.env, QILIN_CHECK_APP: JSON.stringify({ settings, app: this.app }) };
-    for (const kv of settings.raw_env) {
-      const i = kv.indexOf('=');
-      env[kv.slice(0, i)] = kv.slice(i + 1);
-    }
-    const child = fork(CHECK_APP_ENTRY, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    // An app whose import never ends would hang the start: give it `timeout`, as a booting worker has.
-    const timer = settings.timeout > 0 ? setTimeout(() => {
-      this.log.errorMsg(`The app did not load within ${settings.timeout} s (timeout)`);
-      child.kill('SIGKILL');
-    }, settings.timeout * 1000) : null;
-    const code = await new Promise<number | null>((resolve) => {
-      child.on('error', (err) => { this.log.errorMsg(`Could not load the app: ${err.message}`); resolve(null); });
-      child.on('exit', (c) => resolve(c));
-    });
-    if (timer) clearTimeout(timer);
-    if (code !== 0) throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
+  private async settleEngine(): Promise<void> {
+    if (!this.settings.preload_app && this.engine.fixed) return;
+    const report = await checkApp(this.settings, this.app, this.log);
+    if (!report) throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
+    if (report.style !== 'node' || this.engine.name !== 'uws') return;
+    if (this.engine.fixed) throw new HaltServer(uwsRefusal(this.app, report.what, report.bare), 1);
+    this.engine = { name: 'node', why: `${this.app} is ${report.what}, a Node-style app`, fixed: false };
   }
 
   /** reload on (it may change on HUP): one watcher for the app's files; a change reloads as HUP does. */
@@ -469,39 +451,11 @@ export class Arbiter {
     this.log.statsd = this.statsd;
   }
 
-  /** `Using engine: …`, its warnings and details, once the engine is settled. */
-  private sayEngine(): void {
-    const facts = this.engineNotes;
-    if (!facts) return;
-    this.engineNotes = null;
+  /** `Using engine: …`, why, the build, and its warnings. */
+  private sayEngine(facts: EngineFacts): void {
     const notes = [this.engine.why, facts.build].filter((n) => n !== null).join('; ');
     this.log.info(`Using engine: ${facts.label}${notes ? ` (${notes})` : ''}`);
     for (const w of facts.warnings) this.log.warning(w);
-  }
-
-  /**
-   * The app is Node-style and `uws` was only provisional: create the sockets for the binds already
-   * checked (a port 0 keeps the port it was given) and replace the uws workers, which exit by
-   * themselves once they have said what the app is, with node workers.
-   */
-  private async switchToNode(why: string): Promise<void> {
-    this.moveToNode = null;
-    this.engine = { name: 'node', why, fixed: false };
-    this.engineDecided = true;
-    this.engineNotes = await engineFacts('node');
-    this.sharedSockets = true;
-    this.sayEngine();
-    const fresh: SharedSocket[] = [];
-    try {
-      for (const b of this.binds) fresh.push(await createSocket(b, this.settings.umask));
-      listenAll(fresh, this.settings.backlog);
-    } catch (err) {
-      for (const s of fresh) closeSocket(s);
-      if (err instanceof SocketError) throw new HaltServer(err.message, WORKER_BOOT_ERROR);
-      throw err;
-    }
-    this.sockets = fresh;
-    for (const w of this.workers.values()) if (!w.stopping) this.stopWorker(w);
   }
 
   /** Where the workers listen, as logged. */
@@ -600,7 +554,6 @@ export class Arbiter {
         throw new HaltServer('', 0);
       }
       if (this.inherited && process.ppid !== this.inherited.parentPid) await this.promote();
-      if (this.moveToNode !== null) await this.switchToNode(this.moveToNode);
       if (this.changedFiles !== null) {
         const files = this.changedFiles;
         this.changedFiles = null;
@@ -808,7 +761,7 @@ export class Arbiter {
       ? this.sockets.map((s, i) => ({ ...s.bind, childFd: 4 + i }))
       : this.binds;
     const spec: WorkerSpec = {
-      settings: this.settings, app: this.app, engine: this.engine.name, engineProvisional: !this.engineDecided, binds,
+      settings: this.settings, app: this.app, engine: this.engine.name, binds,
       uwsMain: this.engine.name === 'uws' ? this.uwsMain : null,
       age: this.workerAge,
       workerHooks: HOOKS.some((h) => h.where === 'worker' && this.hooks[h.name] !== undefined),
@@ -856,27 +809,16 @@ export class Arbiter {
     }
   }
 
-  /** A worker loaded the app: settle a provisional engine, or refuse a Node-style app on `uws`. */
+  /**
+   * A worker loaded the app. A Node-style app on `uws` with nothing serving yet (the engine was asked
+   * for, or the app changed since settleEngine looked) is a config error, as a uws-only bind would be;
+   * on a reload the worker fails to boot and the running workers stay (bootFailed).
+   */
   private appLoaded(w: WorkerRecord, style: 'fetch' | 'node', what: string, bare: boolean): void {
-    if (w.stopping) return;
-    const nodeOnUws = style === 'node' && this.engine.name === 'uws';
-    if (!this.engineDecided) {
-      if (nodeOnUws) {
-        this.moveToNode ??= `${this.app} is ${what}, a Node-style app`;
-        this.wake();
-      } else {
-        this.engineDecided = true;
-        this.sayEngine();
-        this.warnReusePortReload(); // uws is settled
-      }
-    } else if (nodeOnUws && ![...this.workers.values()].some((o) => o.ready && !o.stopping)) {
-      // Asked for uws, with nothing serving yet: a config error, as a uws-only bind would be.
-      this.halt ??= new HaltServer(
-        `Invalid value for engine: "uws" (${this.app} is ${what}, a Node-style app: it needs the node engine; use --engine node or leave engine unset${uwsAdvice(bare)})`,
-        1,
-      );
-      this.wake();
-    }
+    if (w.stopping || style !== 'node' || this.engine.name !== 'uws') return;
+    if ([...this.workers.values()].some((o) => o.ready && !o.stopping)) return;
+    this.halt ??= new HaltServer(uwsRefusal(this.app, what, bare), 1);
+    this.wake();
   }
 
   private reap(w: WorkerRecord, code: number | null, signal: NodeJS.Signals | null): void {
@@ -1007,6 +949,11 @@ export class Arbiter {
     if (this.pidfile) removePidfile(this.pidfile);
     this.log.flush();
   }
+}
+
+/** Why `uws` cannot serve a Node-style app, as the arbiter stops with it (exit 1). */
+function uwsRefusal(app: string, what: string, bare: boolean): string {
+  return `Invalid value for engine: "uws" (${app} is ${what}, a Node-style app: it needs the node engine; use --engine node or leave engine unset${uwsAdvice(bare)})`;
 }
 
 /** npm (npx, npm start, npm exec) runs its commands with these in their environment. */
