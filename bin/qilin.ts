@@ -3,7 +3,8 @@
 // qilin ctl [--socket PATH] status|reload|scale N|stop [--json]
 import process from 'node:process';
 import { AppLoadError, appDirectory, loadApp } from '../lib/app/load.js';
-import { Arbiter, livePid } from '../lib/arbiter/arbiter.js';
+import { Arbiter } from '../lib/arbiter/arbiter.js';
+import { livePid } from '../lib/arbiter/pidfile.js';
 import { VERSION } from '../lib/version.js';
 import { resolveConfig } from '../lib/config/resolve.js';
 import { parseBind } from '../lib/config/binds.js';
