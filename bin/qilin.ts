@@ -3,7 +3,9 @@
 // qilin ctl [--socket PATH] status|reload|scale N|stop [--json]
 import process from 'node:process';
 import { AppLoadError, appDirectory, loadApp } from '../lib/app/load.js';
-import { Arbiter, livePid, VERSION } from '../lib/arbiter/arbiter.js';
+import { Arbiter } from '../lib/arbiter/arbiter.js';
+import { livePid } from '../lib/arbiter/pidfile.js';
+import { VERSION } from '../lib/version.js';
 import { resolveConfig } from '../lib/config/resolve.js';
 import { parseBind } from '../lib/config/binds.js';
 import { daemonize, enterDaemon } from '../lib/ops/daemon.js';
@@ -120,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let arbiter: Arbiter;
   try {
-    arbiter = new Arbiter({ settings, app, argv, cwd, warnings, hooks: resolved.hooks }); // opens the logs, writes the pid file
+    arbiter = new Arbiter({ settings, app, argv, cwd, warnings, notes: resolved.notes, hooks: resolved.hooks }); // opens the logs, writes the pid file
   } catch (err) {
     if (err instanceof ConfigError) return configError(err);
     throw err;

@@ -5,4 +5,4 @@ export {
   upgradeWebSocket, QilinWebSocket, type UpgradeWebSocketOptions, type WebSocketUpgrade,
 } from './http/websocket.js';
 export { SETTINGS, type SettingDef, type Settings } from './config/settings.js';
-export { VERSION } from './arbiter/arbiter.js';
+export { VERSION } from './version.js';

@@ -22,6 +22,8 @@ import ts from 'typescript';
  */
 export const LAYERS: LayerTable = {
   // What every other layer stands on: the settings table, config resolution, hooks, loading config files.
+  // The package's version: a constant, imported by whoever prints it.
+  'lib/version.ts': { may: [] },
   'lib/config': { may: ['lib/ops'] },
   // Logging, TLS files, privileges, daemonising, systemd: process-level services.
   'lib/ops': { may: ['lib/config'] },
@@ -36,19 +38,19 @@ export const LAYERS: LayerTable = {
   'lib/worker': { may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/http', 'lib/app', 'lib/engines'] },
   // The arbiter shares with its workers only the protocol they speak.
   'lib/arbiter': {
-    may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/app', 'lib/engines', 'lib/worker/protocol.ts'],
+    may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/app', 'lib/engines', 'lib/worker/protocol.ts', 'lib/ctl/protocol.ts', 'lib/version.ts'],
   },
   // `qilin ctl`: talks to a running arbiter over its control socket (it shares the arbiter's types only).
   'lib/ctl': { may: ['lib/config', 'lib/ops'] },
   // What config files and tooling import: it loads in the user's process, never the arbiter.
   'lib/index.ts': {
-    may: ['lib/config', 'lib/http', 'lib/metrics', 'lib/ops'],
+    may: ['lib/config', 'lib/http', 'lib/metrics', 'lib/ops', 'lib/app', 'lib/version.ts'],
     neverReaches: ['lib/arbiter', 'lib/ctl'],
   },
   // The worker process entry points.
   workers: { may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/http', 'lib/app', 'lib/engines', 'lib/worker'] },
   // The command: starts an arbiter, or `qilin ctl`.
-  bin: { may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/app', 'lib/engines', 'lib/arbiter', 'lib/ctl'] },
+  bin: { may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/app', 'lib/engines', 'lib/arbiter', 'lib/ctl', 'lib/version.ts'] },
 };
 
 /** The directories that hold the shipped code, relative to the repository. */

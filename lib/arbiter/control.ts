@@ -1,43 +1,13 @@
 // The arbiter's control socket (`control_socket`): a unix socket that `qilin ctl` (or `nc -U`) talks
-// to. One JSON request line in, one JSON response line out, then the arbiter closes the connection:
-//
-//   → {"command": "status"}            ← {"status": "ok", "data": {"pid": 1, "target": 2, "workers": [...]}}
-//   → {"command": "scale", "args": [3]} ← {"status": "ok", "data": {"previous": 2, "target": 3}}
-//   → {"command": "nope"}              ← {"status": "error", "error": "unknown command: nope (...)"}
-//
-// The field names follow Gunicorn's control socket; its length-prefixed framing does not (a line is
-// what a shell can type). The socket is the arbiter's own: libuv opens it close-on-exec and the
-// workers are forked with an explicit stdio list, so no worker ever holds it.
+// to, with the protocol of lib/ctl/protocol.ts (one JSON request line in, one JSON response line
+// out). The socket is the arbiter's own: libuv opens it close-on-exec and the workers are forked
+// with an explicit stdio list, so no worker ever holds it.
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-
-/** One worker as `status` reports it. Numbers from the worker's reports are null until its first. */
-export interface WorkerStatus {
-  pid: number;
-  /** booting (not yet listening), ready, retiring (replaced once its successor is ready), stopping. */
-  state: 'booting' | 'ready' | 'retiring' | 'stopping';
-  /** Seconds since it was forked. */
-  age: number;
-  /** Requests it has answered. */
-  requests: number | null;
-  /** Requests it holds and has not answered: running in the app, or waiting for a pool slot. */
-  in_flight: number | null;
-  /** Of those, waiting for a slot (`worker_connections` reached). */
-  queued: number | null;
-  /** Seconds since the arbiter last heard from it. */
-  last_heartbeat: number;
-  /** Resident set size in bytes. */
-  rss: number | null;
-}
-
-export interface StatusData {
-  /** The arbiter's pid. */
-  pid: number;
-  /** The number of workers it keeps (`workers`, changed by scale, TTIN, TTOU and reloads). */
-  target: number;
-  workers: WorkerStatus[];
-}
+import {
+  CONTROL_COMMANDS, workerCount, type ControlRequest, type ControlResponse, type ScaleData, type SignalledData, type StatusData,
+} from '../ctl/protocol.js';
 
 /** What the arbiter does for each command; a thrown error becomes the error response. */
 export interface ControlActions {
@@ -52,8 +22,6 @@ export interface ControlActions {
 
 /** The control socket cannot be opened: the arbiter refuses to start with this line. */
 export class ControlSocketError extends Error {}
-
-export const CONTROL_COMMANDS = 'status, reload, scale N, stop';
 
 /** Longest request line read; a client that sends more is answered with an error. */
 const MAX_REQUEST = 64 * 1024;
@@ -152,7 +120,7 @@ export class ControlServer {
   }
 
   /** One request line → one response object. */
-  dispatch(line: string): Record<string, unknown> {
+  dispatch(line: string): ControlResponse {
     let id: unknown;
     try {
       let msg: unknown;
@@ -160,7 +128,7 @@ export class ControlServer {
       if (msg === null || typeof msg !== 'object' || typeof (msg as { command?: unknown }).command !== 'string') {
         throw new Error('the request needs a "command" string: {"command": "status"}');
       }
-      const req = msg as { id?: unknown; command: string; args?: unknown };
+      const req = msg as ControlRequest;
       id = req.id;
       // "scale 3" and {"command": "scale", "args": [3]} mean the same, as in Gunicorn.
       const [command = '', ...words] = req.command.trim().split(/\s+/);
@@ -171,7 +139,7 @@ export class ControlServer {
     }
   }
 
-  private run(command: string, args: string[]): unknown {
+  private run(command: string, args: string[]): StatusData | SignalledData | ScaleData {
     switch (command) {
       case 'status':
         return this.actions.status();
@@ -179,8 +147,8 @@ export class ControlServer {
         this.actions.reload();
         return { status: 'reloading', pid: process.pid };
       case 'scale': {
-        const n = Number(args[0]);
-        if (args.length !== 1 || !/^\d+$/.test(args[0]!) || n < 1) throw new Error('scale needs one whole number of workers >= 1');
+        const n = args.length === 1 ? workerCount(args[0]) : null;
+        if (n === null) throw new Error('scale needs one whole number of workers >= 1');
         return { previous: this.actions.scale(n), target: n };
       }
       case 'stop':

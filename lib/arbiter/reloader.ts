@@ -13,6 +13,9 @@
 // left out).
 import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+import { splitAppUri } from '../app/load.js';
+import { resolveModule } from '../config/loader.js';
+import type { Settings } from '../config/settings.js';
 
 export type ReloadEngine = 'auto' | 'poll' | 'inotify';
 
@@ -260,4 +263,56 @@ function directoriesBelow(root: string): string[] {
   };
   if (isDirectory(root)) visit(root);
   return out;
+}
+
+/** What the arbiter's watcher needs besides the settings. */
+export interface WatchOptions {
+  /** Where qilin was started: reload_extra_files and the files logged are relative to it. */
+  cwd: string;
+  /** The app, as given on the command line. */
+  app: string;
+  onChange(files: string[]): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+/**
+ * The watcher `settings` ask for (reload may be turned on or off by a HUP): `current` is kept while
+ * its engine is the one asked for (its extra files updated), else closed and, with reload on,
+ * replaced by a new one.
+ */
+export function syncReloader(
+  current: Reloader | null, settings: Pick<Settings, 'reload' | 'reload_engine' | 'reload_extra_files'>, opts: WatchOptions,
+): Reloader | null {
+  const { reload, reload_engine, reload_extra_files } = settings;
+  const extra = reload_extra_files.map((f) => path.resolve(opts.cwd, f));
+  if (reload && current?.engine === reload_engine) {
+    current.setExtra(extra);
+    return current;
+  }
+  current?.close();
+  if (!reload) return null;
+  opts.warn('Reloader is on. Use in development only!');
+  return new Reloader({
+    engine: reload_engine, extra, appDir: appModuleDirectory(opts.app), onChange: opts.onChange, warn: opts.warn, debug: opts.debug,
+  });
+}
+
+/** The directory of the app's module, watched until a worker says which files the app is made of. */
+function appModuleDirectory(app: string): string {
+  try {
+    return path.dirname(resolveModule(splitAppUri(app).module));
+  } catch {
+    return process.cwd(); // a package that does not resolve: the workers will say why
+  }
+}
+
+/** `Reloading workers: app.ts, lib/db.ts, views/a.html and 2 more modified`, relative to `cwd` where below it. */
+export function reloadingLine(files: readonly string[], cwd: string): string {
+  const shown = [...new Set(files)].map((f) => {
+    const rel = path.relative(cwd, f);
+    return rel.startsWith('..') || path.isAbsolute(rel) ? f : rel;
+  });
+  const more = shown.length > 3 ? ` and ${shown.length - 3} more` : '';
+  return `Reloading workers: ${shown.slice(0, 3).join(', ')}${more} modified`;
 }

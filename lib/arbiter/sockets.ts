@@ -142,7 +142,7 @@ export function systemdSockets(env: NodeJS.ProcessEnv): SharedSocket[] | null {
 }
 
 /**
- * Sockets a parent arbiter handed over on USR2 (lib/arbiter/reexec.ts): listening already, at `fd`, for the
+ * Sockets a parent arbiter handed over on USR2 (lib/arbiter/usr2.ts): listening already, at `fd`, for the
  * bind written `text` (matched against the config's binds as a reload matches them).
  */
 export function inheritedSockets(list: readonly { fd: number; text: string }[]): SharedSocket[] {

@@ -1,8 +1,10 @@
 // `qilin ctl [--socket PATH] status|reload|scale N|stop [--json]`: one request to a running arbiter's
-// control socket (lib/arbiter/control.ts), its answer printed as text or JSON. Exit 0 when the arbiter says
+// control socket (protocol: lib/ctl/protocol.ts), its answer printed as text or JSON. Exit 0 when the arbiter says
 // ok; 1, with one `Error: …` line, when it cannot be reached or refuses.
 import net from 'node:net';
-import type { StatusData, WorkerStatus } from '../arbiter/control.js';
+import {
+  CONTROL_COMMANDS, workerCount, type Command, type ControlRequest, type ControlResponse, type ScaleData, type SignalledData, type StatusData, type WorkerStatus,
+} from './protocol.js';
 
 export const CTL_USAGE = `usage: qilin ctl [--socket PATH] COMMAND [--json]
 
@@ -45,25 +47,26 @@ function parseCtlArgs(argv: readonly string[]): CtlArgs {
 }
 
 /** The request line for the command words, or a usage error. */
-function requestFor(words: readonly string[]): { command: string; args?: number[] } {
+function requestFor(words: readonly string[]): ControlRequest & { command: Command } {
   const [command, ...rest] = words;
   switch (command) {
     case 'status': case 'reload': case 'stop':
       if (rest.length > 0) throw new UsageError(`${command} takes no argument`);
       return { command };
     case 'scale': {
-      if (rest.length !== 1 || !/^\d+$/.test(rest[0]!) || Number(rest[0]) < 1) throw new UsageError('scale needs a number of workers >= 1: qilin ctl scale 4');
-      return { command, args: [Number(rest[0])] };
+      const n = rest.length === 1 ? workerCount(rest[0]) : null;
+      if (n === null) throw new UsageError('scale needs a number of workers >= 1: qilin ctl scale 4');
+      return { command, args: [n] };
     }
     case undefined:
-      throw new UsageError('no command given (status, reload, scale N, stop; see qilin ctl --help)');
+      throw new UsageError(`no command given (${CONTROL_COMMANDS}; see qilin ctl --help)`);
     default:
-      throw new UsageError(`unknown command: ${command} (status, reload, scale N, stop)`);
+      throw new UsageError(`unknown command: ${command} (${CONTROL_COMMANDS})`);
   }
 }
 
 /** Send one request line, resolve with the answer line parsed. */
-export function ask(socket: string, request: object, timeoutMs = ANSWER_TIMEOUT_MS): Promise<Record<string, unknown>> {
+export function ask(socket: string, request: ControlRequest, timeoutMs = ANSWER_TIMEOUT_MS): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const c = net.connect(socket);
     let text = '';
@@ -79,7 +82,7 @@ export function ask(socket: string, request: object, timeoutMs = ANSWER_TIMEOUT_
       settled = true;
       c.destroy();
       try {
-        resolve(JSON.parse(text.slice(0, nl)) as Record<string, unknown>);
+        resolve(JSON.parse(text.slice(0, nl)) as ControlResponse);
       } catch {
         reject(new Error(`the control socket ${socket} answered something that is not JSON: ${text.slice(0, 80)}`));
       }
@@ -121,12 +124,15 @@ export function statusTable(data: StatusData): string {
   ].join('\n') + '\n';
 }
 
-function describe(command: string, data: Record<string, unknown>): string {
+function describe(command: Command, data: unknown): string {
   switch (command) {
-    case 'status': return statusTable(data as unknown as StatusData);
-    case 'reload': return `Reloading (master ${String(data.pid)})\n`;
-    case 'scale': return `Scaling from ${String(data.previous)} to ${String(data.target)} workers\n`;
-    default: return `Stopping (master ${String(data.pid)})\n`;
+    case 'status': return statusTable(data as StatusData);
+    case 'reload': return `Reloading (master ${String((data as SignalledData).pid)})\n`;
+    case 'scale': {
+      const { previous, target } = data as ScaleData;
+      return `Scaling from ${String(previous)} to ${String(target)} workers\n`;
+    }
+    default: return `Stopping (master ${String((data as SignalledData).pid)})\n`;
   }
 }
 
@@ -145,14 +151,15 @@ export async function runCtl(argv: readonly string[], env: NodeJS.ProcessEnv = p
   }
   const socket = args.socket ?? env.QILIN_CONTROL_SOCKET ?? '';
   if (socket === '') return error('no control socket given: qilin ctl --socket PATH … (or set QILIN_CONTROL_SOCKET)');
-  let answer: Record<string, unknown>;
+  let answer: ControlResponse;
   try {
     answer = await ask(socket, request);
   } catch (err) {
     return error((err as Error).message);
   }
+  // Checked as it arrived: another version of qilin may answer something else.
   if (answer.status !== 'ok') return error(typeof answer.error === 'string' ? answer.error : `unexpected answer: ${JSON.stringify(answer)}`);
-  const data = (answer.data ?? {}) as Record<string, unknown>;
+  const data = answer.data ?? {};
   process.stdout.write(args.json ? JSON.stringify(data, null, 2) + '\n' : describe(request.command, data));
   return 0;
 }

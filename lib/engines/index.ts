@@ -14,8 +14,8 @@ export interface EngineChoice {
   /** Why qilin picked it when the user did not (logged), else null. */
   why: string | null;
   /**
-   * Asked for, or needed by a bind. Otherwise `uws` is provisional: the first worker to load the
-   * app says whether it is Node-style, and the arbiter then moves to `node` (see Arbiter).
+   * Asked for, or needed by a bind. Otherwise `uws` is provisional: the arbiter loads the app once
+   * before forking and picks `node` for a Node-style app (lib/arbiter/app-check.ts).
    */
   fixed: boolean;
 }

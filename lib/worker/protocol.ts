@@ -1,5 +1,6 @@
 // What the arbiter and its workers agree on: the spec a worker is forked with, the messages it
-// sends back over the IPC channel, and the exit codes that stop the arbiter (Gunicorn's).
+// sends back over the IPC channel (the app check's child sends one of them too), and the exit codes
+// that stop the arbiter (Gunicorn's).
 import type { LoadedApp } from '../app/shapes.js';
 import type { EngineName } from '../engines/index.js';
 import type { ServedBind } from '../engines/types.js';
@@ -15,11 +16,6 @@ export interface WorkerSpec {
   settings: Settings;
   app: string;
   engine: EngineName;
-  /**
-   * The engine may still change: with `uws` provisional (engine unset, TCP binds), a worker that
-   * finds a Node-style app says so and exits 0 instead of failing; the arbiter moves to `node`.
-   */
-  engineProvisional: boolean;
   /** uws: the uWebSockets.js package main the arbiter found loads here (workers load no other). */
   uwsMain: string | null;
   binds: ServedBind[];
@@ -32,12 +28,24 @@ export interface WorkerSpec {
 }
 
 /**
- * app: the app loaded, and what it is (before listening); ready: listening on every bind; hb: alive;
- * retire: served max_requests, replace me; stats (metrics_bind) or else load (control socket): every second.
+ * The app loaded, and what it is: sent by a worker before it listens, and by the child that loads
+ * the app before any worker is forked (workers/check-app.ts), from which the arbiter settles an
+ * unset engine. `what`: what it was recognised as (`an Express app`); `bare`: a bare function,
+ * which app_interface may call the other way.
+ */
+export interface AppReport {
+  t: 'app';
+  style: AppStyle;
+  what: string;
+  bare: boolean;
+}
+
+/**
+ * app: the app loaded (before listening); ready: listening on every bind; hb: alive; retire: served
+ * max_requests, replace me; stats (metrics_bind) or else load (control socket): every second.
  */
 export type WorkerMessage =
-  /** `bare`: a bare function, which app_interface may call the other way. */
-  | { t: 'app'; style: AppStyle; what: string; bare: boolean }
+  | AppReport
   | { t: 'ready' } | { t: 'hb' } | { t: 'retire' }
   /**
    * With reload on, after loading the app (or failing to): the files it is made of, outside

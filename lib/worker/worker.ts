@@ -163,8 +163,6 @@ export abstract class Worker {
     else this.log.debug(servingLine(app));
     await this.send({ t: 'app', style: app.style, what: app.what, bare: app.bare !== null });
     if (app.style === 'node' && this.spec.engine === 'uws') {
-      // The arbiter moves to the node engine and forks node workers in place of this one.
-      if (this.spec.engineProvisional) return 0;
       this.log.errorMsg(`${this.spec.app} is ${app.what}, a Node-style app: the uws engine cannot serve it (use --engine node, or leave engine unset${uwsAdvice(app.bare !== null)})`);
       return APP_LOAD_ERROR;
     }

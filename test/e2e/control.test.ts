@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { StatusData } from '../../lib/arbiter/control.js';
+import type { StatusData } from '../../lib/ctl/protocol.js';
 import { ENGINES, fixture, freePort, request, runQilin, sleep, startQilin } from '../helpers.js';
 
 t.setTimeout(300_000);

@@ -1,5 +1,6 @@
-// Which engine and which uWebSockets.js build serve, and binds that fail loudly on every engine:
-// a port another process holds is `Connection in use` and exit 3, never a random port.
+// Which engine and which uWebSockets.js build serve (an unset engine is settled by loading the app
+// once in a child before any worker is forked), and binds that fail loudly on every engine: a port
+// another process holds is `Connection in use` and exit 3, never a random port.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,8 +49,33 @@ t.test('a port another process holds: exit 3 on every engine, however chosen', a
     writeFileSync(path.join(dir, `${engine}.config.mjs`), `export const engine = '${engine}';\nexport const bind = ['127.0.0.1:${port}'];\n`);
     assertInUse(t, await runQilin(['-c', `${engine}.config.mjs`, hello], { cwd: dir }), port, `engine = "${engine}" in a config file`);
   }
-  // A Node-style app moves an unset engine to node: the same answer.
+  // A Node-style app settles an unset engine on node (loaded in a child first): the same answer.
   assertInUse(t, await runQilin(['-b', `127.0.0.1:${port}`, fixture('node-apps/express-app.cjs')]), port, 'a Node-style app');
+});
+
+t.test('engine unset: the app is loaded once in a child to settle it; an engine given skips that', async (t) => {
+  const CHECKED = /\[DEBUG\] App loaded before forking workers: /;
+  const unset = await startQilin(t, [hello]);
+  if (uwsHere) {
+    t.match(unset.output, CHECKED, 'engine unset: loaded before forking');
+    t.ok(unset.output.search(CHECKED) < unset.output.indexOf('Booting worker'), 'before the first worker');
+    t.match(unset.output, /Using engine: uws /, 'a fetch app keeps the default');
+  } else {
+    t.notMatch(unset.output, CHECKED, 'no uWebSockets.js build here: node is settled without loading the app');
+  }
+  t.equal(unset.output.match(/Booting worker/g)?.length, 1, 'one worker forked, none replaced');
+  for (const engine of engines) {
+    const given = await startQilin(t, [hello], { engine });
+    t.notMatch(given.output, CHECKED, `--engine ${engine}: no check`);
+    t.equal((await request(given.url)).status, 200);
+  }
+});
+
+t.test('--engine uws with a Node-style app and --preload: exit 1 before any worker is forked', { skip: !uwsHere && 'no native uWebSockets.js build here' }, async (t) => {
+  const r = await runQilin(['--engine', 'uws', '--preload', '-b', `127.0.0.1:${await freePort()}`, fixture('node-apps/express-app.cjs')]);
+  t.equal(r.code, 1);
+  t.match(r.output, /Reason: Invalid value for engine: "uws" \(.*express-app\.cjs is an Express app, a Node-style app: it needs the node engine/);
+  t.notMatch(r.output, /Booting worker/);
 });
 
 t.test('a port held with SO_REUSEPORT (another uws server, say) is in use too', async (t) => {

@@ -1,12 +1,14 @@
-// The engine a Node-style app settles, across the arbiter's life: a reload after the switch keeps the
-// sockets and the port; a reload to an app of the other kind is refused while the old workers serve;
-// a request still running past graceful_timeout is cut (req and res destroyed) and the worker exits.
+// The engine a Node-style app settles, across the arbiter's life: with the engine unset, the arbiter
+// loads the app in a child before forking and picks node, so no worker ever boots on uws; a reload
+// keeps the sockets and the port; a reload to an app of the other kind is refused while the old
+// workers serve; a request still running past graceful_timeout is cut (req and res destroyed) and
+// the worker exits.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT, fixture, request, sleep, startQilin } from '../helpers.js';
+import { ROOT, fixture, freePort, request, runQilin, sleep, startQilin } from '../helpers.js';
 
 t.setTimeout(120_000);
 
@@ -18,14 +20,22 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-t.test('after the switch to node, HUP keeps the socket and its port-0 port, and reloads the app', async (t) => {
+t.test('engine unset, a Node-style app: node is settled before the first fork; HUP keeps the socket and its port-0 port', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'app.cjs');
   const write = (greeting: string) => writeFileSync(file,
     `const app = require(${JSON.stringify(express)})();\napp.get('/', (req, res) => res.send(${JSON.stringify(greeting)} + ' ' + process.pid));\nmodule.exports = app;\n`);
   write('first');
   const q = await startQilin(t, ['-w', '2', '-b', '127.0.0.1:0', file], { ready: 2 });
-  t.match(q.output, /Using engine: node \(node:http\) \(.* is an Express app, a Node-style app\)/);
+  t.match(q.output, /Using engine: node \(node:http\) \(.* is an Express app, a Node-style app\)/, 'the log says why node');
+  const firstFork = q.output.indexOf('Booting worker');
+  const checked = /\[(\d+)\] \[DEBUG\] App loaded before forking workers: an Express app/.exec(q.output);
+  t.ok(checked && checked.index < firstFork, 'the app was loaded before any worker was forked');
+  t.not(Number(checked?.[1]), q.pid, 'in a child, not in the arbiter');
+  t.ok(q.output.indexOf('Using engine:') < firstFork, 'the engine was settled before any worker was forked');
+  t.equal(q.output.match(/Booting worker/g)?.length, 2, 'two workers forked, none replaced');
+  t.notMatch(q.output, /Worker using uWebSockets/, 'no worker booted on uws');
+  t.match(q.output, /Worker using node:http/);
   const port = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(q.output)![1]);
   t.ok(port > 0, 'port 0 became a real port');
   const before = await request(`http://127.0.0.1:${port}/`);
@@ -41,6 +51,30 @@ t.test('after the switch to node, HUP keeps the socket and its port-0 port, and 
   t.notOk(oldPids.includes(Number(after.body.split(' ')[1])), 'from a new worker');
   t.notMatch(q.output, /Reload failed|engine cannot change/);
   t.equal((q.output.match(/Using engine:/g) ?? []).length, 1, 'the engine was settled once');
+});
+
+t.test('engine unset, an app that cannot load: exit 4 from the check, before any bind or fork', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'app.mjs');
+  writeFileSync(file, "throw new Error('broken on purpose');\n");
+  const r = await runQilin(['-b', `127.0.0.1:${await freePort()}`, file]);
+  t.equal(r.code, 4, 'exit 4, as Gunicorn for an app that cannot load');
+  t.equal(r.output.match(/\[ERROR\] Failed to load module .*app\.mjs: broken on purpose/g)?.length, 1, 'one error line, as a worker gives');
+  t.match(r.output, /\[ERROR\] Reason: App failed to load\./);
+  t.notMatch(r.output, /Booting worker|Listening at/, 'nothing forked, nothing bound');
+});
+
+t.test('engine unset: the check gets `timeout`, as a booting worker does', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'app.mjs');
+  writeFileSync(file, "await new Promise(() => setInterval(() => {}, 1000));\nexport default () => new Response('never');\n");
+  const start = Date.now();
+  const r = await runQilin(['--timeout', '1', '-b', `127.0.0.1:${await freePort()}`, file]);
+  t.equal(r.code, 4);
+  t.match(r.output, /\[ERROR\] The app did not load within 1 s \(timeout\)/);
+  t.match(r.output, /Reason: App failed to load\./);
+  t.notMatch(r.output, /Booting worker/);
+  t.ok(Date.now() - start < 10_000, `stopped after the timeout (${Date.now() - start} ms)`);
 });
 
 t.test('a reload to a Node-style app under a settled uws engine is refused; the old workers serve on', async (t) => {

@@ -116,6 +116,7 @@ t.test('USR2 with a Node-style app and the engine unset: the new arbiter serves 
   await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 2, timeout: 20000 });
   t.match(q.output, /Using engine: node \(node:http\) \(the arbiter that started this one by USR2 served with it\)/, 'the new arbiter stays on node');
   t.notMatch(q.output, /Connection in use/, 'and binds nothing the old one holds');
+  t.equal(q.output.match(/App loaded before forking workers/g)?.length, 1, 'only the first arbiter loaded the app to settle its engine');
   newPid = readPid(`${pidfile}.2`) ?? 0;
   t.not(newPid, 0);
   q.signal('SIGTERM');

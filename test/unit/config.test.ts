@@ -58,7 +58,7 @@ t.test('int: decimal, or 0o / 0x as Python\'s int(x, 0); bounds', async (t) => {
   t.match(refusal(t, 'workers', '0')?.message, 'Invalid value for workers: "0" (must be >= 1)');
   t.match(refusal(t, 'workers', '-1')?.message, /must be >= 1/);
   for (const bad of ['4.5', 4.5, '', 'four', '0o8', '0b11', '1e3', true, null, '4 4']) {
-    t.match(refusal(t, 'workers', bad)?.message, /\(not an integer\)$/, `${JSON.stringify(bad)}: not an integer`);
+    t.match(refusal(t, 'workers', bad)?.message, /\(not an integer, nor auto\)$/, `${JSON.stringify(bad)}: not an integer`);
   }
 });
 
