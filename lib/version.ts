@@ -1,3 +1,3 @@
 // qilin's version, as package.json says it: on its own so that the public entry (lib/index.ts), the
 // CLI and the arbiter's start-up line share it without one loading the others.
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';
