@@ -14,7 +14,16 @@
 // glibc on Node 22 and later), while the load generator stays outside (the network is shared).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,7 +51,11 @@ function option(name: string): string | undefined {
 }
 const QUICK = args.has('--quick');
 // --only=TEXT[,TEXT…]: measure only the servers whose name contains one of the TEXTs (for A/B work).
-const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',').filter(Boolean);
+const ONLY = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',')
+  .filter(Boolean);
 if (ONLY?.length === 0) throw new Error('--only= needs a server name, or part of one');
 const FULL = args.has('--full');
 // --no-wait: measure at once on a machine that is not idle (no waiting for quiet, no repeated runs);
@@ -70,7 +83,9 @@ const NODE = (() => {
   // npm run starts scripts in the project root: a relative path is the caller's, from INIT_CWD.
   const file = /^\d+$/.test(given) ? nodeLine(given) : path.resolve(process.env.INIT_CWD ?? process.cwd(), given);
   if (!existsSync(file)) {
-    usage(`--node ${given}: ${file} does not exist${/^\d+$/.test(given) ? ' (bash .ci/platforms.sh installs the Node lines there, as root)' : ''}`);
+    usage(
+      `--node ${given}: ${file} does not exist${/^\d+$/.test(given) ? ' (bash .ci/platforms.sh installs the Node lines there, as root)' : ''}`,
+    );
   }
   return file;
 })();
@@ -83,18 +98,22 @@ const CHROOT = args.has('--chroot');
 const CHROOT_DIR = process.env.QILIN_CI_ROOT ?? '/var/cache/qilin-ci/trixie';
 if (CHROOT) {
   if (process.getuid?.() !== 0) usage('--chroot needs root (chroot and mounts)');
-  if (!existsSync(path.join(CHROOT_DIR, '.qilin-ci'))) usage(`--chroot: no Debian 13 root at ${CHROOT_DIR} (bash .ci/platforms.sh makes it, as root)`);
+  if (!existsSync(path.join(CHROOT_DIR, '.qilin-ci')))
+    usage(`--chroot: no Debian 13 root at ${CHROOT_DIR} (bash .ci/platforms.sh makes it, as root)`);
   // Inside, only the repository, /tmp and what node_modules links to are there.
   const seen = [realpathSync(ROOT), '/tmp'];
   if (!seen.some((dir) => realpathSync(NODE).startsWith(`${dir}/`))) {
-    usage(`--chroot: ${NODE} is not inside the repository or /tmp, so the root cannot see it: ` +
-      'pass --node with a Node line from .ci/cache (--node 24), or a copy under /tmp');
+    usage(
+      `--chroot: ${NODE} is not inside the repository or /tmp, so the root cannot see it: ` +
+        'pass --node with a Node line from .ci/cache (--node 24), or a copy under /tmp',
+    );
   }
 }
 /** A Node-based server's command: as is, or entered into the Debian 13 root (in the project's directory). */
-const onServerNode = (argv: string[]) => (CHROOT
-  ? ['bash', path.join(ROOT, '.ci/platforms.sh'), 'enter', 'sh', '-c', 'cd "$0" && exec "$@"', ROOT, ...argv]
-  : argv);
+const onServerNode = (argv: string[]) =>
+  CHROOT
+    ? ['bash', path.join(ROOT, '.ci/platforms.sh'), 'enter', 'sh', '-c', 'cd "$0" && exec "$@"', ROOT, ...argv]
+    : argv;
 
 // Every server runs compiled JS (npm run build compiles bench/ too): no TypeScript loader in the way.
 const js = (file: string) => path.join(ROOT, 'dist/bench', file);
@@ -158,7 +177,14 @@ interface ServerSpec {
 
 // A 1 KB JSON object (23 keys) for the POST case.
 const POST_BODY = (() => {
-  const o: Record<string, unknown> = { id: 42, name: 'Ada Lovelace', email: 'ada@example.org', admin: true, score: 97.5, roles: ['admin', 'author'] };
+  const o: Record<string, unknown> = {
+    id: 42,
+    name: 'Ada Lovelace',
+    email: 'ada@example.org',
+    admin: true,
+    score: 97.5,
+    roles: ['admin', 'author'],
+  };
   for (let i = 0; i < 16; i++) o[`attr${String(i).padStart(2, '0')}`] = 'x'.repeat(32);
   o.note = '';
   o.note = 'n'.repeat(1024 - JSON.stringify(o).length);
@@ -171,8 +197,20 @@ const MIXED: Workload[] = [
 ];
 const POST_JSON: Workload[] = [{ path: 'POST /keys', url: '/keys', connections: 100, json: POST_BODY }];
 
-const qilin = (app: string, extra: string[] = [], workers = 1) => (port: number) =>
-  [NODE, QILIN, '-b', `127.0.0.1:${port}`, '-w', String(workers), '--log-level', 'warning', ...extra, app.endsWith('.cjs') ? cjs(app) : js(app)];
+const qilin =
+  (app: string, extra: string[] = [], workers = 1) =>
+  (port: number) => [
+    NODE,
+    QILIN,
+    '-b',
+    `127.0.0.1:${port}`,
+    '-w',
+    String(workers),
+    '--log-level',
+    'warning',
+    ...extra,
+    app.endsWith('.cjs') ? cjs(app) : js(app),
+  ];
 
 // Bun and Deno, the runtimes people pick instead of Node, from their registry builds: an npm project
 // of their own (bench/runtimes, ~200 MB, so not in the project's dependencies nor in CI), installed
@@ -191,31 +229,46 @@ function installRuntimes(): string | null {
   if (runtimesInstalled !== undefined) return runtimesInstalled;
   if (Object.values(RUNTIME_BIN).every((f) => existsSync(f))) return (runtimesInstalled = null);
   log('  (Bun and Deno are not installed: npm ci --prefix bench/runtimes, ~200 MB from the npm registry)');
-  const r = spawnSync('npm', ['ci', '--prefix', RUNTIMES, '--no-audit', '--no-fund', '--loglevel=error'],
-    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 600000 });
+  const r = spawnSync('npm', ['ci', '--prefix', RUNTIMES, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 600000,
+  });
   // npm's error code and its first message line, not the stack and advice that follow.
   const lines = (r.stderr || String(r.error ?? '')).split('\n').map((l) => l.replace(/^npm error /, ''));
-  const said = [lines.find((l) => l.startsWith('code '))?.slice(5), lines.find((l) => /^[A-Za-z]/.test(l) && !/^(code|syscall|errno) /.test(l))];
-  const why = r.status === 0 ? null : `npm ci --prefix bench/runtimes failed: ${said.filter(Boolean).join(': ') || `exit ${r.status}`}`;
+  const said = [
+    lines.find((l) => l.startsWith('code '))?.slice(5),
+    lines.find((l) => /^[A-Za-z]/.test(l) && !/^(code|syscall|errno) /.test(l)),
+  ];
+  const why =
+    r.status === 0
+      ? null
+      : `npm ci --prefix bench/runtimes failed: ${said.filter(Boolean).join(': ') || `exit ${r.status}`}`;
   if (why) log(`  (${why})`);
   return (runtimesInstalled = why);
 }
 /** Why a runtime cannot run here, or null (installing bench/runtimes when it is missing). */
 function runtimeMissing(runtime: Runtime): string | null {
-  const found = runtimeFound[runtime] ??= (() => {
-    if (process.platform !== 'linux' || process.arch !== 'x64') return { why: `bench/runtimes holds linux-x64 builds only (this is ${process.platform}-${process.arch})` };
+  const found = (runtimeFound[runtime] ??= (() => {
+    if (process.platform !== 'linux' || process.arch !== 'x64')
+      return { why: `bench/runtimes holds linux-x64 builds only (this is ${process.platform}-${process.arch})` };
     const failed = installRuntimes();
     if (failed) return { why: failed };
     const r = spawnSync(RUNTIME_BIN[runtime], ['--version'], { encoding: 'utf8', timeout: 30000 });
-    if (r.status !== 0) return { why: `${RUNTIME_BIN[runtime]} --version failed: ${(r.stderr || String(r.error ?? '')).trim().slice(0, 200)}` };
+    if (r.status !== 0)
+      return {
+        why: `${RUNTIME_BIN[runtime]} --version failed: ${(r.stderr || String(r.error ?? '')).trim().slice(0, 200)}`,
+      };
     // `1.4.5`; `deno 2.9.6 (stable, release, x86_64-unknown-linux-gnu)` and more lines.
     return { version: /\d+\.\d+\.\d+\S*/.exec(r.stdout)?.[0] ?? r.stdout.trim() };
-  })();
+  })());
   return 'why' in found ? found.why : null;
 }
 /** A fetch app module on Bun.serve (bench/servers/bun-serve.ts); `processes` > 1 listen with reusePort. */
 const onBun = (app: string, processes = 1): Pick<ServerSpec, 'argv' | 'runtime' | 'unavailable' | 'env'> => ({
-  runtime: 'bun', unavailable: () => runtimeMissing('bun'),
+  runtime: 'bun',
+  unavailable: () => runtimeMissing('bun'),
   argv: () => [RUNTIME_BIN.bun, js('servers/bun-serve.js'), js(app)],
   ...(processes > 1 ? { env: { BENCH_PROCESSES: String(processes) } } : {}),
 });
@@ -225,8 +278,19 @@ const onBun = (app: string, processes = 1): Pick<ServerSpec, 'argv' | 'runtime' 
  * checks permissions when listening, not per request.
  */
 const onDeno = (app: string, parallel = 0): Pick<ServerSpec, 'argv' | 'runtime' | 'unavailable' | 'env'> => ({
-  runtime: 'deno', unavailable: () => runtimeMissing('deno'),
-  argv: (port) => [RUNTIME_BIN.deno, 'serve', '-A', ...(parallel ? ['--parallel'] : []), '--port', String(port), '--host', '127.0.0.1', js('servers/deno-serve.js')],
+  runtime: 'deno',
+  unavailable: () => runtimeMissing('deno'),
+  argv: (port) => [
+    RUNTIME_BIN.deno,
+    'serve',
+    '-A',
+    ...(parallel ? ['--parallel'] : []),
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    js('servers/deno-serve.js'),
+  ],
   env: { BENCH_APP: js(app), DENO_NO_UPDATE_CHECK: '1', ...(parallel ? { DENO_JOBS: String(parallel) } : {}) },
 });
 
@@ -236,8 +300,11 @@ function pm2(): { runtime: string; cli: string } | null {
   if (pm2Bins !== undefined) return pm2Bins;
   if (has('pm2-runtime') && has('pm2')) return (pm2Bins = { runtime: 'pm2-runtime', cli: 'pm2' });
   log('  (pm2 is not installed: fetching pm2@6 with npx)');
-  const r = spawnSync('npx', ['--yes', '-p', 'pm2@6', 'sh', '-c', 'command -v pm2-runtime && command -v pm2'],
-    { cwd: os.tmpdir(), encoding: 'utf8', timeout: 300000 });
+  const r = spawnSync('npx', ['--yes', '-p', 'pm2@6', 'sh', '-c', 'command -v pm2-runtime && command -v pm2'], {
+    cwd: os.tmpdir(),
+    encoding: 'utf8',
+    timeout: 300000,
+  });
   const [runtime, cli] = r.status === 0 ? r.stdout.trim().split('\n') : [];
   return (pm2Bins = runtime && cli ? { runtime, cli } : null);
 }
@@ -253,7 +320,13 @@ const pm2Missing = () => {
 /** `pm2 kill` after every PM2 server: pm2-runtime stops its apps on TERM, but a daemon must not outlive the run. */
 const pm2Kill = () => {
   const bins = pm2();
-  if (bins) spawnSync(bins.cli, ['kill'], { cwd: os.tmpdir(), env: { ...process.env, PM2_HOME }, stdio: 'ignore', timeout: 30000 });
+  if (bins)
+    spawnSync(bins.cli, ['kill'], {
+      cwd: os.tmpdir(),
+      env: { ...process.env, PM2_HOME },
+      stdio: 'ignore',
+      timeout: 30000,
+    });
 };
 
 /** Why Gunicorn's gevent worker cannot run, or null: checked with the Python gunicorn runs on. */
@@ -261,7 +334,7 @@ function geventMissing(): string | null {
   if (!has('gunicorn')) return 'gunicorn is not installed';
   const bin = execFileSync('sh', ['-c', 'command -v gunicorn'], { encoding: 'utf8' }).trim();
   const m = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0]!);
-  const python = !m ? 'python3' : path.basename(m[1]!) === 'env' ? m[2] ?? 'python3' : m[1]!;
+  const python = !m ? 'python3' : path.basename(m[1]!) === 'env' ? (m[2] ?? 'python3') : m[1]!;
   return spawnSync(python, ['-c', 'import gevent']).status === 0 ? null : `gevent is not installed for ${python}`;
 }
 let gunicornWhy: string | null | undefined;
@@ -271,8 +344,11 @@ function gunicornMissing(): string | null {
   gunicornWhy = geventMissing();
   if (gunicornWhy && process.getuid?.() === 0 && has('apt-get')) {
     log(`  (${gunicornWhy}: apt-get install gunicorn python3-gevent)`);
-    spawnSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq gunicorn python3-gevent'],
-      { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600000 });
+    spawnSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq gunicorn python3-gevent'], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 600000,
+    });
     gunicornWhy = geventMissing();
   }
   if (gunicornWhy) gunicornWhy += ' (as root: apt-get install gunicorn python3-gevent)';
@@ -284,9 +360,16 @@ function gunicornMissing(): string | null {
 // (rr: the primary accepts each connection and hands it to the worker; none: the worker accepts from
 // the shared socket), and on PM2's cluster mode with 1 instance.
 const FRAMEWORKS = ['Express', 'Fastify', 'Koa'] as const;
-const NODE_APPS: Workload[] = QUICK ? [{ path: '/', connections: 100 }] : [{ path: '/', connections: 100 }, { path: '/json', connections: 100 }];
+const NODE_APPS: Workload[] = QUICK
+  ? [{ path: '/', connections: 100 }]
+  : [
+      { path: '/', connections: 100 },
+      { path: '/json', connections: 100 },
+    ];
 const anchorNames = (fw: string) => ({
-  listen: `${fw} listen()`, rr: `${fw} on node:cluster 1 worker (rr)`, none: `${fw} on node:cluster 1 worker (none)`,
+  listen: `${fw} listen()`,
+  rr: `${fw} on node:cluster 1 worker (rr)`,
+  none: `${fw} on node:cluster 1 worker (none)`,
   pm2: `${fw} on PM2 cluster 1 instance`,
 });
 const frameworkServers = (fw: (typeof FRAMEWORKS)[number]): ServerSpec[] => {
@@ -296,12 +379,32 @@ const frameworkServers = (fw: (typeof FRAMEWORKS)[number]): ServerSpec[] => {
   // --quick measures Express on qilin and on its listen() only (GET /, c100).
   const common = { group: 'apps', plan: NODE_APPS, bestToolOnly: true, batch: fw } as const;
   return [
-    { ...common, quick: fw === 'Express', name: `qilin (${fw})`, nodeEngine: true, argv: qilin(`apps/${fw.toLowerCase()}.cjs`) },
-    { ...common, quick: fw === 'Express', name: n.listen, argv: () => [NODE, ...listen] },
-    { ...common, name: n.rr, env: { NODE_CLUSTER_SCHED_POLICY: 'rr' }, argv: () => [NODE, js('servers/cluster.js'), ...listen] },
-    { ...common, name: n.none, env: { NODE_CLUSTER_SCHED_POLICY: 'none' }, argv: () => [NODE, js('servers/cluster.js'), ...listen] },
     {
-      ...common, name: n.pm2, unavailable: pm2Missing, env: { PM2_HOME }, cleanup: pm2Kill,
+      ...common,
+      quick: fw === 'Express',
+      name: `qilin (${fw})`,
+      nodeEngine: true,
+      argv: qilin(`apps/${fw.toLowerCase()}.cjs`),
+    },
+    { ...common, quick: fw === 'Express', name: n.listen, argv: () => [NODE, ...listen] },
+    {
+      ...common,
+      name: n.rr,
+      env: { NODE_CLUSTER_SCHED_POLICY: 'rr' },
+      argv: () => [NODE, js('servers/cluster.js'), ...listen],
+    },
+    {
+      ...common,
+      name: n.none,
+      env: { NODE_CLUSTER_SCHED_POLICY: 'none' },
+      argv: () => [NODE, js('servers/cluster.js'), ...listen],
+    },
+    {
+      ...common,
+      name: n.pm2,
+      unavailable: pm2Missing,
+      env: { PM2_HOME },
+      cleanup: pm2Kill,
       argv: () => [NODE, pm2()!.runtime, 'start', listen[0]!, '-i', '1', '--', app],
     },
   ];
@@ -314,8 +417,15 @@ const IO_PATH = `await ${IO_WAIT_MS} ms`;
 const IO: Workload[] = [{ path: IO_PATH, url: '/', connections: 1000 }];
 const IO_IDEAL = (1000 * 1000) / IO_WAIT_MS;
 const IO_SERVERS = {
-  fetch: 'qilin I/O (fetch)', express: 'qilin I/O (Express)', rawUws: 'raw uWS I/O', nodeHttp: 'node:http I/O', expressListen: 'Express listen() I/O',
-  cluster: 'node:cluster 1 worker I/O', gunicorn: 'Gunicorn + gevent 1 worker I/O', bun: 'Bun.serve I/O', deno: 'deno serve I/O',
+  fetch: 'qilin I/O (fetch)',
+  express: 'qilin I/O (Express)',
+  rawUws: 'raw uWS I/O',
+  nodeHttp: 'node:http I/O',
+  expressListen: 'Express listen() I/O',
+  cluster: 'node:cluster 1 worker I/O',
+  gunicorn: 'Gunicorn + gevent 1 worker I/O',
+  bun: 'Bun.serve I/O',
+  deno: 'deno serve I/O',
 } as const;
 const io = { group: 'io', plan: IO, bestToolOnly: true, batch: 'I/O' } as const;
 
@@ -331,17 +441,30 @@ await new Promise<void>((resolve) => statsdSink.bind(0, '127.0.0.1', resolve));
 statsdSink.unref();
 const STATSD = `127.0.0.1:${statsdSink.address().port}`;
 const OBSERVE = {
-  off: 'qilin observe: all off', text: 'qilin observe: access log (text)', json: 'qilin observe: access log (JSON)',
-  metrics: 'qilin observe: /metrics', statsd: 'qilin observe: statsd', all: 'qilin observe: JSON log + /metrics + statsd',
-  nodeOff: 'qilin observe, node engine: all off', nodeAll: 'qilin observe, node engine: JSON log + /metrics + statsd',
-  apiOff: 'qilin observe, Hono API: all off', apiText: 'qilin observe, Hono API: access log (text)',
+  off: 'qilin observe: all off',
+  text: 'qilin observe: access log (text)',
+  json: 'qilin observe: access log (JSON)',
+  metrics: 'qilin observe: /metrics',
+  statsd: 'qilin observe: statsd',
+  all: 'qilin observe: JSON log + /metrics + statsd',
+  nodeOff: 'qilin observe, node engine: all off',
+  nodeAll: 'qilin observe, node engine: JSON log + /metrics + statsd',
+  apiOff: 'qilin observe, Hono API: all off',
+  apiText: 'qilin observe, Hono API: access log (text)',
   apiJson: 'qilin observe, Hono API: access log (JSON)',
   // The defaults watch request_timeout (300 s): what that costs, against the same app without it.
   noTimeout: 'qilin observe: request_timeout 0',
 } as const;
 const accessFile = (name: string) => ['--access-logfile', path.join(OBSERVE_DIR, `${name}.log`)];
 const metricsBind = (port: number) => ['--metrics-bind', `unix:${path.join(OBSERVE_DIR, `metrics-${port}.sock`)}`];
-const everything = (port: number) => [...accessFile(`all-${port}`), '--access-logformat', 'json', ...metricsBind(port), '--statsd-host', STATSD];
+const everything = (port: number) => [
+  ...accessFile(`all-${port}`),
+  '--access-logformat',
+  'json',
+  ...metricsBind(port),
+  '--statsd-host',
+  STATSD,
+];
 const OBSERVE_PLAN: Workload[] = [{ path: '/', connections: 100 }];
 // A run writes tens of MB of access log per server: dropped once the server stops.
 const dropLogs = () => {
@@ -350,18 +473,74 @@ const dropLogs = () => {
 const observe = { group: 'observe', plan: OBSERVE_PLAN, bestToolOnly: true, cleanup: dropLogs, uws: true } as const;
 const observeServers: ServerSpec[] = [
   { ...observe, batch: 'observe', quick: true, name: OBSERVE.off, argv: qilin('apps/hello.js') },
-  { ...observe, batch: 'observe', name: OBSERVE.text, argv: (port) => qilin('apps/hello.js', accessFile(`text-${port}`))(port) },
-  { ...observe, batch: 'observe', quick: true, name: OBSERVE.json, argv: (port) => qilin('apps/hello.js', [...accessFile(`json-${port}`), '--access-logformat', 'json'])(port) },
-  { ...observe, batch: 'observe', name: OBSERVE.metrics, argv: (port) => qilin('apps/hello.js', metricsBind(port))(port) },
+  {
+    ...observe,
+    batch: 'observe',
+    name: OBSERVE.text,
+    argv: (port) => qilin('apps/hello.js', accessFile(`text-${port}`))(port),
+  },
+  {
+    ...observe,
+    batch: 'observe',
+    quick: true,
+    name: OBSERVE.json,
+    argv: (port) => qilin('apps/hello.js', [...accessFile(`json-${port}`), '--access-logformat', 'json'])(port),
+  },
+  {
+    ...observe,
+    batch: 'observe',
+    name: OBSERVE.metrics,
+    argv: (port) => qilin('apps/hello.js', metricsBind(port))(port),
+  },
   { ...observe, batch: 'observe', name: OBSERVE.statsd, argv: qilin('apps/hello.js', ['--statsd-host', STATSD]) },
-  { ...observe, batch: 'observe', quick: true, name: OBSERVE.all, argv: (port) => qilin('apps/hello.js', everything(port))(port) },
+  {
+    ...observe,
+    batch: 'observe',
+    quick: true,
+    name: OBSERVE.all,
+    argv: (port) => qilin('apps/hello.js', everything(port))(port),
+  },
   { ...observe, batch: 'observe', name: OBSERVE.noTimeout, argv: qilin('apps/hello.js', ['--request-timeout', '0']) },
-  { ...observe, batch: 'observe node', nodeEngine: true, uws: false, name: OBSERVE.nodeOff, argv: qilin('apps/hello.js', ['--engine', 'node']) },
-  { ...observe, batch: 'observe node', nodeEngine: true, uws: false, name: OBSERVE.nodeAll, argv: (port) => qilin('apps/hello.js', ['--engine', 'node', ...everything(port)])(port) },
+  {
+    ...observe,
+    batch: 'observe node',
+    nodeEngine: true,
+    uws: false,
+    name: OBSERVE.nodeOff,
+    argv: qilin('apps/hello.js', ['--engine', 'node']),
+  },
+  {
+    ...observe,
+    batch: 'observe node',
+    nodeEngine: true,
+    uws: false,
+    name: OBSERVE.nodeAll,
+    argv: (port) => qilin('apps/hello.js', ['--engine', 'node', ...everything(port)])(port),
+  },
   // The same logs on an app doing an app's work per request (Hono, three middlewares, a JSON route).
-  { ...observe, plan: HONO_API, batch: 'observe api', quick: true, name: OBSERVE.apiOff, argv: qilin('apps/hono-api.js') },
-  { ...observe, plan: HONO_API, batch: 'observe api', quick: true, name: OBSERVE.apiText, argv: (port) => qilin('apps/hono-api.js', accessFile(`api-text-${port}`))(port) },
-  { ...observe, plan: HONO_API, batch: 'observe api', name: OBSERVE.apiJson, argv: (port) => qilin('apps/hono-api.js', [...accessFile(`api-json-${port}`), '--access-logformat', 'json'])(port) },
+  {
+    ...observe,
+    plan: HONO_API,
+    batch: 'observe api',
+    quick: true,
+    name: OBSERVE.apiOff,
+    argv: qilin('apps/hono-api.js'),
+  },
+  {
+    ...observe,
+    plan: HONO_API,
+    batch: 'observe api',
+    quick: true,
+    name: OBSERVE.apiText,
+    argv: (port) => qilin('apps/hono-api.js', accessFile(`api-text-${port}`))(port),
+  },
+  {
+    ...observe,
+    plan: HONO_API,
+    batch: 'observe api',
+    name: OBSERVE.apiJson,
+    argv: (port) => qilin('apps/hono-api.js', [...accessFile(`api-json-${port}`), '--access-logformat', 'json'])(port),
+  },
 ];
 
 // The same fetch app modules on the runtimes people pick instead of Node: each workload's names.
@@ -373,15 +552,29 @@ const RUNTIME_ROWS = {
 // The Hono API on two server cores: qilin with two workers against the ways each runtime uses more
 // than one core (node:cluster, Bun processes sharing the port with reusePort, deno serve --parallel).
 const MULTICORE = {
-  qilin: 'qilin 2 workers (Hono API, 2 cores)', cluster: 'Hono API on node:cluster 2 workers (2 cores)',
-  bun: 'Bun.serve 2 processes, reusePort (Hono API, 2 cores)', deno: 'deno serve --parallel, 2 workers (Hono API, 2 cores)',
+  qilin: 'qilin 2 workers (Hono API, 2 cores)',
+  cluster: 'Hono API on node:cluster 2 workers (2 cores)',
+  bun: 'Bun.serve 2 processes, reusePort (Hono API, 2 cores)',
+  deno: 'deno serve --parallel, 2 workers (Hono API, 2 cores)',
 } as const;
-const multicore = { group: 'multicore', plan: HONO_API, bestToolOnly: true, batch: 'Hono API, 2 cores', cores: 2 } as const;
+const multicore = {
+  group: 'multicore',
+  plan: HONO_API,
+  bestToolOnly: true,
+  batch: 'Hono API, 2 cores',
+  cores: 2,
+} as const;
 
 const SERVERS: ServerSpec[] = [
   // Hello: qilin, the engine's limit, node:http, Bun and Deno, side by side.
   { name: 'raw uWS', group: 'core', batch: 'hello', uws: true, argv: () => [NODE, js('servers/raw-uws.js')] },
-  { name: 'qilin pool (fetch)', group: 'core', batch: 'hello', uws: true, argv: qilin('apps/hello.js', ['-k', 'pool']) },
+  {
+    name: 'qilin pool (fetch)',
+    group: 'core',
+    batch: 'hello',
+    uws: true,
+    argv: qilin('apps/hello.js', ['-k', 'pool']),
+  },
   { name: 'node:http', group: 'core', batch: 'hello', argv: () => [NODE, js('servers/node-http.js')] },
   { name: RUNTIME_ROWS.hello.bun, group: 'core', batch: 'hello', ...onBun('apps/hello.js') },
   { name: RUNTIME_ROWS.hello.deno, group: 'core', batch: 'hello', ...onDeno('apps/hello.js') },
@@ -389,47 +582,136 @@ const SERVERS: ServerSpec[] = [
   { name: 'Hono on @hono/node-server', group: 'core', argv: () => [NODE, js('servers/hono-node.js')] },
   { name: 'qilin sync (fetch)', group: 'core', uws: true, argv: qilin('apps/hello.js', ['-k', 'sync']) },
   // The node engine (node:http in the worker) against the same anchors: node:http and @hono/node-server.
-  { name: 'qilin node engine (fetch)', group: 'core', nodeEngine: true, argv: qilin('apps/hello.js', ['-k', 'pool', '--engine', 'node']) },
-  { name: 'qilin node engine (Hono)', group: 'core', nodeEngine: true, argv: qilin('apps/hono.js', ['-k', 'pool', '--engine', 'node']) },
+  {
+    name: 'qilin node engine (fetch)',
+    group: 'core',
+    nodeEngine: true,
+    argv: qilin('apps/hello.js', ['-k', 'pool', '--engine', 'node']),
+  },
+  {
+    name: 'qilin node engine (Hono)',
+    group: 'core',
+    nodeEngine: true,
+    argv: qilin('apps/hono.js', ['-k', 'pool', '--engine', 'node']),
+  },
   { name: 'node:cluster 2 workers', group: 'full', argv: () => [NODE, js('servers/node-cluster.js')] },
   {
-    name: 'PM2 cluster 2 instances', group: 'full', unavailable: pm2Missing, env: { PM2_HOME }, cleanup: pm2Kill,
+    name: 'PM2 cluster 2 instances',
+    group: 'full',
+    unavailable: pm2Missing,
+    env: { PM2_HOME },
+    cleanup: pm2Kill,
     argv: () => [NODE, pm2()!.runtime, 'start', js('servers/node-http.js'), '-i', '2'],
   },
   {
-    name: 'Gunicorn + gevent 2 workers', group: 'full', runtime: 'python', unavailable: gunicornMissing,
-    argv: (port) => ['gunicorn', '-w', '2', '-k', 'gevent', '--worker-connections', '1000', '-b', `127.0.0.1:${port}`,
-      '--chdir', 'bench/servers', '--log-level', 'warning', 'gunicorn_app:app'],
+    name: 'Gunicorn + gevent 2 workers',
+    group: 'full',
+    runtime: 'python',
+    unavailable: gunicornMissing,
+    argv: (port) => [
+      'gunicorn',
+      '-w',
+      '2',
+      '-k',
+      'gevent',
+      '--worker-connections',
+      '1000',
+      '-b',
+      `127.0.0.1:${port}`,
+      '--chdir',
+      'bench/servers',
+      '--log-level',
+      'warning',
+      'gunicorn_app:app',
+    ],
   },
-  { name: 'bare uWS handler, async app, no pool', group: 'overhead', uws: true, argv: () => [NODE, js('servers/uws-no-pool.js')] },
+  {
+    name: 'bare uWS handler, async app, no pool',
+    group: 'overhead',
+    uws: true,
+    argv: () => [NODE, js('servers/uws-no-pool.js')],
+  },
   { name: 'qilin pool, async app', group: 'overhead', uws: true, argv: qilin('apps/async-hello.js', ['-k', 'pool']) },
   // Workloads beyond hello, each against its anchors side by side (see targets()).
-  { name: 'qilin pool (Hono API)', group: 'core', plan: HONO_API, batch: 'Hono API', uws: true, argv: qilin('apps/hono-api.js', ['-k', 'pool']) },
-  { name: 'Hono API on @hono/node-server', group: 'core', plan: HONO_API, batch: 'Hono API', argv: () => [NODE, js('servers/hono-api-node.js')] },
+  {
+    name: 'qilin pool (Hono API)',
+    group: 'core',
+    plan: HONO_API,
+    batch: 'Hono API',
+    uws: true,
+    argv: qilin('apps/hono-api.js', ['-k', 'pool']),
+  },
+  {
+    name: 'Hono API on @hono/node-server',
+    group: 'core',
+    plan: HONO_API,
+    batch: 'Hono API',
+    argv: () => [NODE, js('servers/hono-api-node.js')],
+  },
   { name: RUNTIME_ROWS.api.bun, group: 'core', plan: HONO_API, batch: 'Hono API', ...onBun('apps/hono-api.js') },
   { name: RUNTIME_ROWS.api.deno, group: 'core', plan: HONO_API, batch: 'Hono API', ...onDeno('apps/hono-api.js') },
-  { name: 'qilin pool (POST 1 KB JSON)', group: 'core', plan: POST_JSON, batch: 'POST', uws: true, argv: qilin('apps/post-json.js', ['-k', 'pool']) },
-  { name: 'POST 1 KB JSON on @hono/node-server', group: 'core', plan: POST_JSON, batch: 'POST', argv: () => [NODE, js('servers/post-json-node.js')] },
+  {
+    name: 'qilin pool (POST 1 KB JSON)',
+    group: 'core',
+    plan: POST_JSON,
+    batch: 'POST',
+    uws: true,
+    argv: qilin('apps/post-json.js', ['-k', 'pool']),
+  },
+  {
+    name: 'POST 1 KB JSON on @hono/node-server',
+    group: 'core',
+    plan: POST_JSON,
+    batch: 'POST',
+    argv: () => [NODE, js('servers/post-json-node.js')],
+  },
   { name: RUNTIME_ROWS.post.bun, group: 'core', plan: POST_JSON, batch: 'POST', ...onBun('apps/post-json.js') },
   { name: RUNTIME_ROWS.post.deno, group: 'core', plan: POST_JSON, batch: 'POST', ...onDeno('apps/post-json.js') },
   { name: 'qilin pool (mixed)', group: 'core', plan: MIXED, uws: true, argv: qilin('apps/mixed.js', ['-k', 'pool']) },
   ...FRAMEWORKS.flatMap(frameworkServers),
   ...observeServers,
   { ...io, name: IO_SERVERS.fetch, uws: true, argv: qilin('apps/io.js', ['--worker-connections', '1000']) },
-  { ...io, name: IO_SERVERS.express, nodeEngine: true, argv: qilin('apps/io-express.cjs', ['--worker-connections', '1000']) },
+  {
+    ...io,
+    name: IO_SERVERS.express,
+    nodeEngine: true,
+    argv: qilin('apps/io-express.cjs', ['--worker-connections', '1000']),
+  },
   { ...io, name: IO_SERVERS.rawUws, uws: true, argv: () => [NODE, js('servers/io-raw-uws.js')] },
   { ...io, name: IO_SERVERS.nodeHttp, argv: () => [NODE, js('servers/io-node-http.js')] },
   { ...io, name: IO_SERVERS.expressListen, argv: () => [NODE, js('servers/listen.js'), cjs('apps/io-express.cjs')] },
   { ...io, name: IO_SERVERS.cluster, argv: () => [NODE, js('servers/cluster.js'), js('servers/io-node-http.js')] },
   {
-    ...io, name: IO_SERVERS.gunicorn, runtime: 'python', unavailable: gunicornMissing,
-    argv: (port) => ['gunicorn', '-w', '1', '-k', 'gevent', '--worker-connections', '1000', '-b', `127.0.0.1:${port}`,
-      '--chdir', 'bench/servers', '--log-level', 'warning', 'gunicorn_io:app'],
+    ...io,
+    name: IO_SERVERS.gunicorn,
+    runtime: 'python',
+    unavailable: gunicornMissing,
+    argv: (port) => [
+      'gunicorn',
+      '-w',
+      '1',
+      '-k',
+      'gevent',
+      '--worker-connections',
+      '1000',
+      '-b',
+      `127.0.0.1:${port}`,
+      '--chdir',
+      'bench/servers',
+      '--log-level',
+      'warning',
+      'gunicorn_io:app',
+    ],
   },
   { ...io, name: IO_SERVERS.bun, ...onBun('apps/io.js') },
   { ...io, name: IO_SERVERS.deno, ...onDeno('apps/io.js') },
   { ...multicore, name: MULTICORE.qilin, uws: true, argv: qilin('apps/hono-api.js', ['-k', 'pool'], 2) },
-  { ...multicore, name: MULTICORE.cluster, env: { CLUSTER_WORKERS: '2' }, argv: () => [NODE, js('servers/cluster.js'), js('servers/hono-api-node.js')] },
+  {
+    ...multicore,
+    name: MULTICORE.cluster,
+    env: { CLUSTER_WORKERS: '2' },
+    argv: () => [NODE, js('servers/cluster.js'), js('servers/hono-api-node.js')],
+  },
   { ...multicore, name: MULTICORE.bun, ...onBun('apps/hono-api.js', 2) },
   { ...multicore, name: MULTICORE.deno, ...onDeno('apps/hono-api.js', 2) },
 ];
@@ -442,14 +724,18 @@ function runsIn(spec: ServerSpec): boolean {
 }
 
 function planOf(spec: ServerSpec): Workload[] {
-  const plan = spec.plan ?? (spec.group === 'overhead' ? [{ path: '/', connections: 100 }]
-    : [...CONNECTIONS.map((connections) => ({ path: '/', connections })), { path: '/json', connections: 100 }]);
+  const plan =
+    spec.plan ??
+    (spec.group === 'overhead'
+      ? [{ path: '/', connections: 100 }]
+      : [...CONNECTIONS.map((connections) => ({ path: '/', connections })), { path: '/json', connections: 100 }]);
   return plan.filter(fits);
 }
 
 /** Each distinct request a workload sends, as [path, fetch init]. */
 function requestsOf(w: Workload): [string, RequestInit][] {
-  const init: RequestInit = w.json === undefined ? {} : { method: 'POST', body: w.json, headers: { 'content-type': 'application/json' } };
+  const init: RequestInit =
+    w.json === undefined ? {} : { method: 'POST', body: w.json, headers: { 'content-type': 'application/json' } };
   return [[w.url ?? w.path, init], ...(w.other ? [[w.other.path, {}] as [string, RequestInit]] : [])];
 }
 
@@ -495,7 +781,10 @@ async function answers(url: string, init: RequestInit = {}): Promise<boolean> {
 
 function descendants(pid: number): number[] {
   try {
-    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
     return kids.flatMap((k) => [k, ...descendants(k)]);
   } catch {
     return [];
@@ -535,13 +824,20 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
  * Per CPU, from /proc/stat: clock ticks spent running processes (user, nice, system), in interrupts
  * (irq, softirq: loopback TCP is mostly softirq, charged to no process), and in all.
  */
-interface CpuTicks { busy: number; kernel: number; total: number }
+interface CpuTicks {
+  busy: number;
+  kernel: number;
+  total: number;
+}
 function cpuStat(): CpuTicks[] {
   try {
-    return readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => {
-      const t = l.split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-      return { busy: t[0]! + t[1]! + t[2]!, kernel: t[5]! + t[6]!, total: t.reduce((a, x) => a + x, 0) };
-    });
+    return readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d/.test(l))
+      .map((l) => {
+        const t = l.split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+        return { busy: t[0]! + t[1]! + t[2]!, kernel: t[5]! + t[6]!, total: t.reduce((a, x) => a + x, 0) };
+      });
   } catch {
     return [];
   }
@@ -568,10 +864,19 @@ async function untilIdle(): Promise<void> {
     await sleep(1000);
     const b = cpuStat();
     const busiest = Math.max(0, ...a.map((_, i) => busyBetween(a, b, i)));
-    if (busiest <= IDLE) { quiet++; continue; }
+    if (busiest <= IDLE) {
+      quiet++;
+      continue;
+    }
     [quiet, needed] = [0, 3];
-    if (Date.now() > end) { log(`  (the machine is still busy, ${Math.round(busiest * 100)} % of a core: measuring anyway)`); return; }
-    if (!said) { log(`  (waiting for the machine to be idle: ${Math.round(busiest * 100)} % of a core busy)`); said = true; }
+    if (Date.now() > end) {
+      log(`  (the machine is still busy, ${Math.round(busiest * 100)} % of a core: measuring anyway)`);
+      return;
+    }
+    if (!said) {
+      log(`  (waiting for the machine to be idle: ${Math.round(busiest * 100)} % of a core busy)`);
+      said = true;
+    }
   }
 }
 
@@ -579,15 +884,19 @@ async function untilIdle(): Promise<void> {
 // started with its soft limit raised (up to the hard limit) when it is below FILES.
 const FILES = 4096;
 const nofile = (() => {
-  const [soft, hard] = spawnSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).stdout.trim().split('\n')
+  const [soft, hard] = spawnSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
     .map((x) => (x === 'unlimited' ? Infinity : Number(x)));
   return { soft: soft ?? 1024, hard: hard ?? 1024 };
 })();
 const NOFILE = Math.min(Math.max(nofile.soft, FILES), nofile.hard);
 /** Whether a workload's connections fit in the descriptors a process may open here. */
 const fits = (w: Workload) => w.connections + 100 <= NOFILE;
-const withFiles = (argv: string[]) => (nofile.soft >= FILES || NOFILE <= nofile.soft ? argv
-  : ['sh', '-c', `ulimit -n ${NOFILE} && exec "$@"`, 'sh', ...argv]);
+const withFiles = (argv: string[]) =>
+  nofile.soft >= FILES || NOFILE <= nofile.soft
+    ? argv
+    : ['sh', '-c', `ulimit -n ${NOFILE} && exec "$@"`, 'sh', ...argv];
 
 /**
  * Runs a load generator: its output, and the CPU it took in clock ticks (read by the shell that waited
@@ -595,12 +904,22 @@ const withFiles = (argv: string[]) => (nofile.soft >= FILES || NOFILE <= nofile.
  */
 function run(argv: string[]): Promise<{ out: string; ticks: number }> {
   return new Promise((resolve, reject) => {
-    const cmd = ['sh', '-c', '"$@"; s=$?; echo "tool-ticks $(cut -d" " -f16,17 /proc/$$/stat)" >&2; exit $s', 'sh', ...withFiles(argv)];
+    const cmd = [
+      'sh',
+      '-c',
+      '"$@"; s=$?; echo "tool-ticks $(cut -d" " -f16,17 /proc/$$/stat)" >&2; exit $s',
+      'sh',
+      ...withFiles(argv),
+    ];
     const p = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
     p.on('close', (code) => {
       const m = /tool-ticks (\d+) (\d+)/.exec(err);
       if (code === 0) resolve({ out, ticks: m ? Number(m[1]) + Number(m[2]) : NaN });
@@ -623,18 +942,31 @@ function placement(spec: ServerSpec): { server: number[]; load: number[]; shared
 }
 
 async function autocannon(base: string, w: Workload, seconds: number, load: number[]): Promise<Load> {
-  const opts: Record<string, unknown> = { url: base + (w.url ?? w.path), connections: w.connections, duration: seconds };
-  if (w.json !== undefined) Object.assign(opts, { method: 'POST', body: w.json, headers: { 'content-type': 'application/json' } });
+  const opts: Record<string, unknown> = {
+    url: base + (w.url ?? w.path),
+    connections: w.connections,
+    duration: seconds,
+  };
+  if (w.json !== undefined)
+    Object.assign(opts, { method: 'POST', body: w.json, headers: { 'content-type': 'application/json' } });
   // A mix is a sequence each connection cycles through: every - 1 requests to url, then one to other.
   if (w.other) {
     const n = Math.max(1, w.other.every);
-    opts.requests = Array.from({ length: n }, (_, i) => ({ path: w.other!.every > 0 && i === n - 1 ? w.other!.path : w.url ?? w.path }));
+    opts.requests = Array.from({ length: n }, (_, i) => ({
+      path: w.other!.every > 0 && i === n - 1 ? w.other!.path : (w.url ?? w.path),
+    }));
   }
   const { out, ticks } = await run(pinned(load, [TOOL_NODE, js('autocannon.js'), JSON.stringify(opts)]));
   const j = JSON.parse(out);
   return {
-    tool: 'autocannon', rps: Math.round(j.requests.average), p50: j.latency.p50, p99: j.latency.p99,
-    errors: j.errors, timeouts: j.timeouts, non2xx: j.non2xx, toolCpu: toolCpu(ticks, seconds),
+    tool: 'autocannon',
+    rps: Math.round(j.requests.average),
+    p50: j.latency.p50,
+    p99: j.latency.p99,
+    errors: j.errors,
+    timeouts: j.timeouts,
+    non2xx: j.non2xx,
+    toolCpu: toolCpu(ticks, seconds),
   };
 }
 
@@ -644,10 +976,14 @@ function wrkMs(v: string, unit: string): number {
 }
 
 async function wrk(base: string, w: Workload, seconds: number, load: number[]): Promise<Load> {
-  const script = w.other ? ['-s', lua('mix.lua'), base + (w.url ?? w.path), '--', String(w.other.every), w.other.path]
-    : w.json !== undefined ? ['-s', lua('post.lua'), base + (w.url ?? w.path), '--', w.json]
+  const script = w.other
+    ? ['-s', lua('mix.lua'), base + (w.url ?? w.path), '--', String(w.other.every), w.other.path]
+    : w.json !== undefined
+      ? ['-s', lua('post.lua'), base + (w.url ?? w.path), '--', w.json]
       : [base + (w.url ?? w.path)];
-  const { out, ticks } = await run(pinned(load, ['wrk', '-t1', `-c${w.connections}`, `-d${seconds}s`, '--latency', ...script]));
+  const { out, ticks } = await run(
+    pinned(load, ['wrk', '-t1', `-c${w.connections}`, `-d${seconds}s`, '--latency', ...script]),
+  );
   const lat = (pct: string) => {
     const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
     return m ? Math.round(wrkMs(m[1]!, m[2]!) * 100) / 100 : NaN;
@@ -656,7 +992,8 @@ async function wrk(base: string, w: Workload, seconds: number, load: number[]): 
   return {
     tool: 'wrk',
     rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)),
-    p50: lat('50'), p99: lat('99'),
+    p50: lat('50'),
+    p99: lat('99'),
     errors: sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) : 0,
     timeouts: sock ? Number(sock[4]) : 0,
     non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
@@ -664,7 +1001,10 @@ async function wrk(base: string, w: Workload, seconds: number, load: number[]): 
   };
 }
 
-interface Tool { name: Load['tool']; run: (base: string, w: Workload, seconds: number, load: number[]) => Promise<Load> }
+interface Tool {
+  name: Load['tool'];
+  run: (base: string, w: Workload, seconds: number, load: number[]) => Promise<Load>;
+}
 const TOOLS: Tool[] = [{ name: 'autocannon', run: autocannon }];
 if (has('wrk') && !QUICK) TOOLS.push({ name: 'wrk', run: wrk });
 const toolNames = TOOLS.map((t) => t.name);
@@ -690,20 +1030,31 @@ async function startServer(spec: ServerSpec): Promise<{ proc: ChildProcess; port
   const onNode = (spec.runtime ?? 'node') === 'node';
   const argv = withFiles(pinned(placement(spec).server, onNode ? onServerNode(spec.argv(port)) : spec.argv(port)));
   // Anything a Node-based server starts as `node` (PM2's scripts, npx) is the same Node.
-  const PATH = onNode ? `${path.dirname(NODE)}${path.delimiter}${process.env.PATH ?? ''}` : process.env.PATH ?? '';
+  const PATH = onNode ? `${path.dirname(NODE)}${path.delimiter}${process.env.PATH ?? ''}` : (process.env.PATH ?? '');
   const proc = spawn(argv[0]!, argv.slice(1), {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, ...spec.env, PATH, PORT: String(port) },
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+    env: { ...process.env, ...spec.env, PATH, PORT: String(port) },
   });
   running.set(proc, spec);
   let stderr = '';
-  proc.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-2000); });
+  proc.stderr!.on('data', (d) => {
+    stderr = (stderr + d).slice(-2000);
+  });
   const end = Date.now() + 20000;
-  const probes = [...new Map(planOf(spec).flatMap(requestsOf).map(([p, init]) => [`${init.method ?? 'GET'} ${p}`, [p, init] as const])).values()];
+  const probes = [
+    ...new Map(
+      planOf(spec)
+        .flatMap(requestsOf)
+        .map(([p, init]) => [`${init.method ?? 'GET'} ${p}`, [p, init] as const]),
+    ).values(),
+  ];
   const ready = async () => {
-    for (const [p, init] of probes) if (!await answers(`http://127.0.0.1:${port}${p}`, init)) return false;
+    for (const [p, init] of probes) if (!(await answers(`http://127.0.0.1:${port}${p}`, init))) return false;
     return true;
   };
-  while (!await ready()) {
+  while (!(await ready())) {
     if (proc.exitCode !== null || Date.now() > end) {
       stopServer(proc);
       throw new Error(`${spec.name} did not answer on port ${port}: ${stderr}`);
@@ -715,11 +1066,25 @@ async function startServer(spec: ServerSpec): Promise<{ proc: ChildProcess; port
 
 function stopServer(proc: ChildProcess, now = false): void {
   running.delete(proc);
-  try { process.kill(-proc.pid!, now ? 'SIGKILL' : 'SIGTERM'); } catch { /* gone */ }
-  setTimeout(() => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, 3000).unref();
+  try {
+    process.kill(-proc.pid!, now ? 'SIGKILL' : 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  setTimeout(() => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 3000).unref();
 }
 
-interface Started { spec: ServerSpec; proc: ChildProcess; base: string }
+interface Started {
+  spec: ServerSpec;
+  proc: ChildProcess;
+  base: string;
+}
 
 /**
  * One run of a started server, with the CPU it took. Standard and full runs start it on an idle
@@ -740,13 +1105,22 @@ async function runOnce(s: Started, tool: Tool, w: Workload, label: string): Prom
     const span = (cpu: number) => Math.max(1, (after[cpu]?.total ?? 0) - (stat[cpu]?.total ?? 0));
     load.core = Math.round((serverCores.reduce((a, c) => a + used(c), 0) / serverCores.length) * 100) / 100;
     // What was busy on some cores beyond `own` ticks, in cores.
-    const beyond = (cores: number[], own: number) => (cores.reduce((a, c) => a + used(c) * span(c), 0) - own) / span(cores[0]!);
+    const beyond = (cores: number[], own: number) =>
+      (cores.reduce((a, c) => a + used(c) * span(c), 0) - own) / span(cores[0]!);
     const toolTicks = (load.toolCpu ?? 0) * CLK_TCK * DURATION;
-    const others = Math.max(0, ...(shared ? [beyond(serverCores, server + toolTicks)] : [beyond(serverCores, server), beyond(loadCores, toolTicks)]));
+    const others = Math.max(
+      0,
+      ...(shared
+        ? [beyond(serverCores, server + toolTicks)]
+        : [beyond(serverCores, server), beyond(loadCores, toolTicks)]),
+    );
     load.others = Math.round(others * 100) / 100;
     if (QUICK || NO_WAIT || others <= IDLE) return load;
     const what = `${label}: other processes took ${Math.round(others * 100)} % of a core used by the bench`;
-    if (attempt === ATTEMPTS) { log(`  (${what}: kept, the last of ${ATTEMPTS} attempts)`); return load; }
+    if (attempt === ATTEMPTS) {
+      log(`  (${what}: kept, the last of ${ATTEMPTS} attempts)`);
+      return load;
+    }
     log(`  (${what}; again)`);
   }
 }
@@ -756,8 +1130,13 @@ function record(s: Started, tool: Tool, w: Workload, runs: Load[], problems: str
   const { spec } = s;
   const { connections: c, path: p } = w;
   const row: Row = {
-    server: spec.name, tool: tool.name, connections: c, path: p, runs,
-    rps: Math.round(runs.reduce((a, x) => a + x.rps, 0) / runs.length), rssMiB: rssOf(s.proc.pid!),
+    server: spec.name,
+    tool: tool.name,
+    connections: c,
+    path: p,
+    runs,
+    rps: Math.round(runs.reduce((a, x) => a + x.rps, 0) / runs.length),
+    rssMiB: rssOf(s.proc.pid!),
   };
   const bad = runs.reduce((a, x) => a + x.errors + x.timeouts + x.non2xx, 0);
   // Any error fails a qilin run (and every run of the quick smoke); an anchor's are reported.
@@ -768,11 +1147,17 @@ function record(s: Started, tool: Tool, w: Workload, runs: Load[], problems: str
   const nodeServing = spec.nodeEngine === true && c >= 1000 && row.tool === 'wrk';
   const failing = nodeServing ? runs.reduce((a, x) => a + x.errors + x.non2xx, 0) : bad;
   if (bad > 0 && failing === 0) log(`  (${bad} wrk timeouts at c${c}: reported, as node:http's)`);
-  if (failing > 0 && (QUICK || spec.name.startsWith('qilin'))) problems.push(`${spec.name} (${row.tool}, c${c}, ${p}): ${bad} errors/timeouts/non-2xx`);
-  log(`  ${named ? `${spec.name}: ` : ''}${row.tool.padEnd(10)} c${String(c).padEnd(5)} ${p.padEnd(6)} ${runs.map((x) => x.rps).join(' / ').padStart(17)} req/s` +
-    `  p50 ${runs[0]!.p50} ms  p99 ${runs[0]!.p99} ms  errors ${bad}  CPU ${runs.map((x) => x.cpu).join(' / ')}` +
-    `${PIN ? ` (core ${runs.map((x) => x.core).join(' / ')})` : ''} = ${runs.map(cpuPerRequest).join(' / ')} µs/request` +
-    `  load CPU ${runs.map((x) => x.toolCpu).join(' / ')}  RSS ${row.rssMiB.join('+')} MiB${NO_WAIT && PIN ? `  others ${runs.map((x) => x.others).join(' / ')}` : ''}`);
+  if (failing > 0 && (QUICK || spec.name.startsWith('qilin')))
+    problems.push(`${spec.name} (${row.tool}, c${c}, ${p}): ${bad} errors/timeouts/non-2xx`);
+  log(
+    `  ${named ? `${spec.name}: ` : ''}${row.tool.padEnd(10)} c${String(c).padEnd(5)} ${p.padEnd(6)} ${runs
+      .map((x) => x.rps)
+      .join(' / ')
+      .padStart(17)} req/s` +
+      `  p50 ${runs[0]!.p50} ms  p99 ${runs[0]!.p99} ms  errors ${bad}  CPU ${runs.map((x) => x.cpu).join(' / ')}` +
+      `${PIN ? ` (core ${runs.map((x) => x.core).join(' / ')})` : ''} = ${runs.map(cpuPerRequest).join(' / ')} µs/request` +
+      `  load CPU ${runs.map((x) => x.toolCpu).join(' / ')}  RSS ${row.rssMiB.join('+')} MiB${NO_WAIT && PIN ? `  others ${runs.map((x) => x.others).join(' / ')}` : ''}`,
+  );
   return row;
 }
 
@@ -804,7 +1189,8 @@ async function measure(batch: ServerSpec[], problems: string[]): Promise<Row[]> 
         }
         const runs = started.map(() => [] as Load[]);
         for (let r = 0; r < RUNS; r++) {
-          for (const [i, s] of started.entries()) runs[i]!.push(await runOnce(s, tool, w, `${named ? `${s.spec.name}, ` : ''}run ${r + 1}`));
+          for (const [i, s] of started.entries())
+            runs[i]!.push(await runOnce(s, tool, w, `${named ? `${s.spec.name}, ` : ''}run ${r + 1}`));
         }
         rows.push(...started.map((s, i) => record(s, tool, w, runs[i]!, problems, named)));
       }
@@ -821,7 +1207,12 @@ function pick(rows: Row[], server: string, tool: Load['tool'], c = 100, p = '/')
   return rows.find((r) => r.server === server && r.tool === tool && r.connections === c && r.path === p);
 }
 
-interface Target { name: string; value: string; target: string; met: boolean | null }
+interface Target {
+  name: string;
+  value: string;
+  target: string;
+  met: boolean | null;
+}
 
 function targets(rows: Row[]): Target[] {
   const best: Load['tool'] = toolNames.includes('wrk') ? 'wrk' : 'autocannon';
@@ -829,24 +1220,56 @@ function targets(rows: Row[]): Target[] {
   const best1 = (r: Row) => Math.max(...r.runs.map((x) => x.rps));
   const ratio = (a?: Row, b?: Row) => (a && b ? best1(a) / best1(b) : NaN);
   const out: Target[] = [];
-  const add = (name: string, v: number, target: string, ok: (v: number) => boolean, fmt = (x: number) => `${x.toFixed(2)}×`) =>
-    out.push({ name, value: Number.isNaN(v) ? 'n/a' : fmt(v), target, met: Number.isNaN(v) ? null : ok(v) });
+  const add = (
+    name: string,
+    v: number,
+    target: string,
+    ok: (v: number) => boolean,
+    fmt = (x: number) => `${x.toFixed(2)}×`,
+  ) => out.push({ name, value: Number.isNaN(v) ? 'n/a' : fmt(v), target, met: Number.isNaN(v) ? null : ok(v) });
   // A ratio just under its target shows a third decimal, so that it does not read as met.
-  const times = (min: number) => (x: number) => `${x < min && x.toFixed(2) === min.toFixed(2) ? x.toFixed(3) : x.toFixed(2)}×`;
+  const times = (min: number) => (x: number) =>
+    `${x < min && x.toFixed(2) === min.toFixed(2) ? x.toFixed(3) : x.toFixed(2)}×`;
   // name ÷: row a's best run over row b's, at c100; each side is a server and the path column of its row.
   const atLeast = (name: string, a: [string, string?], b: [string, string?], min: number, what = '') =>
-    add(`${name} (${best}, c100${what})`, ratio(pick(rows, a[0], best, 100, a[1]), pick(rows, b[0], best, 100, b[1])), `≥ ${min}×`, (v) => v >= min, times(min));
+    add(
+      `${name} (${best}, c100${what})`,
+      ratio(pick(rows, a[0], best, 100, a[1]), pick(rows, b[0], best, 100, b[1])),
+      `≥ ${min}×`,
+      (v) => v >= min,
+      times(min),
+    );
   atLeast('qilin pool fetch ÷ raw uWS', ['qilin pool (fetch)'], ['raw uWS'], 0.8);
   atLeast('qilin pool fetch ÷ node:http', ['qilin pool (fetch)'], ['node:http'], 1.5);
   atLeast('qilin Hono ÷ Hono on @hono/node-server', ['qilin pool (Hono)'], ['Hono on @hono/node-server'], 1.5);
   atLeast('qilin node engine fetch ÷ node:http', ['qilin node engine (fetch)'], ['node:http'], 0.9);
-  atLeast('qilin node engine Hono ÷ Hono on @hono/node-server', ['qilin node engine (Hono)'], ['Hono on @hono/node-server'], 1.0);
-  atLeast('qilin Hono API ÷ Hono API on @hono/node-server', ['qilin pool (Hono API)', '/api/users/42'],
-    ['Hono API on @hono/node-server', '/api/users/42'], 3, ', cors + secureHeaders, GET /api/users/42');
-  atLeast('qilin mixed ÷ the same app on GET / only', ['qilin pool (mixed)', '/ + 1% /stream'], ['qilin pool (mixed)', '/'], 0.8,
-    ', 1 request in 100 streamed');
-  atLeast('qilin POST 1 KB JSON ÷ the same app on @hono/node-server', ['qilin pool (POST 1 KB JSON)', 'POST /keys'],
-    ['POST 1 KB JSON on @hono/node-server', 'POST /keys'], 1.5, ', request.json()'); // the Hono-vs-node-server bar
+  atLeast(
+    'qilin node engine Hono ÷ Hono on @hono/node-server',
+    ['qilin node engine (Hono)'],
+    ['Hono on @hono/node-server'],
+    1.0,
+  );
+  atLeast(
+    'qilin Hono API ÷ Hono API on @hono/node-server',
+    ['qilin pool (Hono API)', '/api/users/42'],
+    ['Hono API on @hono/node-server', '/api/users/42'],
+    3,
+    ', cors + secureHeaders, GET /api/users/42',
+  );
+  atLeast(
+    'qilin mixed ÷ the same app on GET / only',
+    ['qilin pool (mixed)', '/ + 1% /stream'],
+    ['qilin pool (mixed)', '/'],
+    0.8,
+    ', 1 request in 100 streamed',
+  );
+  atLeast(
+    'qilin POST 1 KB JSON ÷ the same app on @hono/node-server',
+    ['qilin pool (POST 1 KB JSON)', 'POST /keys'],
+    ['POST 1 KB JSON on @hono/node-server', 'POST /keys'],
+    1.5,
+    ', request.json()',
+  ); // the Hono-vs-node-server bar
   // Bun and Deno serving the same app module in the same run: what a user gives up or gains by
   // staying on Node with qilin. Context, not targets (there when both rows were measured).
   const against = (name: string, a: [string, string?], b: [string, string?], c = 100, what = '') => {
@@ -856,18 +1279,45 @@ function targets(rows: Row[]): Target[] {
   const runtimeLabel = { bun: 'Bun.serve', deno: 'deno serve' } as const;
   for (const r of ['bun', 'deno'] as const) {
     against(`qilin pool fetch ÷ ${runtimeLabel[r]}, same app`, ['qilin pool (fetch)'], [RUNTIME_ROWS.hello[r]]);
-    against(`qilin Hono API ÷ ${runtimeLabel[r]}, same app`, ['qilin pool (Hono API)', HONO_API[0]!.path], [RUNTIME_ROWS.api[r], HONO_API[0]!.path]);
-    against(`qilin POST 1 KB JSON ÷ ${runtimeLabel[r]}, same app`, ['qilin pool (POST 1 KB JSON)', 'POST /keys'], [RUNTIME_ROWS.post[r], 'POST /keys']);
-    against(`qilin I/O fetch ÷ ${runtimeLabel[r]}, same app`, [IO_SERVERS.fetch, IO_PATH], [IO_SERVERS[r], IO_PATH], 1000, `, ${IO_PATH}`);
+    against(
+      `qilin Hono API ÷ ${runtimeLabel[r]}, same app`,
+      ['qilin pool (Hono API)', HONO_API[0]!.path],
+      [RUNTIME_ROWS.api[r], HONO_API[0]!.path],
+    );
+    against(
+      `qilin POST 1 KB JSON ÷ ${runtimeLabel[r]}, same app`,
+      ['qilin pool (POST 1 KB JSON)', 'POST /keys'],
+      [RUNTIME_ROWS.post[r], 'POST /keys'],
+    );
+    against(
+      `qilin I/O fetch ÷ ${runtimeLabel[r]}, same app`,
+      [IO_SERVERS.fetch, IO_PATH],
+      [IO_SERVERS[r], IO_PATH],
+      1000,
+      `, ${IO_PATH}`,
+    );
   }
   for (const anchor of [MULTICORE.cluster, MULTICORE.bun, MULTICORE.deno]) {
     against(`${MULTICORE.qilin} ÷ ${anchor}`, [MULTICORE.qilin, HONO_API[0]!.path], [anchor, HONO_API[0]!.path]);
   }
-  const overhead = 1 - ratio(pick(rows, 'qilin pool, async app', best), pick(rows, 'bare uWS handler, async app, no pool', best));
-  add(`pool overhead vs bare uWS handler, same async app (${best}, c100)`, overhead, '≤ 10 %', (v) => v <= 0.1, (x) => `${(x * 100).toFixed(1)} %`);
+  const overhead =
+    1 - ratio(pick(rows, 'qilin pool, async app', best), pick(rows, 'bare uWS handler, async app, no pool', best));
+  add(
+    `pool overhead vs bare uWS handler, same async app (${best}, c100)`,
+    overhead,
+    '≤ 10 %',
+    (v) => v <= 0.1,
+    (x) => `${(x * 100).toFixed(1)} %`,
+  );
   const c1000 = CONNECTIONS.includes(1000) ? pick(rows, 'qilin pool (fetch)', best, 1000) : undefined;
   const p99 = (r?: Row) => (r ? Math.max(...r.runs.map((x) => x.p99)) : NaN);
-  add(`qilin pool fetch p99 at c1000 (${best})`, p99(c1000), '≤ 10 ms', (v) => v <= 10, (x) => `${x} ms`);
+  add(
+    `qilin pool fetch p99 at c1000 (${best})`,
+    p99(c1000),
+    '≤ 10 ms',
+    (v) => v <= 10,
+    (x) => `${x} ms`,
+  );
   // With 1000 connections on one server core, mean latency is 1000 ÷ req/s (Little's law): the engine
   // itself sets the floor, so qilin's p99 is also shown against raw uWS's in the same run.
   const rawC1000 = CONNECTIONS.includes(1000) ? pick(rows, 'raw uWS', best, 1000) : undefined;
@@ -880,13 +1330,30 @@ function targets(rows: Row[]): Target[] {
   };
   const HELLO_ROWS = ['qilin pool (fetch)', 'qilin sync (fetch)', 'qilin pool, async app'];
   // 60 MiB for the server, plus ~9 MiB for the stuck-stack watchdog thread that defaults turn on.
-  add('RSS per qilin worker after the runs, hello apps (max)', workerRss((r) => HELLO_ROWS.includes(r.server)), '≤ 69 MiB', (v) => v <= 69, (x) => `${x} MiB`);
+  add(
+    'RSS per qilin worker after the runs, hello apps (max)',
+    workerRss((r) => HELLO_ROWS.includes(r.server)),
+    '≤ 69 MiB',
+    (v) => v <= 69,
+    (x) => `${x} MiB`,
+  );
   // node:http's server, sockets and streams cost the node engine's worker more than uWS's native side.
   // The node engine: --engine node rows, and the Node-style apps (qilin picks the node engine for them).
   const nodeEngine = (r: Row) => SERVERS.some((spec) => spec.name === r.server && spec.nodeEngine === true);
-  add('RSS per qilin worker after the runs, other apps (max)', workerRss((r) => r.server.startsWith('qilin') && !HELLO_ROWS.includes(r.server) && !nodeEngine(r)),
-    'context', () => true, (x) => `${x} MiB`);
-  add('RSS per qilin worker after the runs, node engine (max)', workerRss(nodeEngine), 'context', () => true, (x) => `${x} MiB`);
+  add(
+    'RSS per qilin worker after the runs, other apps (max)',
+    workerRss((r) => r.server.startsWith('qilin') && !HELLO_ROWS.includes(r.server) && !nodeEngine(r)),
+    'context',
+    () => true,
+    (x) => `${x} MiB`,
+  );
+  add(
+    'RSS per qilin worker after the runs, node engine (max)',
+    workerRss(nodeEngine),
+    'context',
+    () => true,
+    (x) => `${x} MiB`,
+  );
   // Express, Fastify and Koa, GET / and GET /json: qilin against the same app module on each anchor.
   for (const fw of FRAMEWORKS) {
     const n = anchorNames(fw);
@@ -894,7 +1361,8 @@ function targets(rows: Row[]): Target[] {
       if (!pick(rows, `qilin (${fw})`, best, 100, p)) continue; // not measured in this run
       // Against the anchors this kind of run measures (--quick: listen() only); n/a when one was skipped.
       const measured = (name: string) => SERVERS.some((spec) => spec.name === name && runsIn(spec));
-      if (measured(n.listen)) atLeast(`qilin ${fw} ÷ ${n.listen}`, [`qilin (${fw})`, p], [n.listen, p], 0.95, `, GET ${p}`);
+      if (measured(n.listen))
+        atLeast(`qilin ${fw} ÷ ${n.listen}`, [`qilin (${fw})`, p], [n.listen, p], 0.95, `, GET ${p}`);
       for (const anchor of [n.rr, n.none, n.pm2].filter(measured)) {
         atLeast(`qilin ${fw} ÷ ${anchor}`, [`qilin (${fw})`, p], [anchor, p], 1.0, `, GET ${p}`);
       }
@@ -902,7 +1370,9 @@ function targets(rows: Row[]): Target[] {
   }
   // Watching the server: each way on against the same app with everything off, same batch.
   for (const [on, off] of [
-    [OBSERVE.metrics, OBSERVE.off], [OBSERVE.statsd, OBSERVE.off], [OBSERVE.nodeAll, OBSERVE.nodeOff],
+    [OBSERVE.metrics, OBSERVE.off],
+    [OBSERVE.statsd, OBSERVE.off],
+    [OBSERVE.nodeAll, OBSERVE.nodeOff],
   ] as const) {
     if (!pick(rows, on, best, 100) || !pick(rows, off, best, 100)) continue;
     atLeast(`${on} ÷ ${off}`, [on], [off], 0.9);
@@ -919,33 +1389,69 @@ function targets(rows: Row[]): Target[] {
     const b = pick(rows, OBSERVE.off, best, 100);
     if (!a || !b) continue;
     const us = 1e6 / best1(a) - 1e6 / best1(b);
-    add(`${on} ÷ ${OBSERVE.off} (${best}, c100)`, ratio(a, b), 'context: the cost per request', () => true,
-      (x) => `${x.toFixed(2)}× (+${us.toFixed(1)} µs a request)`);
+    add(
+      `${on} ÷ ${OBSERVE.off} (${best}, c100)`,
+      ratio(a, b),
+      'context: the cost per request',
+      () => true,
+      (x) => `${x.toFixed(2)}× (+${us.toFixed(1)} µs a request)`,
+    );
   }
   for (const on of [OBSERVE.apiText, OBSERVE.apiJson]) {
-    if (!pick(rows, on, best, 100, HONO_API[0]!.path) || !pick(rows, OBSERVE.apiOff, best, 100, HONO_API[0]!.path)) continue;
+    if (!pick(rows, on, best, 100, HONO_API[0]!.path) || !pick(rows, OBSERVE.apiOff, best, 100, HONO_API[0]!.path))
+      continue;
     atLeast(`${on} ÷ ${OBSERVE.apiOff}`, [on, HONO_API[0]!.path], [OBSERVE.apiOff, HONO_API[0]!.path], 0.9);
   }
   // The I/O-bound case, from each server's best run.
   const io = (server: string) => pick(rows, server, best, 1000, IO_PATH);
   if (io(IO_SERVERS.fetch) || io(IO_SERVERS.express)) {
     const what = `${best}, c1000, ${IO_PATH}`;
-    const atLeastAt = (name: string, a: Row | undefined, b: Row | undefined, min: number) => add(name, ratio(a, b), `≥ ${min}×`, (v) => v >= min, times(min));
-    atLeastAt(`qilin I/O fetch ÷ Gunicorn + gevent, 1 worker each (${what})`, io(IO_SERVERS.fetch), io(IO_SERVERS.gunicorn), 10);
+    const atLeastAt = (name: string, a: Row | undefined, b: Row | undefined, min: number) =>
+      add(name, ratio(a, b), `≥ ${min}×`, (v) => v >= min, times(min));
+    atLeastAt(
+      `qilin I/O fetch ÷ Gunicorn + gevent, 1 worker each (${what})`,
+      io(IO_SERVERS.fetch),
+      io(IO_SERVERS.gunicorn),
+      10,
+    );
     for (const server of [IO_SERVERS.fetch, IO_SERVERS.express]) {
       const r = io(server);
       const top = r ? r.runs.reduce((a, x) => (x.rps > a.rps ? x : a)) : undefined;
       // The server's core, busy in the server or in the kernel's TCP for it (softirq, charged to no process).
       const core = top?.core ?? NaN;
       // Near the ideal until the core saturates: either is met.
-      add(`${server} ÷ ${IO_IDEAL / 1000}k req/s (1000 connections ÷ ${IO_WAIT_MS} ms) (${best})`, top ? top.rps / IO_IDEAL : NaN,
-        '≥ 90 %, or its core saturated (≥ 90 % busy)', (v) => v >= 0.9 || core >= 0.9,
-        (x) => `${(x * 100).toFixed(0)} % (core ${Number.isNaN(core) ? 'n/a' : `${Math.round(core * 100)} %`} busy)`);
+      add(
+        `${server} ÷ ${IO_IDEAL / 1000}k req/s (1000 connections ÷ ${IO_WAIT_MS} ms) (${best})`,
+        top ? top.rps / IO_IDEAL : NaN,
+        '≥ 90 %, or its core saturated (≥ 90 % busy)',
+        (v) => v >= 0.9 || core >= 0.9,
+        (x) => `${(x * 100).toFixed(0)} % (core ${Number.isNaN(core) ? 'n/a' : `${Math.round(core * 100)} %`} busy)`,
+      );
     }
-    atLeastAt(`qilin I/O fetch ÷ raw uWS, same handler: the engine's limit on this core (${what})`, io(IO_SERVERS.fetch), io(IO_SERVERS.rawUws), 0.8);
-    add(`qilin I/O fetch ÷ node:http, same handler (${what})`, ratio(io(IO_SERVERS.fetch), io(IO_SERVERS.nodeHttp)), 'context', () => true);
-    add(`qilin I/O Express ÷ Express listen(), same app (${what})`, ratio(io(IO_SERVERS.express), io(IO_SERVERS.expressListen)), 'context', () => true);
-    add(`qilin I/O fetch ÷ node:cluster 1 worker, same handler (${what})`, ratio(io(IO_SERVERS.fetch), io(IO_SERVERS.cluster)), 'context', () => true);
+    atLeastAt(
+      `qilin I/O fetch ÷ raw uWS, same handler: the engine's limit on this core (${what})`,
+      io(IO_SERVERS.fetch),
+      io(IO_SERVERS.rawUws),
+      0.8,
+    );
+    add(
+      `qilin I/O fetch ÷ node:http, same handler (${what})`,
+      ratio(io(IO_SERVERS.fetch), io(IO_SERVERS.nodeHttp)),
+      'context',
+      () => true,
+    );
+    add(
+      `qilin I/O Express ÷ Express listen(), same app (${what})`,
+      ratio(io(IO_SERVERS.express), io(IO_SERVERS.expressListen)),
+      'context',
+      () => true,
+    );
+    add(
+      `qilin I/O fetch ÷ node:cluster 1 worker, same handler (${what})`,
+      ratio(io(IO_SERVERS.fetch), io(IO_SERVERS.cluster)),
+      'context',
+      () => true,
+    );
   }
   return out;
 }
@@ -959,67 +1465,101 @@ function cpuPerRequest(x: Load): string {
   return x.cpu === undefined || !x.rps ? 'n/a' : ((x.cpu / x.rps) * 1e6).toFixed(1);
 }
 
-function markdown(meta: Record<string, unknown>, rows: Row[], tgs: Target[], skipped: string[], problems: string[]): string {
+function markdown(
+  meta: Record<string, unknown>,
+  rows: Row[],
+  tgs: Target[],
+  skipped: string[],
+  problems: string[],
+): string {
   const lines = [`# qilin benchmark — ${meta.date}`, ''];
   // Results files from before --node, --chroot and the runtimes have none of those fields.
   const runtimes = Object.entries((meta.runtimes ?? {}) as Record<string, string>)
-    .map(([r, v]) => `${r === 'bun' ? 'Bun' : 'Deno'} ${v}`).join(', ');
+    .map(([r, v]) => `${r === 'bun' ? 'Bun' : 'Deno'} ${v}`)
+    .join(', ');
   const where = meta.serversIn && meta.serversIn !== 'the host' ? `, in ${meta.serversIn}` : '';
-  lines.push(`${meta.mode} run. ${meta.machine}${meta.host ? `; ${meta.host}` : ''}. ` +
-    `Servers on Node ${meta.node}${meta.nodePath ? ` (${meta.nodePath})` : ''}, ${meta.uws}${where}${runtimes ? `; ${runtimes}` : ''}.`);
+  lines.push(
+    `${meta.mode} run. ${meta.machine}${meta.host ? `; ${meta.host}` : ''}. ` +
+      `Servers on Node ${meta.node}${meta.nodePath ? ` (${meta.nodePath})` : ''}, ${meta.uws}${where}${runtimes ? `; ${runtimes}` : ''}.`,
+  );
   if (meta.idleChecks === false && meta.mode !== 'Quick') {
-    lines.push('**Measured at once on a machine that was not idle (`--no-wait`): other processes took CPU during the runs ' +
-      '(`others` in the results file, in cores). These numbers show that the servers run, not how fast they are.**');
+    lines.push(
+      '**Measured at once on a machine that was not idle (`--no-wait`): other processes took CPU during the runs ' +
+        '(`others` in the results file, in cores). These numbers show that the servers run, not how fast they are.**',
+    );
   }
-  lines.push(`Servers pinned to ${meta.serverCores}, load generators to ${meta.loadCores}; req/s is per server core ` +
-    `(the *2 cores* rows: ${meta.multicoreCores ?? 'two cores'}, req/s for both). ` +
-    `${DURATION} s per run after a ${WARMUP} s warm-up, ${RUNS} run(s) each.`);
-  lines.push('autocannon is what users run, but one autocannon process tops out near 85k req/s on one core here: ' +
-    'ratios against the fast servers come from wrk. Target ratios use each server\'s best run; the tables give every run.');
-  lines.push('Beyond hello: *Hono API* is a Hono app with `cors()` and `secureHeaders()` answering GET /api/users/:id with JSON; ' +
-    '*mixed* sends 1 request in 100 to a streamed body (a ReadableStream of 3 × 1 KB) and the others to GET /, and is compared ' +
-    'with the same app on GET / only, through the same client script; *POST 1 KB JSON* reads the body with `request.json()` ' +
-    'and answers with a small JSON. *qilin node engine* rows run the same apps with `--engine node` (node:http in the ' +
-    'worker, on a socket the arbiter made), against node:http and @hono/node-server. *Bun.serve* and *deno serve* rows serve ' +
-    'the same app modules (bench/apps, compiled) on Bun and Deno (bench/servers/bun-serve.ts, deno-serve.ts), side by side ' +
-    'with qilin and the Node anchors of each workload; the *2 cores* rows run the Hono API on qilin with 2 workers, ' +
-    'node:cluster with 2 workers (round-robin), 2 Bun processes sharing the port (reusePort) and `deno serve --parallel` with ' +
-    'DENO_JOBS=2.');
-  lines.push('*Express*, *Fastify* and *Koa* rows run one app module per framework (bench/apps/*.cjs, GET / text and GET /json) ' +
-    'on qilin (1 worker; qilin serves a Node-style app on the node engine), on the framework\'s own listen(), on node:cluster ' +
-    'with 1 worker under each scheduling policy (rr: the primary accepts and hands each connection to the worker; none: the ' +
-    'worker accepts from the shared socket), and on PM2 cluster mode with 1 instance; each framework\'s servers are measured ' +
-    'side by side (all started, each round of runs takes them in turn), with the best tool only (the I/O rows too). The anchors listen with ' +
-    'qilin\'s backlog (2048) rather than node\'s 511, which a burst of 1000 connections overflows. ' +
-    `*I/O* rows: every request awaits ${IO_WAIT_MS} ms (a database call), 1000 connections, qilin with --worker-connections 1000 ` +
-    'for a fetch app (uws engine) and an Express app (node engine), against the same handler on raw uWS, node:http, Express\'s listen(), ' +
-    `node:cluster (1 worker) and Gunicorn's gevent worker (1 worker, gevent.sleep(${IO_WAIT_MS / 1000})); the ideal is ` +
-    `1000 ÷ ${IO_WAIT_MS} ms = ${IO_IDEAL / 1000}k req/s until the core saturates. The server processes' CPU is their CPU ` +
-    'time over the run (all pinned to the one core); the core\'s busy share adds the kernel\'s interrupt and softirq time ' +
-    'on it (loopback TCP, charged to no process). Standard and full runs start each run on an idle machine, and repeat a run ' +
-    `during which other processes took more than ${IDLE * 100} % of the server's core or the load generator's (up to ${ATTEMPTS} times).`, '');
+  lines.push(
+    `Servers pinned to ${meta.serverCores}, load generators to ${meta.loadCores}; req/s is per server core ` +
+      `(the *2 cores* rows: ${meta.multicoreCores ?? 'two cores'}, req/s for both). ` +
+      `${DURATION} s per run after a ${WARMUP} s warm-up, ${RUNS} run(s) each.`,
+  );
+  lines.push(
+    'autocannon is what users run, but one autocannon process tops out near 85k req/s on one core here: ' +
+      "ratios against the fast servers come from wrk. Target ratios use each server's best run; the tables give every run.",
+  );
+  lines.push(
+    'Beyond hello: *Hono API* is a Hono app with `cors()` and `secureHeaders()` answering GET /api/users/:id with JSON; ' +
+      '*mixed* sends 1 request in 100 to a streamed body (a ReadableStream of 3 × 1 KB) and the others to GET /, and is compared ' +
+      'with the same app on GET / only, through the same client script; *POST 1 KB JSON* reads the body with `request.json()` ' +
+      'and answers with a small JSON. *qilin node engine* rows run the same apps with `--engine node` (node:http in the ' +
+      'worker, on a socket the arbiter made), against node:http and @hono/node-server. *Bun.serve* and *deno serve* rows serve ' +
+      'the same app modules (bench/apps, compiled) on Bun and Deno (bench/servers/bun-serve.ts, deno-serve.ts), side by side ' +
+      'with qilin and the Node anchors of each workload; the *2 cores* rows run the Hono API on qilin with 2 workers, ' +
+      'node:cluster with 2 workers (round-robin), 2 Bun processes sharing the port (reusePort) and `deno serve --parallel` with ' +
+      'DENO_JOBS=2.',
+  );
+  lines.push(
+    '*Express*, *Fastify* and *Koa* rows run one app module per framework (bench/apps/*.cjs, GET / text and GET /json) ' +
+      "on qilin (1 worker; qilin serves a Node-style app on the node engine), on the framework's own listen(), on node:cluster " +
+      'with 1 worker under each scheduling policy (rr: the primary accepts and hands each connection to the worker; none: the ' +
+      "worker accepts from the shared socket), and on PM2 cluster mode with 1 instance; each framework's servers are measured " +
+      'side by side (all started, each round of runs takes them in turn), with the best tool only (the I/O rows too). The anchors listen with ' +
+      "qilin's backlog (2048) rather than node's 511, which a burst of 1000 connections overflows. " +
+      `*I/O* rows: every request awaits ${IO_WAIT_MS} ms (a database call), 1000 connections, qilin with --worker-connections 1000 ` +
+      "for a fetch app (uws engine) and an Express app (node engine), against the same handler on raw uWS, node:http, Express's listen(), " +
+      `node:cluster (1 worker) and Gunicorn's gevent worker (1 worker, gevent.sleep(${IO_WAIT_MS / 1000})); the ideal is ` +
+      `1000 ÷ ${IO_WAIT_MS} ms = ${IO_IDEAL / 1000}k req/s until the core saturates. The server processes' CPU is their CPU ` +
+      "time over the run (all pinned to the one core); the core's busy share adds the kernel's interrupt and softirq time " +
+      'on it (loopback TCP, charged to no process). Standard and full runs start each run on an idle machine, and repeat a run ' +
+      `during which other processes took more than ${IDLE * 100} % of the server's core or the load generator's (up to ${ATTEMPTS} times).`,
+    '',
+  );
   lines.push('## Targets', '', '| measure | value | target | met |', '| --- | --- | --- | --- |');
-  for (const t of tgs) lines.push(`| ${t.name} | ${t.value} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
+  for (const t of tgs)
+    lines.push(`| ${t.name} | ${t.value} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
   for (const tool of toolNames) {
-    lines.push('', `## ${tool}`, '', '| server | conns | path | req/s (runs) | mean req/s | server CPU µs/request | p50 ms | p99 ms | errors+timeouts+non-2xx | RSS MiB |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      '',
+      `## ${tool}`,
+      '',
+      '| server | conns | path | req/s (runs) | mean req/s | server CPU µs/request | p50 ms | p99 ms | errors+timeouts+non-2xx | RSS MiB |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
     for (const r of rows.filter((x) => x.tool === tool)) {
       const bad = r.runs.reduce((a, x) => a + x.errors + x.timeouts + x.non2xx, 0);
-      lines.push(`| ${r.server} | ${r.connections} | ${r.path} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.rps} | ${r.runs.map(cpuPerRequest).join(' / ')} | ` +
-        `${r.runs.map((x) => x.p50).join(' / ')} | ${r.runs.map((x) => x.p99).join(' / ')} | ${bad} | ${r.rssMiB.join(' + ')} |`);
+      lines.push(
+        `| ${r.server} | ${r.connections} | ${r.path} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.rps} | ${r.runs.map(cpuPerRequest).join(' / ')} | ` +
+          `${r.runs.map((x) => x.p50).join(' / ')} | ${r.runs.map((x) => x.p99).join(' / ')} | ${bad} | ${r.rssMiB.join(' + ')} |`,
+      );
     }
   }
   const ioRows = rows.filter((r) => r.path === IO_PATH);
   if (ioRows.length) {
-    lines.push('', `## I/O-bound: each request awaits ${IO_WAIT_MS} ms, 1000 connections, 1 worker on one core`, '',
+    lines.push(
+      '',
+      `## I/O-bound: each request awaits ${IO_WAIT_MS} ms, 1000 connections, 1 worker on one core`,
+      '',
       `| server | tool | req/s (runs) | ÷ ${IO_IDEAL / 1000}k | server processes' CPU | server core busy | p50 ms | p99 ms | errors+timeouts+non-2xx | RSS MiB |`,
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
     for (const r of ioRows) {
       const bad = r.runs.reduce((a, x) => a + x.errors + x.timeouts + x.non2xx, 0);
       const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${Math.round(x * 100)} %`);
-      lines.push(`| ${r.server} | ${r.tool} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.runs.map((x) => pct(x.rps / IO_IDEAL)).join(' / ')} | ` +
-        `${r.runs.map((x) => pct(x.cpu)).join(' / ')} | ${r.runs.map((x) => pct(x.core)).join(' / ')} | ${r.runs.map((x) => x.p50).join(' / ')} | ${r.runs.map((x) => x.p99).join(' / ')} | ` +
-        `${bad} | ${r.rssMiB.join(' + ')} |`);
+      lines.push(
+        `| ${r.server} | ${r.tool} | ${r.runs.map((x) => x.rps).join(' / ')} | ${r.runs.map((x) => pct(x.rps / IO_IDEAL)).join(' / ')} | ` +
+          `${r.runs.map((x) => pct(x.cpu)).join(' / ')} | ${r.runs.map((x) => pct(x.core)).join(' / ')} | ${r.runs.map((x) => x.p50).join(' / ')} | ${r.runs.map((x) => x.p99).join(' / ')} | ` +
+          `${bad} | ${r.rssMiB.join(' + ')} |`,
+      );
     }
   }
   if (skipped.length) lines.push('', '## Skipped', '', ...skipped.map((s) => `- ${s}`));
@@ -1038,15 +1578,21 @@ function svg(rows: Row[]): string {
   const h = 40 + data.length * (barH + 6);
   const colors: Record<string, string> = { autocannon: '#6b8fd6', wrk: '#e0884a' };
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const bars = data.map((r, i) => {
-    const y = 30 + i * (barH + 6);
-    const w = Math.max(1, ((width - left - 300) * r.rps) / max);
-    return `<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(r.server)} · ${r.tool}</text>` +
-      `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[r.tool]}"/>` +
-      `<text x="${left + w + 6}" y="${y + 13}">${r.rps.toLocaleString('en')} req/s · p50 ${r.runs[0]!.p50} / p99 ${r.runs[0]!.p99} ms</text>`;
-  }).join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif" font-size="12">\n` +
-    `<rect width="100%" height="100%" fill="white"/>\n<text x="10" y="18" font-weight="bold">req/s per server core, 100 connections, GET / (longer is faster)</text>\n${bars}\n</svg>\n`;
+  const bars = data
+    .map((r, i) => {
+      const y = 30 + i * (barH + 6);
+      const w = Math.max(1, ((width - left - 300) * r.rps) / max);
+      return (
+        `<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(r.server)} · ${r.tool}</text>` +
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[r.tool]}"/>` +
+        `<text x="${left + w + 6}" y="${y + 13}">${r.rps.toLocaleString('en')} req/s · p50 ${r.runs[0]!.p50} / p99 ${r.runs[0]!.p99} ms</text>`
+      );
+    })
+    .join('\n');
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif" font-size="12">\n` +
+    `<rect width="100%" height="100%" fill="white"/>\n<text x="10" y="18" font-weight="bold">req/s per server core, 100 connections, GET / (longer is faster)</text>\n${bars}\n</svg>\n`
+  );
 }
 
 /** --render=FILE.json: write latest.md and latest.svg again from a results file, measuring nothing. */
@@ -1061,18 +1607,28 @@ function render(file: string): number {
 }
 
 /** What the servers' Node says of itself (inside the root with --chroot), and the uWS build that loads there. */
-interface ServerNode { version: string; abi: string; glibc: string | null; uws: string | null; uwsSkipped: string[]; uwsHint: string }
+interface ServerNode {
+  version: string;
+  abi: string;
+  glibc: string | null;
+  uws: string | null;
+  uwsSkipped: string[];
+  uwsHint: string;
+}
 function probeServerNode(): ServerNode {
   const load = pathToFileURL(path.join(ROOT, 'dist/lib/engines/uws/load.js')).href;
   // The same search qilin's arbiter makes for an app in this project.
-  const script = `const m = await import(${JSON.stringify(load)}); const p = m.probeUws(); console.log(JSON.stringify({` +
+  const script =
+    `const m = await import(${JSON.stringify(load)}); const p = m.probeUws(); console.log(JSON.stringify({` +
     ' version: process.version, abi: process.versions.modules, glibc: m.glibcVersion(), uws: p.loaded ? p.loaded.build : null,' +
     ' uwsSkipped: p.skipped, uwsHint: p.hint }));';
   const argv = onServerNode([NODE, '--input-type=module', '-e', script]);
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
   const line = r.stdout?.trim().split('\n').at(-1);
   if (r.status !== 0 || !line) {
-    usage(`${NODE} did not start${CHROOT ? ' in the Debian 13 root' : ''}: ${(r.stderr || String(r.error ?? '')).trim().slice(-500)}`);
+    usage(
+      `${NODE} did not start${CHROOT ? ' in the Debian 13 root' : ''}: ${(r.stderr || String(r.error ?? '')).trim().slice(-500)}`,
+    );
   }
   return JSON.parse(line) as ServerNode;
 }
@@ -1080,7 +1636,10 @@ function probeServerNode(): ServerNode {
 /** PRETTY_NAME from a system's os-release (`/` for this one, or the root's directory). */
 function osName(root = '/'): string {
   try {
-    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync(path.join(root, 'etc/os-release'), 'utf8'))?.[1] ?? 'unknown system';
+    return (
+      /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync(path.join(root, 'etc/os-release'), 'utf8'))?.[1] ??
+      'unknown system'
+    );
   } catch {
     return 'unknown system';
   }
@@ -1089,37 +1648,57 @@ function osName(root = '/'): string {
 async function main(): Promise<number> {
   const renderFrom = process.argv.find((a) => a.startsWith('--render='))?.slice(9);
   if (renderFrom) return render(renderFrom);
-  if (!existsSync(QILIN)) { log('dist/ is missing: run npm run build first'); return 1; }
+  if (!existsSync(QILIN)) {
+    log('dist/ is missing: run npm run build first');
+    return 1;
+  }
   mkdirSync(OUT, { recursive: true });
   const date = new Date().toISOString().replace(/\..*/, '').replace(/:/g, '-');
   const serverNode = probeServerNode();
   const multi = placement({ name: '', group: 'multicore', argv: () => [], cores: 2 });
   const meta = {
-    date, mode: QUICK ? 'Quick' : FULL ? 'Full' : 'Standard',
+    date,
+    mode: QUICK ? 'Quick' : FULL ? 'Full' : 'Standard',
     // The Node the servers ran on (not necessarily the bench's own).
-    node: serverNode.version, nodePath: NODE, nodeAbi: serverNode.abi, benchNode: process.version,
+    node: serverNode.version,
+    nodePath: NODE,
+    nodeAbi: serverNode.abi,
+    benchNode: process.version,
     uws: serverNode.uws ?? `no uWebSockets.js build loads (${serverNode.uwsSkipped.join('; ')})`,
     host: `${osName()}, Linux ${os.release()}, glibc ${glibcVersion() ?? 'none (musl)'}`,
-    serversIn: CHROOT ? `the Debian 13 root ${CHROOT_DIR} (${osName(CHROOT_DIR)}, glibc ${serverNode.glibc}) for Node-based servers; Bun, Deno and Gunicorn on the host`
+    serversIn: CHROOT
+      ? `the Debian 13 root ${CHROOT_DIR} (${osName(CHROOT_DIR)}, glibc ${serverNode.glibc}) for Node-based servers; Bun, Deno and Gunicorn on the host`
       : 'the host',
     runtimes: {} as Record<string, string>,
     machine: `${CPUS} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    serverCores: PIN ? 'core 0' : 'no core (taskset unavailable)', loadCores: PIN ? 'core 1' : 'no core',
-    multicoreCores: !PIN ? 'unpinned' : multi.shared ? `cores ${multi.server.join(', ')}, shared with the load generator (no core left for it)`
-      : `cores ${multi.server.join(', ')}, load generator on core ${multi.load.join(', ')}`,
+    serverCores: PIN ? 'core 0' : 'no core (taskset unavailable)',
+    loadCores: PIN ? 'core 1' : 'no core',
+    multicoreCores: !PIN
+      ? 'unpinned'
+      : multi.shared
+        ? `cores ${multi.server.join(', ')}, shared with the load generator (no core left for it)`
+        : `cores ${multi.server.join(', ')}, load generator on core ${multi.load.join(', ')}`,
     // false: measured at once, whatever else ran (--quick, --no-wait).
     idleChecks: !QUICK && !NO_WAIT && PIN,
     tools: toolNames,
   };
-  log(`qilin bench (${meta.mode.toLowerCase()}): Node ${serverNode.version} (${NODE})${CHROOT ? ' in the Debian 13 root' : ''}, ${meta.uws}; ` +
-    `tools: ${toolNames.join(', ')}; ${PIN ? 'server on core 0, load on core 1' : 'unpinned'}${NO_WAIT ? '; no waiting for an idle machine (--no-wait)' : ''}`);
-  const uwsMissing = serverNode.uws ? null : `no native uWebSockets.js build loads on Node ${serverNode.version} ${CHROOT ? 'in the Debian 13 root' : 'here'} ` +
-    `(${serverNode.uwsSkipped.join('; ')})${CHROOT ? '' : '; --chroot serves it from the Debian 13 root (bash .ci/platforms.sh makes it)'}`;
+  log(
+    `qilin bench (${meta.mode.toLowerCase()}): Node ${serverNode.version} (${NODE})${CHROOT ? ' in the Debian 13 root' : ''}, ${meta.uws}; ` +
+      `tools: ${toolNames.join(', ')}; ${PIN ? 'server on core 0, load on core 1' : 'unpinned'}${NO_WAIT ? '; no waiting for an idle machine (--no-wait)' : ''}`,
+  );
+  const uwsMissing = serverNode.uws
+    ? null
+    : `no native uWebSockets.js build loads on Node ${serverNode.version} ${CHROOT ? 'in the Debian 13 root' : 'here'} ` +
+      `(${serverNode.uwsSkipped.join('; ')})${CHROOT ? '' : '; --chroot serves it from the Debian 13 root (bash .ci/platforms.sh makes it)'}`;
   const rows: Row[] = [];
   const skipped: string[] = [];
   const problems: string[] = [];
-  if (NOFILE < 1100) skipped.push(`runs with 1000 connections: a process may open only ${NOFILE} files here (ulimit -n 4096 first)`);
-  if (!has('wrk')) skipped.push('wrk is not installed (apt-get install wrk): only autocannon measured, which cannot tell apart servers faster than ~85k req/s');
+  if (NOFILE < 1100)
+    skipped.push(`runs with 1000 connections: a process may open only ${NOFILE} files here (ulimit -n 4096 first)`);
+  if (!has('wrk'))
+    skipped.push(
+      'wrk is not installed (apt-get install wrk): only autocannon measured, which cannot tell apart servers faster than ~85k req/s',
+    );
   // Consecutive servers of the same batch are measured side by side; any other alone.
   const batches: ServerSpec[][] = [];
   // CI's smoke run leaves Bun and Deno out (a ~200 MB install for no assertion): one line says so.
@@ -1127,11 +1706,23 @@ async function main(): Promise<number> {
   for (const spec of SERVERS) {
     if (!runsIn(spec)) continue;
     if (ONLY && !ONLY.some((t) => spec.name.includes(t))) continue;
-    if (QUICK && (spec.runtime === 'bun' || spec.runtime === 'deno')) { quickRuntimes.push(spec.name); continue; }
-    const why = planOf(spec).length === 0 ? 'nothing to run with the descriptors a process may open (ulimit -n)'
-      : spec.uws && uwsMissing ? uwsMissing
-        : (spec.cores ?? 1) > CPUS ? `needs ${spec.cores} cores (this machine has ${CPUS})` : spec.unavailable?.();
-    if (why) { skipped.push(`${spec.name}: ${why}`); log(`- ${spec.name}: skipped (${why})`); continue; }
+    if (QUICK && (spec.runtime === 'bun' || spec.runtime === 'deno')) {
+      quickRuntimes.push(spec.name);
+      continue;
+    }
+    const why =
+      planOf(spec).length === 0
+        ? 'nothing to run with the descriptors a process may open (ulimit -n)'
+        : spec.uws && uwsMissing
+          ? uwsMissing
+          : (spec.cores ?? 1) > CPUS
+            ? `needs ${spec.cores} cores (this machine has ${CPUS})`
+            : spec.unavailable?.();
+    if (why) {
+      skipped.push(`${spec.name}: ${why}`);
+      log(`- ${spec.name}: skipped (${why})`);
+      continue;
+    }
     const last = batches.at(-1);
     if (spec.batch !== undefined && last?.[0]?.batch === spec.batch) last.push(spec);
     else batches.push([spec]);
@@ -1148,7 +1739,7 @@ async function main(): Promise<number> {
   for (const batch of batches) {
     log(batch.length > 1 ? `- side by side: ${batch.map((x) => x.name).join(', ')}` : `- ${batch[0]!.name}`);
     try {
-      rows.push(...await measure(batch, problems));
+      rows.push(...(await measure(batch, problems)));
     } catch (err) {
       problems.push(`${batch.map((x) => x.name).join(', ')}: ${(err as Error).message}`);
       log(`  FAILED: ${(err as Error).message}`);
@@ -1164,12 +1755,18 @@ async function main(): Promise<number> {
   const tag = `${option('--node') === undefined ? '' : `-node${serverNode.version.replace(/^v(\d+).*/, '$1')}`}${CHROOT ? '-debian13' : ''}`;
   const json = !QUICK && ONLY ? 'only.json' : `${date}${tag}${QUICK ? '-quick' : ''}.json`;
   writeFileSync(path.join(OUT, json), JSON.stringify({ meta, rows, targets: tgs, skipped, problems }, null, 2) + '\n');
-  writeFileSync(path.join(OUT, `${base}.md`), markdown(meta, rows, tgs, skipped, problems).replace('latest.svg', `${base}.svg`));
+  writeFileSync(
+    path.join(OUT, `${base}.md`),
+    markdown(meta, rows, tgs, skipped, problems).replace('latest.svg', `${base}.svg`),
+  );
   writeFileSync(path.join(OUT, `${base}.svg`), svg(rows));
   log('');
   for (const t of tgs) log(`${t.met === null ? '·' : t.met ? '✓' : '✗'} ${t.name}: ${t.value} (target ${t.target})`);
   log(`results: bench/results/${base}.md`);
-  if (problems.length) { log(`\n${problems.length} problem(s):\n${problems.join('\n')}`); return 1; }
+  if (problems.length) {
+    log(`\n${problems.length} problem(s):\n${problems.join('\n')}`);
+    return 1;
+  }
   return 0;
 }
 

@@ -26,9 +26,25 @@ const DURATION_MS = 5000;
 /** Messages each connection keeps in flight: 1 is send-and-await-the-echo; 16 is pipelined. */
 const WINDOWS = [1, 16];
 
-interface Server { name: string; argv: (port: number) => string[] }
+interface Server {
+  name: string;
+  argv: (port: number) => string[];
+}
 const SERVERS: Server[] = [
-  { name: 'qilin (uws engine), fetch app with upgradeWebSocket', argv: (port) => [NODE, path.join(ROOT, 'dist/bin/qilin.js'), '-b', `127.0.0.1:${port}`, '-w', '1', '--log-level', 'warning', js('apps/ws-echo.js')] },
+  {
+    name: 'qilin (uws engine), fetch app with upgradeWebSocket',
+    argv: (port) => [
+      NODE,
+      path.join(ROOT, 'dist/bin/qilin.js'),
+      '-b',
+      `127.0.0.1:${port}`,
+      '-w',
+      '1',
+      '--log-level',
+      'warning',
+      js('apps/ws-echo.js'),
+    ],
+  },
   { name: 'raw uWebSockets.js', argv: () => [NODE, js('servers/ws-raw-uws.js')] },
   { name: 'ws on node:http', argv: () => [NODE, js('servers/ws-node.js')] },
 ];
@@ -40,7 +56,12 @@ async function up(port: number, proc: ChildProcess): Promise<void> {
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
-      http.get(`http://127.0.0.1:${port}/`, { agent: false }, (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
+      http
+        .get(`http://127.0.0.1:${port}/`, { agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        })
+        .on('error', () => resolve(false));
     });
     if (ok) return;
     if (Date.now() > end) throw new Error('server did not answer');
@@ -49,21 +70,38 @@ async function up(port: number, proc: ChildProcess): Promise<void> {
 }
 
 function load(port: number, window: number): Promise<{ messages: number; seconds: number }> {
-  const argv = pinned(1, [NODE, js('ws-load.js'), String(port), String(CONNECTIONS), String(window), String(WARMUP_MS), String(DURATION_MS)]);
+  const argv = pinned(1, [
+    NODE,
+    js('ws-load.js'),
+    String(port),
+    String(CONNECTIONS),
+    String(window),
+    String(WARMUP_MS),
+    String(DURATION_MS),
+  ]);
   const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  p.stdout.on('data', (d) => { out += d; });
-  return new Promise((resolve, reject) => p.on('exit', (code) => {
-    if (code !== 0) reject(new Error(`load generator exited with ${code}`));
-    else resolve(JSON.parse(out) as { messages: number; seconds: number });
-  }));
+  p.stdout.on('data', (d) => {
+    out += d;
+  });
+  return new Promise((resolve, reject) =>
+    p.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator exited with ${code}`));
+      else resolve(JSON.parse(out) as { messages: number; seconds: number });
+    }),
+  );
 }
 
 const results: { server: string; window: number; perSecond: number }[] = [];
 for (const s of SERVERS) {
   const port = await bindOnce('127.0.0.1', 0);
   const argv = pinned(0, s.argv(port));
-  const proc = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], detached: true, env: { ...process.env, PORT: String(port) } });
+  const proc = spawn(argv[0]!, argv.slice(1), {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+    env: { ...process.env, PORT: String(port) },
+  });
   try {
     await up(port, proc);
     for (const window of WINDOWS) {
@@ -73,9 +111,17 @@ for (const s of SERVERS) {
       log(`${s.name}, window ${window}: ${perSecond.toLocaleString('en-US')} messages/s`);
     }
   } finally {
-    try { process.kill(-proc.pid!, 'SIGTERM'); } catch { /* gone */ }
+    try {
+      process.kill(-proc.pid!, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
     await new Promise((r) => setTimeout(r, 500));
-    try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -90,11 +136,17 @@ const lines = [
   '',
   '| server | in flight per connection | messages/s | ÷ raw uWS |',
   '| --- | --- | --- | --- |',
-  ...results.map((r) => `| ${r.server} | ${r.window} | ${r.perSecond.toLocaleString('en-US')} | ${(r.perSecond / raw(r.window)).toFixed(2)}× |`),
+  ...results.map(
+    (r) =>
+      `| ${r.server} | ${r.window} | ${r.perSecond.toLocaleString('en-US')} | ${(r.perSecond / raw(r.window)).toFixed(2)}× |`,
+  ),
   '',
 ];
 const OUT = path.join(ROOT, 'bench/results');
 mkdirSync(OUT, { recursive: true });
 writeFileSync(path.join(OUT, `${date}-websocket.md`), lines.join('\n'));
-writeFileSync(path.join(OUT, `${date}-websocket.json`), JSON.stringify({ date, connections: CONNECTIONS, durationMs: DURATION_MS, results }, null, 2) + '\n');
+writeFileSync(
+  path.join(OUT, `${date}-websocket.json`),
+  JSON.stringify({ date, connections: CONNECTIONS, durationMs: DURATION_MS, results }, null, 2) + '\n',
+);
 log(`\nwrote bench/results/${date}-websocket.md`);

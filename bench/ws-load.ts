@@ -6,10 +6,20 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 
-const [port, connections, window, warmupMs, durationMs] = process.argv.slice(2).map(Number) as [number, number, number, number, number];
+const [port, connections, window, warmupMs, durationMs] = process.argv.slice(2).map(Number) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 const PAYLOAD = Buffer.from('Hello, World!');
 const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-const frame = Buffer.concat([Buffer.from([0x81, 0x80 | PAYLOAD.length]), MASK, Buffer.from(PAYLOAD.map((b, i) => b ^ MASK[i % 4]!))]);
+const frame = Buffer.concat([
+  Buffer.from([0x81, 0x80 | PAYLOAD.length]),
+  MASK,
+  Buffer.from(PAYLOAD.map((b, i) => b ^ MASK[i % 4]!)),
+]);
 const batch = Buffer.concat(Array.from({ length: window }, () => frame));
 const ECHO = 2 + PAYLOAD.length;
 
@@ -24,15 +34,21 @@ function open(): Promise<void> {
     let bytes = 0;
     let inFlight = 0;
     sock.on('connect', () => {
-      sock.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      sock.write(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
     });
     sock.on('data', (chunk: Buffer) => {
       if (!upgraded) {
         head += chunk.toString('latin1');
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) return;
-        if (!head.startsWith('HTTP/1.1 101')) { reject(new Error(`no upgrade: ${head.split('\r\n')[0]}`)); sock.destroy(); return; }
+        if (!head.startsWith('HTTP/1.1 101')) {
+          reject(new Error(`no upgrade: ${head.split('\r\n')[0]}`));
+          sock.destroy();
+          return;
+        }
         upgraded = true;
         bytes = head.length - end - 4; // frames that came with the head
         inFlight = window;
@@ -47,7 +63,10 @@ function open(): Promise<void> {
       received += echoes;
       inFlight -= echoes;
       const more = window - inFlight;
-      if (more > 0) { inFlight += more; sock.write(more === window ? batch : batch.subarray(0, more * frame.length)); }
+      if (more > 0) {
+        inFlight += more;
+        sock.write(more === window ? batch : batch.subarray(0, more * frame.length));
+      }
     });
     sock.on('error', reject);
   });

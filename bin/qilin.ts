@@ -60,25 +60,36 @@ async function main(argv: string[]): Promise<number> {
   }
   const { settings, app, warnings } = resolved;
   if (resolved.help || resolved.version || settings.print_config) quietOnClosedStdout();
-  if (resolved.help) { process.stdout.write(helpText()); return 0; }
+  if (resolved.help) {
+    process.stdout.write(helpText());
+    return 0;
+  }
   if (resolved.version) {
     const report = engineReport(app ? appDirectory(app) : process.cwd());
     process.stdout.write(`qilin (version ${VERSION})\n${report.join('\n')}\n`);
     return 0;
   }
-  const warnOnStderr = () => { for (const w of warnings) process.stderr.write(`Warning: ${w}\n`); };
+  const warnOnStderr = () => {
+    for (const w of warnings) process.stderr.write(`Warning: ${w}\n`);
+  };
   if (settings.print_config) {
     warnOnStderr();
     for (const [k, v] of Object.entries(settings)) process.stdout.write(`${k.padEnd(24)} = ${JSON.stringify(v)}\n`);
     return 0;
   }
   if (!app) {
-    process.stderr.write('Error: No application module specified (qilin [OPTIONS] MODULE[:EXPORT]; see qilin --help).\n');
+    process.stderr.write(
+      'Error: No application module specified (qilin [OPTIONS] MODULE[:EXPORT]; see qilin --help).\n',
+    );
     return 1;
   }
   if (settings.chdir) {
-    try { process.chdir(settings.chdir); } catch (err) {
-      process.stderr.write(`Error: Invalid value for chdir: ${JSON.stringify(settings.chdir)} (${(err as Error).message})\n`);
+    try {
+      process.chdir(settings.chdir);
+    } catch (err) {
+      process.stderr.write(
+        `Error: Invalid value for chdir: ${JSON.stringify(settings.chdir)} (${(err as Error).message})\n`,
+      );
       return 1;
     }
   }
@@ -110,7 +121,9 @@ async function main(argv: string[]): Promise<number> {
   // A new arbiter that USR2 started is in the background already (Gunicorn checks GUNICORN_FD).
   if (settings.daemon && !inDaemon && process.env.QILIN_PID === undefined) {
     if (process.env.NOTIFY_SOCKET) {
-      process.stderr.write("Warning: you shouldn't specify `daemon` (-D) when launching by systemd with `Type=notify`\n");
+      process.stderr.write(
+        "Warning: you shouldn't specify `daemon` (-D) when launching by systemd with `Type=notify`\n",
+      );
     }
     try {
       checkBeforeDetaching(settings, app);

@@ -2,7 +2,10 @@
 export { defineConfig, type QilinConfig } from './config/resolve.js';
 export type { FetchHandler, RemoteAddr, ServeInfo } from './app/shapes.js';
 export {
-  upgradeWebSocket, QilinWebSocket, type UpgradeWebSocketOptions, type WebSocketUpgrade,
+  upgradeWebSocket,
+  QilinWebSocket,
+  type UpgradeWebSocketOptions,
+  type WebSocketUpgrade,
 } from './http/websocket.js';
 export { SETTINGS, type SettingDef, type Settings } from './config/settings.js';
 export { VERSION } from './version.js';

@@ -38,7 +38,16 @@ export const LAYERS: LayerTable = {
   'lib/worker': { may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/http', 'lib/app', 'lib/engines'] },
   // The arbiter shares with its workers only the protocol they speak.
   'lib/arbiter': {
-    may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/app', 'lib/engines', 'lib/worker/protocol.ts', 'lib/ctl/protocol.ts', 'lib/version.ts'],
+    may: [
+      'lib/config',
+      'lib/ops',
+      'lib/metrics',
+      'lib/app',
+      'lib/engines',
+      'lib/worker/protocol.ts',
+      'lib/ctl/protocol.ts',
+      'lib/version.ts',
+    ],
   },
   // `qilin ctl`: talks to a running arbiter over its control socket (it shares the arbiter's types only).
   'lib/ctl': { may: ['lib/config', 'lib/ops'] },
@@ -50,7 +59,9 @@ export const LAYERS: LayerTable = {
   // The worker process entry points.
   workers: { may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/http', 'lib/app', 'lib/engines', 'lib/worker'] },
   // The command: starts an arbiter, or `qilin ctl`.
-  bin: { may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/app', 'lib/engines', 'lib/arbiter', 'lib/ctl', 'lib/version.ts'] },
+  bin: {
+    may: ['lib/config', 'lib/ops', 'lib/metrics', 'lib/app', 'lib/engines', 'lib/arbiter', 'lib/ctl', 'lib/version.ts'],
+  },
 };
 
 /** The directories that hold the shipped code, relative to the repository. */

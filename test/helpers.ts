@@ -11,12 +11,20 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const QILIN = path.join(ROOT, 'dist/bin/qilin.js');
 export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
 
-interface Teardown { teardown(fn: () => void | Promise<void>): void }
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
 
 /** Process groups of the servers this test process started: killed even if teardown never runs. */
 const started = new Set<number>();
 const killStarted = () => {
-  for (const pid of started) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const pid of started) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   started.clear();
 };
 process.on('exit', killStarted);
@@ -37,22 +45,38 @@ export const ENGINES: readonly Engine[] = ['uws', 'node'];
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 export class Qilin {
   output = '';
   readonly exited: Promise<Exit>;
   exit: Exit | null = null;
-  constructor(readonly proc: ChildProcess, readonly port: number) {
-    proc.stdout!.on('data', (d) => { this.output += d; });
-    proc.stderr!.on('data', (d) => { this.output += d; });
-    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
-      this.exit = { code, signal };
-      resolve(this.exit);
-    }));
+  constructor(
+    readonly proc: ChildProcess,
+    readonly port: number,
+  ) {
+    proc.stdout!.on('data', (d) => {
+      this.output += d;
+    });
+    proc.stderr!.on('data', (d) => {
+      this.output += d;
+    });
+    this.exited = new Promise((resolve) =>
+      proc.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      }),
+    );
   }
-  get pid(): number { return this.proc.pid!; }
-  get url(): string { return `http://127.0.0.1:${this.port}`; }
+  get pid(): number {
+    return this.proc.pid!;
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
 
   /** Wait until the combined output matches (counting matches when `count` > 1). */
   async waitFor(re: RegExp, { timeout = 15000, count = 1 } = {}): Promise<void> {
@@ -69,7 +93,9 @@ export class Qilin {
   workerPids(): number[] {
     try {
       return execFileSync('pgrep', ['-P', String(this.pid)], { encoding: 'utf8' })
-        .split('\n').filter(Boolean).map(Number);
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
     } catch {
       return [];
     }
@@ -99,7 +125,11 @@ export class Qilin {
 
   /** Kill the arbiter and every process in its group. */
   kill(): void {
-    try { process.kill(-this.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -118,8 +148,14 @@ export interface StartOptions {
  * when `opts.engine` is given), and stop it at teardown.
  */
 export async function startQilin(t: Teardown, args: string[], opts: StartOptions = {}): Promise<Qilin> {
-  const port = opts.port ?? await freePort();
-  const full = ['--log-level', 'debug', ...(opts.engine ? ['--engine', opts.engine] : []), ...(args.some((a) => a === '-b' || a.startsWith('--bind')) ? [] : ['-b', `127.0.0.1:${port}`]), ...args];
+  const port = opts.port ?? (await freePort());
+  const full = [
+    '--log-level',
+    'debug',
+    ...(opts.engine ? ['--engine', opts.engine] : []),
+    ...(args.some((a) => a === '-b' || a.startsWith('--bind')) ? [] : ['-b', `127.0.0.1:${port}`]),
+    ...args,
+  ];
   const proc = spawn(process.execPath, [QILIN, ...full], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
@@ -145,34 +181,69 @@ export async function startQilin(t: Teardown, args: string[], opts: StartOptions
 }
 
 /** Run qilin to completion (for commands that exit by themselves). */
-export function runQilin(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {}): Promise<Exit & { output: string }> {
+export function runQilin(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {},
+): Promise<Exit & { output: string }> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [QILIN, ...args], {
-      cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     started.add(proc.pid!);
     let output = '';
-    proc.stdout.on('data', (d) => { output += d; });
-    proc.stderr.on('data', (d) => { output += d; });
-    const timer = setTimeout(() => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, opts.timeout ?? 20000);
+    proc.stdout.on('data', (d) => {
+      output += d;
+    });
+    proc.stderr.on('data', (d) => {
+      output += d;
+    });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, opts.timeout ?? 20000);
     proc.on('exit', (code, signal) => {
       clearTimeout(timer);
       started.delete(proc.pid!);
-      try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       resolve({ code, signal, output });
     });
   });
 }
 
-export interface HttpResult { status: number; headers: http.IncomingHttpHeaders; body: string; rawHeaders: string[] }
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  rawHeaders: string[];
+}
 
 /** One request on a fresh connection (no keep-alive pool), so every request may reach another worker. */
-export function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<HttpResult> {
+export function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -181,42 +252,79 @@ export function request(url: string, opts: { method?: string; headers?: Record<s
 }
 
 /** Write raw bytes on a socket; resolve with everything read until the server closes or `ms` pass. */
-export function rawExchange(port: number, data: Buffer | string, ms = 2000): Promise<{ text: string; closed: boolean }> {
+export function rawExchange(
+  port: number,
+  data: Buffer | string,
+  ms = 2000,
+): Promise<{ text: string; closed: boolean }> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     let text = '';
     let closed = false;
-    const timer = setTimeout(() => { sock.destroy(); resolve({ text, closed }); }, ms);
-    sock.on('data', (d) => { text += d.toString('latin1'); });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve({ text, closed });
+    }, ms);
+    sock.on('data', (d) => {
+      text += d.toString('latin1');
+    });
     sock.on('error', () => {});
-    sock.on('close', () => { closed = true; clearTimeout(timer); resolve({ text, closed }); });
+    sock.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      resolve({ text, closed });
+    });
     sock.write(data);
   });
 }
 
-export interface LoadResult { ok: number; failed: number; errors: string[] }
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  errors: string[];
+}
 
 /**
  * Keep `connections` clients busy with GET `url` for `durationMs` (bounded, loopback only); `during`
  * runs meanwhile (send signals from it). Every request that is not a 200 counts as failed. Keep-alive
  * by default; `churn` opens a new connection for every request (and closes it after the response).
  */
-export async function loadFor(url: string, { connections = 8, durationMs = 3000, during, churn = false }: { connections?: number; durationMs?: number; during?: () => Promise<void>; churn?: boolean } = {}): Promise<LoadResult> {
-  const agent = churn ? new http.Agent({ keepAlive: false }) : new http.Agent({ keepAlive: true, maxSockets: connections });
+export async function loadFor(
+  url: string,
+  {
+    connections = 8,
+    durationMs = 3000,
+    during,
+    churn = false,
+  }: { connections?: number; durationMs?: number; during?: () => Promise<void>; churn?: boolean } = {},
+): Promise<LoadResult> {
+  const agent = churn
+    ? new http.Agent({ keepAlive: false })
+    : new http.Agent({ keepAlive: true, maxSockets: connections });
   const result: LoadResult = { ok: 0, failed: 0, errors: [] };
   const end = Date.now() + durationMs;
-  const one = () => new Promise<void>((resolve) => {
-    const req = http.get(url, { agent }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (res.statusCode === 200) result.ok++;
-        else { result.failed++; result.errors.push(`status ${res.statusCode}`); }
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get(url, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) result.ok++;
+          else {
+            result.failed++;
+            result.errors.push(`status ${res.statusCode}`);
+          }
+          resolve();
+        });
+      });
+      req.on('error', (err) => {
+        result.failed++;
+        result.errors.push(err.message);
         resolve();
       });
     });
-    req.on('error', (err) => { result.failed++; result.errors.push(err.message); resolve(); });
-  });
-  const client = async () => { while (Date.now() < end) await one(); };
+  const client = async () => {
+    while (Date.now() < end) await one();
+  };
   await Promise.all([...Array.from({ length: connections }, client), during?.()]);
   agent.destroy();
   return result;
@@ -231,14 +339,33 @@ const MIGRATE = '/proc/sys/net/ipv4/tcp_migrate_req';
  */
 export function enableReusePortMigration(t: Teardown): string | null {
   let before: string;
-  try { before = readFileSync(MIGRATE, 'utf8').trim(); } catch { return `${MIGRATE} is not available (Linux >= 5.14 needed)`; }
+  try {
+    before = readFileSync(MIGRATE, 'utf8').trim();
+  } catch {
+    return `${MIGRATE} is not available (Linux >= 5.14 needed)`;
+  }
   if (before === '1') return null;
-  try { writeFileSync(MIGRATE, '1'); } catch { return `${MIGRATE} is 0 and cannot be set here (needs root)`; }
-  t.teardown(() => { try { writeFileSync(MIGRATE, before); } catch { /* leave it */ } });
+  try {
+    writeFileSync(MIGRATE, '1');
+  } catch {
+    return `${MIGRATE} is 0 and cannot be set here (needs root)`;
+  }
+  t.teardown(() => {
+    try {
+      writeFileSync(MIGRATE, before);
+    } catch {
+      /* leave it */
+    }
+  });
   return null;
 }
 
-export interface ParsedResponse { status: number; headers: Record<string, string>; body: string; chunked: boolean }
+export interface ParsedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  chunked: boolean;
+}
 
 /**
  * Parse every complete response in `text` (as read from one connection): Content-Length framed,
@@ -262,12 +389,17 @@ export function parseResponses(text: string, heads: boolean[] = []): ParsedRespo
     let body = '';
     const chunked = headers['transfer-encoding'] === 'chunked';
     const noBody = heads[out.length] === true || status === 204 || status === 304;
-    if (noBody) { /* no body on the wire */ } else if (chunked) {
+    if (noBody) {
+      /* no body on the wire */
+    } else if (chunked) {
       for (;;) {
         const nl = rest.indexOf('\r\n');
         const size = parseInt(rest.slice(0, nl), 16);
         rest = rest.slice(nl + 2);
-        if (size === 0) { rest = rest.slice(2); break; }
+        if (size === 0) {
+          rest = rest.slice(2);
+          break;
+        }
         body += rest.slice(0, size);
         rest = rest.slice(size + 2);
       }
@@ -286,7 +418,10 @@ export const rawGet = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHos
 
 /** GET `path` every 100 ms for `ms`: the statuses (0: refused or reset), and the pids that answered (`pidOf` the body). */
 export async function pollFor(
-  q: Qilin, ms: number, path: string, pidOf: (body: string) => number,
+  q: Qilin,
+  ms: number,
+  path: string,
+  pidOf: (body: string) => number,
 ): Promise<{ statuses: number[]; pids: Set<number> }> {
   const statuses: number[] = [];
   const pids = new Set<number>();
@@ -305,20 +440,27 @@ export async function pollFor(
 }
 
 /** GET /metrics: the samples as name{labels} → value. */
-export function scrapeMetrics(target: { port?: number; socketPath?: string }, p = '/metrics'): Promise<{ status: number; type: string; samples: Map<string, number>; text: string }> {
+export function scrapeMetrics(
+  target: { port?: number; socketPath?: string },
+  p = '/metrics',
+): Promise<{ status: number; type: string; samples: Map<string, number>; text: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', ...target, path: p, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        const samples = new Map<string, number>();
-        for (const line of text.split('\n')) {
-          if (line === '' || line.startsWith('#')) continue;
-          const i = line.lastIndexOf(' ');
-          samples.set(line.slice(0, i), Number(line.slice(i + 1)));
-        }
-        resolve({ status: res.statusCode!, type: String(res.headers['content-type']), samples, text });
-      });
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', ...target, path: p, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (d) => {
+          text += d;
+        });
+        res.on('end', () => {
+          const samples = new Map<string, number>();
+          for (const line of text.split('\n')) {
+            if (line === '' || line.startsWith('#')) continue;
+            const i = line.lastIndexOf(' ');
+            samples.set(line.slice(0, i), Number(line.slice(i + 1)));
+          }
+          resolve({ status: res.statusCode!, type: String(res.headers['content-type']), samples, text });
+        });
+      })
+      .on('error', reject);
   });
 }

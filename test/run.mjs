@@ -29,8 +29,18 @@ const PLATFORM_TIMEOUT_MS = 3 * 60_000;
  * (Debian 13) and has no Node 26 build; 20.30 loads on Debian 12's glibc, on Node 20 only.
  */
 const MATRIX = [
-  ...[[20, 'uws'], [22, 'node'], [24, 'node'], [26, 'node']].map(([major, expect]) => ({ id: `debian12-node${major}`, os: 'Debian 12 (host)', root: null, major, expect })),
-  ...[[20, 'uws'], [22, 'uws'], [24, 'uws'], [26, 'node']].map(([major, expect]) => ({ id: `debian13-node${major}`, os: 'Debian 13 (chroot)', root: TRIXIE, major, expect })),
+  ...[
+    [20, 'uws'],
+    [22, 'node'],
+    [24, 'node'],
+    [26, 'node'],
+  ].map(([major, expect]) => ({ id: `debian12-node${major}`, os: 'Debian 12 (host)', root: null, major, expect })),
+  ...[
+    [20, 'uws'],
+    [22, 'uws'],
+    [24, 'uws'],
+    [26, 'node'],
+  ].map(([major, expect]) => ({ id: `debian13-node${major}`, os: 'Debian 13 (chroot)', root: TRIXIE, major, expect })),
 ];
 
 // Our options out, tap's in.
@@ -40,9 +50,13 @@ let platformsOnly = false;
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === '--platforms-only') platformsOnly = true;
-  else if (a === '--platform') { only.push(process.argv[++i] ?? ''); platformsOnly = true; }
-  else if (a.startsWith('--platform=')) { only.push(a.slice('--platform='.length)); platformsOnly = true; }
-  else tapArgs.push(a);
+  else if (a === '--platform') {
+    only.push(process.argv[++i] ?? '');
+    platformsOnly = true;
+  } else if (a.startsWith('--platform=')) {
+    only.push(a.slice('--platform='.length));
+    platformsOnly = true;
+  } else tapArgs.push(a);
 }
 const withPlatforms = platformsOnly || process.env.QILIN_PLATFORMS === '1';
 
@@ -67,13 +81,28 @@ function run(cmd, args, { env = process.env, timeoutMs = 0 } = {}) {
       process.stdout.write(chunk);
       output += chunk.toString();
     });
-    const timer = timeoutMs > 0 ? setTimeout(() => {
-      timedOut = true;
-      console.log(`!! timed out after ${timeoutMs / 1000} s: stopping it`);
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-      setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 10_000).unref();
-    }, timeoutMs) : null;
-    child.on('error', (err) => { output += `\n${err.message}\n`; });
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            console.log(`!! timed out after ${timeoutMs / 1000} s: stopping it`);
+            try {
+              process.kill(-child.pid, 'SIGTERM');
+            } catch {
+              /* gone */
+            }
+            setTimeout(() => {
+              try {
+                process.kill(-child.pid, 'SIGKILL');
+              } catch {
+                /* gone */
+              }
+            }, 10_000).unref();
+          }, timeoutMs)
+        : null;
+    child.on('error', (err) => {
+      output += `\n${err.message}\n`;
+    });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       resolve({ output, code: code ?? (signal ? 1 : 0), timedOut });
@@ -101,50 +130,98 @@ if (withPlatforms) {
     exitCode ||= 1;
   }
   let hostOs = 'not Debian';
-  try { hostOs = `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}`; } catch { /* said below */ }
-  if (!hostOs.startsWith('Debian 12')) console.log(`!! the host is ${hostOs}, not Debian 12: the host platforms' expected engines are Debian 12's`);
+  try {
+    hostOs = `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}`;
+  } catch {
+    /* said below */
+  }
+  if (!hostOs.startsWith('Debian 12'))
+    console.log(`!! the host is ${hostOs}, not Debian 12: the host platforms' expected engines are Debian 12's`);
   for (const p of chosen) {
     const node = nodeOf(p.major);
-    const missing = !existsSync(node) ? `no Node ${p.major} at ${node}`
-      : p.root && !existsSync(path.join(p.root, '.qilin-ci')) ? `no Debian 13 root at ${p.root}`
-      : p.root && process.getuid?.() !== 0 ? 'entering the Debian 13 root needs root'
-      : null;
+    const missing = !existsSync(node)
+      ? `no Node ${p.major} at ${node}`
+      : p.root && !existsSync(path.join(p.root, '.qilin-ci'))
+        ? `no Debian 13 root at ${p.root}`
+        : p.root && process.getuid?.() !== 0
+          ? 'entering the Debian 13 root needs root'
+          : null;
     let version = null;
-    try { version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim(); } catch { /* said below */ }
+    try {
+      version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      /* said below */
+    }
     console.log(`\n######## ${p.os}, Node ${version ?? p.major} (${p.id}): default settings must pick ${p.expect}`);
     if (missing) {
       const why = `!! ${p.id}: ${missing}: counted as failed (run .ci/platforms.sh as root)`;
       console.log(why);
       console.error(why);
-      grid.push({ id: p.id, os: p.os, node: version, expected: p.expect, engine: null, passed: 0, failed: 1, seconds: 0, error: missing });
+      grid.push({
+        id: p.id,
+        os: p.os,
+        node: version,
+        expected: p.expect,
+        engine: null,
+        passed: 0,
+        failed: 1,
+        seconds: 0,
+        error: missing,
+      });
       total.failed += 1;
       exitCode ||= 1;
       continue;
     }
-    const env = { ...process.env, QILIN_EXPECT_ENGINE: p.expect, PATH: `${path.dirname(node)}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+    const env = {
+      ...process.env,
+      QILIN_EXPECT_ENGINE: p.expect,
+      PATH: `${path.dirname(node)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    };
     // Coverage of one file on one line says nothing: off, for less to read and less time.
     const tap = [TAP, '--disable-coverage', PLATFORM_TEST];
     const started = Date.now();
     const { output, code, timedOut } = p.root
-      ? await run('bash', ['.ci/platforms.sh', 'enter', '/bin/sh', '-c', `cd ${sh(REPO)} && exec ${[node, ...tap].map(sh).join(' ')}`], { env, timeoutMs: PLATFORM_TIMEOUT_MS })
+      ? await run(
+          'bash',
+          ['.ci/platforms.sh', 'enter', '/bin/sh', '-c', `cd ${sh(REPO)} && exec ${[node, ...tap].map(sh).join(' ')}`],
+          { env, timeoutMs: PLATFORM_TIMEOUT_MS },
+        )
       : await run(node, tap, { env, timeoutMs: PLATFORM_TIMEOUT_MS });
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const s = summarise(output, code);
     const engine = /^\s*# engine seen: (.*)$/m.exec(output)?.[1] ?? null;
-    console.log(`######## ${p.id}: ${s.passed} pass, ${s.failed} fail, engine seen: ${engine ?? '(none)'}, ${seconds} s${timedOut ? ', timed out' : ''}`);
-    grid.push({ id: p.id, os: p.os, node: version, expected: p.expect, engine, passed: s.passed, failed: s.failed, seconds, ...(timedOut ? { error: 'timed out' } : {}) });
+    console.log(
+      `######## ${p.id}: ${s.passed} pass, ${s.failed} fail, engine seen: ${engine ?? '(none)'}, ${seconds} s${timedOut ? ', timed out' : ''}`,
+    );
+    grid.push({
+      id: p.id,
+      os: p.os,
+      node: version,
+      expected: p.expect,
+      engine,
+      passed: s.passed,
+      failed: s.failed,
+      seconds,
+      ...(timedOut ? { error: 'timed out' } : {}),
+    });
     total.passed += s.passed;
     total.failed += s.failed;
     exitCode ||= code || (s.failed ? 1 : 0);
   }
   console.log('\n######## platforms');
   for (const g of grid) {
-    console.log(`${g.id.padEnd(16)} ${String(g.node ?? '-').padEnd(9)} expected ${g.expected.padEnd(5)} seen ${String(g.engine ?? '-').padEnd(42)} ${String(g.passed).padStart(3)} pass ${String(g.failed).padStart(3)} fail ${String(g.seconds).padStart(5)} s`);
+    console.log(
+      `${g.id.padEnd(16)} ${String(g.node ?? '-').padEnd(9)} expected ${g.expected.padEnd(5)} seen ${String(g.engine ?? '-').padEnd(42)} ${String(g.passed).padStart(3)} pass ${String(g.failed).padStart(3)} fail ${String(g.seconds).padStart(5)} s`,
+    );
   }
   // The platforms run now replace their earlier rows; the others stay (a --platform run updates its own).
   const file = path.join(REPO, 'test/.platforms.json');
   let earlier = [];
-  try { earlier = JSON.parse(readFileSync(file, 'utf8')).platforms ?? []; } catch { /* none yet */ }
+  try {
+    earlier = JSON.parse(readFileSync(file, 'utf8')).platforms ?? [];
+  } catch {
+    /* none yet */
+  }
   const date = new Date().toISOString();
   const host = { os: hostOs, kernel: os.release(), cpus: os.cpus().length };
   const rows = MATRIX.map((p) => {

@@ -28,9 +28,13 @@ try {
   log.debug(`App loaded before forking workers: ${app.what}`);
   report = { t: 'app', style: app.style, what: app.what, bare: app.bare !== null };
 } catch (err) {
-  log.exception(err instanceof AppLoadError ? err.message : 'Exception while loading the app', err instanceof AppLoadError ? err.cause ?? '' : err);
+  log.exception(
+    err instanceof AppLoadError ? err.message : 'Exception while loading the app',
+    err instanceof AppLoadError ? (err.cause ?? '') : err,
+  );
 }
 log.flush();
 // Exit once the report is handed to the channel: the arbiter reads it before it sees the channel close.
-if (report && process.send) await new Promise<void>((resolve) => process.send!(report, undefined, undefined, () => resolve()));
+if (report && process.send)
+  await new Promise<void>((resolve) => process.send!(report, undefined, undefined, () => resolve()));
 process.exit(report ? 0 : APP_LOAD_ERROR);

@@ -4,7 +4,9 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const TEXT_HEADERS = { 'content-type': 'text/plain;charset=UTF-8' };
-http.createServer(async (_req, res) => {
-  await sleep(20);
-  res.writeHead(200, TEXT_HEADERS).end('Hello, World!');
-}).listen({ port: Number(process.env.PORT), host: '127.0.0.1', backlog: 2048 });
+http
+  .createServer(async (_req, res) => {
+    await sleep(20);
+    res.writeHead(200, TEXT_HEADERS).end('Hello, World!');
+  })
+  .listen({ port: Number(process.env.PORT), host: '127.0.0.1', backlog: 2048 });

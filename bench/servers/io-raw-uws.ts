@@ -5,14 +5,23 @@ import { loadUws } from '../../lib/engines/uws/load.js';
 const { uws } = loadUws();
 const port = Number(process.env.PORT);
 
-uws.App()
+uws
+  .App()
   .any('/*', (res) => {
     let aborted = false;
-    res.onAborted(() => { aborted = true; });
+    res.onAborted(() => {
+      aborted = true;
+    });
     setTimeout(() => {
-      if (!aborted) res.cork(() => { res.writeHeader('content-type', 'text/plain;charset=UTF-8').end('Hello, World!'); });
+      if (!aborted)
+        res.cork(() => {
+          res.writeHeader('content-type', 'text/plain;charset=UTF-8').end('Hello, World!');
+        });
     }, 20);
   })
   .listen('127.0.0.1', port, (s) => {
-    if (!s) { console.error(`cannot listen on ${port}`); process.exit(1); }
+    if (!s) {
+      console.error(`cannot listen on ${port}`);
+      process.exit(1);
+    }
   });

@@ -9,11 +9,18 @@ import path from 'node:path';
 // 3 s, ...), which measures the backlog, not the server.
 const BACKLOG = 2048;
 
-interface Fastify { ready(): unknown; listen(opts: { port: number; host: string; backlog: number }): Promise<unknown> }
-interface Listens { listen(port: number, host: string, backlog: number): unknown }
+interface Fastify {
+  ready(): unknown;
+  listen(opts: { port: number; host: string; backlog: number }): Promise<unknown>;
+}
+interface Listens {
+  listen(port: number, host: string, backlog: number): unknown;
+}
 
-const isObj = (v: unknown): v is Record<string, unknown> => (typeof v === 'object' && v !== null) || typeof v === 'function';
-const isFastify = (v: unknown): v is Fastify => isObj(v) && typeof v.ready === 'function' && typeof v.listen === 'function' && 'server' in v;
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  (typeof v === 'object' && v !== null) || typeof v === 'function';
+const isFastify = (v: unknown): v is Fastify =>
+  isObj(v) && typeof v.ready === 'function' && typeof v.listen === 'function' && 'server' in v;
 const listens = (v: unknown): v is Listens => isObj(v) && typeof v.listen === 'function';
 
 const file = path.resolve(process.argv.at(-1)!);

@@ -24,7 +24,9 @@ const context: BindContext = {
   scheme: 'http',
   limits: requestLimits(defaultSettings({})),
   draining: false,
-  submit: (ex) => { void ex.run(); },
+  submit: (ex) => {
+    void ex.run();
+  },
   release: () => {},
   requestDone: () => {},
   writePiece: uwsEngine.writePiece,
@@ -34,6 +36,12 @@ const context: BindContext = {
   note: () => {},
   websockets: new WebSocketHub(16 * 1024 * 1024),
 };
-loadUws().uws.App().any('/*', createHandler(context)).listen('127.0.0.1', port, (s) => {
-  if (!s) { console.error(`cannot listen on ${port}`); process.exit(1); }
-});
+loadUws()
+  .uws.App()
+  .any('/*', createHandler(context))
+  .listen('127.0.0.1', port, (s) => {
+    if (!s) {
+      console.error(`cannot listen on ${port}`);
+      process.exit(1);
+    }
+  });

@@ -4,14 +4,22 @@ import { loadUws } from '../../lib/engines/uws/load.js';
 const { uws } = loadUws();
 const port = Number(process.env.PORT);
 
-uws.App()
+uws
+  .App()
   .ws('/*', {
     compression: 0,
     maxPayloadLength: 16 * 1024 * 1024,
     idleTimeout: 0,
-    message: (ws, message, isBinary) => { ws.send(message, isBinary); },
+    message: (ws, message, isBinary) => {
+      ws.send(message, isBinary);
+    },
   })
-  .any('/*', (res) => { res.end('Hello, World!'); })
+  .any('/*', (res) => {
+    res.end('Hello, World!');
+  })
   .listen('127.0.0.1', port, (s) => {
-    if (!s) { console.error(`cannot listen on ${port}`); process.exit(1); }
+    if (!s) {
+      console.error(`cannot listen on ${port}`);
+      process.exit(1);
+    }
   });

@@ -72,13 +72,17 @@ export async function loadApp(uri: string, opts: LoadOptions = {}): Promise<Load
   if (isWrapper(app)) app = (app as { default: unknown }).default;
   if (args !== null) {
     if (typeof app !== 'function') {
-      throw new AppLoadError(`'${name}' in '${module}' is not a function: it cannot be called as a factory (it is ${describe(app)}).`);
+      throw new AppLoadError(
+        `'${name}' in '${module}' is not a function: it cannot be called as a factory (it is ${describe(app)}).`,
+      );
     }
     try {
       const made = (app as (...a: unknown[]) => unknown)(...args);
       app = isPromised(made) ? await made : made;
     } catch (err) {
-      throw new AppLoadError(`The factory '${name}' in '${module}' failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw new AppLoadError(`The factory '${name}' in '${module}' failed: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+      });
     }
     if (app === undefined || app === null) {
       throw new AppLoadError(`Failed to find application object: '${exportName.trim()}' returned ${app}.`);
@@ -88,7 +92,10 @@ export async function loadApp(uri: string, opts: LoadOptions = {}): Promise<Load
     try {
       app = await app;
     } catch (err) {
-      throw new AppLoadError(`'${name}' in '${module}' is a promise that rejected: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw new AppLoadError(
+        `'${name}' in '${module}' is a promise that rejected: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      );
     }
   }
   if (isWrapper(app)) app = (app as { default: unknown }).default;
@@ -108,7 +115,9 @@ export async function loadApp(uri: string, opts: LoadOptions = {}): Promise<Load
  * awaiting one would register a route named THEN and wait forever.
  */
 const isPromised = (v: unknown): v is PromiseLike<unknown> =>
-  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function' &&
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { then?: unknown }).then === 'function' &&
   typeof (v as { fetch?: unknown }).fetch !== 'function';
 
 /** A namespace-like object around the app (`{ default: app }`), not an app itself. */
@@ -123,8 +132,12 @@ function isWrapper(v: unknown): boolean {
 export function parseLiterals(source: string): unknown[] {
   const text = `${source}\u0000`; // the end of the argument list
   let i = 0;
-  const ws = () => { while (i < text.length && /\s/.test(text[i]!)) i++; };
-  const fail = (): never => { throw new SyntaxError(`unexpected input at ${i}`); };
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+  };
+  const fail = (): never => {
+    throw new SyntaxError(`unexpected input at ${i}`);
+  };
   const value = (): unknown => {
     ws();
     const c = text[i];
@@ -137,7 +150,10 @@ export function parseLiterals(source: string): unknown[] {
       i++;
       const out: Record<string, unknown> = {};
       ws();
-      if (text[i] === '}') { i++; return out; }
+      if (text[i] === '}') {
+        i++;
+        return out;
+      }
       for (;;) {
         ws();
         const q = text[i];
@@ -153,7 +169,15 @@ export function parseLiterals(source: string): unknown[] {
         if (text[i++] !== ':') fail();
         out[key] = value();
         ws();
-        if (text[i] === ',') { i++; ws(); if (text[i] === '}') { i++; return out; } continue; }
+        if (text[i] === ',') {
+          i++;
+          ws();
+          if (text[i] === '}') {
+            i++;
+            return out;
+          }
+          continue;
+        }
         if (text[i++] === '}') return out;
         fail();
       }
@@ -169,8 +193,22 @@ export function parseLiterals(source: string): unknown[] {
     while (i < text.length && text[i] !== q) {
       if (text[i] === '\\') {
         const e = text[i + 1];
-        const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '/': '/', b: '\b', f: '\f' };
-        if (e !== undefined && e in simple) { out += simple[e]; i += 2; continue; }
+        const simple: Record<string, string> = {
+          n: '\n',
+          t: '\t',
+          r: '\r',
+          '\\': '\\',
+          "'": "'",
+          '"': '"',
+          '/': '/',
+          b: '\b',
+          f: '\f',
+        };
+        if (e !== undefined && e in simple) {
+          out += simple[e];
+          i += 2;
+          continue;
+        }
         if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
           out += String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
           i += 6;
@@ -186,11 +224,22 @@ export function parseLiterals(source: string): unknown[] {
   const list = (end: string): unknown[] => {
     const out: unknown[] = [];
     ws();
-    if (text[i] === end) { i++; return out; }
+    if (text[i] === end) {
+      i++;
+      return out;
+    }
     for (;;) {
       out.push(value());
       ws();
-      if (text[i] === ',') { i++; ws(); if (text[i] === end) { i++; return out; } continue; }
+      if (text[i] === ',') {
+        i++;
+        ws();
+        if (text[i] === end) {
+          i++;
+          return out;
+        }
+        continue;
+      }
       if (text[i++] === end) return out;
       fail();
     }

@@ -87,10 +87,20 @@ function serverHandler(server: AppServer): NodeHandler {
   return (req, res) => server.emit('request', req, res);
 }
 
-function nodeApp(what: string, handler: NodeHandler, extra: Partial<Omit<NodeApp, 'style' | 'what' | 'handler'>> = {}): NodeApp {
+function nodeApp(
+  what: string,
+  handler: NodeHandler,
+  extra: Partial<Omit<NodeApp, 'style' | 'what' | 'handler'>> = {},
+): NodeApp {
   return {
-    style: 'node', what, label: '', bare: extra.bare ?? null, handler,
-    server: extra.server ?? null, start: extra.start ?? null, close: extra.close ?? null,
+    style: 'node',
+    what,
+    label: '',
+    bare: extra.bare ?? null,
+    handler,
+    server: extra.server ?? null,
+    start: extra.start ?? null,
+    close: extra.close ?? null,
   };
 }
 
@@ -102,7 +112,8 @@ function nodeApp(what: string, handler: NodeHandler, extra: Partial<Omit<NodeApp
 async function nestStart(nest: { init(): Promise<unknown>; getHttpAdapter(): unknown }): Promise<void> {
   await nest.init();
   const adapter = nest.getHttpAdapter();
-  if (!isObj(adapter) || !isFn(adapter.getType) || (adapter.getType as () => unknown).call(adapter) !== 'fastify') return;
+  if (!isObj(adapter) || !isFn(adapter.getType) || (adapter.getType as () => unknown).call(adapter) !== 'fastify')
+    return;
   const instance = isFn(adapter.getInstance) ? (adapter.getInstance as () => unknown).call(adapter) : null;
   if (isObj(instance) && isFn(instance.ready)) await (instance.ready as () => Promise<unknown>).call(instance);
 }
@@ -112,10 +123,19 @@ function nodeShape(v: unknown): NodeApp | null {
   if (!isObj(v)) return null;
   // NestJS (INestApplication): NestFactory.create built its HTTP server; init() registers the routes.
   if (isFn(v.getHttpAdapter) && isFn(v.getHttpServer) && isFn(v.init) && isFn(v.close)) {
-    const nest = v as { init(): Promise<unknown>; close(): Promise<unknown>; getHttpServer(): unknown; getHttpAdapter(): unknown };
+    const nest = v as {
+      init(): Promise<unknown>;
+      close(): Promise<unknown>;
+      getHttpServer(): unknown;
+      getHttpAdapter(): unknown;
+    };
     const server = nest.getHttpServer();
     if (isServer(server)) {
-      return nodeApp('a NestJS app', serverHandler(server), { server, start: () => nestStart(nest), close: () => nest.close() });
+      return nodeApp('a NestJS app', serverHandler(server), {
+        server,
+        start: () => nestStart(nest),
+        close: () => nest.close(),
+      });
     }
   }
   // Fastify: builds its own node:http server at creation; ready() loads its plugins.
@@ -123,7 +143,9 @@ function nodeShape(v: unknown): NodeApp | null {
     const server = v.server;
     const fastify = v as { ready(): Promise<unknown>; close(): Promise<unknown> };
     return nodeApp('a Fastify app', serverHandler(server), {
-      server, start: () => fastify.ready(), close: () => fastify.close(),
+      server,
+      start: () => fastify.ready(),
+      close: () => fastify.close(),
     });
   }
   // Koa: an object whose callback() makes the (req, res) handler.
@@ -145,7 +167,14 @@ function nodeShape(v: unknown): NodeApp | null {
 function fetchShape(v: unknown): FetchApp | null {
   if (isObj(v) && !isFn(v) && isFn(v.fetch)) {
     const target = v as { fetch: FetchHandler };
-    return { style: 'fetch', what: 'an object with a fetch method', label: '', bare: null, fetch: target.fetch.bind(target), close: null };
+    return {
+      style: 'fetch',
+      what: 'an object with a fetch method',
+      label: '',
+      bare: null,
+      fetch: target.fetch.bind(target),
+      close: null,
+    };
   }
   return null;
 }
@@ -159,7 +188,29 @@ export interface DeclaredParameter {
 const ID_START = /[\p{ID_Start}$_#]/u;
 const ID = /^#?[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*/u;
 /** After one of these, a `/` starts a regular expression literal, not a division. */
-const BEFORE_REGEX = new Set(['', '(', ',', '=', ':', '[', '!', '&', '|', '?', '{', '}', ';', '+', '-', '*', '%', '<', '>', '~', '^']);
+const BEFORE_REGEX = new Set([
+  '',
+  '(',
+  ',',
+  '=',
+  ':',
+  '[',
+  '!',
+  '&',
+  '|',
+  '?',
+  '{',
+  '}',
+  ';',
+  '+',
+  '-',
+  '*',
+  '%',
+  '<',
+  '>',
+  '~',
+  '^',
+]);
 
 /** `i` moved past whitespace and comments. */
 function skipTrivia(s: string, i: number): number {
@@ -291,7 +342,7 @@ export function declaredParameters(source: string): DeclaredParameter[] | null {
     if (i >= part.length) continue; // a trailing comma
     const rest = part.startsWith('...', i);
     if (rest) i = skipTrivia(part, i + 3);
-    const name = ID_START.test(part[i] ?? '') ? ID.exec(part.slice(i))?.[0] ?? '' : '';
+    const name = ID_START.test(part[i] ?? '') ? (ID.exec(part.slice(i))?.[0] ?? '') : '';
     out.push({ name, rest });
   }
   return out;
@@ -306,20 +357,41 @@ export function formatParameters(params: readonly DeclaredParameter[]): string {
 // handler's context (Deno's info, Bun's server, Workers' env and ctx, React Router's loadContext,
 // fetch's own init). A word matches whole (any case, leading `_` or `$` aside), as the end of a
 // snake_case name (`node_res`), or capitalised as the end of a camelCase one (`nodeRes`).
-const RESPONSE = { words: ['res', 'resp', 'response', 'reply', 'rep', 'rsp', 'outgoing'], tails: ['Res', 'Resp', 'Response', 'Reply'] };
+const RESPONSE = {
+  words: ['res', 'resp', 'response', 'reply', 'rep', 'rsp', 'outgoing'],
+  tails: ['Res', 'Resp', 'Response', 'Reply'],
+};
 const NEXT = { words: ['next', 'done', 'cb', 'callback'], tails: ['Next', 'Callback'] };
 const CONTEXT = {
-  words: ['ctx', 'context', 'env', 'environment', 'info', 'server', 'platform', 'bindings', 'options', 'opts', 'init', 'event'],
+  words: [
+    'ctx',
+    'context',
+    'env',
+    'environment',
+    'info',
+    'server',
+    'platform',
+    'bindings',
+    'options',
+    'opts',
+    'init',
+    'event',
+  ],
   tails: ['Context', 'Ctx', 'Env', 'Info', 'Bindings', 'Server', 'Init'],
 };
 
-function namedLike(p: DeclaredParameter | undefined, kind: { words: string[]; tails: string[] }): p is DeclaredParameter {
+function namedLike(
+  p: DeclaredParameter | undefined,
+  kind: { words: string[]; tails: string[] },
+): p is DeclaredParameter {
   if (p === undefined || p.rest || p.name === '') return false;
   const name = p.name.replace(/^[_$]+/, '');
   if (kind.words.includes(name.toLowerCase())) return true;
   const snake = name.lastIndexOf('_');
   if (snake > 0 && kind.words.includes(name.slice(snake + 1).toLowerCase())) return true;
-  return kind.tails.some((t) => name.length > t.length && name.endsWith(t) && /[a-z0-9]/.test(name[name.length - t.length - 1]!));
+  return kind.tails.some(
+    (t) => name.length > t.length && name.endsWith(t) && /[a-z0-9]/.test(name[name.length - t.length - 1]!),
+  );
 }
 
 const COUNT = ['no', 'one', 'two', 'three', 'four'];
@@ -347,7 +419,8 @@ export function guessInterface(source: string, length: number): InterfaceGuess {
   const response = params.slice(1).find((p) => namedLike(p, RESPONSE));
   if (response) return { style: 'node', params, why: `a parameter named ${response.name}` };
   if (namedLike(params[2], NEXT)) return { style: 'node', params, why: `a third parameter named ${params[2].name}` };
-  if (namedLike(params[1], CONTEXT)) return { style: 'fetch', params, why: `a second parameter named ${params[1].name}` };
+  if (namedLike(params[1], CONTEXT))
+    return { style: 'fetch', params, why: `a second parameter named ${params[1].name}` };
   const counted = `${COUNT[length] ?? length} parameter${length === 1 ? '' : 's'}`;
   return { style, params, why: params.length > length ? `${counted} before any default or rest one` : counted };
 }
@@ -362,21 +435,28 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') {
     const keys = Object.keys(v);
-    if (isServer(v)) return 'a server with no \'request\' listener';
-    return keys.length ? `an object with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', …' : ''}` : 'an empty object';
+    if (isServer(v)) return "a server with no 'request' listener";
+    return keys.length
+      ? `an object with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', …' : ''}`
+      : 'an empty object';
   }
   return `a ${typeof v} (${String(v).slice(0, 40)})`;
 }
 
 export const SHAPES =
   'a fetch handler (request) => Response, an object with a fetch method (Hono), an Express or Connect app, ' +
-  'a Koa app, a Fastify instance, a NestJS app, a node http.Server with a \'request\' listener, ' +
+  "a Koa app, a Fastify instance, a NestJS app, a node http.Server with a 'request' listener, " +
   'a (req, res) function, or a factory call MODULE:create_app() returning one';
 
 /** Why `v` cannot be served as asked; the message names `label` ('app' in 'app.js'). */
 export class ShapeError extends Error {
   /** It is no app at all (not merely the wrong interface): worth listing the module's exports. */
-  constructor(message: string, readonly notAnApp = false) { super(message); }
+  constructor(
+    message: string,
+    readonly notAnApp = false,
+  ) {
+    super(message);
+  }
 }
 
 /** The shape of `v` under `appInterface`; throws ShapeError when it is none or the wrong one. */
@@ -430,11 +510,11 @@ export function uwsAdvice(bare: boolean): string {
 // no Headers#get, json() or text().
 const NODE_CALLED_AS_FETCH = new RegExp(
   String.raw`\b(?:writeHead|setHeader|getHeader|removeHeader|hasHeader|flushHeaders|writeContinue|end|write|on|once|pipe|resume)\b is not a function` +
-  String.raw`|reading '(?:writeHead|setHeader|getHeader|removeHeader|end|write|on|once|pipe|socket|statusCode)'`,
+    String.raw`|reading '(?:writeHead|setHeader|getHeader|removeHeader|end|write|on|once|pipe|socket|statusCode)'`,
 );
 const FETCH_CALLED_AS_NODE = new RegExp(
   String.raw`^Invalid URL\b|\.(?:get|json|text|arrayBuffer|formData|blob|bytes|clone)\b is not a function` +
-  String.raw`|reading '(?:get|json|text|arrayBuffer|formData|blob|bytes)'`,
+    String.raw`|reading '(?:get|json|text|arrayBuffer|formData|blob|bytes)'`,
 );
 
 /**

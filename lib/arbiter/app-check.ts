@@ -21,15 +21,23 @@ export async function checkApp(settings: Settings, app: string, log: Logger): Pr
   }
   const child = fork(CHECK_APP_ENTRY, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let report: AppReport | null = null;
-  child.on('message', (msg: AppReport) => { if (msg?.t === 'app') report = msg; });
+  child.on('message', (msg: AppReport) => {
+    if (msg?.t === 'app') report = msg;
+  });
   // An app whose import never ends would hang the start: give it `timeout`, as a booting worker has.
-  const timer = settings.timeout > 0 ? setTimeout(() => {
-    log.errorMsg(`The app did not load within ${settings.timeout} s (timeout)`);
-    child.kill('SIGKILL');
-  }, settings.timeout * 1000) : null;
+  const timer =
+    settings.timeout > 0
+      ? setTimeout(() => {
+          log.errorMsg(`The app did not load within ${settings.timeout} s (timeout)`);
+          child.kill('SIGKILL');
+        }, settings.timeout * 1000)
+      : null;
   // 'close', not 'exit': it comes once the IPC channel has closed too, so the report is in.
   const code = await new Promise<number | null>((resolve) => {
-    child.on('error', (err) => { log.errorMsg(`Could not load the app: ${err.message}`); resolve(null); });
+    child.on('error', (err) => {
+      log.errorMsg(`Could not load the app: ${err.message}`);
+      resolve(null);
+    });
     child.on('close', (c) => resolve(c));
   });
   if (timer) clearTimeout(timer);

@@ -37,7 +37,17 @@ import { Usr2, type Usr2Host } from './usr2.js';
 import { MIB, newWorkerRecord, residentBytes, restartReason, WorkerTable, type WorkerRecord } from './workers.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../../workers/main.js', import.meta.url));
-const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+const SIGNALS = [
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGINT',
+  'SIGTERM',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+] as const;
 type ArbiterSignal = (typeof SIGNALS)[number];
 
 /**
@@ -48,11 +58,14 @@ type ArbiterSignal = (typeof SIGNALS)[number];
 export const PID1_WARNING =
   'qilin is PID 1 (a container without an init): processes the app starts and leaves behind are re-parented to ' +
   'qilin, which cannot reap them (Node.js waits only for its own children), so they stay as zombies. ' +
-  'Run an init in front: `docker run --init`, or tini or dumb-init as the image\'s entrypoint';
+  "Run an init in front: `docker run --init`, or tini or dumb-init as the image's entrypoint";
 
 /** Stops the arbiter with a reason and an exit code (Gunicorn's HaltServer). */
 export class HaltServer extends Error {
-  constructor(readonly reason: string, readonly exitCode: number) {
+  constructor(
+    readonly reason: string,
+    readonly exitCode: number,
+  ) {
     super(reason);
   }
 }
@@ -138,7 +151,9 @@ export class Arbiter {
     this.startNotes = opts.notes ?? [];
     this.workerTarget = opts.settings.workers;
     this.hooks = new ArbiterHooks(opts.hooks ?? {}, opts.app, () => this.log, {
-      settings: () => this.settings, numWorkers: () => this.workerTarget, workerPids: () => this.workers.pids(),
+      settings: () => this.settings,
+      numWorkers: () => this.workerTarget,
+      workerPids: () => this.workers.pids(),
     });
     this.log = new Logger(opts.settings);
     this.log.statsd = this.admin.useStatsd(opts.settings);
@@ -146,7 +161,12 @@ export class Arbiter {
       this.usr2 = new Usr2(process.env);
       const inherited = this.usr2.inherited;
       this.systemd = systemdSockets(process.env);
-      this.engine = chooseEngine(opts.settings, opts.settings.bind.map(parseBind), this.systemd !== null, appDirectory(opts.app));
+      this.engine = chooseEngine(
+        opts.settings,
+        opts.settings.bind.map(parseBind),
+        this.systemd !== null,
+        appDirectory(opts.app),
+      );
       // Started by USR2 from an arbiter that served with node (it handed over its sockets): an unset
       // engine stays node, which those sockets serve, whatever the app is now.
       if (inherited !== null && inherited.sockets.length > 0 && !this.engine.fixed) {
@@ -321,14 +341,23 @@ export class Arbiter {
 
   private wakeup(): void {
     const w = this.wakeUp;
-    if (w) { this.wakeUp = null; w(); }
+    if (w) {
+      this.wakeUp = null;
+      w();
+    }
   }
 
   /** Sleep until `ms` have passed or something wakes the loop (a signal, a worker's message or exit). */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.wakeUp = null; resolve(); }, ms);
-      this.wakeUp = () => { clearTimeout(t); resolve(); };
+      const t = setTimeout(() => {
+        this.wakeUp = null;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        resolve();
+      };
     });
   }
 
@@ -337,7 +366,9 @@ export class Arbiter {
     for (;;) {
       if (this.pendingHalt) throw this.pendingHalt;
       if (this.npmParent !== null && process.ppid !== this.npmParent) {
-        this.log.info(`Parent process ${this.npmParent} is gone (qilin was started by npm, which does not pass TERM on): graceful stop, as on TERM`);
+        this.log.info(
+          `Parent process ${this.npmParent} is gone (qilin was started by npm, which does not pass TERM on): graceful stop, as on TERM`,
+        );
         this.npmParent = null;
         await this.stop(true);
         throw new HaltServer('', 0);
@@ -365,15 +396,24 @@ export class Arbiter {
 
   private async handleSignal(sig: ArbiterSignal): Promise<void> {
     switch (sig) {
-      case 'SIGHUP': return this.handleHup();
-      case 'SIGTERM': return this.handleTerm();
-      case 'SIGINT': return this.handleInt();
-      case 'SIGQUIT': return this.handleQuit();
-      case 'SIGTTIN': return this.handleTtin();
-      case 'SIGTTOU': return this.handleTtou();
-      case 'SIGUSR1': return this.handleUsr1();
-      case 'SIGUSR2': return this.handleUsr2();
-      case 'SIGWINCH': return this.handleWinch();
+      case 'SIGHUP':
+        return this.handleHup();
+      case 'SIGTERM':
+        return this.handleTerm();
+      case 'SIGINT':
+        return this.handleInt();
+      case 'SIGQUIT':
+        return this.handleQuit();
+      case 'SIGTTIN':
+        return this.handleTtin();
+      case 'SIGTTOU':
+        return this.handleTtou();
+      case 'SIGUSR1':
+        return this.handleUsr1();
+      case 'SIGUSR2':
+        return this.handleUsr2();
+      case 'SIGWINCH':
+        return this.handleWinch();
     }
   }
 
@@ -450,10 +490,13 @@ export class Arbiter {
     let log: Logger | null = null;
     try {
       // fresh: evaluate the config file again, not the module import() cached at start.
-      const { settings, warnings, notes, hooks } = await resolveConfig(this.argv, process.env, this.cwd, { fresh: true });
+      const { settings, warnings, notes, hooks } = await resolveConfig(this.argv, process.env, this.cwd, {
+        fresh: true,
+      });
       const next = chooseEngine(settings, settings.bind.map(parseBind), this.systemd !== null, appDirectory(this.app));
       // A choice left open keeps the engine running (one the app settled, say).
-      if (next.fixed && next.name !== this.engine.name) throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
+      if (next.fixed && next.name !== this.engine.name)
+        throw new Error(`the engine cannot change on reload (${this.engine.name} → ${next.name}): restart`);
       checkTls(settings); // new workers read the files again: a bad certificate keeps the running ones
       log = new Logger(settings); // before the old one closes: a log that cannot be opened keeps the old
       const before = new Set(this.listeningAt());
@@ -469,7 +512,8 @@ export class Arbiter {
       this.syncReloader();
       for (const w of warnings) this.log.warning(w);
       for (const n of notes) this.log.info(n);
-      for (const url of this.listeningAt()) if (!before.has(url)) this.log.info(`Listening at: ${url} (${process.pid})`);
+      for (const url of this.listeningAt())
+        if (!before.has(url)) this.log.info(`Listening at: ${url} (${process.pid})`);
     } catch (err) {
       log?.close();
       this.log.errorMsg(`Reload failed, keeping the running config: ${(err as Error).message}`);
@@ -477,7 +521,10 @@ export class Arbiter {
     }
     await this.hooks.call('on_reload', (h) => h(this.hooks.server));
     this.spawnPausedUntil = 0; // the user may have fixed the app: try now
-    for (const w of this.workers) { w.retiring = true; w.retiredFor ??= 'reload'; }
+    for (const w of this.workers) {
+      w.retiring = true;
+      w.retiredFor ??= 'reload';
+    }
     this.manageWorkers();
   }
 
@@ -500,11 +547,18 @@ export class Arbiter {
       cwd: this.cwd,
       pidfile: this.pidfile,
       listeners: this.listeners!,
-      get log() { return arbiter.log; },
-      get wantedPidfile() { return arbiter.settings.pidfile; },
+      get log() {
+        return arbiter.log;
+      },
+      get wantedPidfile() {
+        return arbiter.settings.pidfile;
+      },
       preExec: () => this.hooks.call('pre_exec', (h) => h(this.hooks.server)),
       watchFiles: (on) => {
-        if (on) { this.syncReloader(); return; }
+        if (on) {
+          this.syncReloader();
+          return;
+        }
         this.reloader?.close();
         this.reloader = null;
       },
@@ -548,7 +602,10 @@ export class Arbiter {
     this.workerAge += 1;
     const { binds, fds } = this.listeners!.forWorker();
     const spec: WorkerSpec = {
-      settings: this.settings, app: this.app, engine: this.engine.name, binds,
+      settings: this.settings,
+      app: this.app,
+      engine: this.engine.name,
+      binds,
       uwsMain: this.engine.name === 'uws' ? this.uwsMain : null,
       age: this.workerAge,
       workerHooks: this.hooks.forWorkers,
@@ -612,7 +669,8 @@ export class Arbiter {
     this.hooks.callSync('child_exit', (h) => h(this.hooks.server, this.hooks.worker(w.pid, w.age)));
     this.admin.metrics.exited(w.pid, restartReason(w, signal));
     // The arbiter's own kill for `timeout` (WORKER TIMEOUT, said as it was sent) is said to be that.
-    const timedOut = w.aborted && (signal === 'SIGABRT' || (signal === 'SIGKILL' && w.killed) || (signal === null && code !== 0));
+    const timedOut =
+      w.aborted && (signal === 'SIGABRT' || (signal === 'SIGKILL' && w.killed) || (signal === null && code !== 0));
     const forTimeout = `the arbiter's, after WORKER TIMEOUT: silent for more than ${this.settings.timeout} s`;
     if (signal && timedOut) {
       const why = signal === 'SIGKILL' ? `${forTimeout}, and still running 1 s after SIGABRT` : forTimeout;
@@ -621,7 +679,9 @@ export class Arbiter {
       const extra = signal === 'SIGKILL' ? ' Perhaps out of memory?' : '';
       this.log.log(signal === 'SIGTERM' ? 'info' : 'error', `Worker (pid:${w.pid}) was sent ${signal}!${extra}`);
     } else if (code !== 0) {
-      this.log.errorMsg(`Worker (pid:${w.pid}) exited with code ${code}${timedOut ? ` (after the arbiter's SIGABRT for WORKER TIMEOUT)` : ''}`);
+      this.log.errorMsg(
+        `Worker (pid:${w.pid}) exited with code ${code}${timedOut ? ` (after the arbiter's SIGABRT for WORKER TIMEOUT)` : ''}`,
+      );
       if ((code === WORKER_BOOT_ERROR || code === APP_LOAD_ERROR) && !w.stopping) this.bootFailed(w, code);
     } else {
       this.log.debug(`Worker (pid:${w.pid}) exited with code 0`);
@@ -637,9 +697,10 @@ export class Arbiter {
   private bootFailed(w: WorkerRecord, code: number): void {
     const serving = this.workers.listening();
     if (serving.length === 0) {
-      this.pendingHalt ??= code === APP_LOAD_ERROR
-        ? new HaltServer('App failed to load.', APP_LOAD_ERROR)
-        : new HaltServer('Worker failed to boot.', WORKER_BOOT_ERROR);
+      this.pendingHalt ??=
+        code === APP_LOAD_ERROR
+          ? new HaltServer('App failed to load.', APP_LOAD_ERROR)
+          : new HaltServer('Worker failed to boot.', WORKER_BOOT_ERROR);
       return;
     }
     const reloading = serving.some((o) => o.retiring);
@@ -688,7 +749,9 @@ export class Arbiter {
       if (!w.ready || w.retiring || w.stopping) continue;
       const rss = residentBytes(w.pid);
       if (rss === null || rss <= limit * MIB) continue;
-      this.log.warning(`Worker (pid:${w.pid}) uses ${Math.round(rss / MIB)} MiB, over max_worker_memory ${limit} MiB: replacing it`);
+      this.log.warning(
+        `Worker (pid:${w.pid}) uses ${Math.round(rss / MIB)} MiB, over max_worker_memory ${limit} MiB: replacing it`,
+      );
       w.retiring = true;
       w.retiredFor = 'memory';
     }
@@ -701,7 +764,11 @@ export class Arbiter {
   }
 
   private killWorker(w: WorkerRecord, sig: NodeJS.Signals): void {
-    try { process.kill(w.pid, sig); } catch { /* already gone: reapWorker will see it */ }
+    try {
+      process.kill(w.pid, sig);
+    } catch {
+      /* already gone: reapWorker will see it */
+    }
   }
 
   private killWorkers(sig: NodeJS.Signals): void {

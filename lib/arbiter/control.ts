@@ -6,7 +6,13 @@ import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  CONTROL_COMMANDS, workerCount, type ControlRequest, type ControlResponse, type ScaleData, type SignalledData, type StatusData,
+  CONTROL_COMMANDS,
+  workerCount,
+  type ControlRequest,
+  type ControlResponse,
+  type ScaleData,
+  type SignalledData,
+  type StatusData,
 } from '../ctl/protocol.js';
 
 /** What the arbiter does for each command; a thrown error becomes the error response. */
@@ -40,7 +46,9 @@ export class ControlServer {
     private readonly actions: ControlActions,
   ) {
     server.on('connection', (sock) => this.serve(sock));
-    server.on('error', () => { /* a listening server's later errors are per connection: nothing to do */ });
+    server.on('error', () => {
+      /* a listening server's later errors are per connection: nothing to do */
+    });
   }
 
   /**
@@ -53,13 +61,18 @@ export class ControlServer {
     // Longer than sun_path holds, libuv would bind a truncated name instead.
     const max = process.platform === 'linux' ? 107 : 103;
     if (Buffer.byteLength(where) > max) {
-      throw new ControlSocketError(`Can't create the control socket ${where}: the path is longer than ${max} bytes, the most a unix socket may have`);
+      throw new ControlSocketError(
+        `Can't create the control socket ${where}: the path is longer than ${max} bytes, the most a unix socket may have`,
+      );
     }
     await removeStaleControl(where);
     const server = net.createServer({ allowHalfOpen: true });
     const listening = new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.once('listening', () => { server.off('error', reject); resolve(); });
+      server.once('listening', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     // The file is created by listen() itself (errors come later): with no access for anyone but us,
     // then widened to `mode`, so it is never more open than asked for, even for a moment.
@@ -72,7 +85,9 @@ export class ControlServer {
     try {
       await listening;
     } catch (err) {
-      throw new ControlSocketError(`Can't create the control socket ${where}: ${reason(err as NodeJS.ErrnoException, where)}`);
+      throw new ControlSocketError(
+        `Can't create the control socket ${where}: ${reason(err as NodeJS.ErrnoException, where)}`,
+      );
     }
     try {
       chmodSync(where, mode);
@@ -90,13 +105,17 @@ export class ControlServer {
     this.clients.clear();
     try {
       if (statSync(this.path).ino === this.ino) unlinkSync(this.path);
-    } catch { /* gone already */ }
+    } catch {
+      /* gone already */
+    }
   }
 
   private serve(sock: net.Socket): void {
     this.clients.add(sock);
     sock.on('close', () => this.clients.delete(sock));
-    sock.on('error', () => { /* the client left: nothing to answer */ });
+    sock.on('error', () => {
+      /* the client left: nothing to answer */
+    });
     sock.setTimeout(IDLE_MS, () => sock.destroy());
     sock.setEncoding('utf8');
     let buffered = '';
@@ -124,7 +143,11 @@ export class ControlServer {
     let id: unknown;
     try {
       let msg: unknown;
-      try { msg = JSON.parse(line); } catch { throw new Error('the request is not a JSON line: {"command": "status"}'); }
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        throw new Error('the request is not a JSON line: {"command": "status"}');
+      }
       if (msg === null || typeof msg !== 'object' || typeof (msg as { command?: unknown }).command !== 'string') {
         throw new Error('the request needs a "command" string: {"command": "status"}');
       }
@@ -172,17 +195,24 @@ async function removeStaleControl(file: string): Promise<void> {
   // Only a refused connection proves nobody listens (EAGAIN, say, is a live server that is busy).
   const failure = await new Promise<string | null>((resolve) => {
     const c = net.connect(file);
-    c.once('connect', () => { c.destroy(); resolve(null); });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(null);
+    });
     c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
   if (failure === 'ENOENT') return; // removed meanwhile
   if (failure !== 'ECONNREFUSED') {
     throw new ControlSocketError(
       `Control socket ${file} is in use by a running server (stop it, or give this one another --control-socket)` +
-      (failure === null ? '' : ` [${failure}]`),
+        (failure === null ? '' : ` [${failure}]`),
     );
   }
-  try { unlinkSync(file); } catch { /* removed meanwhile */ }
+  try {
+    unlinkSync(file);
+  } catch {
+    /* removed meanwhile */
+  }
 }
 
 /** libuv says EACCES for a path in a missing directory: say which it is. */
@@ -193,5 +223,9 @@ function reason(err: NodeJS.ErrnoException, file: string): string {
 }
 
 function existsDir(dir: string): boolean {
-  try { return statSync(dir).isDirectory(); } catch { return false; }
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }

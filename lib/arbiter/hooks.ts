@@ -25,14 +25,25 @@ export class ArbiterHooks {
     private readonly view: ArbiterView,
   ) {
     const log = hookLog({
-      debug: (m) => this.currentLog().debug(m), info: (m) => this.currentLog().info(m), warning: (m) => this.currentLog().warning(m),
-      errorMsg: (m) => this.currentLog().errorMsg(m), critical: (m) => this.currentLog().critical(m),
+      debug: (m) => this.currentLog().debug(m),
+      info: (m) => this.currentLog().info(m),
+      warning: (m) => this.currentLog().warning(m),
+      errorMsg: (m) => this.currentLog().errorMsg(m),
+      critical: (m) => this.currentLog().critical(m),
     });
     this.server = {
-      pid: process.pid, app, log,
-      get settings() { return view.settings(); },
-      get numWorkers() { return view.numWorkers(); },
-      get workers() { return view.workerPids(); },
+      pid: process.pid,
+      app,
+      log,
+      get settings() {
+        return view.settings();
+      },
+      get numWorkers() {
+        return view.numWorkers();
+      },
+      get workers() {
+        return view.workerPids();
+      },
     };
   }
 
@@ -55,7 +66,11 @@ export class ArbiterHooks {
    * Call a hook and wait for it. A throw is logged and the arbiter goes on, except with `rethrow`
    * (on_starting, when_ready), whose throw stops the start, as in Gunicorn.
    */
-  async call<K extends keyof ServerHooks>(name: K, call: (h: NonNullable<ServerHooks[K]>) => unknown, rethrow = false): Promise<void> {
+  async call<K extends keyof ServerHooks>(
+    name: K,
+    call: (h: NonNullable<ServerHooks[K]>) => unknown,
+    rethrow = false,
+  ): Promise<void> {
     const h = this.hooks[name];
     if (!h) return;
     try {
@@ -72,7 +87,8 @@ export class ArbiterHooks {
     if (!h) return;
     try {
       const r = call(h as NonNullable<ServerHooks[K]>);
-      if (r instanceof Promise) r.catch((err: unknown) => this.currentLog().exception(`Exception in ${name} hook`, err));
+      if (r instanceof Promise)
+        r.catch((err: unknown) => this.currentLog().exception(`Exception in ${name} hook`, err));
     } catch (err) {
       this.currentLog().exception(`Exception in ${name} hook`, err);
     }

@@ -58,7 +58,10 @@ export class SharedSockets implements Listeners {
    * `systemd`: the sockets LISTEN_FDS passed, which replace the bind setting (as in Gunicorn);
    * `inherited`: those an old arbiter handed over on USR2, kept for the binds they match.
    */
-  constructor(private readonly systemd: SharedSocket[] | null, inherited: SharedSocket[] = []) {
+  constructor(
+    private readonly systemd: SharedSocket[] | null,
+    inherited: SharedSocket[] = [],
+  ) {
     this.sockets = inherited;
   }
 
@@ -73,7 +76,11 @@ export class SharedSockets implements Listeners {
     try {
       for (const b of settings.bind.map(parseBind)) {
         const old = kept.get(bindKey(b));
-        if (old) { next.push(old); kept.delete(bindKey(b)); continue; }
+        if (old) {
+          next.push(old);
+          kept.delete(bindKey(b));
+          continue;
+        }
         const s = await createSocket(b, settings.umask, socketOwner(settings));
         fresh.push(s);
         next.push(s);
@@ -106,7 +113,10 @@ export class SharedSockets implements Listeners {
     return {
       sockets,
       binds: sockets.map((s) => s.bind),
-      takeBack: () => sockets.forEach((s, i) => { s.unlinkPath = unlinks[i] ?? null; }),
+      takeBack: () =>
+        sockets.forEach((s, i) => {
+          s.unlinkPath = unlinks[i] ?? null;
+        }),
     };
   }
 
@@ -140,10 +150,16 @@ export class ReusePortBinds implements Listeners {
     const out: BindAddress[] = [];
     for (const b of settings.bind.map(parseBind)) {
       const already = this.binds.find((c) => c.text === b.text);
-      if (already) { out.push(already); continue; }
+      if (already) {
+        out.push(already);
+        continue;
+      }
       // A plain probe would fail where the old arbiter's workers listen.
       const inherited = b.kind === 'tcp' ? this.inheritedPort(b.text) : undefined;
-      if (b.kind === 'tcp' && inherited !== undefined) { out.push({ ...b, port: inherited }); continue; }
+      if (b.kind === 'tcp' && inherited !== undefined) {
+        out.push({ ...b, port: inherited });
+        continue;
+      }
       out.push(await probeBind(b));
     }
     this.binds = out;
@@ -166,10 +182,12 @@ export class ReusePortBinds implements Listeners {
       if (readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '0') {
         return [
           'net.ipv4.tcp_migrate_req=0: when a worker stops (reload, max_requests, TTOU), connections still ' +
-          'in its listener\'s accept queue are reset; `sysctl -w net.ipv4.tcp_migrate_req=1` makes replacements lossless',
+            "in its listener's accept queue are reset; `sysctl -w net.ipv4.tcp_migrate_req=1` makes replacements lossless",
         ];
       }
-    } catch { /* not Linux, or an older kernel */ }
+    } catch {
+      /* not Linux, or an older kernel */
+    }
     return [];
   }
 

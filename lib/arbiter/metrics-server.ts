@@ -8,20 +8,29 @@ import { SocketError, bindFailure, removeStale } from './sockets.js';
 
 /** `GET /metrics` on metrics_bind, answered with what `render()` gives. */
 export class MetricsServer {
-  private constructor(private readonly server: http.Server, readonly bind: BindAddress) {}
+  private constructor(
+    private readonly server: http.Server,
+    readonly bind: BindAddress,
+  ) {}
 
   /** Listens on `bind` (a SocketError with Gunicorn's wording when it cannot) and serves `render()`. */
   static async open(bind: BindAddress, umask: number, render: () => string): Promise<MetricsServer> {
     const where = formatBind(bind);
     const server = http.createServer((req, res) => {
       const path = req.url?.split('?')[0];
-      if (path !== '/metrics') { res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n'); return; }
+      if (path !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n');
+        return;
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method Not Allowed\n');
         return;
       }
       const body = render();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
     if (bind.kind === 'unix') await removeStale(bind.path, where);
@@ -29,9 +38,16 @@ export class MetricsServer {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        const done = () => { server.off('error', reject); resolve(); };
+        const done = () => {
+          server.off('error', reject);
+          resolve();
+        };
         if (bind.kind === 'unix') server.listen(bind.path, done);
-        else server.listen({ host: bind.kind === 'tcp' ? bind.host : undefined, port: bind.kind === 'tcp' ? bind.port : 0 }, done);
+        else
+          server.listen(
+            { host: bind.kind === 'tcp' ? bind.host : undefined, port: bind.kind === 'tcp' ? bind.port : 0 },
+            done,
+          );
       });
     } catch (err) {
       throw new SocketError(bindFailure((err as NodeJS.ErrnoException).code ?? '', where, (err as Error).message));
@@ -39,7 +55,8 @@ export class MetricsServer {
       if (old !== null) process.umask(old);
     }
     const a = server.address();
-    const bound: BindAddress = bind.kind === 'tcp' && a !== null && typeof a === 'object' ? { ...bind, port: a.port } : bind;
+    const bound: BindAddress =
+      bind.kind === 'tcp' && a !== null && typeof a === 'object' ? { ...bind, port: a.port } : bind;
     return new MetricsServer(server, bound);
   }
 
@@ -47,7 +64,11 @@ export class MetricsServer {
     this.server.close();
     this.server.closeAllConnections();
     if (this.bind.kind === 'unix') {
-      try { unlinkSync(this.bind.path); } catch { /* gone already */ }
+      try {
+        unlinkSync(this.bind.path);
+      } catch {
+        /* gone already */
+      }
     }
   }
 }

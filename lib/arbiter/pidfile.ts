@@ -40,7 +40,11 @@ export function createPidfile(file: string): void {
     writeFileSync(tmp, `${process.pid}\n`);
     renameSync(tmp, file);
   } catch (err) {
-    try { unlinkSync(tmp); } catch { /* never written */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never written */
+    }
     const detail = (err as Error).message.replaceAll(tmp, file);
     throw new ConfigError('pidfile', `Invalid value for pidfile: ${JSON.stringify(file)} (${detail})`);
   }
@@ -50,7 +54,9 @@ export function createPidfile(file: string): void {
 function removePidfile(file: string): void {
   try {
     if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
 }
 
 /** The pid file this arbiter holds now (null: none). */

@@ -128,7 +128,8 @@ export class Reloader {
     if (dirs.size) what.push(`any file in ${[...dirs].join(', ')}`);
     if (trees.size) what.push(`everything below ${[...trees].join(', ')}`);
     // Nothing to say before the first workers report (unless extra files are watched).
-    if (this.moduleFiles !== undefined || files.size > 0 || trees.size > 0) this.debug(`Reloader watching ${what.join('; ')}${this.usePolling ? ' (polling)' : ''}`);
+    if (this.moduleFiles !== undefined || files.size > 0 || trees.size > 0)
+      this.debug(`Reloader watching ${what.join('; ')}${this.usePolling ? ' (polling)' : ''}`);
     if (this.usePolling) this.startPolling();
     else this.watchDirectories();
   }
@@ -166,18 +167,27 @@ export class Reloader {
     const wanted = new Set([...this.files].map((f) => path.dirname(f)));
     for (const d of this.dirs) wanted.add(d);
     for (const tree of this.trees) for (const d of directoriesBelow(tree)) wanted.add(d);
-    for (const [dir, w] of this.watchers) if (!wanted.has(dir)) { w.close(); this.watchers.delete(dir); }
+    for (const [dir, w] of this.watchers)
+      if (!wanted.has(dir)) {
+        w.close();
+        this.watchers.delete(dir);
+      }
     for (const dir of wanted) {
       if (this.watchers.has(dir) || !isDirectory(dir)) continue;
       let w: FSWatcher;
       try {
-        w = watch(dir, { persistent: false }, (_event, name) => { if (name) this.onEvent(dir, name.toString()); });
+        w = watch(dir, { persistent: false }, (_event, name) => {
+          if (name) this.onEvent(dir, name.toString());
+        });
       } catch (err) {
         if (this.eventsFailed(dir, err as Error)) return; // polling now
         continue;
       }
       // The directory went away (or the watch broke): drop it; replan() watches it again if it returns.
-      w.on('error', () => { w.close(); if (this.watchers.get(dir) === w) this.watchers.delete(dir); });
+      w.on('error', () => {
+        w.close();
+        if (this.watchers.get(dir) === w) this.watchers.delete(dir);
+      });
       this.watchers.set(dir, w);
     }
   }
@@ -186,14 +196,19 @@ export class Reloader {
     if (this.closed) return;
     const file = path.join(dir, name);
     // A directory created in a watched tree: watch it too.
-    if (this.inTree(dir) && !ignoredName(name) && isDirectory(file)) { this.watchDirectories(); return; }
+    if (this.inTree(dir) && !ignoredName(name) && isDirectory(file)) {
+      this.watchDirectories();
+      return;
+    }
     if (this.matches(file)) this.noteChange(file);
   }
 
   /** fs.watch refused (out of inotify watches, say): `auto` polls instead (true); `inotify` says so. */
   private eventsFailed(dir: string, err: Error): boolean {
     if (this.engine === 'inotify') {
-      this.warn(`Reloader: cannot watch ${dir} (${err.message}); changes there are not seen (reload_engine "poll" would)`);
+      this.warn(
+        `Reloader: cannot watch ${dir} (${err.message}); changes there are not seen (reload_engine "poll" would)`,
+      );
       return false;
     }
     this.warn(`Reloader: cannot watch ${dir} (${err.message}); polling every ${POLL_MS / 1000} s instead`);
@@ -233,23 +248,34 @@ export class Reloader {
       try {
         const st = statSync(file);
         if (st.isFile()) out.set(file, st.mtimeMs);
-      } catch { /* not there (now) */ }
+      } catch {
+        /* not there (now) */
+      }
     };
     for (const f of this.files) add(f);
     for (const d of this.dirs) for (const name of entries(d)) if (!ignoredName(name)) add(path.join(d, name));
     for (const tree of this.trees) {
-      for (const d of directoriesBelow(tree)) for (const name of entries(d)) if (!ignoredName(name)) add(path.join(d, name));
+      for (const d of directoriesBelow(tree))
+        for (const name of entries(d)) if (!ignoredName(name)) add(path.join(d, name));
     }
     return out;
   }
 }
 
 function isDirectory(p: string): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function entries(dir: string): string[] {
-  try { return readdirSync(dir); } catch { return []; }
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** `root` and every directory below it, skipping ignored names (symlinked directories are not followed). */
@@ -258,7 +284,11 @@ function directoriesBelow(root: string): string[] {
   const visit = (dir: string) => {
     out.push(dir);
     let list;
-    try { list = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    try {
+      list = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
     for (const e of list) if (e.isDirectory() && !ignoredName(e.name)) visit(path.join(dir, e.name));
   };
   if (isDirectory(root)) visit(root);
@@ -282,7 +312,9 @@ export interface WatchOptions {
  * replaced by a new one.
  */
 export function syncReloader(
-  current: Reloader | null, settings: Pick<Settings, 'reload' | 'reload_engine' | 'reload_extra_files'>, opts: WatchOptions,
+  current: Reloader | null,
+  settings: Pick<Settings, 'reload' | 'reload_engine' | 'reload_extra_files'>,
+  opts: WatchOptions,
 ): Reloader | null {
   const { reload, reload_engine, reload_extra_files } = settings;
   const extra = reload_extra_files.map((f) => path.resolve(opts.cwd, f));
@@ -294,7 +326,12 @@ export function syncReloader(
   if (!reload) return null;
   opts.warn('Reloader is on. Use in development only!');
   return new Reloader({
-    engine: reload_engine, extra, appDir: appModuleDirectory(opts.app), onChange: opts.onChange, warn: opts.warn, debug: opts.debug,
+    engine: reload_engine,
+    extra,
+    appDir: appModuleDirectory(opts.app),
+    onChange: opts.onChange,
+    warn: opts.warn,
+    debug: opts.debug,
   });
 }
 

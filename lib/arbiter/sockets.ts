@@ -22,9 +22,16 @@ interface ServerHandle {
   close(): void;
 }
 
-const createServerHandle = (net as unknown as {
-  _createServerHandle(address: string | null, port: number | null, addressType: number | null, fd?: number): ServerHandle | number;
-})._createServerHandle;
+const createServerHandle = (
+  net as unknown as {
+    _createServerHandle(
+      address: string | null,
+      port: number | null,
+      addressType: number | null,
+      fd?: number,
+    ): ServerHandle | number;
+  }
+)._createServerHandle;
 
 export interface SharedSocket {
   /** The bind, with the port the OS picked for port 0. */
@@ -45,21 +52,35 @@ export interface SharedSocket {
 export class SocketError extends Error {}
 
 function errnoName(code: number): string {
-  try { return getSystemErrorName(code); } catch { return `errno ${code}`; }
+  try {
+    return getSystemErrorName(code);
+  } catch {
+    return `errno ${code}`;
+  }
 }
 
 /** Why an address cannot be bound, as Gunicorn says it (the arbiter halts with it, exit 3). */
 export function bindFailure(code: string, where: string, detail = ''): string {
   switch (code) {
-    case 'EADDRINUSE': return `Connection in use: ${where}`;
-    case 'EACCES': return `Permission denied: ${where}`;
-    case 'EADDRNOTAVAIL': case 'ENOTFOUND': case 'EAI_AGAIN': return `Invalid address: ${where}`;
-    default: return `Can't bind ${where}: ${detail || code}`;
+    case 'EADDRINUSE':
+      return `Connection in use: ${where}`;
+    case 'EACCES':
+      return `Permission denied: ${where}`;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `Invalid address: ${where}`;
+    default:
+      return `Can't bind ${where}: ${detail || code}`;
   }
 }
 
 /** Bind one address (not yet listening; see listenAll). */
-export async function createSocket(bind: BindAddress, umask: number, owner: { uid: number; gid: number } | null = null): Promise<SharedSocket> {
+export async function createSocket(
+  bind: BindAddress,
+  umask: number,
+  owner: { uid: number; gid: number } | null = null,
+): Promise<SharedSocket> {
   const where = formatBind(bind);
   if (bind.kind === 'fd') return adopt(bind.fd, bind);
   if (bind.kind === 'unix') {
@@ -74,9 +95,15 @@ export async function createSocket(bind: BindAddress, umask: number, owner: { ui
     if (typeof h === 'number') throw new SocketError(unixReason(errnoName(h), bind.path, where));
     // The workers' user and group own it, as in Gunicorn: with a umask of 0o007, their group may connect.
     if (owner) {
-      try { chownSync(bind.path, owner.uid, owner.gid); } catch (err) {
+      try {
+        chownSync(bind.path, owner.uid, owner.gid);
+      } catch (err) {
         h.close();
-        try { unlinkSync(bind.path); } catch { /* gone already */ }
+        try {
+          unlinkSync(bind.path);
+        } catch {
+          /* gone already */
+        }
         throw new SocketError(`Can't bind ${where}: ${(err as Error).message}`);
       }
     }
@@ -119,12 +146,15 @@ function unixReason(code: string, file: string, where: string): string {
 /** A socket given to us (fd://N, systemd): used as it is, never unlinked. */
 function adopt(fd: number, bind: BindAddress): SharedSocket {
   const h = createServerHandle(null, null, null, fd);
-  if (typeof h === 'number') throw new SocketError(`Can't use ${formatBind(bind)}: ${errnoName(h)} (not an open socket?)`);
+  if (typeof h === 'number')
+    throw new SocketError(`Can't use ${formatBind(bind)}: ${errnoName(h)} (not an open socket?)`);
   // Logged as the address it is bound to, as Gunicorn does for inherited sockets, and the descriptor.
   const name: { address?: string; port?: number } = {};
   let url = bindUrl(bind);
   if (h.getsockname && h.getsockname(name) === 0 && name.address !== undefined && name.port !== undefined) {
-    url = bindUrl({ kind: 'tcp', host: name.address, port: name.port, text: '' }) + (bind.kind === 'fd' ? ` (${formatBind(bind)})` : '');
+    url =
+      bindUrl({ kind: 'tcp', host: name.address, port: name.port, text: '' }) +
+      (bind.kind === 'fd' ? ` (${formatBind(bind)})` : '');
   }
   return { bind, fd, unlinkPath: null, handle: h, url };
 }
@@ -150,7 +180,10 @@ export function inheritedSockets(list: readonly { fd: number; text: string }[]):
     const b = parseBind(text);
     // A unix socket keeps its path: the new arbiter removes the file when it closes the socket.
     const s = adopt(fd, b);
-    if (b.kind === 'unix') { s.unlinkPath = b.path; s.url = bindUrl(b); }
+    if (b.kind === 'unix') {
+      s.unlinkPath = b.path;
+      s.url = bindUrl(b);
+    }
     return s;
   });
 }
@@ -166,7 +199,10 @@ export async function removeStale(path: string, where: string): Promise<void> {
   if (!isSocket) throw new SocketError(`Can't bind ${where}: ${path} exists and is not a socket`);
   const live = await new Promise<boolean>((resolve) => {
     const c = net.connect(path);
-    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
     c.once('error', () => resolve(false));
   });
   if (live) throw new SocketError(`Connection in use: ${where}`);
@@ -197,12 +233,22 @@ export function listenAll(sockets: readonly SharedSocket[], backlog: number): vo
   const [fd, err] = (JSON.parse(r.stdout.toString() || 'null') ?? [-1, 0]) as [number, number];
   const s = sockets[childFds.indexOf(fd)];
   const where = s ? formatBind(s.bind) : 'a socket';
-  throw new SocketError(err ? bindFailure(errnoName(err), where) : `Can't listen on ${where}: ${r.stderr.toString().trim()}`);
+  throw new SocketError(
+    err ? bindFailure(errnoName(err), where) : `Can't listen on ${where}: ${r.stderr.toString().trim()}`,
+  );
 }
 
 export function closeSocket(s: SharedSocket): void {
-  try { s.handle.close(); } catch { /* closed already */ }
+  try {
+    s.handle.close();
+  } catch {
+    /* closed already */
+  }
   if (s.unlinkPath) {
-    try { unlinkSync(s.unlinkPath); } catch { /* gone already */ }
+    try {
+      unlinkSync(s.unlinkPath);
+    } catch {
+      /* gone already */
+    }
   }
 }

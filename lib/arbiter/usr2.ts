@@ -54,7 +54,8 @@ export interface NewArbiter {
 export function spawnNewArbiter(spec: NewArbiter): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, [PARENT]: String(process.pid) };
   // Sockets go to the child as fds 3, 4, …, each with the bind it serves.
-  if (spec.sockets.length > 0) env[FDS] = JSON.stringify(spec.sockets.map((s, i) => ({ fd: 3 + i, text: s.bind.text })));
+  if (spec.sockets.length > 0)
+    env[FDS] = JSON.stringify(spec.sockets.map((s, i) => ({ fd: 3 + i, text: s.bind.text })));
   const tcp = spec.binds.filter((b): b is Extract<BindAddress, { kind: 'tcp' }> => b.kind === 'tcp');
   if (tcp.length > 0) env[BINDS] = JSON.stringify(tcp.map((b) => [b.text, b.port]));
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...spec.argv], {
@@ -106,8 +107,14 @@ export class Usr2 {
    * pid file, the control socket and /metrics once this one is gone.
    */
   async reexec(host: Usr2Host): Promise<void> {
-    if (this.child) { host.log.warning('USR2 signal ignored. Child exists.'); return; }
-    if (this.inherited) { host.log.warning('USR2 signal ignored. Parent exists.'); return; }
+    if (this.child) {
+      host.log.warning('USR2 signal ignored. Child exists.');
+      return;
+    }
+    if (this.inherited) {
+      host.log.warning('USR2 signal ignored. Parent exists.');
+      return;
+    }
     const pidfile = host.pidfile.path;
     const oldbin = `${pidfile}.oldbin`;
     if (pidfile) {
@@ -127,12 +134,18 @@ export class Usr2 {
     child.on('error', (err) => host.log.errorMsg(`Cannot start a new arbiter: ${err.message}`));
     child.on('exit', (code, signal) => {
       this.child = null;
-      host.log.errorMsg(`The new arbiter (pid:${child.pid ?? '?'}) exited (${signal ?? `code ${code}`}); this one goes on`);
+      host.log.errorMsg(
+        `The new arbiter (pid:${child.pid ?? '?'}) exited (${signal ?? `code ${code}`}); this one goes on`,
+      );
       // Back to how it was before USR2.
       handed.takeBack();
       host.watchFiles(true);
       if (pidfile && host.pidfile.path === oldbin) {
-        try { host.pidfile.rename(pidfile); } catch { /* removed meanwhile */ }
+        try {
+          host.pidfile.rename(pidfile);
+        } catch {
+          /* removed meanwhile */
+        }
       }
     });
   }

@@ -37,8 +37,19 @@ export interface WorkerRecord {
 export function newWorkerRecord(proc: ChildProcess, age: number): WorkerRecord {
   const now = Date.now();
   return {
-    pid: proc.pid!, proc, age, lastBeat: now, ready: false, retiring: false, stopping: false,
-    aborted: false, abortedAt: 0, killed: false, retiredFor: null, forkedAt: now, load: null,
+    pid: proc.pid!,
+    proc,
+    age,
+    lastBeat: now,
+    ready: false,
+    retiring: false,
+    stopping: false,
+    aborted: false,
+    abortedAt: 0,
+    killed: false,
+    retiredFor: null,
+    forkedAt: now,
+    load: null,
   };
 }
 

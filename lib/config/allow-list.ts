@@ -36,9 +36,15 @@ export function parseAllowList(setting: string, text: string): AllowList {
     const entry = raw.trim();
     if (entry === '') continue;
     empty = false;
-    if (entry === '*') { any = true; continue; }
+    if (entry === '*') {
+      any = true;
+      continue;
+    }
     const bad = (why: string): never => {
-      throw new ConfigError(setting, `Invalid value for ${setting}: ${JSON.stringify(text)} (${JSON.stringify(entry)}: ${why})`);
+      throw new ConfigError(
+        setting,
+        `Invalid value for ${setting}: ${JSON.stringify(text)} (${JSON.stringify(entry)}: ${why})`,
+      );
     };
     const slash = entry.indexOf('/');
     const addr = slash < 0 ? entry : entry.slice(0, slash);
@@ -47,7 +53,10 @@ export function parseAllowList(setting: string, text: string): AllowList {
     // Peers are compared in IPv4 form (formatPeerAddress): an IPv4-mapped entry would never match.
     if (family === 6 && addr.includes('.')) bad('write an IPv4 address in IPv4 form');
     const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (slash < 0) { listed.addAddress(addr, type); continue; }
+    if (slash < 0) {
+      listed.addAddress(addr, type);
+      continue;
+    }
     const bits = Number(entry.slice(slash + 1));
     const max = family === 4 ? 32 : 128;
     if (!/^\d{1,3}$/.test(entry.slice(slash + 1)) || bits > max) bad(`prefix length must be 0-${max}`);

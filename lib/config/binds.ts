@@ -56,7 +56,11 @@ export function parseMetricsBind(text: string): BindAddress {
   } catch (err) {
     throw new ConfigError('metrics_bind', (err as Error).message.replace('for bind:', 'for metrics_bind:'));
   }
-  if (b.kind === 'fd') throw new ConfigError('metrics_bind', `Invalid value for metrics_bind: ${JSON.stringify(text)} (HOST:PORT or unix:PATH)`);
+  if (b.kind === 'fd')
+    throw new ConfigError(
+      'metrics_bind',
+      `Invalid value for metrics_bind: ${JSON.stringify(text)} (HOST:PORT or unix:PATH)`,
+    );
   return b;
 }
 
@@ -72,7 +76,10 @@ export function bindUrl(b: BindAddress): string {
   return b.kind === 'tcp' ? `http://${formatBind(b)}` : formatBind(b);
 }
 
-export interface StatsdTarget { host: string; port: number }
+export interface StatsdTarget {
+  host: string;
+  port: number;
+}
 
 /** `HOST:PORT` (`[v6]:PORT` too) → its parts, or an error message. Node has no unix datagram sockets. */
 export function parseStatsdHost(text: string): StatsdTarget | string {

@@ -96,13 +96,20 @@ export type HookName = keyof ServerHooks;
 
 /** In the order Gunicorn documents them, with where each runs (for the docs and errors). */
 export const HOOKS: readonly { name: HookName; where: 'arbiter' | 'worker' }[] = [
-  { name: 'on_starting', where: 'arbiter' }, { name: 'on_reload', where: 'arbiter' },
-  { name: 'when_ready', where: 'arbiter' }, { name: 'pre_fork', where: 'arbiter' },
-  { name: 'post_fork', where: 'worker' }, { name: 'post_worker_init', where: 'worker' },
-  { name: 'worker_int', where: 'worker' }, { name: 'worker_abort', where: 'worker' },
-  { name: 'pre_exec', where: 'arbiter' }, { name: 'pre_request', where: 'worker' },
-  { name: 'post_request', where: 'worker' }, { name: 'child_exit', where: 'arbiter' },
-  { name: 'worker_exit', where: 'worker' }, { name: 'nworkers_changed', where: 'arbiter' },
+  { name: 'on_starting', where: 'arbiter' },
+  { name: 'on_reload', where: 'arbiter' },
+  { name: 'when_ready', where: 'arbiter' },
+  { name: 'pre_fork', where: 'arbiter' },
+  { name: 'post_fork', where: 'worker' },
+  { name: 'post_worker_init', where: 'worker' },
+  { name: 'worker_int', where: 'worker' },
+  { name: 'worker_abort', where: 'worker' },
+  { name: 'pre_exec', where: 'arbiter' },
+  { name: 'pre_request', where: 'worker' },
+  { name: 'post_request', where: 'worker' },
+  { name: 'child_exit', where: 'arbiter' },
+  { name: 'worker_exit', where: 'worker' },
+  { name: 'nworkers_changed', where: 'arbiter' },
   { name: 'on_exit', where: 'arbiter' },
 ];
 const HOOK_NAMES = new Set<string>(HOOKS.map((h) => h.name));
@@ -123,16 +130,26 @@ export function pickHooks(source: Record<string, unknown>): ServerHooks {
 }
 
 /** The config module's exports, whichever way it was written (default export, CJS, TS as CJS). */
-export function configExports(mod: Record<string, unknown>, isSetting: (key: string) => boolean): Record<string, unknown> {
+export function configExports(
+  mod: Record<string, unknown>,
+  isSetting: (key: string) => boolean,
+): Record<string, unknown> {
   let source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>;
-  if (source.default && typeof source.default === 'object' && !Object.keys(source).some((k) => isSetting(k) || isHookName(k))) {
+  if (
+    source.default &&
+    typeof source.default === 'object' &&
+    !Object.keys(source).some((k) => isSetting(k) || isHookName(k))
+  ) {
     source = source.default as Record<string, unknown>;
   }
   return source;
 }
 
 /** In a worker: the hooks of the config file the arbiter read (none without one). */
-export async function workerHooks(configFile: string | null, isSetting: (key: string) => boolean): Promise<ServerHooks> {
+export async function workerHooks(
+  configFile: string | null,
+  isSetting: (key: string) => boolean,
+): Promise<ServerHooks> {
   if (!configFile) return {};
   const mod = await importModule(configFile, process.cwd());
   return pickHooks(configExports(mod, isSetting));
@@ -140,10 +157,17 @@ export async function workerHooks(configFile: string | null, isSetting: (key: st
 
 /** A HookLog over a logger with Gunicorn's level names. */
 export function hookLog(log: {
-  debug(m: string): void; info(m: string): void; warning(m: string): void; errorMsg(m: string): void; critical(m: string): void;
+  debug(m: string): void;
+  info(m: string): void;
+  warning(m: string): void;
+  errorMsg(m: string): void;
+  critical(m: string): void;
 }): HookLog {
   return {
-    debug: (m) => log.debug(m), info: (m) => log.info(m), warning: (m) => log.warning(m),
-    error: (m) => log.errorMsg(m), critical: (m) => log.critical(m),
+    debug: (m) => log.debug(m),
+    info: (m) => log.info(m),
+    warning: (m) => log.warning(m),
+    error: (m) => log.errorMsg(m),
+    critical: (m) => log.critical(m),
   };
 }

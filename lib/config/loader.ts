@@ -55,8 +55,13 @@ export async function importModule(
 }
 
 /** What esbuild says of an error (its `errors[i]`). */
-interface EsbuildMessage { text: string; location: { line: number; column: number } | null }
-interface Esbuild { transform(code: string, options: Record<string, unknown>): Promise<unknown> }
+interface EsbuildMessage {
+  text: string;
+  location: { line: number; column: number } | null;
+}
+interface Esbuild {
+  transform(code: string, options: Record<string, unknown>): Promise<unknown>;
+}
 
 /** esbuild, as tsx (which compiles TypeScript with it) has it. */
 function esbuild(): Esbuild {

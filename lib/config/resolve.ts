@@ -8,8 +8,17 @@ import { importModule, syntaxErrorAt } from './loader.js';
 import { usableCpus, type CpuCount } from '../ops/cpus.js';
 import { workerOwner } from '../ops/privileges.js';
 import {
-  AUTO, ConfigError, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings, setSetting,
-  type SettingName, type SettingValue, type Settings,
+  AUTO,
+  ConfigError,
+  SETTINGS_BY_FLAG,
+  SETTINGS_BY_NAME,
+  closestSetting,
+  coerce,
+  defaultSettings,
+  setSetting,
+  type SettingName,
+  type SettingValue,
+  type Settings,
 } from './settings.js';
 
 /** What a config file exports: any subset of the settings, and server hooks (lib/config/hooks.ts). */
@@ -34,8 +43,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const out: ParsedArgs = { values: new Map(), app: null, help: false, version: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') { out.help = true; continue; }
-    if (arg === '-v' || arg === '--version') { out.version = true; continue; }
+    if (arg === '-h' || arg === '--help') {
+      out.help = true;
+      continue;
+    }
+    if (arg === '-v' || arg === '--version') {
+      out.version = true;
+      continue;
+    }
     if (!arg.startsWith('-') || arg === '-') {
       if (out.app !== null) throw new ConfigError('app', `unexpected argument: ${arg} (the app is already ${out.app})`);
       out.app = arg;
@@ -44,8 +59,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     let flag = arg;
     let inline: string | undefined;
     const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) { flag = arg.slice(0, eq); inline = arg.slice(eq + 1); }
-    else if (!arg.startsWith('--') && arg.length > 2) { flag = arg.slice(0, 2); inline = arg.slice(2); }
+    if (arg.startsWith('--') && eq > 0) {
+      flag = arg.slice(0, eq);
+      inline = arg.slice(eq + 1);
+    } else if (!arg.startsWith('--') && arg.length > 2) {
+      flag = arg.slice(0, 2);
+      inline = arg.slice(2);
+    }
     const def = SETTINGS_BY_FLAG.get(flag);
     if (!def) throw new ConfigError('argv', `unrecognized option: ${arg} (see qilin --help)`);
     const name = def.name;
@@ -56,7 +76,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (def.type === 'choice' && def.bare !== undefined && inline === undefined) {
       // An optional value: taken only when the next word is one (else it may be the app).
       const next = argv[i + 1]?.toLowerCase();
-      const known = next !== undefined && (def.choices.includes(next) || (def.aliases !== undefined && next in def.aliases));
+      const known =
+        next !== undefined && (def.choices.includes(next) || (def.aliases !== undefined && next in def.aliases));
       out.values.set(name, known ? coerce(def, argv[++i]) : def.bare);
       continue;
     }
@@ -175,34 +196,49 @@ export async function resolveConfig(
   const statsd = settings.statsd_host;
   if (statsd !== null) {
     const target = parseStatsdHost(statsd);
-    if (typeof target === 'string') throw new ConfigError('statsd_host', `Invalid value for statsd_host: ${JSON.stringify(statsd)} (${target})`);
+    if (typeof target === 'string')
+      throw new ConfigError('statsd_host', `Invalid value for statsd_host: ${JSON.stringify(statsd)} (${target})`);
   }
   const metrics = settings.metrics_bind;
   if (metrics !== null) parseMetricsBind(metrics);
-  if (settings.control_socket === '') throw new ConfigError('control_socket', 'Invalid value for control_socket: "" (a path is needed)');
+  if (settings.control_socket === '')
+    throw new ConfigError('control_socket', 'Invalid value for control_socket: "" (a path is needed)');
   const mode = settings.control_socket_mode;
   if (mode > 0o777) {
     // 600 read as decimal is not 0o600: say how to write it.
-    throw new ConfigError('control_socket_mode', `Invalid value for control_socket_mode: ${mode} (permission bits, at most 0o777: write 0o600, not 600)`);
+    throw new ConfigError(
+      'control_socket_mode',
+      `Invalid value for control_socket_mode: ${mode} (permission bits, at most 0o777: write 0o600, not 600)`,
+    );
   }
   // Address lists are checked here, so that a typo stops qilin at start (exit 1), not a worker.
   parseAllowList('forwarded_allow_ips', settings.forwarded_allow_ips);
   parseAllowList('proxy_allow_ips', settings.proxy_allow_ips);
   for (const e of settings.raw_env) {
-    if (!e.includes('=')) throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
+    if (!e.includes('='))
+      throw new ConfigError('raw_env', `Invalid value for raw_env: ${JSON.stringify(e)} (expected KEY=VALUE)`);
   }
   // A user or group that does not exist stops qilin here, before any worker is forked.
   workerOwner(settings);
   // As Gunicorn: a path that does not exist is an error (no glob patterns: Node 20 has no fs.glob).
   for (const f of settings.reload_extra_files) {
     if (!existsSync(path.resolve(cwd, f))) {
-      throw new ConfigError('reload_extra_files', `Invalid value for reload_extra_files: ${JSON.stringify(f)} (no such file or directory)`);
+      throw new ConfigError(
+        'reload_extra_files',
+        `Invalid value for reload_extra_files: ${JSON.stringify(f)} (no such file or directory)`,
+      );
     }
   }
   const app = cli.app ?? envArgs?.app ?? null;
   return {
-    settings, app, help: cli.help, version: cli.version, configFile,
-    hooks: fromFile?.hooks ?? {}, warnings: fromFile?.warnings ?? [], notes,
+    settings,
+    app,
+    help: cli.help,
+    version: cli.version,
+    configFile,
+    hooks: fromFile?.hooks ?? {},
+    warnings: fromFile?.warnings ?? [],
+    notes,
   };
 }
 

@@ -3,7 +3,15 @@
 // ok; 1, with one `Error: …` line, when it cannot be reached or refuses.
 import net from 'node:net';
 import {
-  CONTROL_COMMANDS, workerCount, type Command, type ControlRequest, type ControlResponse, type ScaleData, type SignalledData, type StatusData, type WorkerStatus,
+  CONTROL_COMMANDS,
+  workerCount,
+  type Command,
+  type ControlRequest,
+  type ControlResponse,
+  type ScaleData,
+  type SignalledData,
+  type StatusData,
+  type WorkerStatus,
 } from './protocol.js';
 
 export const CTL_USAGE = `usage: qilin ctl [--socket PATH] COMMAND [--json]
@@ -25,7 +33,12 @@ options:
 /** How long to wait for the arbiter's answer. */
 const ANSWER_TIMEOUT_MS = 10_000;
 
-interface CtlArgs { socket: string | null; json: boolean; help: boolean; words: string[] }
+interface CtlArgs {
+  socket: string | null;
+  json: boolean;
+  help: boolean;
+  words: string[];
+}
 
 class UsageError extends Error {}
 
@@ -40,7 +53,8 @@ function parseCtlArgs(argv: readonly string[]): CtlArgs {
       if (v === undefined) throw new UsageError(`option ${arg} needs a path`);
       out.socket = v;
     } else if (arg.startsWith('--socket=')) out.socket = arg.slice('--socket='.length);
-    else if (arg.startsWith('-') && !/^-?\d+$/.test(arg)) throw new UsageError(`unrecognized option: ${arg} (see qilin ctl --help)`);
+    else if (arg.startsWith('-') && !/^-?\d+$/.test(arg))
+      throw new UsageError(`unrecognized option: ${arg} (see qilin ctl --help)`);
     else out.words.push(arg);
   }
   return out;
@@ -50,7 +64,9 @@ function parseCtlArgs(argv: readonly string[]): CtlArgs {
 function requestFor(words: readonly string[]): ControlRequest & { command: Command } {
   const [command, ...rest] = words;
   switch (command) {
-    case 'status': case 'reload': case 'stop':
+    case 'status':
+    case 'reload':
+    case 'stop':
       if (rest.length > 0) throw new UsageError(`${command} takes no argument`);
       return { command };
     case 'scale': {
@@ -71,7 +87,13 @@ export function ask(socket: string, request: ControlRequest, timeoutMs = ANSWER_
     const c = net.connect(socket);
     let text = '';
     let settled = false;
-    const fail = (msg: string) => { if (!settled) { settled = true; c.destroy(); reject(new Error(msg)); } };
+    const fail = (msg: string) => {
+      if (!settled) {
+        settled = true;
+        c.destroy();
+        reject(new Error(msg));
+      }
+    };
     c.setEncoding('utf8');
     c.setTimeout(timeoutMs, () => fail(`no answer from the control socket ${socket} within ${timeoutMs / 1000}s`));
     c.on('connect', () => c.write(JSON.stringify(request) + '\n'));
@@ -94,11 +116,17 @@ export function ask(socket: string, request: ControlRequest, timeoutMs = ANSWER_
 
 function connectFailure(err: NodeJS.ErrnoException, socket: string): string {
   switch (err.code) {
-    case 'ENOENT': return `no control socket at ${socket} (is qilin running with --control-socket ${socket}?)`;
-    case 'ECONNREFUSED': return `connection refused on ${socket}: no qilin is running there (a stale socket file, or not a socket)`;
-    case 'EACCES': case 'EPERM': return `permission denied on ${socket} (control_socket_mode limits who may connect)`;
-    case 'ENOTSOCK': return `${socket} is not a socket`;
-    default: return `can't connect to ${socket}: ${err.message}`;
+    case 'ENOENT':
+      return `no control socket at ${socket} (is qilin running with --control-socket ${socket}?)`;
+    case 'ECONNREFUSED':
+      return `connection refused on ${socket}: no qilin is running there (a stale socket file, or not a socket)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied on ${socket} (control_socket_mode limits who may connect)`;
+    case 'ENOTSOCK':
+      return `${socket} is not a socket`;
+    default:
+      return `can't connect to ${socket}: ${err.message}`;
   }
 }
 
@@ -111,39 +139,60 @@ export function statusTable(data: StatusData): string {
   const head = ['PID', 'STATE', 'AGE', 'REQUESTS', 'IN-FLIGHT', 'QUEUED', 'LAST-BEAT', 'RSS'];
   const right = [true, false, true, true, true, true, true, true];
   const rows = data.workers.map((w: WorkerStatus) => [
-    String(w.pid), w.state, seconds(w.age), orDash(w.requests, String), orDash(w.in_flight, String),
-    orDash(w.queued, String), `${seconds(w.last_heartbeat)} ago`, orDash(w.rss, mib),
+    String(w.pid),
+    w.state,
+    seconds(w.age),
+    orDash(w.requests, String),
+    orDash(w.in_flight, String),
+    orDash(w.queued, String),
+    `${seconds(w.last_heartbeat)} ago`,
+    orDash(w.rss, mib),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const n = data.workers.length;
-  return [
-    `master ${data.pid}: ${n} worker${n === 1 ? '' : 's'} (target ${data.target})`,
-    line(head),
-    ...rows.map(line),
-  ].join('\n') + '\n';
+  return (
+    [
+      `master ${data.pid}: ${n} worker${n === 1 ? '' : 's'} (target ${data.target})`,
+      line(head),
+      ...rows.map(line),
+    ].join('\n') + '\n'
+  );
 }
 
 function describe(command: Command, data: unknown): string {
   switch (command) {
-    case 'status': return statusTable(data as StatusData);
-    case 'reload': return `Reloading (master ${String((data as SignalledData).pid)})\n`;
+    case 'status':
+      return statusTable(data as StatusData);
+    case 'reload':
+      return `Reloading (master ${String((data as SignalledData).pid)})\n`;
     case 'scale': {
       const { previous, target } = data as ScaleData;
       return `Scaling from ${String(previous)} to ${String(target)} workers\n`;
     }
-    default: return `Stopping (master ${String((data as SignalledData).pid)})\n`;
+    default:
+      return `Stopping (master ${String((data as SignalledData).pid)})\n`;
   }
 }
 
 /** `qilin ctl ARGS`: resolves with the exit code. */
 export async function runCtl(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const error = (msg: string) => { process.stderr.write(`Error: ${msg}\n`); return 1; };
+  const error = (msg: string) => {
+    process.stderr.write(`Error: ${msg}\n`);
+    return 1;
+  };
   let args: CtlArgs;
   let request: ReturnType<typeof requestFor>;
   try {
     args = parseCtlArgs(argv);
-    if (args.help) { process.stdout.write(CTL_USAGE); return 0; }
+    if (args.help) {
+      process.stdout.write(CTL_USAGE);
+      return 0;
+    }
     request = requestFor(args.words);
   } catch (err) {
     if (err instanceof UsageError) return error(err.message);
@@ -158,7 +207,8 @@ export async function runCtl(argv: readonly string[], env: NodeJS.ProcessEnv = p
     return error((err as Error).message);
   }
   // Checked as it arrived: another version of qilin may answer something else.
-  if (answer.status !== 'ok') return error(typeof answer.error === 'string' ? answer.error : `unexpected answer: ${JSON.stringify(answer)}`);
+  if (answer.status !== 'ok')
+    return error(typeof answer.error === 'string' ? answer.error : `unexpected answer: ${JSON.stringify(answer)}`);
   const data = answer.data ?? {};
   process.stdout.write(args.json ? JSON.stringify(data, null, 2) + '\n' : describe(request.command, data));
   return 0;

@@ -25,8 +25,7 @@ export interface ControlRequest {
 
 /** One response line. */
 export type ControlResponse =
-  | { id?: unknown; status: 'ok'; data: unknown }
-  | { id?: unknown; status: 'error'; error: string };
+  { id?: unknown; status: 'ok'; data: unknown } | { id?: unknown; status: 'error'; error: string };
 
 /** One worker as `status` reports it. Numbers from the worker's reports are null until its first. */
 export interface WorkerStatus {

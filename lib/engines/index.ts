@@ -26,20 +26,31 @@ export interface EngineChoice {
  * Node-style app) or no native uWebSockets.js build loads here (looked for from `appDir`, the
  * app's directory, first). Asking for `uws` where it cannot serve is a config error.
  */
-export function chooseEngine(settings: Settings, binds: readonly BindAddress[], systemd: boolean, appDir: string | null): EngineChoice {
+export function chooseEngine(
+  settings: Settings,
+  binds: readonly BindAddress[],
+  systemd: boolean,
+  appDir: string | null,
+): EngineChoice {
   // The PROXY protocol is read in JS before node:http parses (uWS reads v2 only, from any peer, and
   // says nothing of v1: not enough to honour proxy_protocol and proxy_allow_ips).
-  const need = systemd ? 'systemd socket activation (LISTEN_FDS)'
-    : binds.filter((b) => b.kind !== 'tcp').map((b) => `bind ${b.text}`)[0] ??
-      (settings.proxy_protocol !== 'off' ? `proxy_protocol ${settings.proxy_protocol}` : null) ?? uwsCannotServe(settings);
+  const need = systemd
+    ? 'systemd socket activation (LISTEN_FDS)'
+    : (binds.filter((b) => b.kind !== 'tcp').map((b) => `bind ${b.text}`)[0] ??
+      (settings.proxy_protocol !== 'off' ? `proxy_protocol ${settings.proxy_protocol}` : null) ??
+      uwsCannotServe(settings));
   if (settings.engine === 'uws' && need !== null) {
-    throw new ConfigError('engine', `Invalid value for engine: "uws" (${need} needs the node engine: use --engine node)`);
+    throw new ConfigError(
+      'engine',
+      `Invalid value for engine: "uws" (${need} needs the node engine: use --engine node)`,
+    );
   }
   if (settings.engine === 'node') return { name: 'node', why: null, fixed: true };
   if (need !== null) return { name: 'node', why: `${need} needs it`, fixed: true };
   const probe = probeUws(appDir);
   if (!probe.loaded) {
-    if (settings.engine === 'uws') throw new ConfigError('engine', `Invalid value for engine: "uws" (${noUwsReason(probe)}; ${probe.hint})`);
+    if (settings.engine === 'uws')
+      throw new ConfigError('engine', `Invalid value for engine: "uws" (${noUwsReason(probe)}; ${probe.hint})`);
     // A default never silently does something else: the line that says node says why, and how to get uws.
     return { name: 'node', why: `${noUwsReason(probe)}; ${probe.hint}`, fixed: true };
   }
@@ -62,13 +73,14 @@ export interface EngineFacts {
 
 /** What the arbiter needs to know of an engine (for uws, the build chooseEngine found). */
 export async function engineFacts(name: EngineName): Promise<EngineFacts> {
-  if (name === 'node') return { label: 'node (node:http)', build: null, uwsMain: null, sharedSockets: true, warnings: [] };
+  if (name === 'node')
+    return { label: 'node (node:http)', build: null, uwsMain: null, sharedSockets: true, warnings: [] };
   const { version, origin, main } = loadUws();
   const warnings: string[] = [];
   if (version === '20.30.0') {
     warnings.push(
-      'uWebSockets.js 20.30.0 cannot answer HTTP/1.0 requests (nginx\'s default proxy_pass, ab, curl --http1.0): ' +
-      'set `proxy_http_version 1.1;` in nginx, or serve with --engine node',
+      "uWebSockets.js 20.30.0 cannot answer HTTP/1.0 requests (nginx's default proxy_pass, ab, curl --http1.0): " +
+        'set `proxy_http_version 1.1;` in nginx, or serve with --engine node',
     );
   }
   const { skipped } = probeUws();

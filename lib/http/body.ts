@@ -90,7 +90,10 @@ export class RequestBody {
   private push(chunk: ArrayBuffer | Uint8Array, isLast: boolean): void {
     this.pushed = true;
     this.received += chunk.byteLength;
-    if ((this.paceBytes += chunk.byteLength) >= uwsPace.stepBytes) { this.paceBytes = 0; this.paceMark = performance.now(); }
+    if ((this.paceBytes += chunk.byteLength) >= uwsPace.stepBytes) {
+      this.paceBytes = 0;
+      this.paceMark = performance.now();
+    }
     if (this.maxBytes > 0 && this.received > this.maxBytes && !this.failed) {
       this.fail(new RequestTooLargeError(this.maxBytes));
       this.onOverflow?.();
@@ -98,27 +101,39 @@ export class RequestBody {
     }
     if (chunk.byteLength > 0 && !this.discarding) {
       // uWS detaches its ArrayBuffer after this callback: copy what we keep. Node's Buffers are ours.
-      this.chunks.push(chunk instanceof ArrayBuffer ? Buffer.copyBytesFrom(new Uint8Array(chunk)) : chunk as Buffer);
+      this.chunks.push(chunk instanceof ArrayBuffer ? Buffer.copyBytesFrom(new Uint8Array(chunk)) : (chunk as Buffer));
       this.buffered += chunk.byteLength;
       if (this.buffered > HIGH_WATER && !this.paused && !this.writerWaiting) {
         // uWS's pause holds back writes too: with a response on its way and a body nobody asked
         // for, pausing would stall both. Drop it instead (as Gunicorn drains an unread body).
         if (this.responding && !this.used && this.readable === undefined) this.discard();
-        else { this.paused = true; this.res.pause(); }
+        else {
+          this.paused = true;
+          this.res.pause();
+        }
       }
     }
-    if (isLast) { this.done = true; this.settle(); }
+    if (isLast) {
+      this.done = true;
+      this.settle();
+    }
     this.notify();
   }
 
   private settle(): void {
     const s = this.onSettled;
-    if (s) { this.onSettled = null; s(); }
+    if (s) {
+      this.onSettled = null;
+      s();
+    }
   }
 
   private notify(): void {
     const w = this.wake;
-    if (w) { this.wake = null; w(); }
+    if (w) {
+      this.wake = null;
+      w();
+    }
   }
 
   /** Called when the client goes away. */
@@ -136,7 +151,10 @@ export class RequestBody {
     if (this.done || this.failed) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(finish, ms);
-      function finish(): void { clearTimeout(timer); resolve(); }
+      function finish(): void {
+        clearTimeout(timer);
+        resolve();
+      }
       this.onSettled = finish;
     });
   }
@@ -146,7 +164,10 @@ export class RequestBody {
     this.discarding = true;
     this.chunks = [];
     this.buffered = 0;
-    if (this.paused && !this.failed) { this.paused = false; this.res.resume(); }
+    if (this.paused && !this.failed) {
+      this.paused = false;
+      this.res.resume();
+    }
   }
 
   /**
@@ -186,7 +207,9 @@ export class RequestBody {
       }
       if (this.failed) throw this.failed;
       if (this.done) return null;
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
     }
   }
 
@@ -197,7 +220,10 @@ export class RequestBody {
     this.used = true;
     const parts: Buffer[] = [];
     let total = 0;
-    for (let c = await this.read(); c; c = await this.read()) { parts.push(c); total += c.length; }
+    for (let c = await this.read(); c; c = await this.read()) {
+      parts.push(c);
+      total += c.length;
+    }
     return parts.length === 1 ? parts[0]! : total === 0 ? EMPTY : Buffer.concat(parts, total);
   }
 
@@ -207,14 +233,20 @@ export class RequestBody {
    * so making it reads nothing.
    */
   stream(): ReadableStream<Uint8Array> {
-    return (this.readable ??= new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        this.used = true;
-        const c = await this.read();
-        if (c) controller.enqueue(new Uint8Array(c.buffer, c.byteOffset, c.length));
-        else controller.close();
+    return (this.readable ??= new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          this.used = true;
+          const c = await this.read();
+          if (c) controller.enqueue(new Uint8Array(c.buffer, c.byteOffset, c.length));
+          else controller.close();
+        },
+        cancel: () => {
+          this.used = true;
+          this.discard();
+        },
       },
-      cancel: () => { this.used = true; this.discard(); },
-    }, { highWaterMark: 0 }));
+      { highWaterMark: 0 },
+    ));
   }
 }

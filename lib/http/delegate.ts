@@ -13,12 +13,19 @@ function forwardMethod<T>(proto: object, key: string, toNative: (self: T) => obj
 function forwardGetter<T>(proto: object, key: string, toNative: (self: T) => object): void {
   Object.defineProperty(proto, key, {
     configurable: true,
-    get(this: T) { return (toNative(this) as Record<string, unknown>)[key]; },
+    get(this: T) {
+      return (toNative(this) as Record<string, unknown>)[key];
+    },
   });
 }
 
 /** Forward the named members (known up front, so the platform class need not be loaded yet). */
-export function forwardMembers<T>(proto: object, methods: string[], getters: string[], toNative: (self: T) => object): void {
+export function forwardMembers<T>(
+  proto: object,
+  methods: string[],
+  getters: string[],
+  toNative: (self: T) => object,
+): void {
   for (const key of methods) if (!Object.hasOwn(proto, key)) forwardMethod(proto, key, toNative);
   for (const key of getters) if (!Object.hasOwn(proto, key)) forwardGetter(proto, key, toNative);
 }

@@ -9,10 +9,30 @@ import { ClientGoneError, DRAIN_MS, RequestBody, RequestTooLargeError } from './
 import type { BindContext, PoolTask, Wire } from './contracts.js';
 import type { ForwardedFacts } from './forwarded.js';
 import { QilinRequest, setScheme, type RequestOwner } from './request.js';
-import { TEXT_PLAIN, byteLength, isStream, isUnusable, lightParts, statusLine, type PlainBody, type ResponseParts } from './response.js';
+import {
+  TEXT_PLAIN,
+  byteLength,
+  isStream,
+  isUnusable,
+  lightParts,
+  statusLine,
+  type PlainBody,
+  type ResponseParts,
+} from './response.js';
 import { checkStatusText } from './fields.js';
 import {
-  HAS_CONTENT_TYPE, TIMEOUT_BODY, TIMEOUT_DETAIL, checkChunk, declaredLength, firstRead, headerValue, rejectRequest, statusBytes, streamBody, writeError, writeHeaders,
+  HAS_CONTENT_TYPE,
+  TIMEOUT_BODY,
+  TIMEOUT_DETAIL,
+  checkChunk,
+  declaredLength,
+  firstRead,
+  headerValue,
+  rejectRequest,
+  statusBytes,
+  streamBody,
+  writeError,
+  writeHeaders,
   writePlatform,
 } from './write.js';
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader } from './websocket.js';
@@ -26,8 +46,12 @@ const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, 
  */
 class ConnInfo implements ServeInfo {
   readonly #exchange: Exchange;
-  constructor(exchange: Exchange) { this.#exchange = exchange; }
-  get remoteAddr(): RemoteAddr { return this.#exchange.remoteAddr; }
+  constructor(exchange: Exchange) {
+    this.#exchange = exchange;
+  }
+  get remoteAddr(): RemoteAddr {
+    return this.#exchange.remoteAddr;
+  }
 }
 
 /** One request and its response, from the server's side. */
@@ -83,8 +107,13 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   readonly detailed: boolean;
 
   constructor(
-    readonly res: Wire, readonly context: BindContext,
-    method: string, authority: string, target: string, rawHeaders: string[], body: RequestBody | null,
+    readonly res: Wire,
+    readonly context: BindContext,
+    method: string,
+    authority: string,
+    target: string,
+    rawHeaders: string[],
+    body: RequestBody | null,
   ) {
     this.method = method;
     this.target = target;
@@ -99,7 +128,14 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
 
   /** The handler returns with the response pending: read the peer while uWS still allows it. */
   keepPeer(): void {
-    if (this.detailed && this.peer === null && this.client === null && !this.finished && !this.aborted && this.context.requestLog!.peer) {
+    if (
+      this.detailed &&
+      this.peer === null &&
+      this.client === null &&
+      !this.finished &&
+      !this.aborted &&
+      this.context.requestLog!.peer
+    ) {
       this.peer = this.res.getRemoteAddressAsText();
     }
   }
@@ -122,12 +158,18 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    */
   get remoteAddr(): RemoteAddr {
     if (this._remoteAddr !== undefined) return this._remoteAddr;
-    if (this.client !== null) return (this._remoteAddr = { transport: 'tcp', hostname: this.client, port: this.clientPort });
+    if (this.client !== null)
+      return (this._remoteAddr = { transport: 'tcp', hostname: this.client, port: this.clientPort });
     const path = this.context.unixPath;
     if (path !== null) return (this._remoteAddr = { transport: 'unix', path });
-    if (this.peer === null && ((!this.finished && !this.aborted) || this.res.peerReadableLate)) this.peer = this.res.getRemoteAddressAsText();
+    if (this.peer === null && ((!this.finished && !this.aborted) || this.res.peerReadableLate))
+      this.peer = this.res.getRemoteAddressAsText();
     const port = this.res.getRemotePort?.() ?? 0;
-    return (this._remoteAddr = { transport: 'tcp', hostname: this.peer === null ? '' : formatPeerAddress(this.peer), port });
+    return (this._remoteAddr = {
+      transport: 'tcp',
+      hostname: this.peer === null ? '' : formatPeerAddress(this.peer),
+      port,
+    });
   }
 
   /** One request header's value without building `Headers` (several values joined with ", "). */
@@ -141,8 +183,12 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   }
 
   // AccessEntry: read by the access log only.
-  get remote(): string { return this.client ?? (this.peer === null ? '-' : formatPeerAddress(this.peer)); }
-  requestHeader(name: string): string | null { return this.header(name); }
+  get remote(): string {
+    return this.client ?? (this.peer === null ? '-' : formatPeerAddress(this.peer));
+  }
+  requestHeader(name: string): string | null {
+    return this.header(name);
+  }
   responseHeader(name: string): string | null {
     const v = this.responseHeaders === undefined ? null : headerValue(this.responseHeaders, name);
     if (v !== null) return v;
@@ -169,9 +215,14 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     const what = `${this.method} ${this.target}`;
     const upload = body !== null && !body.complete;
     const secs = upload ? ((performance.now() - body.since) / 1000).toFixed(1) : '';
-    const bytes = upload ? `${body.received} of ${this.header('content-length') ?? 'a chunked body\'s'} bytes` : '';
-    if (cut !== null && upload) this.context.note('info', `${what}: client upload cut after ${secs} s (${bytes}): ${cut}`);
-    else this.context.note('debug', `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`);
+    const bytes = upload ? `${body.received} of ${this.header('content-length') ?? "a chunked body's"} bytes` : '';
+    if (cut !== null && upload)
+      this.context.note('info', `${what}: client upload cut after ${secs} s (${bytes}): ${cut}`);
+    else
+      this.context.note(
+        'debug',
+        `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`,
+      );
   }
 
   /** uWS onAborted: the client went away. The response must not be touched after this. */
@@ -196,7 +247,10 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     this.abortReason = reason;
     this.aborted = true; // from here on, whatever the app answers is dropped
     this.controller?.abort(reason);
-    if (this.websocket !== null) { this.websocket.abandon(); this.websocket = null; }
+    if (this.websocket !== null) {
+      this.websocket.abandon();
+      this.websocket = null;
+    }
     this.body?.fail(reason);
     this.started = true;
     this.status = 503;
@@ -211,7 +265,10 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   /** A streamed body waiting on the app (a quiet event stream) learns at once that nobody listens. */
   private stopStream(reason: Error): void {
     const reader = this.streamReader;
-    if (reader) { this.streamReader = undefined; void reader.cancel(reason).catch(() => {}); }
+    if (reader) {
+      this.streamReader = undefined;
+      void reader.cancel(reason).catch(() => {});
+    }
   }
 
   /**
@@ -228,7 +285,8 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
       this.length = 0;
       this.logRequest();
       const send = () => rejectRequest(this.res, 413, reason.message, this.method === 'HEAD');
-      if (this.inHandler) send(); else this.res.cork(send);
+      if (this.inHandler) send();
+      else this.res.cork(send);
     } else {
       this.res.close();
     }
@@ -263,17 +321,25 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
       return undefined;
     }
     if (typeof (result as Promise<Response>)?.then === 'function') {
-      return (result as Promise<Response>).then((r) => this.respond(r), (err) => this.fail(err));
+      return (result as Promise<Response>).then(
+        (r) => this.respond(r),
+        (err) => this.fail(err),
+      );
     }
     return this.respond(result as Response);
   }
 
   respond(r: Response): Promise<void> | undefined {
-    if (this.aborted) { cancelBody(r); return undefined; }
+    if (this.aborted) {
+      cancelBody(r);
+      return undefined;
+    }
     try {
       if (this.inHandler) return this.send(r);
       let pending: Promise<void> | undefined;
-      this.res.cork(() => { pending = this.send(r); });
+      this.res.cork(() => {
+        pending = this.send(r);
+      });
       return pending;
     } catch (err) {
       // A header value uWS cannot take, say: never let it escape into uWS (that aborts the process).
@@ -316,8 +382,11 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    * known (the app's Content-Length, the plain body's size), none otherwise.
    */
   writeParts(
-    status: number, statusText: string, headers: HeadersInit | undefined,
-    body: PlainBody | ReadableStream<Uint8Array> | null, headLength: number,
+    status: number,
+    statusText: string,
+    headers: HeadersInit | undefined,
+    body: PlainBody | ReadableStream<Uint8Array> | null,
+    headLength: number,
   ): Promise<void> | undefined {
     const bodiless = status === 204 || status === 304 || status < 200;
     const head = this.method === 'HEAD';
@@ -328,8 +397,14 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     if (streamed && !bodiless && !head) return this.streamResponse(status, statusText, headers, body);
     this.writeHead(status, statusText, headers, typeof body === 'string' && !bodiless);
     if (!bodiless && !head) {
-      if (body === null) { this.end(''); return undefined; }
-      if (this.drainFirst()) return this.body!.drained(DRAIN_MS).then(() => { if (!this.aborted) this.res.cork(() => this.end(body as PlainBody)); });
+      if (body === null) {
+        this.end('');
+        return undefined;
+      }
+      if (this.drainFirst())
+        return this.body!.drained(DRAIN_MS).then(() => {
+          if (!this.aborted) this.res.cork(() => this.end(body as PlainBody));
+        });
       this.end(body as PlainBody);
       return undefined;
     }
@@ -365,7 +440,12 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
    * 500 as any failed app, not a cut 200. A first chunk still to come (an event stream) does not
    * hold the head back past the turn.
    */
-  private streamResponse(status: number, statusText: string, headers: HeadersInit | undefined, body: ReadableStream<Uint8Array>): Promise<void> {
+  private streamResponse(
+    status: number,
+    statusText: string,
+    headers: HeadersInit | undefined,
+    body: ReadableStream<Uint8Array>,
+  ): Promise<void> {
     const reader = body.getReader() as ReadableStreamDefaultReader<unknown>;
     this.streamReader = reader; // cancelled at once if the client leaves meanwhile
     return firstRead(reader).then((first) => {
@@ -373,7 +453,11 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
         // The client left (or request_timeout answered) before the head went out.
         this.streamReader = undefined;
         void reader.cancel().catch(() => {});
-        if (!this.finished) { this.status = status; this.logRequest(); this.done(); }
+        if (!this.finished) {
+          this.status = status;
+          this.logRequest();
+          this.done();
+        }
         return undefined;
       }
       try {
@@ -452,14 +536,19 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     const log = this.context.requestLog;
     if (log === null) return;
     // Every caller logs before it ends the response (a client that left was read in keepPeer).
-    if (this.detailed && this.peer === null && this.client === null && !this.aborted && log.peer) this.peer = this.res.getRemoteAddressAsText();
+    if (this.detailed && this.peer === null && this.client === null && !this.aborted && log.peer)
+      this.peer = this.res.getRemoteAddressAsText();
     log.write(this);
   }
 
   fail(err: unknown): Promise<void> | undefined {
     // The client left (the app's body read or request.signal failed with it): said as it left.
-    if (!(err instanceof ClientGoneError && this.aborted)) this.context.onError(`Error handling request ${this.target}`, err);
-    if (this.websocket !== null) { this.websocket.abandon(); this.websocket = null; }
+    if (!(err instanceof ClientGoneError && this.aborted))
+      this.context.onError(`Error handling request ${this.target}`, err);
+    if (this.websocket !== null) {
+      this.websocket.abandon();
+      this.websocket = null;
+    }
     if (!this.aborted && !this.finished) {
       if (this.inHandler) writeError(this);
       else this.res.cork(() => writeError(this));
@@ -491,22 +580,30 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
         this.body?.waitingToWrite(false);
         resolve();
       };
-      this.res.onWritable(() => { this.wakeWriter(); return true; });
+      this.res.onWritable(() => {
+        this.wakeWriter();
+        return true;
+      });
     });
   }
 
   private wakeWriter(): void {
     const w = this.writableWaiter;
-    if (w) { this.writableWaiter = undefined; w(); }
+    if (w) {
+      this.writableWaiter = undefined;
+      w();
+    }
   }
 }
-
 
 /** The app answered a client that is gone: let its stream know. */
 function cancelBody(r: Response): void {
   try {
     const p = lightParts(r, parts);
     const b = p === null ? (r as Response | null)?.body : p.body;
-    if (b !== null && b !== undefined && typeof b !== 'string' && isStream(b) && !b.locked) void b.cancel().catch(() => {});
-  } catch { /* not a Response: nothing to cancel */ }
+    if (b !== null && b !== undefined && typeof b !== 'string' && isStream(b) && !b.locked)
+      void b.cancel().catch(() => {});
+  } catch {
+    /* not a Response: nothing to cancel */
+  }
 }

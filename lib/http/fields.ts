@@ -49,11 +49,16 @@ export function checkHeadersInit(init: unknown): void {
   const pairs = pairsOf(init);
   if (pairs !== null) {
     for (const pair of pairs) {
-      if (typeof pair !== 'object' || pair === null || typeof (pair as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      if (
+        typeof pair !== 'object' ||
+        pair === null ||
+        typeof (pair as Iterable<unknown>)[Symbol.iterator] !== 'function'
+      ) {
         throw new TypeError('Headers constructor: expected a sequence of name/value pairs.');
       }
       const p = Array.isArray(pair) ? pair : [...(pair as Iterable<unknown>)];
-      if (p.length !== 2) throw new TypeError(`Headers constructor: expected name/value pair to be length 2, found ${p.length}.`);
+      if (p.length !== 2)
+        throw new TypeError(`Headers constructor: expected name/value pair to be length 2, found ${p.length}.`);
       checkField(String(p[0]), String(p[1]));
     }
     return;

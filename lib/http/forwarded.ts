@@ -48,7 +48,11 @@ export class ForwardedFacts {
  * right-most entry, the address the front-end itself saw.
  */
 export function applyForwarded(
-  policy: ForwardedPolicy, raw: readonly string[], peer: string | undefined, lowerCase: boolean, said: ForwardedFacts,
+  policy: ForwardedPolicy,
+  raw: readonly string[],
+  peer: string | undefined,
+  lowerCase: boolean,
+  said: ForwardedFacts,
 ): Refusal | null {
   said.scheme = null;
   said.client = null;
@@ -58,7 +62,7 @@ export function applyForwarded(
   let fwd: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     let name = raw[i]!;
-    if (!policy.watch.names.has(name) && !(lowerCase && policy.watch.names.has(name = name.toLowerCase()))) continue;
+    if (!policy.watch.names.has(name) && !(lowerCase && policy.watch.names.has((name = name.toLowerCase())))) continue;
     const value = raw[i + 1]!;
     const secure = policy.secure.get(name);
     if (secure !== undefined) {
@@ -83,7 +87,10 @@ export function applyForwarded(
     moved = true;
     if (!listed(policy.trusted, host)) break;
   }
-  if (moved) { said.client = host; said.clientPort = port; }
+  if (moved) {
+    said.client = host;
+    said.clientPort = port;
+  }
   return null;
 }
 
@@ -128,4 +135,3 @@ function parseNode(text: string): { host: string; port: number } | null {
 function portOf(text: string): number {
   return /^\d{1,5}$/.test(text) && Number(text) <= 65535 ? Number(text) : -1;
 }
-

@@ -87,21 +87,32 @@ function requestConstructor(inputOf: InputOf, madeFrom: MadeFrom): typeof Reques
 }
 
 /** Register qilin's request class; it is linked under the platform Request when that is loaded. */
-export function registerRequestClass(proto: object, toNative: (self: never) => object, inputOf: InputOf, madeFrom: MadeFrom): void {
+export function registerRequestClass(
+  proto: object,
+  toNative: (self: never) => object,
+  inputOf: InputOf,
+  madeFrom: MadeFrom,
+): void {
   requestClass = { proto, toNative };
   // An app that reads the global `Request` (say, for instanceof) loads undici: link then.
   let ctor: typeof Request | undefined;
   Object.defineProperty(globalThis, 'Request', {
-    configurable: true, enumerable: false,
+    configurable: true,
+    enumerable: false,
     get: () => (ctor ??= requestConstructor(inputOf, madeFrom)),
-    set: (v) => Object.defineProperty(globalThis, 'Request', { value: v, writable: true, configurable: true, enumerable: false }),
+    set: (v) =>
+      Object.defineProperty(globalThis, 'Request', { value: v, writable: true, configurable: true, enumerable: false }),
   });
   // fetch(request) with a served request: the platform's fetch gets the platform object.
   const platformFetch = globalThis.fetch;
   if (typeof platformFetch === 'function') {
     const fetch = function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
       let given: unknown;
-      try { given = inputOf(input); } catch (err) { return Promise.reject(err); }
+      try {
+        given = inputOf(input);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       return platformFetch(given as RequestInfo | URL, init);
     };
     Object.defineProperty(globalThis, 'fetch', { value: fetch, writable: true, configurable: true, enumerable: true });

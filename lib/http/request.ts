@@ -64,7 +64,11 @@ export class QilinRequest {
   get url(): string {
     const owner = this[kOwner];
     // `OPTIONS *` (asterisk-form) has no path: its URL is the server's root with `*` as the path.
-    return (this[kUrl] ??= (this[kScheme] ?? owner.context.scheme) + '://' + this[kAuthority] + (owner.target === '*' ? '/*' : owner.target));
+    return (this[kUrl] ??=
+      (this[kScheme] ?? owner.context.scheme) +
+      '://' +
+      this[kAuthority] +
+      (owner.target === '*' ? '/*' : owner.target));
   }
 
   get headers(): Headers {
@@ -82,18 +86,42 @@ export class QilinRequest {
   }
 
   // What a request that reached a server always has (the platform's defaults): no platform object needed.
-  get destination(): RequestDestination { return ''; }
-  get referrer(): string { return 'about:client'; }
-  get referrerPolicy(): ReferrerPolicy { return ''; }
-  get mode(): RequestMode { return 'cors'; }
-  get credentials(): RequestCredentials { return 'same-origin'; }
-  get cache(): RequestCache { return 'default'; }
-  get redirect(): RequestRedirect { return 'follow'; }
-  get integrity(): string { return ''; }
-  get keepalive(): boolean { return false; }
-  get isReloadNavigation(): boolean { return false; }
-  get isHistoryNavigation(): boolean { return false; }
-  get duplex(): 'half' { return 'half'; }
+  get destination(): RequestDestination {
+    return '';
+  }
+  get referrer(): string {
+    return 'about:client';
+  }
+  get referrerPolicy(): ReferrerPolicy {
+    return '';
+  }
+  get mode(): RequestMode {
+    return 'cors';
+  }
+  get credentials(): RequestCredentials {
+    return 'same-origin';
+  }
+  get cache(): RequestCache {
+    return 'default';
+  }
+  get redirect(): RequestRedirect {
+    return 'follow';
+  }
+  get integrity(): string {
+    return '';
+  }
+  get keepalive(): boolean {
+    return false;
+  }
+  get isReloadNavigation(): boolean {
+    return false;
+  }
+  get isHistoryNavigation(): boolean {
+    return false;
+  }
+  get duplex(): 'half' {
+    return 'half';
+  }
 
   // Once the platform Request exists (clone(), formData()...) it owns the body stream: read through it.
   get body(): ReadableStream<Uint8Array> | null {
@@ -119,7 +147,9 @@ export class QilinRequest {
   async text(): Promise<string> {
     const buf = await this.bytesBuffer();
     // UTF-8 decode drops a leading byte order mark.
-    return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
+    return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf
+      ? buf.toString('utf8', 3)
+      : buf.toString('utf8');
   }
   async json(): Promise<unknown> {
     return JSON.parse(await this.text());
@@ -134,7 +164,8 @@ export class QilinRequest {
   }
 
   clone(): Request {
-    if (this.bodyUsed || (this[kOwner].body !== null && this.body!.locked)) throw new TypeError('Request.clone: Body has already been consumed.');
+    if (this.bodyUsed || (this[kOwner].body !== null && this.body!.locked))
+      throw new TypeError('Request.clone: Body has already been consumed.');
     return toNativeRequest(this).clone();
   }
 
@@ -148,10 +179,21 @@ export class QilinRequest {
   /** What Node shows for its own Request. */
   [inspect.custom](depth: number, options: InspectOptions): string {
     const shown = {
-      method: this.method, url: this.url, headers: this.headers, destination: this.destination, referrer: this.referrer,
-      referrerPolicy: this.referrerPolicy, mode: this.mode, credentials: this.credentials, cache: this.cache,
-      redirect: this.redirect, integrity: this.integrity, keepalive: this.keepalive,
-      isReloadNavigation: this.isReloadNavigation, isHistoryNavigation: this.isHistoryNavigation, signal: this.signal,
+      method: this.method,
+      url: this.url,
+      headers: this.headers,
+      destination: this.destination,
+      referrer: this.referrer,
+      referrerPolicy: this.referrerPolicy,
+      mode: this.mode,
+      credentials: this.credentials,
+      cache: this.cache,
+      redirect: this.redirect,
+      integrity: this.integrity,
+      keepalive: this.keepalive,
+      isReloadNavigation: this.isReloadNavigation,
+      isHistoryNavigation: this.isHistoryNavigation,
+      signal: this.signal,
     };
     return `Request ${formatWithOptions({ ...options, depth: options.depth ?? depth }, shown)}`;
   }
@@ -164,7 +206,9 @@ Object.defineProperty(QilinRequest.prototype, Symbol.toStringTag, { value: 'Requ
  */
 Object.defineProperty(QilinRequest.prototype, Symbol.for('qilin.rawHeaders'), {
   configurable: true,
-  get(this: QilinRequest) { return this[kOwner].rawHeaders; },
+  get(this: QilinRequest) {
+    return this[kOwner].rawHeaders;
+  },
 });
 
 /** A trusted front-end said which scheme the client used (secure_scheme_headers). */
@@ -181,7 +225,10 @@ export function toNativeRequest(r: QilinRequest): Request {
   const init: RequestInit & { duplex?: 'half' } = { method: r.method, headers: r.headers, signal: r.signal };
   // A body already read stays read: the platform object gets none, and this class says it is used.
   if (owner.body !== null && owner.body.used) r[kReadBeforeNative] = true;
-  else if (owner.body !== null) { init.body = owner.body.stream(); init.duplex = 'half'; }
+  else if (owner.body !== null) {
+    init.body = owner.body.stream();
+    init.duplex = 'half';
+  }
   n = new (nativeRequest())(r.url, init);
   r[kNative] = n;
   lightOf.set(n, r);
@@ -194,7 +241,7 @@ const lightOf = new WeakMap<object, QilinRequest>();
 /** The request qilin gave the app, given it or a platform Request made from it; else null. */
 export function servedRequest(r: unknown): QilinRequest | null {
   if (r instanceof QilinRequest) return r;
-  return typeof r === 'object' && r !== null ? lightOf.get(r) ?? null : null;
+  return typeof r === 'object' && r !== null ? (lightOf.get(r) ?? null) : null;
 }
 
 /** The exchange a served request belongs to. */
@@ -209,7 +256,8 @@ export function ownerOf(r: QilinRequest): RequestOwner {
  */
 function platformInput(input: unknown): unknown {
   if (!(input instanceof QilinRequest)) return input;
-  if (input.bodyUsed) throw new TypeError('Cannot construct a Request with a Request object that has already been used.');
+  if (input.bodyUsed)
+    throw new TypeError('Cannot construct a Request with a Request object that has already been used.');
   return toNativeRequest(input);
 }
 

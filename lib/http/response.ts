@@ -62,7 +62,11 @@ function bytesOf(b: PlainBody): Uint8Array {
 
 /** The bytes of a plain body in an ArrayBuffer of their own (a byte stream takes the buffer it is given). */
 function ownBytes(b: PlainBody): Uint8Array {
-  return typeof b === 'string' ? new TextEncoder().encode(b) : b instanceof ArrayBuffer ? new Uint8Array(b.slice(0)) : b.slice();
+  return typeof b === 'string'
+    ? new TextEncoder().encode(b)
+    : b instanceof ArrayBuffer
+      ? new Uint8Array(b.slice(0))
+      : b.slice();
 }
 
 export function byteLength(b: PlainBody): number {
@@ -85,7 +89,12 @@ function sourceStream(body: PlainBody): ReadableStream<Uint8Array> {
 
 /** The stream of a body read to its end: disturbed and locked, as after the spec's "fully read". */
 function spentStream(): ReadableStream<Uint8Array> {
-  const stream = new ReadableStream({ type: 'bytes', start(c) { c.close(); } }) as ReadableStream<Uint8Array>;
+  const stream = new ReadableStream({
+    type: 'bytes',
+    start(c) {
+      c.close();
+    },
+  }) as ReadableStream<Uint8Array>;
   void stream.getReader().read();
   return stream;
 }
@@ -133,7 +142,9 @@ function utf8(b: PlainBody): string {
   if (typeof b === 'string') return b.charCodeAt(0) === 0xfeff ? b.slice(1) : b;
   const u = bytesOf(b);
   const buf = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-  return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
+  return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf
+    ? buf.toString('utf8', 3)
+    : buf.toString('utf8');
 }
 
 /** A copy in an ArrayBuffer of its own (the app may keep and change what it is given). */
@@ -149,8 +160,13 @@ function blobType(contentType: string | null): string {
   if (contentType === null) return '';
   const [essence, ...params] = contentType.split(';');
   if (!/^\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+\s*$/.test(essence!)) return '';
-  const kept = params.map((p) => p.trim()).filter((p) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+=/.test(p))
-    .map((p) => { const i = p.indexOf('='); return p.slice(0, i).toLowerCase() + p.slice(i); });
+  const kept = params
+    .map((p) => p.trim())
+    .filter((p) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+=/.test(p))
+    .map((p) => {
+      const i = p.indexOf('=');
+      return p.slice(0, i).toLowerCase() + p.slice(i);
+    });
   return [essence!.trim().toLowerCase(), ...kept].join(';');
 }
 
@@ -172,10 +188,15 @@ export class LightResponse {
   [kHeadLength]: number;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    const b: unknown = body === undefined || body === null ? null
-      : typeof body === 'string' ? body
-        // WebIDL: any other value is a USVString, a String object too (Hono's html`` gives one).
-        : typeof body === 'object' && !(body instanceof String) ? unwrap(body) : String(body);
+    const b: unknown =
+      body === undefined || body === null
+        ? null
+        : typeof body === 'string'
+          ? body
+          : // WebIDL: any other value is a USVString, a String object too (Hono's html`` gives one).
+            typeof body === 'object' && !(body instanceof String)
+            ? unwrap(body)
+            : String(body);
     if (isStream(b) && isUnusable(b)) throw new TypeError('Response body object should not be disturbed or locked');
     this[kBody] = b;
     this[kStatus] = 200;
@@ -188,7 +209,7 @@ export class LightResponse {
     this[kOwnHeaders] = false;
     if (init === undefined || init === null) return;
     if (typeof init !== 'object' && typeof init !== 'function') {
-      throw new TypeError("Response constructor: Expected init to be a dictionary.");
+      throw new TypeError('Response constructor: Expected init to be a dictionary.');
     }
     if (init.status !== undefined) this[kStatus] = checkStatus(init.status);
     if (init.statusText !== undefined) this[kStatusText] = checkStatusText(String(init.statusText));
@@ -203,7 +224,10 @@ export class LightResponse {
       this[kOwnHeaders] = true;
       if (b === null) this[kHeadLength] = lengthOf(init as unknown as Response);
     } else if (isLight(init) || isResponseLike(init)) {
-      if (headers !== undefined) { this[kHeaders] = new Headers(headers); this[kOwnHeaders] = true; }
+      if (headers !== undefined) {
+        this[kHeaders] = new Headers(headers);
+        this[kOwnHeaders] = true;
+      }
     } else if (headers !== undefined) {
       // Kept as given (a Headers may be shared between responses: copied on first read), while the
       // writer sends it as it is. Checked now, as `new Headers(init)` would: a bad name or value is
@@ -223,11 +247,19 @@ export class LightResponse {
     const body = JSON.stringify(data);
     if (body === undefined) throw new TypeError('Response.json: value is not JSON serializable');
     if (init === undefined || init === null || init.headers === undefined) {
-      return new LightResponse(body, { status: init?.status, statusText: init?.statusText, headers: JSON_HEADERS }) as unknown as Response;
+      return new LightResponse(body, {
+        status: init?.status,
+        statusText: init?.statusText,
+        headers: JSON_HEADERS,
+      }) as unknown as Response;
     }
     const headers = new Headers(init.headers);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    return new LightResponse(body, { status: init.status, statusText: init.statusText, headers }) as unknown as Response;
+    return new LightResponse(body, {
+      status: init.status,
+      statusText: init.statusText,
+      headers,
+    }) as unknown as Response;
   }
   static error(): Response {
     return nativeResponse().error();
@@ -337,7 +369,8 @@ export class LightResponse {
     if (native !== undefined) return native.clone();
     const b = this[kBody];
     const s = this[kStream] ?? b;
-    if (this[kUsed] || (isStream(s) && isUnusable(s))) throw new TypeError('Response.clone: Body has already been consumed.');
+    if (this[kUsed] || (isStream(s) && isUnusable(s)))
+      throw new TypeError('Response.clone: Body has already been consumed.');
     if (b !== null && !isPlainBody(b) && !isStream(b)) return toNative(this).clone();
     const copy = new LightResponse(null, undefined);
     if (isStream(b)) {
@@ -358,8 +391,15 @@ export class LightResponse {
   /** What Node shows for its own Response. */
   [inspect.custom](depth: number, options: InspectOptions): string {
     const shown = {
-      status: this.status, statusText: this.statusText, headers: this.headers, body: this.body, bodyUsed: this.bodyUsed,
-      ok: this.ok, redirected: this.redirected, type: this.type, url: this.url,
+      status: this.status,
+      statusText: this.statusText,
+      headers: this.headers,
+      body: this.body,
+      bodyUsed: this.bodyUsed,
+      ok: this.ok,
+      redirected: this.redirected,
+      type: this.type,
+      url: this.url,
     };
     return `Response ${formatWithOptions({ ...options, depth: options.depth ?? depth }, shown)}`;
   }
@@ -374,14 +414,17 @@ Object.defineProperty(LightResponse, 'name', { value: 'Response' });
  */
 function clonedChunks(branch: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   const reader = branch.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(structuredClone(value));
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(structuredClone(value));
+      },
+      cancel: (reason) => reader.cancel(reason),
     },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }
 
 /** A `Headers` of our own from what was given, with the default Content-Type of a string body. */
@@ -416,7 +459,11 @@ export function toNative(r: LightResponse): Response {
   let n = r[kNative];
   if (n) return n;
   const b = r[kStream] ?? r[kBody];
-  n = new (nativeResponse())(b as BodyInit | null, { status: r[kStatus], statusText: r[kStatusText], headers: r[kHeaders] });
+  n = new (nativeResponse())(b as BodyInit | null, {
+    status: r[kStatus],
+    statusText: r[kStatusText],
+    headers: r[kHeaders],
+  });
   return (r[kNative] = n);
 }
 

@@ -66,9 +66,7 @@ const DIGITS = /^[0-9]{1,15}$/;
 /** Request line longer than limit_request_line (Gunicorn: LimitRequestLine, 400). */
 export function lineTooLong(limits: RequestLimits, method: string, target: string): Refusal | null {
   const size = method.length + target.length + 10; // two spaces and `HTTP/1.1`
-  return limits.line > 0 && size > limits.line
-    ? [400, `Request Line is too large (${size} > ${limits.line})`]
-    : null;
+  return limits.line > 0 && size > limits.line ? [400, `Request Line is too large (${size} > ${limits.line})`] : null;
 }
 
 /**
@@ -82,8 +80,13 @@ export function lineTooLong(limits: RequestLimits, method: string, target: strin
  * is wanted); on a refusal `head` is left as it was.
  */
 export function checkHeaders(
-  raw: readonly string[], limits: RequestLimits, http10: boolean, parserRefusesCtl = false, lowerCase = false,
-  watch: HeaderWatch | null = null, head: RequestHead = new RequestHead(),
+  raw: readonly string[],
+  limits: RequestLimits,
+  http10: boolean,
+  parserRefusesCtl = false,
+  lowerCase = false,
+  watch: HeaderWatch | null = null,
+  head: RequestHead = new RequestHead(),
 ): Refusal | null {
   const n = raw.length >> 1;
   if (n > limits.fields) return [431, `Error parsing headers: 'Too many headers (${n} > ${limits.fields})'`];
@@ -98,18 +101,24 @@ export function checkHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     let name = raw[i]!;
     // Only the names compared below need lower-casing: host, content-type, content-length, transfer-encoding.
-    if (lowerCase && (name.length === 4 || name.length === 12 || name.length === 14 || name.length === 17)) name = name.toLowerCase();
+    if (lowerCase && (name.length === 4 || name.length === 12 || name.length === 14 || name.length === 17))
+      name = name.toLowerCase();
     const value = raw[i + 1]!;
     // The field as sent, `name: value` and its CRLF, as Gunicorn measures it.
     if (name.length + value.length + 4 > limits.fieldSize) {
       return [431, `Error parsing headers: 'limit request headers fields size'`];
     }
     if (!parserRefusesCtl && CTL.test(value)) return [400, `Invalid header value in ${name}`];
-    if (name === 'host') { hosts++; host = value; }
-    else if (name === 'content-type') types++;
-    else if (name === 'content-length') { lengths++; length = value; }
-    else if (name === 'transfer-encoding') codings = codings === null ? value : `${codings},${value}`;
-    if ((watchedLengths & lengthBit(name.length)) !== 0 && watch!.names.has(lowerCase ? name.toLowerCase() : name)) watched = true;
+    if (name === 'host') {
+      hosts++;
+      host = value;
+    } else if (name === 'content-type') types++;
+    else if (name === 'content-length') {
+      lengths++;
+      length = value;
+    } else if (name === 'transfer-encoding') codings = codings === null ? value : `${codings},${value}`;
+    if ((watchedLengths & lengthBit(name.length)) !== 0 && watch!.names.has(lowerCase ? name.toLowerCase() : name))
+      watched = true;
   }
   if (hosts > 1) return [400, 'Duplicate Host header'];
   // Two media types for one body: which one the app picks is a guess (Gunicorn refuses it too).
@@ -133,7 +142,10 @@ export function checkHeaders(
 function checkCodings(codings: string, lengths: number, http10: boolean): Refusal | null {
   if (http10) return [400, 'Transfer-Encoding in an HTTP/1.0 request'];
   if (lengths > 0) return [400, 'Content-Length with Transfer-Encoding'];
-  const all = codings.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  const all = codings
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '');
   if (all.length === 0 || !all.every(isToken)) return [400, 'Invalid Transfer-Encoding'];
   // `identity` changes nothing (RFC 2616's no-op coding, still sent by old clients): skipped before
   // `chunked`; after it, chunked is not the final coding and the length cannot be known (RFC 9112
@@ -157,15 +169,28 @@ function checkCodings(codings: string, lengths: number, http10: boolean): Refusa
  * Gunicorn lets them (qilin hands no trailers to the app).
  */
 const TRAILER_FORBIDDEN = new Set([
-  'transfer-encoding', 'content-length', 'host', 'trailer', 'te', 'connection', 'keep-alive', 'upgrade',
-  'proxy-connection', 'expect', 'max-forwards', 'authorization', 'proxy-authorization', 'cookie',
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'trailer',
+  'te',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'proxy-connection',
+  'expect',
+  'max-forwards',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
 ]);
 
 /** The trailer rules, on a flat [name, value, ...] list as the client sent it (any case). */
 export function checkTrailers(raw: readonly string[]): Refusal | null {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (TRAILER_FORBIDDEN.has(name) || name.startsWith('if-')) return [400, `Invalid trailer field: ${name.slice(0, 64)}`];
+    if (TRAILER_FORBIDDEN.has(name) || name.startsWith('if-'))
+      return [400, `Invalid trailer field: ${name.slice(0, 64)}`];
     if (CTL.test(raw[i + 1]!)) return [400, `Invalid trailer value in ${name.slice(0, 64)}`];
   }
   return null;

@@ -9,7 +9,10 @@ import { ownerOf, servedRequest, type RequestOwner } from './request.js';
 
 // node:crypto (OpenSSL's set-up, MiBs a process) only once a WebSocket is accepted.
 let createHash: typeof cryptoModule.createHash | null = null;
-const sha1 = (text: string) => (createHash ??= (createRequire(import.meta.url)('node:crypto') as typeof cryptoModule).createHash)('sha1').update(text).digest('base64');
+const sha1 = (text: string) =>
+  (createHash ??= (createRequire(import.meta.url)('node:crypto') as typeof cryptoModule).createHash)('sha1')
+    .update(text)
+    .digest('base64');
 
 export interface UpgradeWebSocketOptions {
   /** The subprotocol to answer with: one of those the client offered in Sec-WebSocket-Protocol. */
@@ -61,7 +64,15 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** A Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 4.1). */
 const KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
 /** Response headers the engine writes itself during the handshake. */
-const HANDSHAKE_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions', 'content-length', 'transfer-encoding']);
+const HANDSHAKE_HEADERS = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-accept',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+  'content-length',
+  'transfer-encoding',
+]);
 
 /** 'websocket' in `Upgrade: websocket`, 'upgrade' in `Connection: keep-alive, Upgrade`. */
 function hasToken(value: string | null, token: string): boolean {
@@ -73,7 +84,10 @@ function hasToken(value: string | null, token: string): boolean {
 /** A close code the app may send (RFC 6455 7.4; WHATWG WebSocket close()). */
 function checkCloseArgs(code: number | undefined, reason: string | undefined): void {
   if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
-    throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+    throw new DOMException(
+      `The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
+      'InvalidAccessError',
+    );
   }
   if (reason !== undefined && Buffer.byteLength(reason) > 123) {
     throw new DOMException('The close reason must not be greater than 123 UTF-8 bytes.', 'SyntaxError');
@@ -81,30 +95,34 @@ function checkCloseArgs(code: number | undefined, reason: string | undefined): v
 }
 
 // Node 20 has no CloseEvent nor ErrorEvent of its own (Node 22 and later have CloseEvent).
-const CloseEventClass: typeof CloseEvent = (globalThis as { CloseEvent?: typeof CloseEvent }).CloseEvent ?? class CloseEvent extends Event {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-  constructor(type: string, init: CloseEventInit = {}) {
-    super(type, init);
-    this.code = init.code ?? 0;
-    this.reason = init.reason ?? '';
-    this.wasClean = init.wasClean ?? false;
-  }
-} as unknown as typeof CloseEvent;
+const CloseEventClass: typeof CloseEvent =
+  (globalThis as { CloseEvent?: typeof CloseEvent }).CloseEvent ??
+  (class CloseEvent extends Event {
+    readonly code: number;
+    readonly reason: string;
+    readonly wasClean: boolean;
+    constructor(type: string, init: CloseEventInit = {}) {
+      super(type, init);
+      this.code = init.code ?? 0;
+      this.reason = init.reason ?? '';
+      this.wasClean = init.wasClean ?? false;
+    }
+  } as unknown as typeof CloseEvent);
 
-const ErrorEventClass: typeof ErrorEvent = (globalThis as { ErrorEvent?: typeof ErrorEvent }).ErrorEvent ?? class ErrorEvent extends Event {
-  readonly message: string;
-  readonly error: unknown;
-  readonly filename = '';
-  readonly lineno = 0;
-  readonly colno = 0;
-  constructor(type: string, init: ErrorEventInit = {}) {
-    super(type, init);
-    this.message = init.message ?? '';
-    this.error = init.error;
-  }
-} as unknown as typeof ErrorEvent;
+const ErrorEventClass: typeof ErrorEvent =
+  (globalThis as { ErrorEvent?: typeof ErrorEvent }).ErrorEvent ??
+  (class ErrorEvent extends Event {
+    readonly message: string;
+    readonly error: unknown;
+    readonly filename = '';
+    readonly lineno = 0;
+    readonly colno = 0;
+    constructor(type: string, init: ErrorEventInit = {}) {
+      super(type, init);
+      this.message = init.message ?? '';
+      this.error = init.error;
+    }
+  } as unknown as typeof ErrorEvent);
 
 type Handler = ((this: QilinWebSocket, ev: Event) => unknown) | null;
 type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
@@ -157,19 +175,38 @@ export class QilinWebSocket extends EventTarget {
     this.idleMs = idleTimeout * 1000;
   }
 
-  get onopen(): Handler { return this.handlers.open!; }
-  set onopen(fn: Handler) { this.setHandler('open', fn); }
-  get onmessage(): Handler { return this.handlers.message!; }
-  set onmessage(fn: Handler) { this.setHandler('message', fn); }
-  get onclose(): Handler { return this.handlers.close!; }
-  set onclose(fn: Handler) { this.setHandler('close', fn); }
-  get onerror(): Handler { return this.handlers.error!; }
-  set onerror(fn: Handler) { this.setHandler('error', fn); }
+  get onopen(): Handler {
+    return this.handlers.open!;
+  }
+  set onopen(fn: Handler) {
+    this.setHandler('open', fn);
+  }
+  get onmessage(): Handler {
+    return this.handlers.message!;
+  }
+  set onmessage(fn: Handler) {
+    this.setHandler('message', fn);
+  }
+  get onclose(): Handler {
+    return this.handlers.close!;
+  }
+  set onclose(fn: Handler) {
+    this.setHandler('close', fn);
+  }
+  get onerror(): Handler {
+    return this.handlers.error!;
+  }
+  set onerror(fn: Handler) {
+    this.setHandler('error', fn);
+  }
 
   private setHandler(type: string, fn: Handler): void {
     // An event handler property is one listener, registered when first set (HTML's rule).
     if (this.handlers[type] === null && typeof fn === 'function') {
-      this.addEventListener(type, (ev) => { const h = this.handlers[type]; if (typeof h === 'function') h.call(this, ev); });
+      this.addEventListener(type, (ev) => {
+        const h = this.handlers[type];
+        if (typeof h === 'function') h.call(this, ev);
+      });
     }
     this.handlers[type] = typeof fn === 'function' ? fn : null;
   }
@@ -180,9 +217,16 @@ export class QilinWebSocket extends EventTarget {
   }
 
   send(data: SendData): void {
-    if (this.readyState === 0) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+    if (this.readyState === 0)
+      throw new DOMException(
+        "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+        'InvalidStateError',
+      );
     if (this.readyState !== 1) return; // closing or closed: dropped, as browsers do
-    if (this.queue !== null || data instanceof Blob) { this.enqueue(data); return; }
+    if (this.queue !== null || data instanceof Blob) {
+      this.enqueue(data);
+      return;
+    }
     this.write(data);
   }
 
@@ -198,9 +242,17 @@ export class QilinWebSocket extends EventTarget {
 
   /** A Blob is read before it goes out; whatever is sent after it waits its turn. */
   private enqueue(data: SendData): void {
-    const size = typeof data === 'string' ? Buffer.byteLength(data) : data instanceof Blob ? data.size : (data as ArrayBuffer).byteLength;
+    const size =
+      typeof data === 'string'
+        ? Buffer.byteLength(data)
+        : data instanceof Blob
+          ? data.size
+          : (data as ArrayBuffer).byteLength;
     this.queuedBytes += size;
-    if (this.queue !== null) { this.queue.push(data); return; }
+    if (this.queue !== null) {
+      this.queue.push(data);
+      return;
+    }
     this.queue = [data];
     void this.flushQueue();
   }
@@ -226,7 +278,10 @@ export class QilinWebSocket extends EventTarget {
   /** Start the closing handshake (any code: the server's own 1001, 1009...). */
   closeWith(code: number, reason: string): void {
     if (this.readyState >= 2) return;
-    if (this.readyState === 0) { this.closeAsked = [code, reason]; return; }
+    if (this.readyState === 0) {
+      this.closeAsked = [code, reason];
+      return;
+    }
     this.readyState = 2;
     this.transport?.close(code, reason);
   }
@@ -235,7 +290,10 @@ export class QilinWebSocket extends EventTarget {
 
   /** @internal The handshake is done. */
   opened(transport: Transport, hub: WebSocketHub): void {
-    if (this.readyState !== 0) { transport.terminate(); return; }
+    if (this.readyState !== 0) {
+      transport.terminate();
+      return;
+    }
     this.transport = transport;
     this.hub = hub;
     this.readyState = 1;
@@ -252,8 +310,11 @@ export class QilinWebSocket extends EventTarget {
     let value: string | ArrayBuffer | Blob;
     if (typeof data === 'string') value = data;
     else if (this.binaryType === 'blob') value = new Blob([data as Uint8Array<ArrayBuffer>]);
-    else value = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer as ArrayBuffer
-      : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+    else
+      value =
+        data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+          ? (data.buffer as ArrayBuffer)
+          : (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
     this.dispatchEvent(new MessageEvent('message', { data: value }));
   }
 
@@ -334,9 +395,15 @@ export class WebSocketHub {
   remove(ws: QilinWebSocket): void {
     if (!this.open.delete(ws)) return;
     if (this.open.size === 0) {
-      if (this.idleTimer !== null) { clearInterval(this.idleTimer); this.idleTimer = null; }
+      if (this.idleTimer !== null) {
+        clearInterval(this.idleTimer);
+        this.idleTimer = null;
+      }
       const w = this.emptyWaiter;
-      if (w !== null) { this.emptyWaiter = null; w(); }
+      if (w !== null) {
+        this.emptyWaiter = null;
+        w();
+      }
     }
   }
 
@@ -348,10 +415,18 @@ export class WebSocketHub {
     const now = Date.now();
     for (const ws of this.open) {
       if (ws.idleMs === 0 || ws.readyState !== 1) continue;
-      if (ws.heard) { ws.heard = false; ws.quietSince = now; ws.pingedAt = 0; continue; }
+      if (ws.heard) {
+        ws.heard = false;
+        ws.quietSince = now;
+        ws.pingedAt = 0;
+        continue;
+      }
       const half = ws.idleMs / 2;
       if (ws.pingedAt === 0) {
-        if (now - ws.quietSince >= half) { ws.pingedAt = now; ws.ping(); }
+        if (now - ws.quietSince >= half) {
+          ws.pingedAt = now;
+          ws.ping();
+        }
       } else if (now - ws.pingedAt >= half) {
         ws.timedOut();
       }
@@ -369,14 +444,20 @@ export class WebSocketHub {
     if (this.open.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const prev = this.emptyWaiter;
-      this.emptyWaiter = () => { prev?.(); resolve(); };
+      this.emptyWaiter = () => {
+        prev?.();
+        resolve();
+      };
     });
   }
 
   /** Cut every socket left. */
   terminate(): void {
     for (const ws of [...this.open]) ws.terminate();
-    if (this.idleTimer !== null) { clearInterval(this.idleTimer); this.idleTimer = null; }
+    if (this.idleTimer !== null) {
+      clearInterval(this.idleTimer);
+      this.idleTimer = null;
+    }
   }
 }
 
@@ -390,7 +471,9 @@ export function socketOfResponse(ws: QilinWebSocket, r: unknown): QilinWebSocket
 /** The app's own headers on an upgrade response, beside the handshake's: [name, value, ...]. */
 export function extraHeaders(r: Response): string[] {
   const out: string[] = [];
-  r.headers.forEach((value, name) => { if (!HANDSHAKE_HEADERS.has(name) && name !== 'set-cookie') out.push(name, value); });
+  r.headers.forEach((value, name) => {
+    if (!HANDSHAKE_HEADERS.has(name) && name !== 'set-cookie') out.push(name, value);
+  });
   for (const c of r.headers.getSetCookie()) out.push('set-cookie', c); // each its own field
   return out;
 }
@@ -405,12 +488,15 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
   if (r === null) throw new TypeError('upgradeWebSocket: the request must be the one qilin gave the app');
   const ex = ownerOf(r) as UpgradeOwner;
   if (r.method !== 'GET') throw new TypeError(`Invalid method: a WebSocket upgrade is a GET request, not ${r.method}`);
-  if (!hasToken(ex.header('upgrade'), 'websocket')) throw new TypeError("Invalid Header: 'upgrade' header must contain 'websocket'");
-  if (!hasToken(ex.header('connection'), 'upgrade')) throw new TypeError("Invalid Header: 'connection' header must contain 'Upgrade'");
+  if (!hasToken(ex.header('upgrade'), 'websocket'))
+    throw new TypeError("Invalid Header: 'upgrade' header must contain 'websocket'");
+  if (!hasToken(ex.header('connection'), 'upgrade'))
+    throw new TypeError("Invalid Header: 'connection' header must contain 'Upgrade'");
   const key = ex.header('sec-websocket-key');
   if (key === null) throw new TypeError("Invalid Header: 'sec-websocket-key' header must be set");
   if (!KEY.test(key)) throw new TypeError("Invalid Header: 'sec-websocket-key' header must be 16 bytes in base64");
-  if (ex.header('sec-websocket-version') !== '13') throw new TypeError("Invalid Header: 'sec-websocket-version' header must be '13'");
+  if (ex.header('sec-websocket-version') !== '13')
+    throw new TypeError("Invalid Header: 'sec-websocket-version' header must be '13'");
   const protocol = options.protocol ?? '';
   if (protocol !== '') {
     const offered = (ex.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
@@ -419,19 +505,25 @@ export function upgradeWebSocket(request: Request, options: UpgradeWebSocketOpti
     }
   }
   const idleTimeout = options.idleTimeout ?? 30;
-  if (typeof idleTimeout !== 'number' || !(idleTimeout >= 0)) throw new TypeError(`idleTimeout must be a number of seconds >= 0, not ${String(idleTimeout)}`);
+  if (typeof idleTimeout !== 'number' || !(idleTimeout >= 0))
+    throw new TypeError(`idleTimeout must be a number of seconds >= 0, not ${String(idleTimeout)}`);
   if (ex.upgrader === null) throw new TypeError('Invalid request: this connection cannot be upgraded to a WebSocket');
   if (ex.websocket !== null) throw new TypeError('upgradeWebSocket was called already for this request');
 
   const socket = new QilinWebSocket(r.url, protocol, idleTimeout);
   const headers: [string, string][] = [
-    ['upgrade', 'websocket'], ['connection', 'Upgrade'],
+    ['upgrade', 'websocket'],
+    ['connection', 'Upgrade'],
     ['sec-websocket-accept', sha1(key + GUID)],
   ];
   if (protocol !== '') headers.push(['sec-websocket-protocol', protocol]);
   const response = new Response(null, { headers });
   // The fetch API allows no 101 in a Response it makes; Deno's upgrade response is one all the same.
-  Object.defineProperties(response, { status: { value: 101 }, statusText: { value: 'Switching Protocols' }, ok: { value: false } });
+  Object.defineProperties(response, {
+    status: { value: 101 },
+    statusText: { value: 'Switching Protocols' },
+    ok: { value: false },
+  });
   socket[kResponse] = response;
   ex.websocket = socket;
   return { socket, response };

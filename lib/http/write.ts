@@ -18,10 +18,17 @@ const SKIP = 2;
  */
 function headerFlags(lower: string, ownDate: boolean): number {
   switch (lower) {
-    case 'content-type': return HAS_CONTENT_TYPE;
-    case 'content-length': case 'transfer-encoding': case 'connection': case 'keep-alive': return SKIP;
-    case 'date': return ownDate ? SKIP : 0;
-    default: return 0;
+    case 'content-type':
+      return HAS_CONTENT_TYPE;
+    case 'content-length':
+    case 'transfer-encoding':
+    case 'connection':
+    case 'keep-alive':
+      return SKIP;
+    case 'date':
+      return ownDate ? SKIP : 0;
+    default:
+      return 0;
   }
 }
 
@@ -88,10 +95,13 @@ export function writeHeaders(res: Wire, headers: HeadersInit, ownDate: boolean):
 export function headerValue(headers: HeadersInit, name: string): string | null {
   if (isHeaders(headers)) return headers.get(name);
   const found: string[] = [];
-  const pairs = (pairsOf(headers) ?? Object.entries(headers as Record<string, string | string[]>)) as Iterable<[string, unknown]>;
+  const pairs = (pairsOf(headers) ?? Object.entries(headers as Record<string, string | string[]>)) as Iterable<
+    [string, unknown]
+  >;
   for (const [k, v] of pairs) {
     if (String(k).toLowerCase() !== name) continue;
-    if (Array.isArray(v)) found.push(...v.map(String)); else found.push(String(v));
+    if (Array.isArray(v)) found.push(...v.map(String));
+    else found.push(String(v));
   }
   return found.length === 0 ? null : found.join(', ');
 }
@@ -118,7 +128,13 @@ interface ResponseLike {
 }
 
 function isResponseLike(r: unknown): r is ResponseLike {
-  return typeof r === 'object' && r !== null && typeof (r as ResponseLike).status === 'number' && 'headers' in r && 'body' in r;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof (r as ResponseLike).status === 'number' &&
+    'headers' in r &&
+    'body' in r
+  );
 }
 
 /**
@@ -135,16 +151,27 @@ export function writePlatform(ex: Exchange, r: unknown): Promise<void> | undefin
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     return ex.fail(new RangeError(`the app's response has status ${status}: a response's status is 200 to 599`));
   }
-  if (r.bodyUsed === true) return ex.fail(new TypeError('the app returned a response whose body was read already (Body is unusable)'));
+  if (r.bodyUsed === true)
+    return ex.fail(new TypeError('the app returned a response whose body was read already (Body is unusable)'));
   let body = r.body ?? null;
   if (body !== null && !isStream(body) && !isPlainBody(body)) {
-    const iterable = typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+    const iterable =
+      typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
       typeof (body as Iterable<unknown>)[Symbol.iterator] === 'function';
-    if (!iterable) return ex.fail(new TypeError(`the app's response has a body of ${describe(body)}: not a stream, string or bytes`));
+    if (!iterable)
+      return ex.fail(
+        new TypeError(`the app's response has a body of ${describe(body)}: not a stream, string or bytes`),
+      );
     // As undici takes an async iterable body (Node 20.6+ has ReadableStream.from).
     body = (ReadableStream as unknown as { from(it: unknown): ReadableStream }).from(body);
   }
-  return ex.writeParts(status, r.statusText ?? '', r.headers ?? undefined, body as PlainBody | ReadableStream<Uint8Array> | null, -1);
+  return ex.writeParts(
+    status,
+    r.statusText ?? '',
+    r.headers ?? undefined,
+    body as PlainBody | ReadableStream<Uint8Array> | null,
+    -1,
+  );
 }
 
 /** The first read of a streamed body, and its outcome when it came within the turn. */
@@ -159,10 +186,27 @@ export function firstRead(reader: ReadableStreamDefaultReader<unknown>): Promise
   const read = reader.read();
   return new Promise((resolve) => {
     let settled = false;
-    const timer = setImmediate(() => { if (!settled) { settled = true; resolve({ read }); } });
+    const timer = setImmediate(() => {
+      if (!settled) {
+        settled = true;
+        resolve({ read });
+      }
+    });
     read.then(
-      (result) => { if (!settled) { settled = true; clearImmediate(timer); resolve({ read, result }); } },
-      (error: unknown) => { if (!settled) { settled = true; clearImmediate(timer); resolve({ read, error: error ?? new Error('the response body stream failed') }); } },
+      (result) => {
+        if (!settled) {
+          settled = true;
+          clearImmediate(timer);
+          resolve({ read, result });
+        }
+      },
+      (error: unknown) => {
+        if (!settled) {
+          settled = true;
+          clearImmediate(timer);
+          resolve({ read, error: error ?? new Error('the response body stream failed') });
+        }
+      },
     );
   });
 }
@@ -178,7 +222,9 @@ function chunkBytes(v: unknown): Uint8Array {
   if (typeof v === 'string') return Buffer.from(v);
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  throw new TypeError(`the response body stream gave ${describe(v)}, not bytes (a Uint8Array, an ArrayBuffer or a string)`);
+  throw new TypeError(
+    `the response body stream gave ${describe(v)}, not bytes (a Uint8Array, an ArrayBuffer or a string)`,
+  );
 }
 
 /**
@@ -188,7 +234,10 @@ function chunkBytes(v: unknown): Uint8Array {
  * that many bytes: otherwise the connection is cut, never a wrong frame), or -1.
  */
 export async function streamBody(
-  ex: Exchange, reader: ReadableStreamDefaultReader<unknown>, declared: number, first: Promise<ReadableStreamReadResult<unknown>>,
+  ex: Exchange,
+  reader: ReadableStreamDefaultReader<unknown>,
+  declared: number,
+  first: Promise<ReadableStreamReadResult<unknown>>,
 ): Promise<void> {
   let total = 0;
   const piece = ex.context.writePiece;
@@ -216,7 +265,9 @@ export async function streamBody(
       else if (piece > 0) await writeInPieces(ex, bytes, piece);
       else {
         let ok = true;
-        ex.res.cork(() => { ok = ex.res.write(bytes); });
+        ex.res.cork(() => {
+          ok = ex.res.write(bytes);
+        });
         if (!ok) await ex.writable();
       }
       if (ex.aborted) break;
@@ -238,7 +289,11 @@ export async function streamBody(
   if (piece > 0 && !ex.aborted && ex.mayBeCorked()) await ex.leaveCork();
   if (ex.aborted) {
     // The client left, the body failed or the worker gave up: log what was sent.
-    if (!ex.finished) { ex.length = total; ex.logRequest(); ex.done(); }
+    if (!ex.finished) {
+      ex.length = total;
+      ex.logRequest();
+      ex.done();
+    }
     return;
   }
   if (declared > 0) {
@@ -252,9 +307,19 @@ export async function streamBody(
   }
   if (ex.drainFirst()) {
     await ex.body!.drained(DRAIN_MS);
-    if (ex.aborted) { if (!ex.finished) { ex.length = total; ex.logRequest(); ex.done(); } return; }
+    if (ex.aborted) {
+      if (!ex.finished) {
+        ex.length = total;
+        ex.logRequest();
+        ex.done();
+      }
+      return;
+    }
   }
-  if (declared === 0) { ex.res.cork(() => ex.end('')); return; }
+  if (declared === 0) {
+    ex.res.cork(() => ex.end(''));
+    return;
+  }
   ex.res.cork(() => {
     ex.body?.discard();
     ex.length = total;
@@ -308,7 +373,9 @@ async function writeInPieces(ex: Exchange, chunk: Uint8Array, piece: number): Pr
     if (ex.aborted) return;
     const part = chunk.byteLength <= piece ? chunk : chunk.subarray(at, at + piece);
     let ok = true;
-    ex.res.cork(() => { ok = ex.res.write(part); });
+    ex.res.cork(() => {
+      ok = ex.res.write(part);
+    });
     if (!ok) await ex.writable();
     if (ex.aborted) return;
   }
@@ -333,7 +400,10 @@ export function writeError(ex: Exchange): void {
   ex.res.writeStatus('500 Internal Server Error');
   ex.res.writeHeader('content-type', 'text/html');
   // HEAD: the headers GET would get and no body (one on the wire would be read as the next response).
-  if (ex.method === 'HEAD') { ex.endEmpty(ERROR_BODY.length); return; }
+  if (ex.method === 'HEAD') {
+    ex.endEmpty(ERROR_BODY.length);
+    return;
+  }
   ex.body?.discard();
   ex.length = ERROR_BODY.length;
   ex.logRequest();
@@ -342,8 +412,15 @@ export function writeError(ex: Exchange): void {
 }
 
 export const REASONS: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
-  431: 'Request Header Fields Too Large', 501: 'Not Implemented', 503: 'Service Unavailable', 505: 'HTTP Version Not Supported',
+  400: 'Bad Request',
+  403: 'Forbidden',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+  505: 'HTTP Version Not Supported',
 };
 
 /** The 503 of a request the app did not answer within request_timeout (Gunicorn's page). */

@@ -8,7 +8,15 @@
 // arbiter sums from reports, not instruments updated in this process (prom-client's cluster
 // aggregation assumes node:cluster's IPC, which qilin does not use), and the exposition format
 // (0.0.4) is a few lines of stable text.
-import { DURATION_BUCKETS, METHODS, STATUS_CLASSES, addTotals, emptyTotals, subtractTotals, type RequestTotals } from './stats.js';
+import {
+  DURATION_BUCKETS,
+  METHODS,
+  STATUS_CLASSES,
+  addTotals,
+  emptyTotals,
+  subtractTotals,
+  type RequestTotals,
+} from './stats.js';
 
 /** Why a worker was replaced. */
 export const RESTART_REASONS = ['timeout', 'max_requests', 'memory', 'reload', 'exit', 'signal'] as const;
@@ -52,7 +60,10 @@ export class MetricsHub {
 
   report(pid: number, stats: WorkerReport): void {
     const ended = this.gone.get(pid);
-    if (ended === undefined) { this.live.set(pid, stats); return; }
+    if (ended === undefined) {
+      this.live.set(pid, stats);
+      return;
+    }
     const more = stats.totals;
     addTotals(this.retired, subtractTotals(more, ended.totals));
     ended.totals = more;
@@ -92,7 +103,7 @@ export class MetricsHub {
       }
     }
 
-    family('qilin_request_duration_seconds', 'histogram', 'Time from a request\'s arrival to the end of its response.');
+    family('qilin_request_duration_seconds', 'histogram', "Time from a request's arrival to the end of its response.");
     let cumulative = 0;
     for (let b = 0; b < DURATION_BUCKETS.length; b++) {
       cumulative += t.buckets[b]!;
@@ -103,7 +114,11 @@ export class MetricsHub {
     out.push(`qilin_request_duration_seconds_sum ${t.durationSum}`);
     out.push(`qilin_request_duration_seconds_count ${cumulative}`);
 
-    family('qilin_request_timeouts_total', 'counter', 'Requests answered 503 because the app did not answer within request_timeout.');
+    family(
+      'qilin_request_timeouts_total',
+      'counter',
+      'Requests answered 503 because the app did not answer within request_timeout.',
+    );
     out.push(`qilin_request_timeouts_total ${t.timeouts}`);
 
     family('qilin_workers', 'gauge', 'Worker processes alive.');
@@ -119,12 +134,32 @@ export class MetricsHub {
         if (s) out.push(`${name}{pid="${w.pid}"} ${value(s, w)}`);
       }
     };
-    perWorker('qilin_worker_requests_in_flight', 'Requests holding a slot of the worker\'s pools.', (s) => s.running);
-    perWorker('qilin_worker_requests_queued', 'Requests waiting for a pool slot (worker_connections reached).', (s) => s.queued);
-    perWorker('qilin_worker_websockets_open', 'WebSockets open in the worker (counted apart: they hold no pool slot).', (s) => s.websockets ?? 0);
-    perWorker('qilin_worker_heartbeat_age_seconds', 'Seconds since the worker was last heard from.', (_s, w) => w.heartbeatAgeMs / 1000);
-    perWorker('qilin_worker_event_loop_lag_seconds', 'Event-loop delay over the last second, 99th percentile.', (s) => s.lagP99);
-    perWorker('qilin_worker_event_loop_lag_max_seconds', 'Event-loop delay over the last second, maximum.', (s) => s.lagMax);
+    perWorker('qilin_worker_requests_in_flight', "Requests holding a slot of the worker's pools.", (s) => s.running);
+    perWorker(
+      'qilin_worker_requests_queued',
+      'Requests waiting for a pool slot (worker_connections reached).',
+      (s) => s.queued,
+    );
+    perWorker(
+      'qilin_worker_websockets_open',
+      'WebSockets open in the worker (counted apart: they hold no pool slot).',
+      (s) => s.websockets ?? 0,
+    );
+    perWorker(
+      'qilin_worker_heartbeat_age_seconds',
+      'Seconds since the worker was last heard from.',
+      (_s, w) => w.heartbeatAgeMs / 1000,
+    );
+    perWorker(
+      'qilin_worker_event_loop_lag_seconds',
+      'Event-loop delay over the last second, 99th percentile.',
+      (s) => s.lagP99,
+    );
+    perWorker(
+      'qilin_worker_event_loop_lag_max_seconds',
+      'Event-loop delay over the last second, maximum.',
+      (s) => s.lagMax,
+    );
     perWorker('qilin_worker_resident_memory_bytes', 'Resident set size of the worker process.', (s) => s.rss);
 
     family('process_start_time_seconds', 'gauge', 'Start time of the arbiter since the Unix epoch, in seconds.');

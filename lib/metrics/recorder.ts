@@ -31,7 +31,10 @@ class RequestRecorder implements RequestLog {
 
 /** null when nothing listens: the engines then skip the clock and the entry altogether. */
 export function requestLog(
-  access: AccessLog | null, stats: RequestStats | null, statsd: Statsd | null, after: AfterRequest | null = null,
+  access: AccessLog | null,
+  stats: RequestStats | null,
+  statsd: Statsd | null,
+  after: AfterRequest | null = null,
 ): RequestLog | null {
   if (stats === null && statsd === null && after === null) return access;
   return new RequestRecorder(access, stats, statsd, after);

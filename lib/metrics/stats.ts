@@ -71,7 +71,10 @@ export class RequestStats {
 
   totals(): RequestTotals {
     return {
-      requests: Array.from(this.requests), buckets: Array.from(this.buckets), durationSum: this.durationSum, timeouts: this.timeouts,
+      requests: Array.from(this.requests),
+      buckets: Array.from(this.buckets),
+      durationSum: this.durationSum,
+      timeouts: this.timeouts,
     };
   }
 }

@@ -18,7 +18,9 @@ export function statsdPrefix(prefix: string): string {
 /** The statsd client the settings ask for, or null (statsd_host unset; config validated it). */
 export function statsdFor(settings: Pick<Settings, 'statsd_host' | 'statsd_prefix' | 'dogstatsd_tags'>): Statsd | null {
   const target = settings.statsd_host === null ? null : parseStatsdHost(settings.statsd_host);
-  return target !== null && typeof target !== 'string' ? new Statsd(target, settings.statsd_prefix, settings.dogstatsd_tags) : null;
+  return target !== null && typeof target !== 'string'
+    ? new Statsd(target, settings.statsd_prefix, settings.dogstatsd_tags)
+    : null;
 }
 
 export class Statsd {
@@ -39,10 +41,15 @@ export class Statsd {
     this.prefix = `${statsdPrefix(prefix)}qilin.`;
     this.tags = tags ? `|#${tags}` : '';
     this.socket = dgram.createSocket(isIP(target.host) === 6 ? 'udp6' : 'udp4');
-    this.socket.on('error', () => { /* down or unreachable: metrics are best effort */ });
+    this.socket.on('error', () => {
+      /* down or unreachable: metrics are best effort */
+    });
     this.socket.unref();
     // Connected once: the name is resolved once, not per datagram.
-    this.socket.connect(target.port, target.host, () => { this.connected = true; this.flush(); });
+    this.socket.connect(target.port, target.host, () => {
+      this.connected = true;
+      this.flush();
+    });
   }
 
   increment(name: string, by = 1): void {
@@ -66,7 +73,10 @@ export class Statsd {
   private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => { this.scheduled = false; this.flush(); });
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
   }
 
   /** Send what this turn collected, packed into datagrams of at most MAX_DATAGRAM bytes. */
@@ -87,7 +97,7 @@ export class Statsd {
     if (this.requests > 0) {
       const timer = `${this.prefix}request.duration:`;
       const ms = `|ms${this.tags}`;
-      for (const d of this.durations) lines.push(timer + (Math.round(d * 1000) / 1000) + ms);
+      for (const d of this.durations) lines.push(timer + Math.round(d * 1000) / 1000 + ms);
       lines.push(`${this.prefix}requests:${this.requests}|c${this.tags}`);
       for (const [status, n] of this.statuses) lines.push(`${this.prefix}request.status.${status}:${n}|c${this.tags}`);
       this.requests = 0;
@@ -98,19 +108,30 @@ export class Statsd {
     this.counters.clear();
     let packet = '';
     for (const line of lines) {
-      if (packet !== '' && packet.length + 1 + line.length > MAX_DATAGRAM) { this.send(packet); packet = ''; }
+      if (packet !== '' && packet.length + 1 + line.length > MAX_DATAGRAM) {
+        this.send(packet);
+        packet = '';
+      }
       packet = packet === '' ? line : `${packet}\n${line}`;
     }
     if (packet !== '') this.send(packet);
   }
 
   private send(packet: string): void {
-    try { this.socket.send(packet); } catch { /* closed meanwhile */ }
+    try {
+      this.socket.send(packet);
+    } catch {
+      /* closed meanwhile */
+    }
   }
 
   close(): void {
     this.flush();
     this.closed = true;
-    try { this.socket.close(); } catch { /* closed already */ }
+    try {
+      this.socket.close();
+    } catch {
+      /* closed already */
+    }
   }
 }

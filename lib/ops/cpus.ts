@@ -64,7 +64,10 @@ export function usableCpus(src: CpuSources = liveCpuSources()): CpuCount {
   let least = limits[0]!;
   for (const l of limits) if (l.cpus < least.cpus) least = l;
   const others = limits.filter((l) => l !== least).map((l) => l.what);
-  return { count: Math.max(1, least.cpus), source: others.length ? `${least.what}; other limits: ${others.join(', ')}` : least.what };
+  return {
+    count: Math.max(1, least.cpus),
+    source: others.length ? `${least.what}; other limits: ${others.join(', ')}` : least.what,
+  };
 }
 
 interface Mount {
@@ -176,11 +179,18 @@ function cpuQuota(mounts: Mount[], memberships: Membership[], read: (f: string) 
 function cpusetSize(mounts: Mount[], memberships: Membership[], read: (f: string) => string | null): Limit | null {
   const candidates: string[] = [];
   const v2 = memberships.find((m) => m.controllers === null);
-  if (v2) for (const mount of mounts.filter((m) => m.version === 2)) candidates.push(...directories(mount, v2.path).slice(0, 1).map((d) => path.join(d, 'cpuset.cpus.effective')));
+  if (v2)
+    for (const mount of mounts.filter((m) => m.version === 2))
+      candidates.push(
+        ...directories(mount, v2.path)
+          .slice(0, 1)
+          .map((d) => path.join(d, 'cpuset.cpus.effective')),
+      );
   const v1 = memberships.find((m) => m.controllers?.has('cpuset'));
   if (v1) {
     for (const mount of mounts.filter((m) => m.version === 1 && m.controllers.has('cpuset'))) {
-      for (const d of directories(mount, v1.path).slice(0, 1)) candidates.push(path.join(d, 'cpuset.effective_cpus'), path.join(d, 'cpuset.cpus'));
+      for (const d of directories(mount, v1.path).slice(0, 1))
+        candidates.push(path.join(d, 'cpuset.effective_cpus'), path.join(d, 'cpuset.cpus'));
     }
   }
   for (const file of candidates) {

@@ -56,11 +56,19 @@ export function daemonize({ argv, cwd, settings }: DaemonStart): Promise<number>
   for (let i = 3; i < channel; i++) stdio[i] = fds.includes(i) ? i : 'ignore';
   stdio[channel] = 'ipc';
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], {
-    cwd, detached: true, stdio, env: { ...process.env, [MARKER]: '1' },
+    cwd,
+    detached: true,
+    stdio,
+    env: { ...process.env, [MARKER]: '1' },
   });
   return new Promise((settle) => {
     let settled = false;
-    const resolve = (code: number) => { if (!settled) { settled = true; settle(code); } };
+    const resolve = (code: number) => {
+      if (!settled) {
+        settled = true;
+        settle(code);
+      }
+    };
     child.on('message', (msg: { t?: string }) => {
       if (msg?.t !== 'daemon-ready') return;
       if (child.connected) child.disconnect();
@@ -74,9 +82,12 @@ export function daemonize({ argv, cwd, settings }: DaemonStart): Promise<number>
     child.on('exit', (code, signal) => {
       if (settled) return;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      const where = settings.errorlog !== '-' ? `the error log (${settings.errorlog})`
-        : settings.enable_stdio_inheritance && !isatty(2) ? 'its stderr'
-          : 'the error log, which is /dev/null in the background: set --error-logfile';
+      const where =
+        settings.errorlog !== '-'
+          ? `the error log (${settings.errorlog})`
+          : settings.enable_stdio_inheritance && !isatty(2)
+            ? 'its stderr'
+            : 'the error log, which is /dev/null in the background: set --error-logfile';
       process.stderr.write(`Error: qilin ${how} before its workers served; see ${where}\n`);
       resolve(code || 1);
     });

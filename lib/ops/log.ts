@@ -9,7 +9,11 @@ import { ConfigError, LOG_LEVELS, type Settings } from '../config/settings.js';
 type Level = (typeof LOG_LEVELS)[number];
 const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
 const LEVEL_NAME: Record<Level, string> = {
-  debug: 'DEBUG', info: 'INFO', warning: 'WARNING', error: 'ERROR', critical: 'CRITICAL',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warning: 'WARNING',
+  error: 'ERROR',
+  critical: 'CRITICAL',
 };
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -34,17 +38,22 @@ let textTime = '';
 function accessLogTimeNow(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
-  if (second !== textSecond) { textSecond = second; textTime = accessLogTime(new Date(now)); }
+  if (second !== textSecond) {
+    textSecond = second;
+    textTime = accessLogTime(new Date(now));
+  }
   return textTime;
 }
 let isoMs = -1;
 let isoTime = '';
 function isoTimeNow(): string {
   const now = Date.now();
-  if (now !== isoMs) { isoMs = now; isoTime = new Date(now).toISOString(); }
+  if (now !== isoMs) {
+    isoMs = now;
+    isoTime = new Date(now).toISOString();
+  }
   return isoTime;
 }
-
 
 /** How long access log lines may wait, and how much of them, before they are written. */
 const FLUSH_MS = 100;
@@ -80,7 +89,9 @@ class Sink {
    * is who the workers run as: the file is given to them, so that they can reopen it.
    */
   constructor(
-    private readonly target: string, private readonly dash: number, private readonly setting: string,
+    private readonly target: string,
+    private readonly dash: number,
+    private readonly setting: string,
     private readonly owner: Pick<Settings, 'user' | 'group'> | null = null,
   ) {
     this.fd = this.open();
@@ -93,12 +104,19 @@ class Sink {
       return fd;
     } catch (err) {
       const detail = (err as Error).message;
-      throw new ConfigError(this.setting, `Invalid value for ${this.setting}: ${JSON.stringify(this.target)} (${detail})`);
+      throw new ConfigError(
+        this.setting,
+        `Invalid value for ${this.setting}: ${JSON.stringify(this.target)} (${detail})`,
+      );
     }
   }
   writeNow(line: string): void {
     if (this.trouble === null) {
-      try { writeSync(this.fd, line); } catch { /* a log that cannot be written must not stop the server */ }
+      try {
+        writeSync(this.fd, line);
+      } catch {
+        /* a log that cannot be written must not stop the server */
+      }
       return;
     }
     // All of it (a full disk may take part of a write), and what was lost when it cannot.
@@ -109,11 +127,18 @@ class Sink {
     } catch (err) {
       this.partial = done > 0 && buf[done - 1] !== 10;
       const lost = linesIn(buf, done);
-      if (this.lost < 0) { this.lost = lost; this.trouble.failed(err as NodeJS.ErrnoException); } else this.lost += lost;
+      if (this.lost < 0) {
+        this.lost = lost;
+        this.trouble.failed(err as NodeJS.ErrnoException);
+      } else this.lost += lost;
       return;
     }
     this.partial = false;
-    if (this.lost >= 0) { const lost = this.lost; this.lost = -1; this.trouble.recovered(lost); }
+    if (this.lost >= 0) {
+      const lost = this.lost;
+      this.lost = -1;
+      this.trouble.recovered(lost);
+    }
   }
   /**
    * Batched: lines go out in one write every FLUSH_MS, or as soon as FLUSH_BYTES wait. A write(2) per
@@ -122,14 +147,20 @@ class Sink {
   writeLater(line: string): void {
     this.pending.push(line);
     this.pendingBytes += line.length;
-    if (this.pendingBytes >= FLUSH_BYTES) { this.flush(); return; }
+    if (this.pendingBytes >= FLUSH_BYTES) {
+      this.flush();
+      return;
+    }
     if (this.timer === null) {
       this.timer = setTimeout(() => this.flush(), FLUSH_MS);
       this.timer.unref(); // the worker flushes as it exits
     }
   }
   flush(): void {
-    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     if (this.pending.length === 0) return;
     const data = this.pending.join('');
     this.pending = [];
@@ -170,11 +201,14 @@ export class Logger {
   readonly access: AccessLog | null;
 
   constructor(
-    settings: Pick<Settings, 'loglevel' | 'errorlog' | 'accesslog' | 'access_log_format'> & Partial<Pick<Settings, 'user' | 'group'>>,
+    settings: Pick<Settings, 'loglevel' | 'errorlog' | 'accesslog' | 'access_log_format'> &
+      Partial<Pick<Settings, 'user' | 'group'>>,
   ) {
     this.rank = LEVEL_RANK[settings.loglevel];
-    const owner = settings.user != null || settings.group != null
-      ? { user: settings.user ?? null, group: settings.group ?? null } : null;
+    const owner =
+      settings.user != null || settings.group != null
+        ? { user: settings.user ?? null, group: settings.group ?? null }
+        : null;
     this.error = new Sink(settings.errorlog, 2, 'errorlog', owner);
     try {
       this.access = settings.accesslog
@@ -189,8 +223,12 @@ export class Logger {
     const where = settings.accesslog === '-' ? 'stdout' : settings.accesslog;
     if (this.access) {
       this.access.sink.trouble = {
-        failed: (err) => this.errorMsg(`Cannot write the access log (${where}): ${err.message}; its lines are dropped until it can be written again`),
-        recovered: (lost) => this.warning(`Access log (${where}) writable again after ${lost} lost line${lost === 1 ? '' : 's'}`),
+        failed: (err) =>
+          this.errorMsg(
+            `Cannot write the access log (${where}): ${err.message}; its lines are dropped until it can be written again`,
+          ),
+        recovered: (lost) =>
+          this.warning(`Access log (${where}) writable again after ${lost} lost line${lost === 1 ? '' : 's'}`),
       };
     }
   }
@@ -203,14 +241,24 @@ export class Logger {
     if (LEVEL_RANK[level] < this.rank) return;
     this.error.writeNow(`[${errorLogTime()}] [${process.pid}] [${LEVEL_NAME[level]}] ${msg}\n`);
   }
-  debug(msg: string): void { this.log('debug', msg); }
-  info(msg: string): void { this.log('info', msg); }
-  warning(msg: string): void { this.log('warning', msg); }
-  errorMsg(msg: string): void { this.log('error', msg); }
-  critical(msg: string): void { this.log('critical', msg); }
+  debug(msg: string): void {
+    this.log('debug', msg);
+  }
+  info(msg: string): void {
+    this.log('info', msg);
+  }
+  warning(msg: string): void {
+    this.log('warning', msg);
+  }
+  errorMsg(msg: string): void {
+    this.log('error', msg);
+  }
+  critical(msg: string): void {
+    this.log('critical', msg);
+  }
   /** An error with its stack, as Gunicorn's `log.exception`. */
   exception(msg: string, err: unknown): void {
-    const detail = err instanceof Error ? err.stack ?? String(err) : String(err);
+    const detail = err instanceof Error ? (err.stack ?? String(err)) : String(err);
     this.statsd?.increment('log.exception'); // counted as an exception only, as Gunicorn does
     this.write('error', `${msg}\n${detail}`);
   }
@@ -264,8 +312,14 @@ const ATOMS: Record<string, Atom> = {
   t: () => accessLogTimeNow(),
   r: (e) => `${e.method} ${e.target} ${e.protocol}`,
   m: (e) => e.method,
-  U: (e) => { const q = e.target.indexOf('?'); return q < 0 ? e.target : e.target.slice(0, q); },
-  q: (e) => { const q = e.target.indexOf('?'); return q < 0 ? '' : e.target.slice(q + 1); },
+  U: (e) => {
+    const q = e.target.indexOf('?');
+    return q < 0 ? e.target : e.target.slice(0, q);
+  },
+  q: (e) => {
+    const q = e.target.indexOf('?');
+    return q < 0 ? '' : e.target.slice(q + 1);
+  },
   H: (e) => e.protocol,
   s: (e) => String(e.status),
   B: (e) => String(e.length),
@@ -293,8 +347,10 @@ export function compileAccessFormat(format: string): Atom {
       const name = header[1]!.toLowerCase();
       const kind = header[2];
       parts.push(
-        kind === 'i' ? (e) => e.requestHeader(name) ?? '-'
-          : kind === 'o' ? (e) => e.responseHeader(name) ?? '-'
+        kind === 'i'
+          ? (e) => e.requestHeader(name) ?? '-'
+          : kind === 'o'
+            ? (e) => e.responseHeader(name) ?? '-'
             : () => process.env[header[1]!] ?? '-',
       );
     } else {
@@ -333,13 +389,37 @@ const JSON_LINE_SCHEMA: Schema = {
     request_id: { type: 'string', nullable: true },
     pid: { type: 'integer' },
   },
-  required: ['time', 'remote', 'method', 'path', 'query', 'protocol', 'status', 'bytes', 'duration_ms', 'referer', 'user_agent', 'request_id', 'pid'],
+  required: [
+    'time',
+    'remote',
+    'method',
+    'path',
+    'query',
+    'protocol',
+    'status',
+    'bytes',
+    'duration_ms',
+    'referer',
+    'user_agent',
+    'request_id',
+    'pid',
+  ],
 };
 
 export interface JsonAccessLine {
-  time: string; remote: string; method: string; path: string; query: string; protocol: string;
-  status: number; bytes: number; duration_ms: number;
-  referer: string | null; user_agent: string | null; request_id: string | null; pid: number;
+  time: string;
+  remote: string;
+  method: string;
+  path: string;
+  query: string;
+  protocol: string;
+  status: number;
+  bytes: number;
+  duration_ms: number;
+  referer: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  pid: number;
 }
 
 /**
@@ -384,7 +464,10 @@ export const isJsonAccessFormat = (format: string) => format.trim().toLowerCase(
 
 export class AccessLog implements RequestLog {
   private readonly format: Atom;
-  constructor(readonly sink: Sink, format: string) {
+  constructor(
+    readonly sink: Sink,
+    format: string,
+  ) {
     const json = isJsonAccessFormat(format);
     if (json) compileJsonLine(); // at start, not on the first request
     this.format = json ? jsonFormat : compileAccessFormat(format);

@@ -19,7 +19,11 @@ export interface WorkerOwner {
   userName: string | null;
 }
 
-interface PasswdEntry { name: string; uid: number; gid: number }
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+}
 
 /** A line of a colon-separated database whose first or third field matches `key`. */
 function findEntry(database: 'passwd' | 'group', key: string): string[] | null {
@@ -29,7 +33,9 @@ function findEntry(database: 'passwd' | 'group', key: string): string[] | null {
       const f = line.split(':');
       if (f.length >= 3 && (byId ? f[2] === key : f[0] === key)) return f;
     }
-  } catch { /* no such file: ask getent */ }
+  } catch {
+    /* no such file: ask getent */
+  }
   const r = spawnSync('getent', [database, key], { encoding: 'utf8', timeout: 5000 });
   if (r.status !== 0 || !r.stdout) return null;
   const f = r.stdout.split('\n')[0]!.split(':');
@@ -55,7 +61,8 @@ export function resolveUser(value: string): number {
 export function resolveGroup(value: string): number {
   if (isId(value)) return Number(value);
   const f = findEntry('group', value);
-  if (!f) throw new ConfigError('group', `Invalid value for group: ${JSON.stringify(value)} (No such group: '${value}')`);
+  if (!f)
+    throw new ConfigError('group', `Invalid value for group: ${JSON.stringify(value)} (No such group: '${value}')`);
   return Number(f[2]);
 }
 
@@ -72,7 +79,7 @@ export function workerOwner(s: OwnerSettings): WorkerOwner | null {
   if (owners.has(key)) return owners.get(key)!;
   const uid = s.user === null ? process.geteuid!() : resolveUser(s.user);
   const gid = s.group === null ? process.getegid!() : resolveGroup(s.group);
-  const userName = s.user !== null && !isId(s.user) ? s.user : passwdEntry(String(uid))?.name ?? null;
+  const userName = s.user !== null && !isId(s.user) ? s.user : (passwdEntry(String(uid))?.name ?? null);
   const owner = { uid, gid, userName };
   owners.set(key, owner);
   return owner;
@@ -117,7 +124,9 @@ export function chownForWorkers(fd: number, s: OwnerSettings): void {
   try {
     const owner = workerOwner(s);
     if (owner && !sameAsArbiter(owner)) fchownSync(fd, owner.uid, owner.gid);
-  } catch { /* not ours to give (not root, /dev/null): the workers still write through the open file */ }
+  } catch {
+    /* not ours to give (not root, /dev/null): the workers still write through the open file */
+  }
 }
 
 /** The lowest port an unprivileged process may bind (Linux: net.ipv4.ip_unprivileged_port_start). */
@@ -173,7 +182,12 @@ export function becomeWorkerUser(spec: WorkerUserSpec): void {
   if (uid !== 0) {
     // Switching back must now fail: otherwise the worker could still become root.
     let regained = false;
-    try { process.setuid!(0); regained = true; } catch { /* as it should be */ }
+    try {
+      process.setuid!(0);
+      regained = true;
+    } catch {
+      /* as it should be */
+    }
     if (regained) throw new Error(`Can't switch the worker to user ${settings.user}: root could be regained`);
   }
 }

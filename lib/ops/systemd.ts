@@ -49,13 +49,17 @@ export class ServiceNotifier {
     return new Promise((resolve) => {
       const child = spawn('systemd-notify', state, { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
-      child.stderr!.on('data', (d) => { stderr += d; });
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+      });
       let failed = false; // 'close' may follow 'error': say it once
       child.on('error', (err: NodeJS.ErrnoException) => {
         failed = true;
         if (err.code === 'ENOENT') {
           this.missing = true;
-          this.warn(`NOTIFY_SOCKET is set but systemd-notify is not installed: systemd is not told ${state[0]} (Node cannot send a unix datagram itself)`);
+          this.warn(
+            `NOTIFY_SOCKET is set but systemd-notify is not installed: systemd is not told ${state[0]} (Node cannot send a unix datagram itself)`,
+          );
         } else {
           this.warn(`Cannot tell systemd ${state[0]}: ${err.message}`);
         }
@@ -63,7 +67,8 @@ export class ServiceNotifier {
       });
       child.on('close', (code) => {
         if (failed) return;
-        if (code !== 0 && code !== null) this.warn(`Cannot tell systemd ${state[0]}: systemd-notify exited with ${code}: ${stderr.trim()}`);
+        if (code !== 0 && code !== null)
+          this.warn(`Cannot tell systemd ${state[0]}: systemd-notify exited with ${code}: ${stderr.trim()}`);
         resolve();
       });
     });

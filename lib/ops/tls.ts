@@ -46,8 +46,14 @@ function readSetting(setting: 'certfile' | 'keyfile' | 'ca_certs', file: string)
     return readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied'
-      : e.code === 'EISDIR' ? 'a directory, not a file' : e.message;
+    const why =
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'a directory, not a file'
+            : e.message;
     throw bad(setting, file, why);
   }
 }
@@ -78,13 +84,20 @@ export function checkTls(s: TlsSettings): void {
     // No passphrase is given: an encrypted key fails here rather than prompting in a worker.
     loadCrypto().createPrivateKey({ key, passphrase: '' });
   } catch (err) {
-    const encrypted = /passphrase|decrypt/i.test((err as Error).message) || /ENCRYPTED/.test(key.toString('latin1', 0, 64));
-    throw bad('keyfile', s.keyfile, encrypted ? 'the key is encrypted: give an unencrypted key' : 'not a PEM private key');
+    const encrypted =
+      /passphrase|decrypt/i.test((err as Error).message) || /ENCRYPTED/.test(key.toString('latin1', 0, 64));
+    throw bad(
+      'keyfile',
+      s.keyfile,
+      encrypted ? 'the key is encrypted: give an unencrypted key' : 'not a PEM private key',
+    );
   }
   try {
     loadTls().createSecureContext({ cert, key });
   } catch (err) {
-    const why = /mismatch/i.test((err as Error).message) ? `it is not the key of certfile ${JSON.stringify(s.certfile)}` : reason(err);
+    const why = /mismatch/i.test((err as Error).message)
+      ? `it is not the key of certfile ${JSON.stringify(s.certfile)}`
+      : reason(err);
     throw bad('keyfile', s.keyfile, why);
   }
   if (s.ca_certs !== null) {
@@ -114,7 +127,8 @@ export function uwsCannotServe(s: TlsSettings): string | null {
   if (schemeOf(s) === 'http') return null;
   if (s.cert_reqs === CERT_REQUIRED) return 'cert_reqs 2 (CERT_REQUIRED)';
   if (s.cert_reqs === CERT_OPTIONAL && s.ca_certs === null) return 'cert_reqs 1 without ca_certs';
-  if (s.ciphers !== null && s.ciphers.split(':').every((c) => c === '' || c.startsWith('TLS_'))) return 'ciphers naming TLS 1.3 suites only';
+  if (s.ciphers !== null && s.ciphers.split(':').every((c) => c === '' || c.startsWith('TLS_')))
+    return 'ciphers naming TLS 1.3 suites only';
   return null;
 }
 
@@ -138,12 +152,18 @@ export function refuseUnverified(socket: tlsModule.TLSSocket): void {
   if (!socket.authorized && socket.getPeerX509Certificate() !== undefined) socket.destroy();
 }
 
-export interface UwsTlsOptions { cert_file_name: string; key_file_name: string; ca_file_name?: string; ssl_ciphers?: string }
+export interface UwsTlsOptions {
+  cert_file_name: string;
+  key_file_name: string;
+  ca_file_name?: string;
+  ssl_ciphers?: string;
+}
 
 /** Options for uWS's SSLApp: it reads the files itself. */
 export function uwsTlsOptions(s: TlsSettings): UwsTlsOptions {
   const opts: UwsTlsOptions = {
-    cert_file_name: s.certfile!, key_file_name: s.keyfile!,
+    cert_file_name: s.certfile!,
+    key_file_name: s.keyfile!,
   };
   // A CA file makes uWS ask clients for a certificate: only when client certificates are wanted.
   if (s.ca_certs !== null && s.cert_reqs !== CERT_NONE) opts.ca_file_name = s.ca_certs;

@@ -11,13 +11,16 @@ export function useAppErrorHandlers(log: Logger, servesNodeApp: () => boolean): 
   const onRejection = (err: unknown): void => log.exception('Unhandled rejection in the app', err);
   const onException = (err: Error): void => {
     const task = currentTask.getStore();
-    if (task) { task.fail(err); return; }
+    if (task) {
+      task.fail(err);
+      return;
+    }
     log.exception('Uncaught exception in the app', err);
     if (servesNodeApp() && !requestContext.tracked) {
       requestContext.tracked = true;
       log.warning(
         'The request that error came from is not known: from now on this worker runs each request in its ' +
-        'async context, so that such an error answers its own request with a 500',
+          'async context, so that such an error answers its own request with a 500',
       );
     }
   };

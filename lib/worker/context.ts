@@ -49,7 +49,11 @@ export class WorkerContext {
     let running = 0;
     let queued = 0;
     let websockets = 0;
-    for (const l of this.binds) { running += l.pool.slotsInUse; queued += l.pool.queued; websockets += l.context.websockets.size; }
+    for (const l of this.binds) {
+      running += l.pool.slotsInUse;
+      queued += l.pool.queued;
+      websockets += l.context.websockets.size;
+    }
     return { requests: this.requests, running, queued, websockets, rss: process.memoryUsage.rss() };
   }
 }

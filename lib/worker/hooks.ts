@@ -19,10 +19,18 @@ export class WorkerHooks {
   /** worker_exit, once called: a quick stop that comes while it runs waits for the same call. */
   private exitCall: Promise<void> | null = null;
 
-  constructor(private readonly spec: WorkerSpec, private readonly log: Logger) {
+  constructor(
+    private readonly spec: WorkerSpec,
+    private readonly log: Logger,
+  ) {
     const hooksLog = hookLog(log);
     this.server = {
-      pid: process.ppid, app: spec.app, settings: spec.settings, numWorkers: spec.settings.workers, workers: [], log: hooksLog,
+      pid: process.ppid,
+      app: spec.app,
+      settings: spec.settings,
+      numWorkers: spec.settings.workers,
+      workers: [],
+      log: hooksLog,
     };
     this.worker = { pid: process.pid, age: spec.age ?? 0, app: spec.app, settings: spec.settings, log: hooksLog };
   }
@@ -32,7 +40,8 @@ export class WorkerHooks {
    * file's own code runs in workers only then.
    */
   async load(): Promise<void> {
-    if (this.spec.workerHooks) this.hooks = await workerHooks(this.spec.settings.config, (k) => SETTINGS_BY_NAME.has(k));
+    if (this.spec.workerHooks)
+      this.hooks = await workerHooks(this.spec.settings.config, (k) => SETTINGS_BY_NAME.has(k));
   }
 
   /** worker_abort is set: only then does the worker handle SIGABRT. */
@@ -59,8 +68,13 @@ export class WorkerHooks {
     return (e, ms) => {
       try {
         after(worker, {
-          method: e.method, target: e.target, status: e.status, length: e.length, durationMs: ms,
-          requestHeader: (n) => e.requestHeader(n.toLowerCase()), responseHeader: (n) => e.responseHeader(n.toLowerCase()),
+          method: e.method,
+          target: e.target,
+          status: e.status,
+          length: e.length,
+          durationMs: ms,
+          requestHeader: (n) => e.requestHeader(n.toLowerCase()),
+          responseHeader: (n) => e.responseHeader(n.toLowerCase()),
         });
       } catch (err) {
         log.exception('Exception in post_request hook', err);
@@ -100,13 +114,16 @@ export class WorkerHooks {
     if (!hook) return;
     const worker = this.worker;
     const log = this.log;
-    yield* within(stop.deadline, call(async () => {
-      try {
-        await hook(worker);
-      } catch (err) {
-        log.exception(`Exception in ${stop.hook} hook`, err);
-      }
-    }));
+    yield* within(
+      stop.deadline,
+      call(async () => {
+        try {
+          await hook(worker);
+        } catch (err) {
+          log.exception(`Exception in ${stop.hook} hook`, err);
+        }
+      }),
+    );
   }
 
   /** worker_exit, called once; `deadline` (Date.now()) bounds the wait on a quick stop. A throw is a warning, as Gunicorn logs it. */
@@ -117,11 +134,16 @@ export class WorkerHooks {
       try {
         await hook(this.server, this.worker);
       } catch (err) {
-        this.log.warning(`Exception during worker exit:\n${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        this.log.warning(
+          `Exception during worker exit:\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
       }
     })();
     const called = this.exitCall;
-    yield* within(deadline, call(() => called));
+    yield* within(
+      deadline,
+      call(() => called),
+    );
   }
 
   /** worker_exit has been called (it may still be running). */

@@ -21,10 +21,15 @@ export function trackModuleFiles(): ModuleFiles {
   let port: MessagePort | null = null;
   try {
     const channel = new MessageChannel();
-    register(new URL('./module-hooks.js', import.meta.url), { data: { port: channel.port2 }, transferList: [channel.port2] });
+    register(new URL('./module-hooks.js', import.meta.url), {
+      data: { port: channel.port2 },
+      transferList: [channel.port2],
+    });
     port = channel.port1;
     port.unref();
-  } catch { /* no module.register: the arbiter watches the app's directory instead */ }
+  } catch {
+    /* no module.register: the arbiter watches the app's directory instead */
+  }
   const cache = createRequire(import.meta.url).cache;
   return {
     async list() {

@@ -46,7 +46,10 @@ export class Pool {
 
   submit(ex: PoolTask): void {
     ex.arrived = this.clock;
-    if (this.halted) { ex.cancel(STOPPING); return; }
+    if (this.halted) {
+      ex.cancel(STOPPING);
+      return;
+    }
     if (this.active >= this.limit || this.waitingHead < this.waiting.length) this.waiting.push(ex);
     else this.start(ex);
   }
@@ -54,7 +57,11 @@ export class Pool {
   private start(ex: PoolTask): void {
     this.active++;
     const pending = ex.run();
-    if (pending === undefined) { this.active--; this.notifyIdle(); return; }
+    if (pending === undefined) {
+      this.active--;
+      this.notifyIdle();
+      return;
+    }
     this.running.add(ex);
     // run() turns app errors into 500s; should a writer still reject, the slot is freed all the same.
     const finish = () => this.finish(ex);
@@ -84,7 +91,10 @@ export class Pool {
       this.waiting[this.waitingHead++] = undefined as unknown as PoolTask;
       if (!ex.aborted) (expired ??= []).push(ex);
     }
-    if (this.waitingHead === this.waiting.length) { this.waiting = []; this.waitingHead = 0; }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    }
     if (expired === null) return;
     for (const ex of expired) if (ex.timeOut(reason(ex))) timedOut(ex);
     for (const ex of expired) this.finish(ex); // frees the slots of the running ones; starts who waits
@@ -97,7 +107,10 @@ export class Pool {
     while (this.active < this.limit && this.waitingHead < this.waiting.length) {
       const next = this.waiting[this.waitingHead]!;
       this.waiting[this.waitingHead++] = undefined as unknown as PoolTask;
-      if (this.waitingHead === this.waiting.length) { this.waiting = []; this.waitingHead = 0; }
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting = [];
+        this.waitingHead = 0;
+      }
       if (!next.aborted) this.start(next); // a client that left while waiting is skipped
     }
     this.notifyIdle();
@@ -116,7 +129,9 @@ export class Pool {
     if (this.inFlight === 0) return;
     yield* action<void>((resolve) => {
       this.idleWaiter = () => resolve();
-      return () => { this.idleWaiter = undefined; };
+      return () => {
+        this.idleWaiter = undefined;
+      };
     });
   }
 

@@ -46,7 +46,9 @@ export interface AppReport {
  */
 export type WorkerMessage =
   | AppReport
-  | { t: 'ready' } | { t: 'hb' } | { t: 'retire' }
+  | { t: 'ready' }
+  | { t: 'hb' }
+  | { t: 'retire' }
   /**
    * With reload on, after loading the app (or failing to): the files it is made of, outside
    * node_modules (null: not known); the arbiter watches them.

@@ -40,11 +40,20 @@ export function useHeartbeat(ctx: WorkerContext): Operation<void> {
 export function useReports(ctx: WorkerContext): Operation<void> {
   return resource(function* (provide) {
     if (ctx.stats === null) {
-      if (ctx.spec.reportLoad) yield* spawn(every(REPORT_EVERY_MS, () => { void ctx.send({ t: 'load', ...ctx.load() }); }));
+      if (ctx.spec.reportLoad)
+        yield* spawn(
+          every(REPORT_EVERY_MS, () => {
+            void ctx.send({ t: 'load', ...ctx.load() });
+          }),
+        );
       return yield* provide();
     }
     const lag = yield* useLagHistogram();
-    yield* spawn(every(REPORT_EVERY_MS, () => { void report(ctx, lag); }));
+    yield* spawn(
+      every(REPORT_EVERY_MS, () => {
+        void report(ctx, lag);
+      }),
+    );
     try {
       yield* provide();
     } finally {
@@ -90,7 +99,9 @@ function useLagHistogram(): Operation<IntervalHistogram> {
  */
 export function useStallWatchdog(ctx: WorkerContext): Operation<StallWatchdog | null> {
   return resource(function* (provide) {
-    const watchdog = startStallWatchdog(ctx.settings, (err) => ctx.log.warning(`Cannot report where this worker is stuck: ${err.message}`));
+    const watchdog = startStallWatchdog(ctx.settings, (err) =>
+      ctx.log.warning(`Cannot report where this worker is stuck: ${err.message}`),
+    );
     if (!watchdog) return yield* provide(null);
     ctx.watchdog = watchdog;
     try {

@@ -22,7 +22,10 @@ export class RequestTimer {
   private next: number;
 
   /** `onTimeout(task, ms)`: a request was answered 503 after `ms` (for the log and the counters). */
-  constructor(seconds: number, private readonly onTimeout: (task: PoolTask, ms: number) => void) {
+  constructor(
+    seconds: number,
+    private readonly onTimeout: (task: PoolTask, ms: number) => void,
+  ) {
     this.limitMs = seconds * 1000;
     this.periodMs = Math.max(10, Math.min(1000, this.limitMs / 4));
     const message = `The request was not answered within request_timeout (${seconds} s)`;
@@ -54,7 +57,10 @@ export class RequestTimer {
 }
 
 /** A RequestTimer for as long as the calling scope, or null when `seconds` is 0 (request_timeout off). */
-export function useRequestTimer(seconds: number, onTimeout: (task: PoolTask, ms: number) => void): Operation<RequestTimer | null> {
+export function useRequestTimer(
+  seconds: number,
+  onTimeout: (task: PoolTask, ms: number) => void,
+): Operation<RequestTimer | null> {
   return resource(function* (provide) {
     if (seconds <= 0) return yield* provide(null);
     const timer = new RequestTimer(seconds, onTimeout);

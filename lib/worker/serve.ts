@@ -30,7 +30,9 @@ import { useRequestTimer, type RequestTimer } from './request-timer.js';
 const STOP_QUIET_MS = 500;
 
 /** A Node-style bind's fetch handler: never called (its engine serves the Node-style app). */
-const notFetch = (): never => { throw new Error('a Node-style app is not called with a Request'); };
+const notFetch = (): never => {
+  throw new Error('a Node-style app is not called with a Request');
+};
 
 /** One bind being served: what the reports and a quick stop see of it. */
 export interface BindHandle {
@@ -57,7 +59,11 @@ export function serve(ctx: WorkerContext, engine: ServingEngine, app: LoadedApp,
     const { settings } = ctx;
     const timer = yield* useRequestTimer(settings.request_timeout, (task, ms) => timedOut(ctx, task, ms));
     const serving: Serving = {
-      ctx, engine, app, poolSize, timer,
+      ctx,
+      engine,
+      app,
+      poolSize,
+      timer,
       requestLog: requestLog(ctx.log.access, ctx.stats, ctx.statsd, ctx.hooks.afterRequest()),
       requestDone: countRequests(ctx),
     };
@@ -67,7 +73,10 @@ export function serve(ctx: WorkerContext, engine: ServingEngine, app: LoadedApp,
     yield* ctx.stops.untilGraceful();
     for (const l of ctx.binds) l.stopListening();
     const deadline = Date.now() + settings.graceful_timeout * 1000;
-    for (const l of ctx.binds) { l.context.draining = true; l.context.websockets.goAway(); }
+    for (const l of ctx.binds) {
+      l.context.draining = true;
+      l.context.websockets.goAway();
+    }
     yield* race([
       (function* (binds: BindHandle[]): Operation<void> {
         for (const l of binds) yield* l.pool.drained();
@@ -82,7 +91,11 @@ export function serve(ctx: WorkerContext, engine: ServingEngine, app: LoadedApp,
       const log = ctx.log;
       yield* race([
         (function* (): Operation<void> {
-          try { yield* call(close); } catch (err) { log.exception(`Error closing the app (${app.what})`, err); }
+          try {
+            yield* call(close);
+          } catch (err) {
+            log.exception(`Error closing the app (${app.what})`, err);
+          }
         })(),
         sleep(Math.max(0, deadline - Date.now())),
       ]);
@@ -114,7 +127,7 @@ function timedOut(ctx: WorkerContext, task: PoolTask, ms: number): void {
   const path = q < 0 ? task.target : task.target.slice(0, q);
   ctx.log.errorMsg(
     `Request timeout: ${task.method} ${path} not answered after ${(ms / 1000).toFixed(1)} s ` +
-    `(request_timeout ${ctx.settings.request_timeout} s): 503`,
+      `(request_timeout ${ctx.settings.request_timeout} s): 503`,
   );
   ctx.stats?.timedOut();
   ctx.statsd?.increment('request.timeouts');
@@ -139,10 +152,16 @@ function* untilConnectionsIdle(ctx: WorkerContext): Operation<void> {
       busy ||= l.pool.slotsInUse + l.pool.queued > 0 || l.context.websockets.size > 0;
       const c = l.connections();
       if (c === null) known = false;
-      else { open += c.open; sending ||= c.sending; }
+      else {
+        open += c.open;
+        sending ||= c.sending;
+      }
     }
     const now = Date.now();
-    if (busy || ctx.requests !== answered) { answered = ctx.requests; activeAt = now; }
+    if (busy || ctx.requests !== answered) {
+      answered = ctx.requests;
+      activeAt = now;
+    }
     if (sending) sendingAt = now;
     if (!busy && known && open === 0) return;
     if (now - activeAt >= STOP_QUIET_MS && now - sendingAt >= STOP_QUIET_MS) return;
@@ -151,7 +170,10 @@ function* untilConnectionsIdle(ctx: WorkerContext): Operation<void> {
 }
 
 /** One bind's server and pool, listed in `ctx.binds` while they serve. */
-function useBind({ ctx, engine, app, poolSize, timer, requestLog, requestDone }: Serving, bind: ServedBind): Operation<BindHandle> {
+function useBind(
+  { ctx, engine, app, poolSize, timer, requestLog, requestDone }: Serving,
+  bind: ServedBind,
+): Operation<BindHandle> {
   const { settings, log, hooks } = ctx;
   return resource(function* (provide) {
     const pool = yield* usePool(poolSize);
@@ -182,7 +204,12 @@ function useBind({ ctx, engine, app, poolSize, timer, requestLog, requestDone }:
     };
     const served: EngineServer = yield* call(() => engine.listen(bind, context, settings));
     log.debug(`Listening at: ${withScheme(bindUrl(bind), settings)} (${process.pid})`);
-    const handle: BindHandle = { context, pool, stopListening: () => served.stopListening(), connections: () => served.connections() };
+    const handle: BindHandle = {
+      context,
+      pool,
+      stopListening: () => served.stopListening(),
+      connections: () => served.connections(),
+    };
     ctx.binds.push(handle);
     try {
       yield* provide(handle);

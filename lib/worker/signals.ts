@@ -81,17 +81,22 @@ export function useWorkerSignals(stops: StopRequests, log: Logger): Operation<Wo
     ['SIGTTOU', ignore],
     ['SIGWINCH', ignore],
     // Nobody is left to replace or stop this worker: stop now.
-    ['disconnect', () => {
-      log.info(`Parent changed, shutting down: ${process.pid}`);
-      stops.graceful();
-    }],
+    [
+      'disconnect',
+      () => {
+        log.info(`Parent changed, shutting down: ${process.pid}`);
+        stops.graceful();
+      },
+    ],
   ];
   const abort = (): void => stops.quickly(1, 'worker_abort');
   return resource(function* (provide) {
     for (const [event, handler] of handlers) process.on(event, handler);
     try {
       yield* provide({
-        handleAbort: () => { if (!process.listeners('SIGABRT').includes(abort)) process.on('SIGABRT', abort); },
+        handleAbort: () => {
+          if (!process.listeners('SIGABRT').includes(abort)) process.on('SIGABRT', abort);
+        },
       });
     } finally {
       for (const [event, handler] of handlers) process.off(event, handler);

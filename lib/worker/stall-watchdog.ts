@@ -54,7 +54,10 @@ export interface StallWatchdog {
  * `--no-stuck-stack` saves the thread's memory).
  * `onError` hears why it could not run (a Node built without the inspector, say).
  */
-export function startStallWatchdog(settings: LogSettings & Pick<Settings, 'timeout' | 'stuck_stack_disable'>, onError: (err: Error) => void): StallWatchdog | null {
+export function startStallWatchdog(
+  settings: LogSettings & Pick<Settings, 'timeout' | 'stuck_stack_disable'>,
+  onError: (err: Error) => void,
+): StallWatchdog | null {
   if (settings.timeout <= 0 || settings.stuck_stack_disable) return null;
   const lastBeat = new BigInt64Array(new SharedArrayBuffer(8));
   // The arbiter counts silence from the fork: start counting from this process's start, not from now.
@@ -68,7 +71,12 @@ export function startStallWatchdog(settings: LogSettings & Pick<Settings, 'timeo
   let thread: Worker;
   try {
     // No execArgv (no --import of the app's loaders) and the process's env, not a copy: a small thread.
-    thread = new Worker(new URL(import.meta.url), { workerData: data, execArgv: [], env: SHARE_ENV, name: 'qilin stall watchdog' });
+    thread = new Worker(new URL(import.meta.url), {
+      workerData: data,
+      execArgv: [],
+      env: SHARE_ENV,
+      name: 'qilin stall watchdog',
+    });
   } catch (err) {
     onError(err as Error);
     return null;
@@ -76,7 +84,9 @@ export function startStallWatchdog(settings: LogSettings & Pick<Settings, 'timeo
   thread.unref(); // it never keeps the worker alive
   thread.on('error', onError);
   return {
-    beat: () => { Atomics.store(lastBeat, 0, BigInt(Date.now())); },
+    beat: () => {
+      Atomics.store(lastBeat, 0, BigInt(Date.now()));
+    },
     stop: async () => {
       Atomics.store(lastBeat, 0, 0n);
       await thread.terminate();
@@ -116,7 +126,12 @@ function watch({ lastBeat, timeoutMs, log }: WatchdogData): void {
   const schedule = (): void => {
     const beat = Atomics.load(lastBeat, 0);
     const due = beat === 0n || beat === reported ? threshold : Number(beat) + threshold - Date.now();
-    setTimeout(() => { void check(); }, Math.max(10, due));
+    setTimeout(
+      () => {
+        void check();
+      },
+      Math.max(10, due),
+    );
   };
   schedule();
 }
@@ -156,7 +171,10 @@ async function report(silentMs: number, pauseWaitMs: number, logSettings: LogSet
     if (frames) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pauseWaitMs);
-        session.post('Debugger.resume', () => { clearTimeout(timer); resolve(); });
+        session.post('Debugger.resume', () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   } finally {
@@ -172,7 +190,9 @@ function writeErrorLog(logSettings: LogSettings, msg: string): void {
     const logger = new Logger({ ...logSettings, accesslog: null, access_log_format: '' });
     logger.errorMsg(msg);
     logger.close();
-  } catch { /* the log file cannot be opened now: nowhere to say it */ }
+  } catch {
+    /* the log file cannot be opened now: nowhere to say it */
+  }
 }
 
 function formatFrames(frames: Debugger.CallFrame[], scripts: Map<string, ScriptInfo>): string {
@@ -215,7 +235,9 @@ function sourceMapOf(script: ScriptInfo): SourceMap | null {
     if (ref.startsWith('data:')) {
       const comma = ref.indexOf(',');
       const body = ref.slice(comma + 1);
-      text = ref.slice(0, comma).endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body);
+      text = ref.slice(0, comma).endsWith(';base64')
+        ? Buffer.from(body, 'base64').toString('utf8')
+        : decodeURIComponent(body);
     } else {
       const file = new URL(ref, script.url);
       if (file.protocol !== 'file:') return null;
@@ -224,7 +246,9 @@ function sourceMapOf(script: ScriptInfo): SourceMap | null {
     const payload = JSON.parse(text) as SourceMapPayload;
     // Sources are relative to the map (and its sourceRoot): make them absolute once.
     const base = ref.startsWith('data:') ? script.url : new URL(ref, script.url).href;
-    const root = payload.sourceRoot ? new URL(payload.sourceRoot.endsWith('/') ? payload.sourceRoot : `${payload.sourceRoot}/`, base).href : base;
+    const root = payload.sourceRoot
+      ? new URL(payload.sourceRoot.endsWith('/') ? payload.sourceRoot : `${payload.sourceRoot}/`, base).href
+      : base;
     payload.sources = payload.sources.map((s) => new URL(s, root).href);
     payload.sourceRoot = '';
     script.map = new SourceMap(payload);

@@ -152,7 +152,10 @@ export abstract class Worker {
     try {
       app = await loadApp(this.spec.app, { appInterface: settings.app_interface });
     } catch (err) {
-      this.log.exception(err instanceof AppLoadError ? err.message : 'Exception in worker process', err instanceof AppLoadError ? err.cause ?? '' : err);
+      this.log.exception(
+        err instanceof AppLoadError ? err.message : 'Exception in worker process',
+        err instanceof AppLoadError ? (err.cause ?? '') : err,
+      );
       if (moduleFiles) await this.send({ t: 'files', files: await moduleFiles.list(), loaded: false });
       return APP_LOAD_ERROR;
     }
@@ -163,7 +166,9 @@ export abstract class Worker {
     else this.log.debug(servingLine(app));
     await this.send({ t: 'app', style: app.style, what: app.what, bare: app.bare !== null });
     if (app.style === 'node' && this.spec.engine === 'uws') {
-      this.log.errorMsg(`${this.spec.app} is ${app.what}, a Node-style app: the uws engine cannot serve it (use --engine node, or leave engine unset${uwsAdvice(app.bare !== null)})`);
+      this.log.errorMsg(
+        `${this.spec.app} is ${app.what}, a Node-style app: the uws engine cannot serve it (use --engine node, or leave engine unset${uwsAdvice(app.bare !== null)})`,
+      );
       return APP_LOAD_ERROR;
     }
     this.servesNodeApp = app.style === 'node';

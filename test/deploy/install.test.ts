@@ -20,21 +20,41 @@ t.test('npm pack → npm install the tarball in a new app → npx qilin serves i
   const app = path.join(dir, 'my-app');
   npm(['init', '-y'], (execFileSync('mkdir', ['-p', app]), app));
   npm(['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, tarball!)], app);
-  writeFileSync(path.join(app, 'app.ts'),
-    'export default { fetch: (req: Request): Response => new Response(`hello from ${new URL(req.url).pathname}`) };\n');
+  writeFileSync(
+    path.join(app, 'app.ts'),
+    'export default { fetch: (req: Request): Response => new Response(`hello from ${new URL(req.url).pathname}`) };\n',
+  );
 
   const port = await freePort();
-  const proc = spawn('npx', ['qilin', '-b', `127.0.0.1:${port}`, 'app.ts'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn('npx', ['qilin', '-b', `127.0.0.1:${port}`, 'app.ts'], {
+    cwd: app,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
-  proc.stdout.on('data', (d) => { output += d; });
-  proc.stderr.on('data', (d) => { output += d; });
+  proc.stdout.on('data', (d) => {
+    output += d;
+  });
+  proc.stderr.on('data', (d) => {
+    output += d;
+  });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  t.teardown(() => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } });
+  t.teardown(() => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   for (let i = 0; i < 300 && !/Listening at:/.test(output); i++) await sleep(50);
   t.match(output, /Starting qilin [\d.]+/, 'the installed qilin starts');
   let res = null;
   for (let i = 0; i < 100 && !res; i++) {
-    try { res = await request(`http://127.0.0.1:${port}/installed`); } catch { await sleep(100); }
+    try {
+      res = await request(`http://127.0.0.1:${port}/installed`);
+    } catch {
+      await sleep(100);
+    }
   }
   t.equal(res?.status, 200);
   t.equal(res?.body, 'hello from /installed', 'a TypeScript app from the new project, served');

@@ -11,7 +11,8 @@ import { fixture, request, sleep, startQilin, type Engine, type Qilin } from '..
 t.setTimeout(180_000);
 
 const expected = process.env.QILIN_EXPECT_ENGINE;
-if (expected !== undefined && expected !== 'uws' && expected !== 'node') throw new Error(`QILIN_EXPECT_ENGINE must be uws or node, not ${expected}`);
+if (expected !== undefined && expected !== 'uws' && expected !== 'node')
+  throw new Error(`QILIN_EXPECT_ENGINE must be uws or node, not ${expected}`);
 
 /** The `ws` client (the package ships no types): what this file uses of it. */
 interface WsClient {
@@ -30,19 +31,23 @@ const { WebSocket } = createRequire(import.meta.url)('ws') as { WebSocket: new (
  */
 function within<T>(what: string, p: Promise<T>, ms = 15_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer to ${what} within ${ms} ms`)), ms); });
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer to ${what} within ${ms} ms`)), ms);
+  });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** GET the whole body as bytes (the streamed route sends bytes that are not UTF-8). */
 function getBytes(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get(url, { agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 
@@ -62,13 +67,28 @@ async function fetchChecks(t: Test, q: Qilin): Promise<void> {
   const json = await within('GET /request', request(q.url + '/request?a=1', { headers: { 'x-probe': 'yes' } }));
   t.equal(json.status, 200);
   t.match(json.headers['content-type'], /^application\/json/, 'JSON: content-type');
-  const seen = JSON.parse(json.body) as { method: string; url: string; headers: [string, string][]; isRequest: boolean };
-  t.same([seen.method, seen.url, seen.isRequest], ['GET', `${q.url}/request?a=1`, true], 'JSON: what the app saw of the request');
-  t.ok(seen.headers.some(([k, v]) => k === 'x-probe' && v === 'yes'), 'JSON: the request headers');
+  const seen = JSON.parse(json.body) as {
+    method: string;
+    url: string;
+    headers: [string, string][];
+    isRequest: boolean;
+  };
+  t.same(
+    [seen.method, seen.url, seen.isRequest],
+    ['GET', `${q.url}/request?a=1`, true],
+    'JSON: what the app saw of the request',
+  );
+  t.ok(
+    seen.headers.some(([k, v]) => k === 'x-probe' && v === 'yes'),
+    'JSON: the request headers',
+  );
 
   // 1 MB of text that is not one byte repeated: a lost or moved piece shows.
-  const sent = Array.from({ length: 1024 * 1024 / 16 }, (_, i) => i.toString(36).padStart(15, '.') + '\n').join('');
-  const echo = await within('POST /echo', request(q.url + '/echo', { method: 'POST', body: sent, headers: { 'content-type': 'text/plain' } }));
+  const sent = Array.from({ length: (1024 * 1024) / 16 }, (_, i) => i.toString(36).padStart(15, '.') + '\n').join('');
+  const echo = await within(
+    'POST /echo',
+    request(q.url + '/echo', { method: 'POST', body: sent, headers: { 'content-type': 'text/plain' } }),
+  );
   t.equal(echo.status, 200);
   t.equal(echo.headers['x-method'], 'POST');
   t.equal(echo.body.length, sent.length, 'POST 1 MB: as many bytes back');
@@ -93,10 +113,20 @@ async function websocketChecks(t: Test, q: Qilin): Promise<void> {
     wake?.();
   });
   const closed = new Promise<number>((resolve) => ws.on('close', resolve));
-  await within('a WebSocket upgrade', new Promise<void>((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); }));
+  await within(
+    'a WebSocket upgrade',
+    new Promise<void>((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    }),
+  );
   const receive = async (n: number) => {
     const end = Date.now() + 15_000;
-    while (messages.length < n && Date.now() < end) await new Promise<void>((r) => { wake = r; setTimeout(r, 100); });
+    while (messages.length < n && Date.now() < end)
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 100);
+      });
     return messages.slice(0, n);
   };
   ws.send('héllo wörld');
@@ -121,7 +151,10 @@ t.on('timeout', () => {
 async function serve(t: Test, args: string[], engine?: Engine): Promise<Qilin> {
   const q = await startQilin(t, args, { engine, ready: false });
   servers.add(q);
-  if (timedOut) { q.kill(); throw new Error('the file ran out of time'); } // tap may go on for a while
+  if (timedOut) {
+    q.kill();
+    throw new Error('the file ran out of time');
+  } // tap may go on for a while
   await q.waitFor(/Worker \(pid:\d+\) ready/, { timeout: 45_000 });
   return q;
 }
@@ -134,17 +167,28 @@ t.test('default settings', async (t) => {
   ]);
 
   t.test('the engine notice', async (t) => {
-    for (const [name, q] of [['fetch app', app], ['WebSocket app', sockets]] as const) {
+    for (const [name, q] of [
+      ['fetch app', app],
+      ['WebSocket app', sockets],
+    ] as const) {
       const lines = engineLines(q);
       t.equal(lines.length, 1, `${name}: one "Using engine:" line`);
       const line = lines[0] ?? '';
       if (name === 'fetch app') t.comment(`engine seen: ${line.replace(/^.*Using engine: /, '')}`);
       if (expected === 'node') {
-        t.match(line, /Using engine: node \(node:http\) \(no native uWebSockets\.js build loads here/, `${name}: the node engine, and why`);
+        t.match(
+          line,
+          /Using engine: node \(node:http\) \(no native uWebSockets\.js build loads here/,
+          `${name}: the node engine, and why`,
+        );
       } else if (expected === 'uws') {
         t.match(line, /Using engine: uws \(uWebSockets\.js 20\.(57|30)\.0/, `${name}: the uws engine and its build`);
       } else {
-        t.match(line, /Using engine: (uws \(uWebSockets\.js 20\.(57|30)\.0|node \(node:http\))/, `${name}: an engine (QILIN_EXPECT_ENGINE unset)`);
+        t.match(
+          line,
+          /Using engine: (uws \(uWebSockets\.js 20\.(57|30)\.0|node \(node:http\))/,
+          `${name}: an engine (QILIN_EXPECT_ENGINE unset)`,
+        );
       }
     }
   });

@@ -9,17 +9,26 @@ const MB = 1024 * 1024;
 function upload(url: string): Promise<{ bytes: number; growth: number }> {
   const chunk = Buffer.alloc(256 * 1024, 97);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-length': String(50 * MB) } }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve(JSON.parse(body)));
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-length': String(50 * MB) } },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve(JSON.parse(body)));
+      },
+    );
     req.on('error', reject);
     let sent = 0;
     const write = () => {
       while (sent < 50 * MB) {
         sent += chunk.length;
-        if (!req.write(chunk)) { req.once('drain', write); return; }
+        if (!req.write(chunk)) {
+          req.once('drain', write);
+          return;
+        }
       }
       req.end();
     };
@@ -51,11 +60,15 @@ function decodeChunked(raw: Buffer, from: number): Buffer | null {
     const eol = raw.indexOf('\r\n', at);
     if (eol < 0) return null;
     const size = parseInt(raw.toString('latin1', at, eol), 16);
-    if (!/^[0-9a-f]+$/i.test(raw.toString('latin1', at, eol))) throw new Error(`chunk size line at byte ${at}: ${JSON.stringify(raw.toString('latin1', at, Math.min(eol, at + 16)))}`);
+    if (!/^[0-9a-f]+$/i.test(raw.toString('latin1', at, eol)))
+      throw new Error(
+        `chunk size line at byte ${at}: ${JSON.stringify(raw.toString('latin1', at, Math.min(eol, at + 16)))}`,
+      );
     at = eol + 2;
     if (size === 0) return raw.length >= at + 2 ? Buffer.concat(parts) : null;
     if (raw.length < at + size + 2) return null;
-    if (raw[at + size] !== 13 || raw[at + size + 1] !== 10) throw new Error(`no CRLF after a chunk of ${size} at byte ${at + size}`);
+    if (raw[at + size] !== 13 || raw[at + size + 1] !== 10)
+      throw new Error(`no CRLF after a chunk of ${size} at byte ${at + size}`);
     parts.push(raw.subarray(at, at + size));
     at += size + 2;
   }
@@ -100,67 +113,89 @@ function slowChunkedExchange(port: number, target: string, upload?: Buffer): Pro
   });
 }
 
-for (const engine of ENGINES) t.test(engine, async (t) => {
-  t.test('50 MB upload is streamed: the worker RSS does not grow by the body size', async (t) => {
-    const q = await startQilin(t, [fixture('app.ts')], { engine, env: { NODE_OPTIONS: '--expose-gc' } });
-    await upload(q.url + '/upload'); // warm up: first-use allocations are not the body
-    // A slow reader: the socket is paused while unread data piles up, so memory stays flat.
-    const slow = await upload(q.url + '/upload?slow');
-    t.equal(slow.bytes, 50 * MB, 'every byte arrived (slow reader)');
-    t.ok(slow.growth < 16 * MB, `RSS grew ${(slow.growth / MB).toFixed(1)} MB while slowly reading 50 MB`);
-    // A fast reader: read chunks become garbage at once.
-    const fast = await upload(q.url + '/upload');
-    t.equal(fast.bytes, 50 * MB, 'every byte arrived (fast reader)');
-    t.ok(fast.growth < 16 * MB, `RSS grew ${(fast.growth / MB).toFixed(1)} MB while reading 50 MB`);
-  });
-
-  t.test('50 MB streamed download with a slow reader: RSS does not grow by the body size', async (t) => {
-    const q = await startQilin(t, [fixture('app.ts')], { engine });
-    const before = Number((await request(q.url + '/rss')).body);
-    let received = 0;
-    const rssDuring = await new Promise<number>((resolve, reject) => {
-      http.get(q.url + '/download?mb=50', { agent: false }, (res) => {
-        res.pause();
-        // Read slowly at first so the server must hold back; then check its RSS mid-stream.
-        setTimeout(async () => {
-          const mid = Number((await request(q.url + '/rss')).body);
-          res.on('data', (d: Buffer) => { received += d.length; });
-          res.on('end', () => resolve(mid));
-          res.resume();
-        }, 1000);
-      }).on('error', reject);
+for (const engine of ENGINES)
+  t.test(engine, async (t) => {
+    t.test('50 MB upload is streamed: the worker RSS does not grow by the body size', async (t) => {
+      const q = await startQilin(t, [fixture('app.ts')], { engine, env: { NODE_OPTIONS: '--expose-gc' } });
+      await upload(q.url + '/upload'); // warm up: first-use allocations are not the body
+      // A slow reader: the socket is paused while unread data piles up, so memory stays flat.
+      const slow = await upload(q.url + '/upload?slow');
+      t.equal(slow.bytes, 50 * MB, 'every byte arrived (slow reader)');
+      t.ok(slow.growth < 16 * MB, `RSS grew ${(slow.growth / MB).toFixed(1)} MB while slowly reading 50 MB`);
+      // A fast reader: read chunks become garbage at once.
+      const fast = await upload(q.url + '/upload');
+      t.equal(fast.bytes, 50 * MB, 'every byte arrived (fast reader)');
+      t.ok(fast.growth < 16 * MB, `RSS grew ${(fast.growth / MB).toFixed(1)} MB while reading 50 MB`);
     });
-    t.equal(received, 50 * MB, 'every byte arrived');
-    t.ok(rssDuring - before < 25 * MB, `RSS grew ${((rssDuring - before) / MB).toFixed(1)} MB while the client held back`);
-  });
 
-  t.test('streamed bodies to a slow reader: every chunk framed, every byte in order', async (t) => {
-    const q = await startQilin(t, [fixture('app.ts')], { engine });
-    // Chunks over, under and far under uWS's 16 KiB cork buffer, each 16 MB (4 MB of tiny ones).
-    for (const [kb, chunk] of [[16384, 65536], [16384, 16400], [16384, 16000], [4096, 1000]] as const) {
-      const r = await slowChunkedExchange(q.port, `/pattern?kb=${kb}&chunk=${chunk}`);
-      t.equal(r.status, 200);
-      t.equal(r.body.length, kb * 1024, `${kb / 1024} MB in ${chunk}-byte chunks: every byte arrived`);
-      t.equal(patternBreak(r.body), -1, `${chunk}-byte chunks: in order, none lost or repeated`);
-    }
-    // The app streams the request body back as it arrives: writes made from the body's callbacks.
-    const upload = patternBytes(0, 16 * MB);
-    const echo = await slowChunkedExchange(q.port, '/echo-stream', upload);
-    t.equal(echo.body.length, upload.length, '16 MB echoed while it was uploaded');
-    t.equal(patternBreak(echo.body), -1, 'the echo is the upload, byte for byte');
-  });
+    t.test('50 MB streamed download with a slow reader: RSS does not grow by the body size', async (t) => {
+      const q = await startQilin(t, [fixture('app.ts')], { engine });
+      const before = Number((await request(q.url + '/rss')).body);
+      let received = 0;
+      const rssDuring = await new Promise<number>((resolve, reject) => {
+        http
+          .get(q.url + '/download?mb=50', { agent: false }, (res) => {
+            res.pause();
+            // Read slowly at first so the server must hold back; then check its RSS mid-stream.
+            setTimeout(async () => {
+              const mid = Number((await request(q.url + '/rss')).body);
+              res.on('data', (d: Buffer) => {
+                received += d.length;
+              });
+              res.on('end', () => resolve(mid));
+              res.resume();
+            }, 1000);
+          })
+          .on('error', reject);
+      });
+      t.equal(received, 50 * MB, 'every byte arrived');
+      t.ok(
+        rssDuring - before < 25 * MB,
+        `RSS grew ${((rssDuring - before) / MB).toFixed(1)} MB while the client held back`,
+      );
+    });
+
+    t.test('streamed bodies to a slow reader: every chunk framed, every byte in order', async (t) => {
+      const q = await startQilin(t, [fixture('app.ts')], { engine });
+      // Chunks over, under and far under uWS's 16 KiB cork buffer, each 16 MB (4 MB of tiny ones).
+      for (const [kb, chunk] of [
+        [16384, 65536],
+        [16384, 16400],
+        [16384, 16000],
+        [4096, 1000],
+      ] as const) {
+        const r = await slowChunkedExchange(q.port, `/pattern?kb=${kb}&chunk=${chunk}`);
+        t.equal(r.status, 200);
+        t.equal(r.body.length, kb * 1024, `${kb / 1024} MB in ${chunk}-byte chunks: every byte arrived`);
+        t.equal(patternBreak(r.body), -1, `${chunk}-byte chunks: in order, none lost or repeated`);
+      }
+      // The app streams the request body back as it arrives: writes made from the body's callbacks.
+      const upload = patternBytes(0, 16 * MB);
+      const echo = await slowChunkedExchange(q.port, '/echo-stream', upload);
+      t.equal(echo.body.length, upload.length, '16 MB echoed while it was uploaded');
+      t.equal(patternBreak(echo.body), -1, 'the echo is the upload, byte for byte');
+    });
 
     t.test('Expect: 100-continue: the client is told to send, and the body arrives', async (t) => {
       const q = await startQilin(t, [fixture('app.ts')], { engine });
       const r = await new Promise<{ continued: boolean; status: number; body: string }>((resolve, reject) => {
         let continued = false;
-        const req = http.request(q.url + '/echo', { method: 'POST', agent: false, headers: { expect: '100-continue', 'content-length': '11' } }, (res) => {
-          let body = '';
-          res.on('data', (d) => { body += d; });
-          res.on('end', () => resolve({ continued, status: res.statusCode!, body }));
-        });
+        const req = http.request(
+          q.url + '/echo',
+          { method: 'POST', agent: false, headers: { expect: '100-continue', 'content-length': '11' } },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => {
+              body += d;
+            });
+            res.on('end', () => resolve({ continued, status: res.statusCode!, body }));
+          },
+        );
         // The body is held back until the server says 100 Continue.
-        req.on('continue', () => { continued = true; req.end('hello there'); });
+        req.on('continue', () => {
+          continued = true;
+          req.end('hello there');
+        });
         req.on('error', reject);
         req.flushHeaders();
       });
@@ -168,4 +203,4 @@ for (const engine of ENGINES) t.test(engine, async (t) => {
       t.equal(r.status, 200);
       t.equal(r.body, 'hello there', 'the body sent after it was read whole');
     });
-});
+  });

@@ -28,7 +28,9 @@ t.test('an export that is not an app exits 4 naming module and export', async (t
 t.test('port in use: "Connection in use", exit 3, no worker started', async (t) => {
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => { blocker.close(); });
+  t.teardown(() => {
+    blocker.close();
+  });
   const port = (blocker.address() as net.AddressInfo).port;
   const r = await runQilin(['-w', '2', '-b', `127.0.0.1:${port}`, fixture('app.ts')]);
   t.equal(r.code, 3);
@@ -62,8 +64,18 @@ t.test('a bad setting value: one line naming the setting, exit 1', async (t) => 
 });
 
 t.test('the new settings parse as Gunicorn writes them (octal umask, both field_size spellings)', async (t) => {
-  const r = await runQilin(['--print-config', '--umask', '0o007', '--limit-request-field_size', '100',
-    '--limit-request-body', '1024', '--backlog', '64', fixture('app.ts')]);
+  const r = await runQilin([
+    '--print-config',
+    '--umask',
+    '0o007',
+    '--limit-request-field_size',
+    '100',
+    '--limit-request-body',
+    '1024',
+    '--backlog',
+    '64',
+    fixture('app.ts'),
+  ]);
   t.equal(r.code, 0);
   t.match(r.output, /^umask\s+= 7$/m);
   t.match(r.output, /^limit_request_field_size\s+= 100$/m);
@@ -76,16 +88,25 @@ t.test('the new settings parse as Gunicorn writes them (octal umask, both field_
 
 t.test('precedence: defaults < config file < QILIN_CMD_ARGS < command line', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-config-'));
-  writeFileSync(path.join(dir, 'qilin.config.ts'),
-    "import { defineConfig } from '" + path.resolve('dist/lib/index.js') + "';\n" +
-    "export default defineConfig({ workers: 3, timeout: 11, graceful_timeout: 12, keepalive: 13 });\n");
+  writeFileSync(
+    path.join(dir, 'qilin.config.ts'),
+    "import { defineConfig } from '" +
+      path.resolve('dist/lib/index.js') +
+      "';\n" +
+      'export default defineConfig({ workers: 3, timeout: 11, graceful_timeout: 12, keepalive: 13 });\n',
+  );
   const print = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const r = await runQilin([...args, '--print-config'], { cwd: dir, env });
     t.equal(r.code, 0, `--print-config ${args.join(' ')}`);
-    return Object.fromEntries(r.output.trim().split('\n').map((l) => {
-      const [k, v] = l.split(/\s+=\s+/);
-      return [k!, JSON.parse(v!)];
-    }));
+    return Object.fromEntries(
+      r.output
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [k, v] = l.split(/\s+=\s+/);
+          return [k!, JSON.parse(v!)];
+        }),
+    );
   };
   const fromFile = await print([]);
   t.equal(fromFile.workers, 3, 'default config file read');
@@ -117,7 +138,17 @@ t.test('--check-config loads the app and exits', async (t) => {
 t.test('pidfile, process titles, raw_env, chdir', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-pid-'));
   const pidfile = path.join(dir, 'qilin.pid');
-  const q = await startQilin(t, ['-p', pidfile, '-n', 'titled', '-e', 'GREETING=hi', '--chdir', path.join(dir), fixture('app.ts')]);
+  const q = await startQilin(t, [
+    '-p',
+    pidfile,
+    '-n',
+    'titled',
+    '-e',
+    'GREETING=hi',
+    '--chdir',
+    path.join(dir),
+    fixture('app.ts'),
+  ]);
   t.equal(readFileSync(pidfile, 'utf8').trim(), String(q.pid), 'pidfile holds the arbiter pid');
   const args = (pid: number) => execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' });
   t.match(args(q.pid), /qilin: master \[titled\]/);

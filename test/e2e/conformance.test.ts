@@ -15,7 +15,13 @@ import t, { type Test } from 'tap';
 import { loadUws } from '../../lib/engines/uws/load.js';
 import { ROOT, fixture, startQilin } from '../helpers.js';
 
-interface Wanted { method: string; uri: string; version: string; headers: [string, string][]; body_base64: string }
+interface Wanted {
+  method: string;
+  uri: string;
+  version: string;
+  headers: [string, string][];
+  body_base64: string;
+}
 interface Case {
   name: string;
   raw_base64: string;
@@ -27,7 +33,11 @@ interface Case {
 const corpusPath = path.join(ROOT, 'test/e2e/conformance/gunicorn-http1-requests.json');
 let corpus: { cases: Case[] } | null = null;
 let corpusError = '';
-try { corpus = JSON.parse(readFileSync(corpusPath, 'utf8')); } catch (err) { corpusError = (err as Error).message; }
+try {
+  corpus = JSON.parse(readFileSync(corpusPath, 'utf8'));
+} catch (err) {
+  corpusError = (err as Error).message;
+}
 
 /** Gunicorn settings qilin has, and the flag for each. */
 const FLAGS: Record<string, string> = {
@@ -48,13 +58,17 @@ const NODE_ONLY = new Set(['proxy_protocol']);
 const flagValue = (name: string, v: unknown) =>
   name === 'limit_request_line' ? Math.min(Number(v), 8190) : v === true ? 'auto' : v === false ? 'off' : v;
 
-const NO_HOST = 'an HTTP/1.1 request without Host: RFC 9112 3.2 requires 400 and qilin says so (Gunicorn serves it); ' +
-  'sent again with a Host, the case gets Gunicorn\'s outcome (checked below)';
-const CHUNK_FRAMING = 'bad chunked framing, found by llhttp while the body arrives and before the app answers: ' +
-  '400 and a closed connection, the app\'s body read fails (Gunicorn raises inside the app\'s read and closes without an answer)';
-const GZIP = 'a coding before chunked: qilin decodes only chunked, and the app would get a still-encoded body with ' +
+const NO_HOST =
+  'an HTTP/1.1 request without Host: RFC 9112 3.2 requires 400 and qilin says so (Gunicorn serves it); ' +
+  "sent again with a Host, the case gets Gunicorn's outcome (checked below)";
+const CHUNK_FRAMING =
+  'bad chunked framing, found by llhttp while the body arrives and before the app answers: ' +
+  "400 and a closed connection, the app's body read fails (Gunicorn raises inside the app's read and closes without an answer)";
+const GZIP =
+  'a coding before chunked: qilin decodes only chunked, and the app would get a still-encoded body with ' +
   'nothing telling it so; 501 (RFC 9112 6.1, a coding the server does not understand). Gunicorn passes the encoded body on';
-const CONNECT = 'CONNECT asks for a tunnel: node:http hands it to its tunnel event and a fetch-style app cannot open one, ' +
+const CONNECT =
+  'CONNECT asks for a tunnel: node:http hands it to its tunnel event and a fetch-style app cannot open one, ' +
   'so qilin answers 501 and closes (Gunicorn passes it to the WSGI app)';
 
 /**
@@ -90,16 +104,24 @@ const NODE_DIFFERENCES: Record<string, { got: string; why: string; withHost?: tr
   'valid/025': { got: '501 closed', why: GZIP },
   'valid/025_line': { got: '501 closed', why: GZIP },
   'valid/rfc9112_smuggle_gzip_chunked_01': { got: '501 closed', why: GZIP },
-  'valid/027': { got: '400 closed', why: 'raw non-ASCII bytes in the request target: llhttp refuses them (a URI is ASCII, RFC 3986); Gunicorn reads them as latin-1' },
-  'valid/031': { got: '400 closed', why: 'method -BLARGH: llhttp parses only the methods it knows (Gunicorn takes any token); also no Host' },
+  'valid/027': {
+    got: '400 closed',
+    why: 'raw non-ASCII bytes in the request target: llhttp refuses them (a URI is ASCII, RFC 3986); Gunicorn reads them as latin-1',
+  },
+  'valid/031': {
+    got: '400 closed',
+    why: 'method -BLARGH: llhttp parses only the methods it knows (Gunicorn takes any token); also no Host',
+  },
   'valid/040': {
     got: '200! closed',
-    why: 'Transfer_Encoding and Content_Length reach the app as fields of their own; Gunicorn drops names with `_` ' +
-      'because WSGI\'s environ gives `_` and `-` one key, which a fetch Headers does not',
+    why:
+      'Transfer_Encoding and Content_Length reach the app as fields of their own; Gunicorn drops names with `_` ' +
+      "because WSGI's environ gives `_` and `-` one key, which a fetch Headers does not",
   },
   'valid/099': {
     got: '- closed at EOF',
-    why: 'Content-Length 17914 but 8599 bytes before EOF: an incomplete message (RFC 9112 8), the app\'s body read fails and ' +
+    why:
+      "Content-Length 17914 but 8599 bytes before EOF: an incomplete message (RFC 9112 8), the app's body read fails and " +
       'the connection closes; Gunicorn gives the app the short body',
   },
   'valid/rfc9112_target_absolute_userinfo_01': {
@@ -121,7 +143,8 @@ const NODE_DIFFERENCES: Record<string, { got: string; why: string; withHost?: tr
 
 /** Requests uWS 20.30 hands the app otherwise than the corpus describes (known, not fixable in JS). */
 const UWS_MISREADS: Record<string, string> = {
-  'valid/rfc9110_field_value_obs_text_01': 'uWS drops the non-ASCII bytes of a header value before JS sees it ("café" arrives as "caf")',
+  'valid/rfc9110_field_value_obs_text_01':
+    'uWS drops the non-ASCII bytes of a header value before JS sees it ("café" arrives as "caf")',
 };
 
 /**
@@ -140,14 +163,24 @@ function withHost(c: Case): Case {
     raw = raw.slice(0, at) + 'Host: h\r\n' + raw.slice(at);
     return { ...r, headers: [['HOST', 'h'], ...r.headers] as [string, string][] };
   });
-  return { ...c, name: `${c.name}+host`, raw_base64: Buffer.from(raw, 'latin1').toString('base64'), expect: { requests } };
+  return {
+    ...c,
+    name: `${c.name}+host`,
+    raw_base64: Buffer.from(raw, 'latin1').toString('base64'),
+    expect: { requests },
+  };
 }
 
 /**
  * Send the bytes; after `holdMs` without a close, half-close (the corpus describes a whole input,
  * then EOF); collect what comes back until the server closes or `ms` more pass.
  */
-function exchange(port: number, raw: Buffer, holdMs = 1000, ms = 1500): Promise<{ text: string; closed: 'before EOF' | 'at EOF' | null }> {
+function exchange(
+  port: number,
+  raw: Buffer,
+  holdMs = 1000,
+  ms = 1500,
+): Promise<{ text: string; closed: 'before EOF' | 'at EOF' | null }> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let text = '';
@@ -155,11 +188,19 @@ function exchange(port: number, raw: Buffer, holdMs = 1000, ms = 1500): Promise<
     let timer = setTimeout(() => {
       eof = true;
       s.end();
-      timer = setTimeout(() => { s.destroy(); resolve({ text, closed: null }); }, ms);
+      timer = setTimeout(() => {
+        s.destroy();
+        resolve({ text, closed: null });
+      }, ms);
     }, holdMs);
-    s.on('data', (d) => { text += d.toString('latin1'); });
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+    });
     s.on('error', () => {});
-    s.on('close', () => { clearTimeout(timer); resolve({ text, closed: eof ? 'at EOF' : 'before EOF' }); });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: eof ? 'at EOF' : 'before EOF' });
+    });
     s.write(raw);
   });
 }
@@ -191,12 +232,16 @@ function appTarget(uri: string): string {
 }
 
 /** How the app's view of a request differs from Gunicorn's, or null when it does not. */
-function mismatch(seen: { method: string; target: string; headers: string[]; body: string }, want: Wanted): string | null {
+function mismatch(
+  seen: { method: string; target: string; headers: string[]; body: string },
+  want: Wanted,
+): string | null {
   if (seen.method !== want.method) return `method ${seen.method} != ${want.method}`;
   if (seen.target !== appTarget(want.uri)) return `target ${seen.target} != ${appTarget(want.uri)}`;
   if (seen.body !== want.body_base64) return `body ${seen.body} != ${want.body_base64}`;
   const got: string[] = [];
-  for (let j = 0; j < seen.headers.length; j += 2) got.push(`${seen.headers[j]!.toUpperCase()}: ${seen.headers[j + 1]}`);
+  for (let j = 0; j < seen.headers.length; j += 2)
+    got.push(`${seen.headers[j]!.toUpperCase()}: ${seen.headers[j + 1]}`);
   const wanted = want.headers.map(([n, v]) => `${n}: ${v}`);
   return got.join('\n') === wanted.join('\n') ? null : `headers ${JSON.stringify(got)} != ${JSON.stringify(wanted)}`;
 }
@@ -232,13 +277,21 @@ function judge(c: Case, text: string, closedWhen: 'before EOF' | 'at EOF' | null
       if (r.status !== 200 || !want) return;
       const diff = mismatch(JSON.parse(r.body), want);
       if (diff === null) served++;
-      else { bad = true; why.push(diff); }
+      else {
+        bad = true;
+        why.push(diff);
+      }
     });
   }
   const statuses = got.map((r) => r.status).join(',') || '-';
   const out: Outcome = {
     text: `${statuses}${bad ? '!' : ''} ${closedWhen === 'before EOF' ? 'closed' : closedWhen === 'at EOF' ? 'closed at EOF' : 'held'}`,
-    matches: false, served, refused: false, gunicornStatus: false, held: got.length === 0 && closedWhen !== 'before EOF', why,
+    matches: false,
+    served,
+    refused: false,
+    gunicornStatus: false,
+    held: got.length === 0 && closedWhen !== 'before EOF',
+    why,
   };
   if (c.expect.requests) {
     out.matches = served === c.expect.requests.length && got.length === served;
@@ -303,12 +356,14 @@ function summary(engine: string, outcomes: Map<string, Outcome>): string {
   const invalid = list.filter((c) => !c.expect.requests).map((c) => outcomes.get(c.name)!);
   const nValid = valid.length;
   const nInvalid = invalid.length;
-  return `${engine}: ${count((o) => o.matches)}/${list.length} cases run (${cases.length} in the corpus) as Gunicorn; ` +
+  return (
+    `${engine}: ${count((o) => o.matches)}/${list.length} cases run (${cases.length} in the corpus) as Gunicorn; ` +
     `valid served as described ${valid.filter((o) => o.matches).length}/${nValid} (of ${cases.filter((c) => c.expect.requests).length}) ` +
     `(${valid.filter((o) => o.served > 0).length} reached the app, ${valid.filter((o) => o.why.length > 0).length} seen otherwise); ` +
     `invalid refused (not served, closed) ${invalid.filter((o) => o.refused).length}/${nInvalid} (of ${cases.filter((c) => !c.expect.requests).length}), ` +
     `with Gunicorn's status ${invalid.filter((o) => o.gunicornStatus).length}/${nInvalid}; ` +
-    `held without an answer until the client's EOF ${count((o) => o.held)}; skipped ${skipped.length}`;
+    `held without an answer until the client's EOF ${count((o) => o.held)}; skipped ${skipped.length}`
+  );
 }
 
 t.test('Gunicorn HTTP/1 corpus', async (t) => {
@@ -317,7 +372,9 @@ t.test('Gunicorn HTTP/1 corpus', async (t) => {
     return;
   }
   t.equal(cases.length, 137, 'all 137 cases of the corpus');
-  t.comment(`skipped on both engines (settings qilin does not have): ${skipped.map((c) => `${c.name} (${unsupported(c).join(', ')})`).join('; ')}`);
+  t.comment(
+    `skipped on both engines (settings qilin does not have): ${skipped.map((c) => `${c.name} (${unsupported(c).join(', ')})`).join('; ')}`,
+  );
   t.ok(runnable.length > 0 && runnable.every((c) => c.expect.requests || c.expect.error), 'the corpus has cases');
 
   t.test('node engine', async (t) => {
@@ -328,8 +385,12 @@ t.test('Gunicorn HTTP/1 corpus', async (t) => {
       const o = outcomes.get(c.name)!;
       if (!o.matches) differing[c.name] = o.text + (o.why.length ? ` (${o.why.join('; ')})` : '');
     }
-    t.same(Object.keys(differing).sort(), Object.keys(NODE_DIFFERENCES).sort(),
-      'cases that differ from Gunicorn are exactly the listed ones', { differing });
+    t.same(
+      Object.keys(differing).sort(),
+      Object.keys(NODE_DIFFERENCES).sort(),
+      'cases that differ from Gunicorn are exactly the listed ones',
+      { differing },
+    );
     for (const [name, d] of Object.entries(NODE_DIFFERENCES)) {
       const o = outcomes.get(name);
       if (o && !o.matches) t.equal(o.text, d.got, `${name}: ${d.why}`);
@@ -338,21 +399,33 @@ t.test('Gunicorn HTTP/1 corpus', async (t) => {
       const o = outcomes.get(c.name)!;
       t.ok(o.matches, `${c.name}: with a Host the case gets Gunicorn's outcome`, { got: o.text, why: o.why });
     }
-    t.comment(summary('node', new Map(runnable.map((c) => [c.name, outcomes.get(c.name)!]))) +
-      `; with a Host added ${hosted.filter((c) => outcomes.get(c.name)!.matches).length}/${hosted.length} of the Host-less cases get Gunicorn's outcome`);
+    t.comment(
+      summary('node', new Map(runnable.map((c) => [c.name, outcomes.get(c.name)!]))) +
+        `; with a Host added ${hosted.filter((c) => outcomes.get(c.name)!.matches).length}/${hosted.length} of the Host-less cases get Gunicorn's outcome`,
+    );
   });
 
   t.test('uws engine', async (t) => {
-    t.comment(`node engine only: ${runnable.filter((c) => !runnableOnUws.includes(c)).map((c) => c.name).join(', ')}`);
+    t.comment(
+      `node engine only: ${runnable
+        .filter((c) => !runnableOnUws.includes(c))
+        .map((c) => c.name)
+        .join(', ')}`,
+    );
     const outcomes = await runCorpus(t, 'uws', runnableOnUws);
     let served = 0;
     const misread = [...outcomes].filter(([, o]) => o.why.length > 0).map(([name]) => name);
     // A request the app saw must be the request the corpus describes, but for the known misreads.
-    t.same(misread.sort(), Object.keys(UWS_MISREADS).sort(), 'requests the app saw otherwise are exactly the listed ones',
-      { why: Object.fromEntries(misread.map((n) => [n, outcomes.get(n)!.why])) });
+    t.same(
+      misread.sort(),
+      Object.keys(UWS_MISREADS).sort(),
+      'requests the app saw otherwise are exactly the listed ones',
+      { why: Object.fromEntries(misread.map((n) => [n, outcomes.get(n)!.why])) },
+    );
     for (const [name, o] of outcomes) {
       served += o.served;
-      if (!runnableOnUws.find((c) => c.name === name)!.expect.requests) t.notMatch(o.text, /^5/, `${name}: no 5xx for a bad request`);
+      if (!runnableOnUws.find((c) => c.name === name)!.expect.requests)
+        t.notMatch(o.text, /^5/, `${name}: no 5xx for a bad request`);
     }
     t.ok(served > 0, `${served} corpus requests reached the app`);
     t.comment(summary('uws', outcomes));

@@ -14,7 +14,11 @@ import { ENGINES, fixture, startQilin } from '../helpers.js';
 t.setTimeout(120_000);
 
 /** The `ws` client, as this file uses it (the package ships no types). */
-interface WsClient extends EventEmitter { send(data: string): void; close(code?: number, reason?: string): void; terminate(): void }
+interface WsClient extends EventEmitter {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
 type WsCtor = new (url: string, opts?: { ca?: Buffer[] }) => WsClient;
 const { WebSocket } = createRequire(import.meta.url)('ws') as { WebSocket: WsCtor };
 
@@ -22,9 +26,29 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-edge-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const cert = path.join(dir, 'server.pem');
 const key = path.join(dir, 'server.key');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-  '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1',
-  '-keyout', key, '-out', cert], { stdio: ['ignore', 'ignore', 'pipe'] });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-days',
+    '1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ],
+  { stdio: ['ignore', 'ignore', 'pipe'] },
+);
 const ca = [readFileSync(cert)];
 const TLS_ARGS = ['--certfile', cert, '--keyfile', key];
 
@@ -33,10 +57,15 @@ function exchange(url: string, send: string[], count: number): Promise<string[]>
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { ca });
     const got: string[] = [];
-    ws.on('open', () => { for (const m of send) ws.send(m); });
+    ws.on('open', () => {
+      for (const m of send) ws.send(m);
+    });
     ws.on('message', (data: Buffer) => {
       got.push(data.toString());
-      if (got.length === count) { ws.close(1000, 'done'); resolve(got); }
+      if (got.length === count) {
+        ws.close(1000, 'done');
+        resolve(got);
+      }
     });
     ws.on('error', reject);
   });
@@ -52,7 +81,10 @@ for (const engine of ENGINES) {
     // A plain ws:// client to the TLS port is not served.
     const plain = await new Promise<string>((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${q.port}/hello`);
-      ws.on('open', () => { ws.terminate(); resolve('opened'); });
+      ws.on('open', () => {
+        ws.terminate();
+        resolve('opened');
+      });
       ws.on('error', () => resolve('refused'));
     });
     t.equal(plain, 'refused', 'ws:// to the TLS port does not open');
@@ -68,14 +100,19 @@ t.test('node: a PROXY v1 header before the TLS handshake gives the client addres
         secure.write('GET /who HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
       });
       let text = '';
-      secure.on('data', (d: Buffer) => { text += d.toString(); });
+      secure.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
       secure.on('end', () => resolve(text));
       secure.on('error', reject);
     });
     raw.on('error', reject);
   });
   t.match(body, /^HTTP\/1\.1 200 /, 'served over TLS');
-  const json = JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4)) as { url: string; remote: { hostname: string; port: number } };
+  const json = JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4)) as {
+    url: string;
+    remote: { hostname: string; port: number };
+  };
   t.equal(json.url, 'https://localhost/who', 'https:// in request.url');
   t.same(json.remote, { transport: 'tcp', hostname: '203.0.113.9', port: 51000 }, 'the client the PROXY header names');
 });
@@ -84,13 +121,16 @@ t.test('node: a PROXY v1 header before the TLS handshake gives the client addres
 function rawOn(socket: net.Socket | tls.TLSSocket, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = '';
-    socket.on('data', (d: Buffer) => { got += d.toString(); });
+    socket.on('data', (d: Buffer) => {
+      got += d.toString();
+    });
     socket.on('close', () => resolve(got));
     socket.on('error', reject);
     socket.write(text);
   });
 }
-const H2C = 'GET /h2c HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
+const H2C =
+  'GET /h2c HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
 
 t.test('node: an upgrade the app does not take (h2c) is served as plain HTTP over TLS', async (t) => {
   const q = await startQilin(t, [...TLS_ARGS, fixture('proxy-app.mjs')], { engine: 'node' });

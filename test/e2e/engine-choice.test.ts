@@ -18,10 +18,19 @@ const engines = uwsHere ? (['node', 'uws'] as const) : (['node'] as const);
 /** A port held by another process (a plain listener, as another server would). */
 async function holdPort(t: Test, opts: { reusePort?: boolean } = {}): Promise<number> {
   const port = await freePort();
-  const holder = spawn(process.execPath, ['-e', `
+  const holder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     require('net').createServer(() => {}).listen({ host: '127.0.0.1', port: ${port}${opts.reusePort ? ', reusePort: true' : ''} }, () => console.log('held'));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { holder.kill('SIGKILL'); });
+  `,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => {
+    holder.kill('SIGKILL');
+  });
   await new Promise<void>((resolve, reject) => {
     holder.stdout.once('data', () => resolve());
     holder.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
@@ -46,11 +55,24 @@ t.test('a port another process holds: exit 3 on every engine, however chosen', a
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-bind-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const engine of engines) {
-    writeFileSync(path.join(dir, `${engine}.config.mjs`), `export const engine = '${engine}';\nexport const bind = ['127.0.0.1:${port}'];\n`);
-    assertInUse(t, await runQilin(['-c', `${engine}.config.mjs`, hello], { cwd: dir }), port, `engine = "${engine}" in a config file`);
+    writeFileSync(
+      path.join(dir, `${engine}.config.mjs`),
+      `export const engine = '${engine}';\nexport const bind = ['127.0.0.1:${port}'];\n`,
+    );
+    assertInUse(
+      t,
+      await runQilin(['-c', `${engine}.config.mjs`, hello], { cwd: dir }),
+      port,
+      `engine = "${engine}" in a config file`,
+    );
   }
   // A Node-style app settles an unset engine on node (loaded in a child first): the same answer.
-  assertInUse(t, await runQilin(['-b', `127.0.0.1:${port}`, fixture('node-apps/express-app.cjs')]), port, 'a Node-style app');
+  assertInUse(
+    t,
+    await runQilin(['-b', `127.0.0.1:${port}`, fixture('node-apps/express-app.cjs')]),
+    port,
+    'a Node-style app',
+  );
 });
 
 t.test('engine unset: the app is loaded once in a child to settle it; an engine given skips that', async (t) => {
@@ -71,12 +93,26 @@ t.test('engine unset: the app is loaded once in a child to settle it; an engine 
   }
 });
 
-t.test('--engine uws with a Node-style app and --preload: exit 1 before any worker is forked', { skip: !uwsHere && 'no native uWebSockets.js build here' }, async (t) => {
-  const r = await runQilin(['--engine', 'uws', '--preload', '-b', `127.0.0.1:${await freePort()}`, fixture('node-apps/express-app.cjs')]);
-  t.equal(r.code, 1);
-  t.match(r.output, /Reason: Invalid value for engine: "uws" \(.*express-app\.cjs is an Express app, a Node-style app: it needs the node engine/);
-  t.notMatch(r.output, /Booting worker/);
-});
+t.test(
+  '--engine uws with a Node-style app and --preload: exit 1 before any worker is forked',
+  { skip: !uwsHere && 'no native uWebSockets.js build here' },
+  async (t) => {
+    const r = await runQilin([
+      '--engine',
+      'uws',
+      '--preload',
+      '-b',
+      `127.0.0.1:${await freePort()}`,
+      fixture('node-apps/express-app.cjs'),
+    ]);
+    t.equal(r.code, 1);
+    t.match(
+      r.output,
+      /Reason: Invalid value for engine: "uws" \(.*express-app\.cjs is an Express app, a Node-style app: it needs the node engine/,
+    );
+    t.notMatch(r.output, /Booting worker/);
+  },
+);
 
 t.test('a port held with SO_REUSEPORT (another uws server, say) is in use too', async (t) => {
   const port = await holdPort(t, { reusePort: true });
@@ -105,7 +141,10 @@ function appWithOwnUws(t: Test, withBinary: boolean): string {
   mkdirSync(path.join(own, 'src'), { recursive: true });
   cpSync(main, path.join(own, 'src', 'uws.js'));
   cpSync(path.join(pkgDir, 'dist'), path.join(own, 'dist'), { recursive: true }); // its JavaScript fallback
-  writeFileSync(path.join(own, 'package.json'), JSON.stringify({ name: 'uWebSockets.js', version: '20.30.0', main: 'src/uws.js' }));
+  writeFileSync(
+    path.join(own, 'package.json'),
+    JSON.stringify({ name: 'uWebSockets.js', version: '20.30.0', main: 'src/uws.js' }),
+  );
   if (withBinary) {
     const bin = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
     mkdirSync(path.join(own, 'binaries'));
@@ -116,46 +155,94 @@ function appWithOwnUws(t: Test, withBinary: boolean): string {
 }
 
 const nativeUwsHere = (() => {
-  try { require(path.join(path.dirname(require.resolve('uws-legacy')), '..', 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`)); return true; } catch { return false; }
+  try {
+    require(
+      path.join(
+        path.dirname(require.resolve('uws-legacy')),
+        '..',
+        'binaries',
+        `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`,
+      ),
+    );
+    return true;
+  } catch {
+    return false;
+  }
 })();
 
-t.test('a uWebSockets.js the app installed itself is used first', { skip: !nativeUwsHere && 'uWS 20.30 has no binary for this Node' }, async (t) => {
-  const dir = appWithOwnUws(t, true);
-  const q = await startQilin(t, ['app.mjs'], { cwd: dir });
-  t.match(q.output, new RegExp(`Using engine: uws \\(uWebSockets\\.js 20\\.30\\.0\\) \\(the app's own, ${dir}/node_modules/uWebSockets\\.js/src\\)`), 'the start-up line names the app\'s build');
-  t.equal((await request(q.url)).body, 'own');
-  t.match(q.output, `Worker using uWebSockets.js 20.30.0 (the arbiter's choice, ${dir}/node_modules/uWebSockets.js/src)`, 'the worker loads the same build');
-  const v = await runQilin(['--version', 'app.mjs'], { cwd: dir });
-  t.match(v.output, /^qilin \(version [\d.]+\)\n/, '--version: its first line as before');
-  t.match(v.output, `uws engine: uWebSockets.js 20.30.0 (the app's own, ${dir}/node_modules/uWebSockets.js/src)`, '--version names the build');
-});
+t.test(
+  'a uWebSockets.js the app installed itself is used first',
+  { skip: !nativeUwsHere && 'uWS 20.30 has no binary for this Node' },
+  async (t) => {
+    const dir = appWithOwnUws(t, true);
+    const q = await startQilin(t, ['app.mjs'], { cwd: dir });
+    t.match(
+      q.output,
+      new RegExp(
+        `Using engine: uws \\(uWebSockets\\.js 20\\.30\\.0\\) \\(the app's own, ${dir}/node_modules/uWebSockets\\.js/src\\)`,
+      ),
+      "the start-up line names the app's build",
+    );
+    t.equal((await request(q.url)).body, 'own');
+    t.match(
+      q.output,
+      `Worker using uWebSockets.js 20.30.0 (the arbiter's choice, ${dir}/node_modules/uWebSockets.js/src)`,
+      'the worker loads the same build',
+    );
+    const v = await runQilin(['--version', 'app.mjs'], { cwd: dir });
+    t.match(v.output, /^qilin \(version [\d.]+\)\n/, '--version: its first line as before');
+    t.match(
+      v.output,
+      `uws engine: uWebSockets.js 20.30.0 (the app's own, ${dir}/node_modules/uWebSockets.js/src)`,
+      '--version names the build',
+    );
+  },
+);
 
-t.test('a build whose binary does not fit is skipped, never its JavaScript fallback', { skip: !nativeUwsHere && 'uWS 20.30 has no binary for this Node' }, async (t) => {
-  const dir = appWithOwnUws(t, false);
-  const q = await startQilin(t, ['app.mjs'], { cwd: dir });
-  t.match(q.output, /Using engine: uws \(uWebSockets\.js [\d.]+\) \(bundled; skipped uWebSockets\.js 20\.30\.0 \(the app's own, [^)]*\): no binary for Node \d+ \(ABI \d+\) on linux-x64/,
-    'the app\'s build without a binary is skipped, and the line says why');
-  t.notMatch(q.output, /Falling back|NodeJS implementation/, 'no JavaScript stand-in');
-  t.equal((await request(q.url)).body, 'own', 'served by a native build');
-  const v = await runQilin(['--version', 'app.mjs'], { cwd: dir });
-  t.match(v.output, /uws engine: uWebSockets\.js [\d.]+ \(bundled\)\n/);
-  t.match(v.output, /  skipped uWebSockets\.js 20\.30\.0 \(the app's own, .*\): no binary for Node/);
-});
+t.test(
+  'a build whose binary does not fit is skipped, never its JavaScript fallback',
+  { skip: !nativeUwsHere && 'uWS 20.30 has no binary for this Node' },
+  async (t) => {
+    const dir = appWithOwnUws(t, false);
+    const q = await startQilin(t, ['app.mjs'], { cwd: dir });
+    t.match(
+      q.output,
+      /Using engine: uws \(uWebSockets\.js [\d.]+\) \(bundled; skipped uWebSockets\.js 20\.30\.0 \(the app's own, [^)]*\): no binary for Node \d+ \(ABI \d+\) on linux-x64/,
+      "the app's build without a binary is skipped, and the line says why",
+    );
+    t.notMatch(q.output, /Falling back|NodeJS implementation/, 'no JavaScript stand-in');
+    t.equal((await request(q.url)).body, 'own', 'served by a native build');
+    const v = await runQilin(['--version', 'app.mjs'], { cwd: dir });
+    t.match(v.output, /uws engine: uWebSockets\.js [\d.]+ \(bundled\)\n/);
+    t.match(v.output, /  skipped uWebSockets\.js 20\.30\.0 \(the app's own, .*\): no binary for Node/);
+  },
+);
 
 t.test('--version names this platform and every engine', async (t) => {
   const v = await runQilin(['--version'], { cwd: ROOT });
   t.equal(v.code, 0);
-  t.match(v.output, new RegExp(`Node ${process.version.replace(/\./g, '\\.')} \\(ABI ${process.versions.modules}\\), linux-x64, (glibc [\\d.]+|musl)`));
+  t.match(
+    v.output,
+    new RegExp(
+      `Node ${process.version.replace(/\./g, '\\.')} \\(ABI ${process.versions.modules}\\), linux-x64, (glibc [\\d.]+|musl)`,
+    ),
+  );
   t.match(v.output, /uws engine: (uWebSockets\.js [\d.]+ \(bundled\)|unavailable, engine unset serves with node)/);
   t.match(v.output, /node engine: node:http/);
 });
 
-t.test('no native build for this Node: engine unset serves with node and says why; --engine uws exits 1',
-  { skip: uwsHere && 'a native build loads on this Node (the platform suite covers the other lines)' }, async (t) => {
+t.test(
+  'no native build for this Node: engine unset serves with node and says why; --engine uws exits 1',
+  { skip: uwsHere && 'a native build loads on this Node (the platform suite covers the other lines)' },
+  async (t) => {
     const q = await startQilin(t, [hello]);
-    t.match(q.output, /Using engine: node \(node:http\) \(no native uWebSockets\.js build loads here: Node v[\d.]+ \(ABI \d+\)[^\n]*; (a glibc|install a uWebSockets|uWebSockets\.js publishes)/);
+    t.match(
+      q.output,
+      /Using engine: node \(node:http\) \(no native uWebSockets\.js build loads here: Node v[\d.]+ \(ABI \d+\)[^\n]*; (a glibc|install a uWebSockets|uWebSockets\.js publishes)/,
+    );
     t.equal((await request(q.url)).status, 200);
     const r = await runQilin(['--engine', 'uws', '-b', `127.0.0.1:${await freePort()}`, hello]);
     t.equal(r.code, 1);
     t.match(r.output, /^Error: Invalid value for engine: "uws" \(no native uWebSockets\.js build loads here/m);
-  });
+  },
+);

@@ -5,13 +5,20 @@ import path from 'node:path';
 import t from 'tap';
 import { fixture, request, sleep, startQilin } from '../helpers.js';
 
-interface Call { name: string; pid: number; detail: string }
+interface Call {
+  name: string;
+  pid: number;
+  detail: string;
+}
 
 function calls(file: string): Call[] {
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const [name, pid, ...rest] = line.split(' ');
-    return { name: name!, pid: Number(pid), detail: rest.join(' ') };
-  });
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [name, pid, ...rest] = line.split(' ');
+      return { name: name!, pid: Number(pid), detail: rest.join(' ') };
+    });
 }
 
 function hookLogFile(tt: { teardown(fn: () => void): void }): string {
@@ -31,7 +38,9 @@ async function until(what: () => boolean, ms = 15000): Promise<void> {
 t.test('every hook, in the arbiter or the worker, in Gunicorn order (fetch app, uws)', async (t) => {
   const log = hookLogFile(t);
   const q = await startQilin(t, ['-c', fixture('hooks.config.mjs'), `${fixture('app.mjs')}:handler`], {
-    engine: 'uws', env: { HOOK_LOG: log }, ready: 2,
+    engine: 'uws',
+    env: { HOOK_LOG: log },
+    ready: 2,
   });
   const arbiter = q.pid;
   const first = await q.waitForWorkers(2);
@@ -49,7 +58,10 @@ t.test('every hook, in the arbiter or the worker, in Gunicorn order (fetch app, 
   await q.waitForWorkers(2);
   q.signal('SIGHUP');
   await until(() => calls(log).some((c) => c.name === 'on_reload'));
-  await until(() => { const now = q.workerPids(); return now.length === 2 && now.every((p) => !first.includes(p)); }, 20000);
+  await until(() => {
+    const now = q.workerPids();
+    return now.length === 2 && now.every((p) => !first.includes(p));
+  }, 20000);
   q.signal('SIGTERM');
   t.same(await q.exited, { code: 0, signal: null });
 
@@ -62,7 +74,15 @@ t.test('every hook, in the arbiter or the worker, in Gunicorn order (fetch app, 
   t.equal(all[0]!.detail, 'null->2');
   t.equal(all[1]!.detail, `arbiter=${arbiter}`);
   t.equal(names.at(-1), 'on_exit', 'on_exit last');
-  for (const name of ['nworkers_changed', 'on_starting', 'when_ready', 'pre_fork', 'on_reload', 'child_exit', 'on_exit']) {
+  for (const name of [
+    'nworkers_changed',
+    'on_starting',
+    'when_ready',
+    'pre_fork',
+    'on_reload',
+    'child_exit',
+    'on_exit',
+  ]) {
     t.ok(names.includes(name), `${name} called`);
     t.ok(inArbiter(name), `${name} runs in the arbiter`);
   }
@@ -80,26 +100,43 @@ t.test('every hook, in the arbiter or the worker, in Gunicorn order (fetch app, 
     const age = all[fork]!.detail.split(' ')[1];
     const pre = all.findIndex((c) => c.name === 'pre_fork' && c.detail === age);
     t.ok(pre >= 0 && pre < fork, `pre_fork (${age}) before that worker's post_fork`);
-    t.ok(all.some((c) => c.name === 'worker_exit' && c.pid === pid && c.detail === `pid=${pid}`), `worker_exit in ${pid}`);
-    t.ok(all.some((c) => c.name === 'child_exit' && c.detail === `pid=${pid}`), `child_exit for ${pid}`);
+    t.ok(
+      all.some((c) => c.name === 'worker_exit' && c.pid === pid && c.detail === `pid=${pid}`),
+      `worker_exit in ${pid}`,
+    );
+    t.ok(
+      all.some((c) => c.name === 'child_exit' && c.detail === `pid=${pid}`),
+      `child_exit for ${pid}`,
+    );
   }
-  t.same(all.filter((c) => c.name === 'nworkers_changed').map((c) => c.detail), ['null->2', '2->3', '3->2'],
-    'nworkers_changed on start, TTIN and TTOU (a reload to the same count is no change)');
+  t.same(
+    all.filter((c) => c.name === 'nworkers_changed').map((c) => c.detail),
+    ['null->2', '2->3', '3->2'],
+    'nworkers_changed on start, TTIN and TTOU (a reload to the same count is no change)',
+  );
   const posts = all.filter((c) => c.name === 'post_request').map((c) => c.detail);
   t.ok(posts.includes('GET /hello 200 text/plain;charset=UTF-8'), 'post_request sees the request and the response');
-  t.ok(posts.some((p) => p.startsWith('GET /refused-by-hook 500 ')), 'and the 500 a pre_request throw gave');
+  t.ok(
+    posts.some((p) => p.startsWith('GET /refused-by-hook 500 ')),
+    'and the 500 a pre_request throw gave',
+  );
   const pres = all.filter((c) => c.name === 'pre_request').map((c) => c.detail);
-  t.ok(pres.some((u) => u.endsWith('/hello')), 'pre_request gets the request');
+  t.ok(
+    pres.some((u) => u.endsWith('/hello')),
+    'pre_request gets the request',
+  );
   const reloadAt = names.indexOf('on_reload');
   const newFork = all.findIndex((c, i) => i > reloadAt && c.name === 'pre_fork');
   t.ok(newFork > reloadAt, 'on_reload before the new workers are forked');
   t.notOk(names.includes('worker_int'), 'no worker_int on TERM');
 });
 
-t.test('Node-style app on the node engine: pre_request gets node\'s req; INT calls worker_int', async (t) => {
+t.test("Node-style app on the node engine: pre_request gets node's req; INT calls worker_int", async (t) => {
   const log = hookLogFile(t);
   const q = await startQilin(t, ['-c', fixture('hooks.config.mjs'), '-w', '1', fixture('node-apps/handler.mjs')], {
-    engine: 'node', env: { HOOK_LOG: log }, ready: 1,
+    engine: 'node',
+    env: { HOOK_LOG: log },
+    ready: 1,
   });
   t.equal((await request(`${q.url}/pid`)).status, 200);
   t.equal((await request(`${q.url}/refused-by-hook`)).status, 500, 'a throwing pre_request: 500');
@@ -108,8 +145,14 @@ t.test('Node-style app on the node engine: pre_request gets node\'s req; INT cal
   q.signal('SIGINT');
   await q.exited;
   const all = calls(log);
-  t.ok(all.some((c) => c.name === 'pre_request' && c.detail === '/pid'), 'node\'s req.url is the path');
-  t.ok(all.some((c) => c.name === 'post_request' && c.detail.startsWith('GET /pid 200')), 'post_request');
+  t.ok(
+    all.some((c) => c.name === 'pre_request' && c.detail === '/pid'),
+    "node's req.url is the path",
+  );
+  t.ok(
+    all.some((c) => c.name === 'post_request' && c.detail.startsWith('GET /pid 200')),
+    'post_request',
+  );
   const int = all.findIndex((c) => c.name === 'worker_int' && c.pid === worker);
   const exit = all.findIndex((c) => c.name === 'worker_exit' && c.pid === worker);
   t.ok(int >= 0, 'worker_int in the worker on INT');

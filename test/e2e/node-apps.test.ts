@@ -33,7 +33,9 @@ const postJson = (url: string, body: unknown, method = 'POST'): Promise<HttpResu
   request(url, { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 /** GET `url` and note when each piece of the body arrived. */
-function timedGet(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; chunks: { at: number; text: string }[] }> {
+function timedGet(
+  url: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; chunks: { at: number; text: string }[] }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false }, (res) => {
       const chunks: { at: number; text: string }[] = [];
@@ -49,18 +51,38 @@ function timedGet(url: string): Promise<{ status: number; headers: http.Incoming
 function postAfterContinue(url: string, body: string): Promise<HttpResult & { continued: boolean }> {
   return new Promise((resolve, reject) => {
     let continued = false;
-    const req = http.request(url, {
-      method: 'POST', agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
-    }, (res) => {
-      clearTimeout(timer);
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString(), continued }));
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          expect: '100-continue',
+        },
+      },
+      (res) => {
+        clearTimeout(timer);
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks).toString(),
+            continued,
+          }),
+        );
+      },
+    );
     // Without a 100 Continue the client would wait for ever: give up after a while.
     const timer = setTimeout(() => req.destroy(new Error('no 100 Continue and no response within 5 s')), 5000);
-    req.on('continue', () => { continued = true; req.end(body); });
+    req.on('continue', () => {
+      continued = true;
+      req.end(body);
+    });
     req.on('error', reject);
     req.flushHeaders();
   });
@@ -72,7 +94,10 @@ function maxOverlap(spans: { started: number; ended: number }[]): number {
 }
 
 t.test('an Express app (CommonJS module.exports = app)', async (t) => {
-  const q = await startQilin(t, ['-w', '1', '--access-logfile', '-', app('express-app.cjs')], { ...node, env: { NODE_ENV: 'development' } });
+  const q = await startQilin(t, ['-w', '1', '--access-logfile', '-', app('express-app.cjs')], {
+    ...node,
+    env: { NODE_ENV: 'development' },
+  });
   const pid = (await request(q.url + '/pid')).body;
   t.same(q.workerPids(), [Number(pid)], '/pid answers with the worker pid');
 
@@ -88,7 +113,11 @@ t.test('an Express app (CommonJS module.exports = app)', async (t) => {
     t.equal(user.status, 200);
     t.same(JSON.parse(user.body), { id: '42', query: { tab: ['books', 'films'] } });
     t.equal(user.headers['content-type'], 'application/json; charset=utf-8');
-    t.same(JSON.parse((await request(q.url + '/users/7/books/b%20c')).body), { userId: '7', bookId: 'b c' }, 'two params, percent-decoded');
+    t.same(
+      JSON.parse((await request(q.url + '/users/7/books/b%20c')).body),
+      { userId: '7', bookId: 'b c' },
+      'two params, percent-decoded',
+    );
 
     const missing = await request(q.url + '/nope');
     t.equal(missing.status, 404);
@@ -98,10 +127,17 @@ t.test('an Express app (CommonJS module.exports = app)', async (t) => {
   t.test('express.json() body', async (t) => {
     const r = await postJson(q.url + '/echo', { name: 'Ada', tags: ['x', 'y'], n: 1.5 });
     t.equal(r.status, 201);
-    t.same(JSON.parse(r.body), { received: { name: 'Ada', tags: ['x', 'y'], n: 1.5 }, contentType: 'application/json' });
+    t.same(JSON.parse(r.body), {
+      received: { name: 'Ada', tags: ['x', 'y'], n: 1.5 },
+      contentType: 'application/json',
+    });
     const big = { text: 'x'.repeat(50_000) };
     t.same(JSON.parse((await postJson(q.url + '/echo', big)).body).received, big, 'a 50 kB body arrives whole');
-    const bad = await request(q.url + '/echo', { method: 'POST', body: '{"broken', headers: { 'content-type': 'application/json' } });
+    const bad = await request(q.url + '/echo', {
+      method: 'POST',
+      body: '{"broken',
+      headers: { 'content-type': 'application/json' },
+    });
     t.equal(bad.status, 400, 'malformed JSON is 400 from express.json()');
   });
 
@@ -115,7 +151,11 @@ t.test('an Express app (CommonJS module.exports = app)', async (t) => {
   t.test('cookies', async (t) => {
     const login = await request(q.url + '/login');
     t.equal(login.status, 200);
-    t.same(login.headers['set-cookie'], ['session=abc123; Path=/; HttpOnly', 'theme=dark%20mode; Path=/'], 'two Set-Cookie headers, kept apart');
+    t.same(
+      login.headers['set-cookie'],
+      ['session=abc123; Path=/; HttpOnly', 'theme=dark%20mode; Path=/'],
+      'two Set-Cookie headers, kept apart',
+    );
     const me = await request(q.url + '/whoami', { headers: { cookie: 'session=abc123; theme=dark%20mode' } });
     t.equal(me.status, 200);
     t.same(JSON.parse(me.body), { session: 'abc123', theme: 'dark mode' });
@@ -131,7 +171,10 @@ t.test('an Express app (CommonJS module.exports = app)', async (t) => {
     t.ok(r.chunks.length >= 2, `the body came in pieces (${r.chunks.length})`);
     // Each line carries the time the app wrote it: the first piece must arrive before the last write.
     const lastWrite = Number(/chunk 5 at (\d+)/.exec(body)?.[1]);
-    t.ok(r.chunks[0]!.at < lastWrite, `the first piece arrived ${lastWrite - r.chunks[0]!.at} ms before the app wrote the last (not buffered to the end)`);
+    t.ok(
+      r.chunks[0]!.at < lastWrite,
+      `the first piece arrived ${lastWrite - r.chunks[0]!.at} ms before the app wrote the last (not buffered to the end)`,
+    );
   });
 
   t.test("a route that throws: Express's own 500, the worker stays", async (t) => {
@@ -144,9 +187,14 @@ t.test('an Express app (CommonJS module.exports = app)', async (t) => {
   t.test("an error that escapes Express (thrown from a timer): qilin's 500, the worker stays", async (t) => {
     if (Number(process.versions.node.split('.')[0]) < 24) {
       // Below Node 24 the worker learns from the first such error to track each request's async context.
-      const first = await Promise.race([request(q.url + '/escape').then(() => 'answered'), sleep(1000).then(() => 'no answer')]);
+      const first = await Promise.race([
+        request(q.url + '/escape').then(() => 'answered'),
+        sleep(1000).then(() => 'no answer'),
+      ]);
       t.equal(first, 'no answer', 'the first error: its request is not known yet');
-      await q.waitFor(/Uncaught exception in the app[^]*Error: boom[^]*from now on this worker runs each request in its async context/);
+      await q.waitFor(
+        /Uncaught exception in the app[^]*Error: boom[^]*from now on this worker runs each request in its async context/,
+      );
       t.equal((await request(q.url + '/pid')).body, pid, 'the worker serves on');
     }
     const r = await request(q.url + '/escape');
@@ -165,7 +213,12 @@ t.test('an Express app (CommonJS module.exports = app)', async (t) => {
   t.test('access log lines with status and body bytes', async (t) => {
     const r = await request(q.url + '/users/99?x=1', { headers: { 'user-agent': 'node-apps-test' } });
     const bytes = Buffer.byteLength(r.body);
-    await q.waitFor(new RegExp(`^127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET /users/99\\?x=1 HTTP/1\\.1" 200 ${bytes} "-" "node-apps-test"$`, 'm'));
+    await q.waitFor(
+      new RegExp(
+        `^127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET /users/99\\?x=1 HTTP/1\\.1" 200 ${bytes} "-" "node-apps-test"$`,
+        'm',
+      ),
+    );
     t.pass(`GET /users/99 logged with 200 ${bytes}`);
     const s = await request(q.url + '/stream');
     await q.waitFor(new RegExp(`"GET /stream HTTP/1\\.1" 200 ${Buffer.byteLength(s.body)} `));
@@ -179,14 +232,25 @@ t.test('an Express app (CommonJS module.exports = app)', async (t) => {
   t.test('TERM with a slow request in flight: it completes, idle keep-alive gets close, exit 0', async (t) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     t.teardown(() => agent.destroy());
-    const viaAgent = () => new Promise<HttpResult & { reused: boolean }>((resolve, reject) => {
-      const req = http.get(q.url + '/pid', { agent }, (res) => {
-        let body = '';
-        res.on('data', (d) => { body += d; });
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body, reused: req.reusedSocket }));
+    const viaAgent = () =>
+      new Promise<HttpResult & { reused: boolean }>((resolve, reject) => {
+        const req = http.get(q.url + '/pid', { agent }, (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode!,
+              headers: res.headers,
+              rawHeaders: res.rawHeaders,
+              body,
+              reused: req.reusedSocket,
+            }),
+          );
+        });
+        req.on('error', reject);
       });
-      req.on('error', reject);
-    });
     const first = await viaAgent();
     t.not(first.headers.connection, 'close', 'a keep-alive connection, idle now');
 
@@ -221,7 +285,11 @@ t.test('an Express app (ES module export default app) with --worker-connections 
   const started = Date.now();
   const rs = await Promise.all(Array.from({ length: 6 }, () => request(q.url + '/slow?ms=300')));
   const took = Date.now() - started;
-  t.same(rs.map((r) => r.status), [200, 200, 200, 200, 200, 200], 'all answered 200');
+  t.same(
+    rs.map((r) => r.status),
+    [200, 200, 200, 200, 200, 200],
+    'all answered 200',
+  );
   t.ok(took >= 850, `6 requests of 300 ms, 2 at a time: three waves (${took} ms)`);
   t.ok(took < 5000, `and not much more (${took} ms)`);
   const spans = rs.map((r) => JSON.parse(r.body) as { started: number; ended: number });
@@ -256,7 +324,11 @@ t.test('a Fastify app: ready() before the first request, close() hooks on TERM',
   const created = await postJson(q.url + '/items', { name: 'lamp', price: 12 });
   t.equal(created.status, 201);
   t.same(JSON.parse(created.body), { created: { name: 'lamp', price: 12 } });
-  const bad = await request(q.url + '/items', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
+  const bad = await request(q.url + '/items', {
+    method: 'POST',
+    body: '{nope',
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(bad.status, 400, "Fastify's own 400 for a bad JSON body");
   const missing = await request(q.url + '/missing');
   t.equal(missing.status, 404);
@@ -303,7 +375,10 @@ t.test('a Koa app with @koa/router', async (t) => {
 t.test('a NestJS app compiled from TypeScript, served through its factory', async (t) => {
   const out = tempDir(t, 'nest');
   // The compiler is no part of what is tested: it runs without the test runner's process hooks.
-  execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', app('nest'), '--outDir', out], { stdio: 'pipe', env: { ...process.env, NODE_OPTIONS: '' } });
+  execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', app('nest'), '--outDir', out], {
+    stdio: 'pipe',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   writeFileSync(path.join(out, 'package.json'), '{"type":"commonjs"}\n');
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
   const marker = path.join(out, 'shutdown');
@@ -320,17 +395,32 @@ t.test('a NestJS app compiled from TypeScript, served through its factory', asyn
 
   const missing = await request(q.url + '/items/404');
   t.equal(missing.status, 404);
-  t.same(JSON.parse(missing.body), { message: 'No item 404', error: 'Not Found', statusCode: 404 }, "Nest's exception filter answered");
+  t.same(
+    JSON.parse(missing.body),
+    { message: 'No item 404', error: 'Not Found', statusCode: 404 },
+    "Nest's exception filter answered",
+  );
 
   const created = await postJson(q.url + '/items', { name: 'second' });
   t.equal(created.status, 201);
   t.same(JSON.parse(created.body), { id: '2', name: 'second' });
-  t.same(JSON.parse((await request(q.url + '/items')).body), [{ id: '1', name: 'first' }, { id: '2', name: 'second' }], 'state kept in the worker');
+  t.same(
+    JSON.parse((await request(q.url + '/items')).body),
+    [
+      { id: '1', name: 'first' },
+      { id: '2', name: 'second' },
+    ],
+    'state kept in the worker',
+  );
 
   t.notOk(existsSync(marker));
   t.same(await q.stop('SIGTERM'), { code: 0, signal: null }, 'exit 0');
   t.ok(existsSync(marker), 'the shutdown hooks ran on graceful stop');
-  t.match(existsSync(marker) ? readFileSync(marker, 'utf8') : '', new RegExp(`^onModuleDestroy onApplicationShutdown\\(.*\\) in ${pid}\\n$`), 'both hooks, in order, in the worker');
+  t.match(
+    existsSync(marker) ? readFileSync(marker, 'utf8') : '',
+    new RegExp(`^onModuleDestroy onApplicationShutdown\\(.*\\) in ${pid}\\n$`),
+    'both hooks, in order, in the worker',
+  );
 });
 
 /** The `ws` client (the package ships no types). */
@@ -358,17 +448,24 @@ t.test('an http.Server export: its request listener, and ws upgrades on it', asy
     while (messages.length < n && Date.now() < end) await sleep(10);
   };
   ws.on('message', (data, binary) => messages.push({ text: binary ? data.toString('hex') : data.toString(), binary }));
-  await new Promise<void>((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('error', reject);
+  });
   await waitMessages(1);
   ws.send('hello');
   await waitMessages(2);
   ws.send(Buffer.from([1, 2, 255]));
   await waitMessages(3);
-  t.same(messages, [
-    { text: 'welcome tap', binary: false },
-    { text: 'echo: hello', binary: false },
-    { text: '0102ff', binary: true },
-  ], 'the WebSocket handshake, a text and a binary echo through qilin');
+  t.same(
+    messages,
+    [
+      { text: 'welcome tap', binary: false },
+      { text: 'echo: hello', binary: false },
+      { text: '0102ff', binary: true },
+    ],
+    'the WebSocket handshake, a text and a binary echo through qilin',
+  );
 
   const pid = (await request(q.url + '/pid')).body;
   t.same(q.workerPids(), [Number(pid)], 'HTTP requests still served while the WebSocket is open');
@@ -376,22 +473,30 @@ t.test('an http.Server export: its request listener, and ws upgrades on it', asy
 
 t.test('plain (req, res) handlers', async (t) => {
   // Small servers, started together.
-  const [plain, asNode, asAuto, mistaken] = await Promise.all([
+  const [plain, asNode, asAuto, mistaken] = (await Promise.all([
     startQilin(t, [app('handler.mjs')]),
     startQilin(t, ['--app-interface', 'node', `${app('handler.mjs')}:either`], node),
     startQilin(t, [`${app('handler.mjs')}:either`]),
     startQilin(t, [`${app('handler.mjs')}:fetchWithDb`], node),
-  ]) as Qilin[];
+  ])) as Qilin[];
 
   t.test('an async 2-parameter default export is Node-style under auto', async (t) => {
     t.match(plain!.output, /Using engine: node .*handler\.mjs is a function \(req, res\), a Node-style app/);
     const pid = (await request(plain!.url + '/pid')).body;
     t.same(plain!.workerPids(), [Number(pid)]);
-    const echo = await request(plain!.url + '/echo', { method: 'POST', body: 'raw bytes', headers: { 'content-type': 'text/x-test' } });
+    const echo = await request(plain!.url + '/echo', {
+      method: 'POST',
+      body: 'raw bytes',
+      headers: { 'content-type': 'text/x-test' },
+    });
     t.equal(echo.body, 'raw bytes');
     t.equal(echo.headers['content-type'], 'text/x-test');
     const h = await request(plain!.url + '/headers?q=1');
-    t.same(JSON.parse(h.body), { method: 'GET', url: '/headers?q=1', httpVersion: '1.1', host: `127.0.0.1:${plain!.port}` }, 'a real IncomingMessage');
+    t.same(
+      JSON.parse(h.body),
+      { method: 'GET', url: '/headers?q=1', httpVersion: '1.1', host: `127.0.0.1:${plain!.port}` },
+      'a real IncomingMessage',
+    );
     t.same(h.headers['set-cookie'], ['a=1; Path=/', 'b=2; Path=/']);
     t.equal(h.headers['x-powered-by'], 'plain node');
     t.equal((await request(plain!.url + '/other')).status, 404);
@@ -410,12 +515,15 @@ t.test('plain (req, res) handlers', async (t) => {
     t.equal((await request(asAuto!.url + '/')).body, 'called as fetch(request)');
   });
 
-  t.test('a fetch handler with two parameters, taken as Node-style, returns a Response: 500 naming app_interface', async (t) => {
-    const pid = mistaken!.workerPids()[0];
-    const r = await request(mistaken!.url + '/');
-    t.equal(r.status, 500);
-    await mistaken!.waitFor(/returned a Response[^\n]*set app_interface = fetch/);
-    t.pass('the error log points at app_interface');
-    t.same(mistaken!.workerPids(), [pid], 'same worker');
-  });
+  t.test(
+    'a fetch handler with two parameters, taken as Node-style, returns a Response: 500 naming app_interface',
+    async (t) => {
+      const pid = mistaken!.workerPids()[0];
+      const r = await request(mistaken!.url + '/');
+      t.equal(r.status, 500);
+      await mistaken!.waitFor(/returned a Response[^\n]*set app_interface = fetch/);
+      t.pass('the error log points at app_interface');
+      t.same(mistaken!.workerPids(), [pid], 'same worker');
+    },
+  );
 });

@@ -7,12 +7,18 @@ import { fixture, request, sleep, startQilin } from '../helpers.js';
 t.test('worker_connections=2: the third concurrent request waits, then completes', async (t) => {
   const q = await startQilin(t, ['--worker-connections', '2', fixture('app.ts')]);
   const t0 = Date.now();
-  const results = await Promise.all([0, 1, 2].map(async (i) => {
-    await sleep(i * 50); // arrival order 0, 1, 2
-    const r = await request(q.url + '/slow?ms=600');
-    return { ...JSON.parse(r.body), status: r.status, done: Date.now() - t0 };
-  }));
-  t.same(results.map((r) => r.status), [200, 200, 200], 'none dropped');
+  const results = await Promise.all(
+    [0, 1, 2].map(async (i) => {
+      await sleep(i * 50); // arrival order 0, 1, 2
+      const r = await request(q.url + '/slow?ms=600');
+      return { ...JSON.parse(r.body), status: r.status, done: Date.now() - t0 };
+    }),
+  );
+  t.same(
+    results.map((r) => r.status),
+    [200, 200, 200],
+    'none dropped',
+  );
   t.equal(results[0].seen, 1);
   t.equal(results[1].seen, 2, 'two run at once');
   t.equal(results[2].seen, 2, 'the third ran beside the second only: never three at once');
@@ -30,7 +36,11 @@ t.test('pool default: many concurrent slow requests run together', async (t) => 
 t.test('sync worker: one request at a time', async (t) => {
   const q = await startQilin(t, ['-k', 'sync', fixture('app.ts')]);
   const results = await Promise.all(Array.from({ length: 3 }, () => request(q.url + '/slow?ms=200')));
-  t.same(results.map((r) => JSON.parse(r.body).seen), [1, 1, 1], 'never two at once');
+  t.same(
+    results.map((r) => JSON.parse(r.body).seen),
+    [1, 1, 1],
+    'never two at once',
+  );
   t.equal((await request(q.url + '/sync')).body, 'sync');
 });
 

@@ -16,7 +16,8 @@ type Flavour = 'ts' | 'mjs';
 function appDir(t: { teardown(fn: () => void): void }, flavour: Flavour): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-reload-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  for (const f of [`app.${flavour}`, `message.${flavour}`, 'greeting.txt']) copyFileSync(fixture(`reload/${f}`), path.join(dir, f));
+  for (const f of [`app.${flavour}`, `message.${flavour}`, 'greeting.txt'])
+    copyFileSync(fixture(`reload/${f}`), path.join(dir, f));
   return dir;
 }
 
@@ -30,12 +31,13 @@ async function waitForBody(q: Qilin, re: RegExp, timeout = 30000): Promise<strin
     try {
       last = (await request(q.url + '/')).body;
       if (re.test(last)) return last.split(' ');
-    } catch { /* between workers */ }
+    } catch {
+      /* between workers */
+    }
     if (Date.now() > end) throw new Error(`timed out waiting for a body matching ${re} (last: ${last}):\n${q.output}`);
     await sleep(100);
   }
 }
-
 
 /** Replace `from` by `to` in a file, as an editor's save does (write in place). */
 function edit(file: string, from: string, to: string): void {
@@ -44,79 +46,102 @@ function edit(file: string, from: string, to: string): void {
   writeFileSync(file, text.replace(from, to));
 }
 
-for (const engine of ENGINES) t.test(engine, async (t) => {
-  // One flavour per engine: TypeScript (tsx, CommonJS here: require.cache) and ES modules (the resolve hook).
-  const flavour: Flavour = engine === 'uws' ? 'ts' : 'mjs';
-  const app = `app.${flavour}`;
-  const message = `message.${flavour}`;
+for (const engine of ENGINES)
+  t.test(engine, async (t) => {
+    // One flavour per engine: TypeScript (tsx, CommonJS here: require.cache) and ES modules (the resolve hook).
+    const flavour: Flavour = engine === 'uws' ? 'ts' : 'mjs';
+    const app = `app.${flavour}`;
+    const message = `message.${flavour}`;
 
-  t.test(`edits to ${app} and to the module it imports replace the workers`, async (t) => {
-    const dir = appDir(t, flavour);
-    const q = await startQilin(t, ['--reload', '-w', '2', app], { engine, cwd: dir, ready: 2 });
-    t.match(q.output, /\[WARNING\] Reloader is on\. Use in development only!/);
-    const [, , , first] = await waitForBody(q, /^app1 v1 hello \d+$/);
-    const old = await q.waitForWorkers(2);
+    t.test(`edits to ${app} and to the module it imports replace the workers`, async (t) => {
+      const dir = appDir(t, flavour);
+      const q = await startQilin(t, ['--reload', '-w', '2', app], { engine, cwd: dir, ready: 2 });
+      t.match(q.output, /\[WARNING\] Reloader is on\. Use in development only!/);
+      const [, , , first] = await waitForBody(q, /^app1 v1 hello \d+$/);
+      const old = await q.waitForWorkers(2);
 
-    edit(path.join(dir, app), "'app1'", "'app2'");
-    const [, , , pid2] = await waitForBody(q, /^app2 v1 hello \d+$/);
-    t.match(q.output, new RegExp(`\\[INFO\\] Reloading workers: ${app.replace('.', '\\.')} modified`));
-    t.notOk(old.includes(Number(pid2)), `a new worker serves the edited app (${first} → ${pid2})`);
-    const second = await q.waitForWorkers(2);
-    t.notOk(second.some((p) => old.includes(p)), 'every old worker was replaced');
+      edit(path.join(dir, app), "'app1'", "'app2'");
+      const [, , , pid2] = await waitForBody(q, /^app2 v1 hello \d+$/);
+      t.match(q.output, new RegExp(`\\[INFO\\] Reloading workers: ${app.replace('.', '\\.')} modified`));
+      t.notOk(old.includes(Number(pid2)), `a new worker serves the edited app (${first} → ${pid2})`);
+      const second = await q.waitForWorkers(2);
+      t.notOk(
+        second.some((p) => old.includes(p)),
+        'every old worker was replaced',
+      );
 
-    edit(path.join(dir, message), "'v1'", "'v2'");
-    const [, , , pid3] = await waitForBody(q, /^app2 v2 hello \d+$/);
-    t.match(q.output, new RegExp(`Reloading workers: ${message.replace('.', '\\.')} modified`), 'the imported module is watched');
-    t.notOk(second.includes(Number(pid3)), 'replaced again');
+      edit(path.join(dir, message), "'v1'", "'v2'");
+      const [, , , pid3] = await waitForBody(q, /^app2 v2 hello \d+$/);
+      t.match(
+        q.output,
+        new RegExp(`Reloading workers: ${message.replace('.', '\\.')} modified`),
+        'the imported module is watched',
+      );
+      t.notOk(second.includes(Number(pid3)), 'replaced again');
 
-    // greeting.txt is read, not imported: the module graph does not hold it, so nothing reloads.
-    const reloads = count(q.output, /Reloading workers/);
-    writeFileSync(path.join(dir, 'greeting.txt'), 'ignored\n');
-    writeFileSync(path.join(dir, 'notes.md'), 'a file next to the app\n');
-    await sleep(2500);
-    t.equal(count(q.output, /Reloading workers/), reloads, 'a file outside the module graph does not reload');
-    t.equal(q.exit, null);
+      // greeting.txt is read, not imported: the module graph does not hold it, so nothing reloads.
+      const reloads = count(q.output, /Reloading workers/);
+      writeFileSync(path.join(dir, 'greeting.txt'), 'ignored\n');
+      writeFileSync(path.join(dir, 'notes.md'), 'a file next to the app\n');
+      await sleep(2500);
+      t.equal(count(q.output, /Reloading workers/), reloads, 'a file outside the module graph does not reload');
+      t.equal(q.exit, null);
+    });
+
+    t.test('a broken edit keeps the running workers; the fix is picked up', async (t) => {
+      const dir = appDir(t, flavour);
+      const q = await startQilin(t, ['--reload', '-w', '2', app], { engine, cwd: dir, ready: 2 });
+      await waitForBody(q, /^app1 v1 hello/);
+      const old = (await q.waitForWorkers(2)).sort();
+      const file = path.join(dir, message);
+      const good = readFileSync(file, 'utf8');
+
+      writeFileSync(file, `${good}}\n`); // a syntax error
+      await q.waitFor(
+        /\[ERROR\] Reload failed: worker \(pid:\d+\) could not load the app; keeping the running workers/,
+        { timeout: 30000 },
+      );
+      t.match(q.output, new RegExp(`Failed to load module ${app.replace('.', '\\.')}`), 'the load error is logged');
+      let { statuses, pids } = await pollFor(q, 1500, '/', (body) => Number(body.split(' ').at(-1)));
+      t.ok(
+        statuses.length > 5 && statuses.every((s) => s === 200),
+        `every request answered 200 (${statuses.join(',')})`,
+      );
+      t.ok(
+        [...pids].every((p) => old.includes(p)),
+        'by the old workers',
+      );
+
+      writeFileSync(file, "throw new Error('broken on purpose');\nexport const message = () => 'never';\n");
+      await q.waitFor(/Reload failed: worker \(pid:\d+\) could not load the app/, { timeout: 30000, count: 2 });
+      t.match(q.output, /broken on purpose/, 'the error thrown at import is logged');
+      ({ statuses, pids } = await pollFor(q, 1500, '/', (body) => Number(body.split(' ').at(-1))));
+      t.ok(
+        statuses.every((s) => s === 200),
+        `still every request answered 200 (${statuses.join(',')})`,
+      );
+      t.ok(
+        [...pids].every((p) => old.includes(p)),
+        'still by the old workers',
+      );
+      t.same((await q.waitForWorkers(2)).sort(), old, 'the old workers were kept');
+
+      writeFileSync(file, good.replace("'v1'", "'v3'"));
+      const [, , , pid] = await waitForBody(q, /^app1 v3 hello \d+$/);
+      t.notOk(old.includes(Number(pid)), 'the fixed app runs in new workers');
+      t.equal(q.exit, null, 'the arbiter is alive');
+    });
+
+    t.test('--reload-extra-file: a change to a file the app reads reloads it', async (t) => {
+      const dir = appDir(t, flavour);
+      const q = await startQilin(t, ['--reload', '--reload-extra-file', 'greeting.txt', app], { engine, cwd: dir });
+      const [, , , before] = await waitForBody(q, /^app1 v1 hello \d+$/);
+      writeFileSync(path.join(dir, 'greeting.txt'), 'bonjour\n');
+      const [, , , after] = await waitForBody(q, /^app1 v1 bonjour \d+$/);
+      t.not(after, before, 'served by a new worker');
+      t.match(q.output, /Reloading workers: greeting\.txt modified/);
+    });
   });
-
-  t.test('a broken edit keeps the running workers; the fix is picked up', async (t) => {
-    const dir = appDir(t, flavour);
-    const q = await startQilin(t, ['--reload', '-w', '2', app], { engine, cwd: dir, ready: 2 });
-    await waitForBody(q, /^app1 v1 hello/);
-    const old = (await q.waitForWorkers(2)).sort();
-    const file = path.join(dir, message);
-    const good = readFileSync(file, 'utf8');
-
-    writeFileSync(file, `${good}}\n`); // a syntax error
-    await q.waitFor(/\[ERROR\] Reload failed: worker \(pid:\d+\) could not load the app; keeping the running workers/, { timeout: 30000 });
-    t.match(q.output, new RegExp(`Failed to load module ${app.replace('.', '\\.')}`), 'the load error is logged');
-    let { statuses, pids } = await pollFor(q, 1500, '/', (body) => Number(body.split(' ').at(-1)));
-    t.ok(statuses.length > 5 && statuses.every((s) => s === 200), `every request answered 200 (${statuses.join(',')})`);
-    t.ok([...pids].every((p) => old.includes(p)), 'by the old workers');
-
-    writeFileSync(file, "throw new Error('broken on purpose');\nexport const message = () => 'never';\n");
-    await q.waitFor(/Reload failed: worker \(pid:\d+\) could not load the app/, { timeout: 30000, count: 2 });
-    t.match(q.output, /broken on purpose/, 'the error thrown at import is logged');
-    ({ statuses, pids } = await pollFor(q, 1500, '/', (body) => Number(body.split(' ').at(-1))));
-    t.ok(statuses.every((s) => s === 200), `still every request answered 200 (${statuses.join(',')})`);
-    t.ok([...pids].every((p) => old.includes(p)), 'still by the old workers');
-    t.same((await q.waitForWorkers(2)).sort(), old, 'the old workers were kept');
-
-    writeFileSync(file, good.replace("'v1'", "'v3'"));
-    const [, , , pid] = await waitForBody(q, /^app1 v3 hello \d+$/);
-    t.notOk(old.includes(Number(pid)), 'the fixed app runs in new workers');
-    t.equal(q.exit, null, 'the arbiter is alive');
-  });
-
-  t.test('--reload-extra-file: a change to a file the app reads reloads it', async (t) => {
-    const dir = appDir(t, flavour);
-    const q = await startQilin(t, ['--reload', '--reload-extra-file', 'greeting.txt', app], { engine, cwd: dir });
-    const [, , , before] = await waitForBody(q, /^app1 v1 hello \d+$/);
-    writeFileSync(path.join(dir, 'greeting.txt'), 'bonjour\n');
-    const [, , , after] = await waitForBody(q, /^app1 v1 bonjour \d+$/);
-    t.not(after, before, 'served by a new worker');
-    t.match(q.output, /Reloading workers: greeting\.txt modified/);
-  });
-});
 
 t.test('--reload-engine poll: an edit is seen by polling', async (t) => {
   const dir = appDir(t, 'mjs');
@@ -142,7 +167,12 @@ t.test('the directory watch (workers cannot tell the module files) skips node_mo
   for (const engine of ['inotify', 'poll'] as const) {
     const seen: string[][] = [];
     const reloader = new Reloader({
-      engine, extra: [], appDir: dir, onChange: (files) => seen.push(files), warn: () => {}, debug: () => {},
+      engine,
+      extra: [],
+      appDir: dir,
+      onChange: (files) => seen.push(files),
+      warn: () => {},
+      debug: () => {},
     });
     t.teardown(() => reloader.close());
     reloader.setModuleFiles(null, true);
@@ -157,19 +187,28 @@ t.test('the directory watch (workers cannot tell the module files) skips node_mo
     writeFileSync(path.join(dir, 'src/view.js'), `// ${engine} again\n`);
     const end = Date.now() + 5000;
     while (seen.length === 0 && Date.now() < end) await sleep(50);
-    t.same(seen, [[path.join(dir, 'src/view.js')]], `${engine}: a file below the app's directory is, two writes make one change`);
+    t.same(
+      seen,
+      [[path.join(dir, 'src/view.js')]],
+      `${engine}: a file below the app's directory is, two writes make one change`,
+    );
     reloader.close();
   }
 });
 
-t.test('after a failed load, a file created next to the app\'s modules reloads (the missing import)', async (t) => {
+t.test("after a failed load, a file created next to the app's modules reloads (the missing import)", async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-reload-broken-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const app = path.join(dir, 'app.mjs');
   writeFileSync(app, "import './missing.mjs';\n");
   const seen: string[][] = [];
   const reloader = new Reloader({
-    engine: 'inotify', extra: [], appDir: dir, onChange: (files) => seen.push(files), warn: () => {}, debug: () => {},
+    engine: 'inotify',
+    extra: [],
+    appDir: dir,
+    onChange: (files) => seen.push(files),
+    warn: () => {},
+    debug: () => {},
   });
   t.teardown(() => reloader.close());
   reloader.setModuleFiles([app], true);

@@ -31,7 +31,14 @@ t.test('docs/operations.md documents every signal', async (t) => {
 t.test('every flag in the table parses to its setting', async (t) => {
   for (const def of SETTINGS) {
     for (const flag of def.flags) {
-      const value = def.type === 'int' || def.type === 'float' ? String(Math.min(7, def.max ?? 7)) : def.type === 'choice' ? def.choices![0]! : def.name === 'bind' ? '127.0.0.1:1' : 'A=b';
+      const value =
+        def.type === 'int' || def.type === 'float'
+          ? String(Math.min(7, def.max ?? 7))
+          : def.type === 'choice'
+            ? def.choices![0]!
+            : def.name === 'bind'
+              ? '127.0.0.1:1'
+              : 'A=b';
       const args = def.type === 'bool' ? [flag] : [flag, value];
       const parsed = parseArgs(args);
       t.ok(parsed.values.has(def.name as never), `${flag} sets ${def.name}`);

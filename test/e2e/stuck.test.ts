@@ -27,7 +27,12 @@ function stuckReports(q: Qilin, pid: number): string[] {
 }
 
 /** Hit `path` on a 1-worker server with `--timeout 2`; resolve once the stuck worker is replaced. */
-async function stallAndReplace(t: Test, engine: (typeof ENGINES)[number], path: string, extra: string[] = []): Promise<{ q: Qilin; stuck: number; threads: number }> {
+async function stallAndReplace(
+  t: Test,
+  engine: (typeof ENGINES)[number],
+  path: string,
+  extra: string[] = [],
+): Promise<{ q: Qilin; stuck: number; threads: number }> {
   const q = await startQilin(t, ['--timeout', '2', ...extra, APP], { engine });
   const [stuck] = q.workerPids();
   t.ok(stuck, 'a worker is running');
@@ -50,10 +55,16 @@ for (const engine of ENGINES) {
     const report = reports[0] ?? '';
     t.match(report, /stuck for \d+\.\ds in:\n {4}at /, 'an ERROR entry followed by its frames');
     const top = report.split('\n')[1] ?? '';
-    t.match(top, new RegExp(`^ {4}at spinForever \\(.*stuck-app\\.ts:${lineOf('for (;;)')}:\\d+\\)$`),
-      'the top frame is the busy loop, at its line in the TypeScript source');
-    t.match(report, new RegExp(`at app \\(.*stuck-app\\.ts:${lineOf("spinForever();")}:\\d+\\)`), 'and its caller');
-    t.ok(q.output.indexOf(report) < q.output.indexOf(`WORKER TIMEOUT (pid:${stuck})`), 'logged before the arbiter kills it');
+    t.match(
+      top,
+      new RegExp(`^ {4}at spinForever \\(.*stuck-app\\.ts:${lineOf('for (;;)')}:\\d+\\)$`),
+      'the top frame is the busy loop, at its line in the TypeScript source',
+    );
+    t.match(report, new RegExp(`at app \\(.*stuck-app\\.ts:${lineOf('spinForever();')}:\\d+\\)`), 'and its caller');
+    t.ok(
+      q.output.indexOf(report) < q.output.indexOf(`WORKER TIMEOUT (pid:${stuck})`),
+      'logged before the arbiter kills it',
+    );
 
     const r = await request(q.url + '/');
     t.equal(r.status, 200, 'the new worker serves');
@@ -72,8 +83,16 @@ t.test(`${ENGINES[0]}: a long loop two calls deep is logged with every frame`, a
     report = stuckReports(q, stuck).find((r) => r.includes('sumOfRoots'));
   }
   const frames = (report ?? '').split('\n').slice(1, 4);
-  t.match(frames[0], new RegExp(`at sumOfRoots \\(.*stuck-app\\.ts:${lineOf('total += Math.sqrt(i)')}:\\d+\\)`), 'the loop');
-  t.match(frames[1], new RegExp(`at summarise \\(.*stuck-app\\.ts:${lineOf('return sumOfRoots(n)')}:\\d+\\)`), 'its caller');
+  t.match(
+    frames[0],
+    new RegExp(`at sumOfRoots \\(.*stuck-app\\.ts:${lineOf('total += Math.sqrt(i)')}:\\d+\\)`),
+    'the loop',
+  );
+  t.match(
+    frames[1],
+    new RegExp(`at summarise \\(.*stuck-app\\.ts:${lineOf('return sumOfRoots(n)')}:\\d+\\)`),
+    'its caller',
+  );
   t.match(frames[2], new RegExp(`at app \\(.*stuck-app\\.ts:${lineOf("'/crunch'")}:\\d+\\)`), 'the handler');
   t.equal((await request(q.url + '/')).status, 200, 'the new worker serves');
 });

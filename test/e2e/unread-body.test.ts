@@ -9,16 +9,33 @@ const UPLOAD = 2 * 1024 * 1024;
 const STREAM = 18 * 1024 * 1024; // what /ignore-body-stream sends
 
 /** POST `bytes` to `path`; resolves with the response's size, or the error that ended it. */
-function post(url: string, bytes: number, agent: http.Agent | false): Promise<{ status: number; size: number } | { error: string; size: number }> {
+function post(
+  url: string,
+  bytes: number,
+  agent: http.Agent | false,
+): Promise<{ status: number; size: number } | { error: string; size: number }> {
   return new Promise((resolve) => {
     let size = 0;
-    const timer = setTimeout(() => { req.destroy(new Error('no answer within 20 s')); }, 20_000);
+    const timer = setTimeout(() => {
+      req.destroy(new Error('no answer within 20 s'));
+    }, 20_000);
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-length': String(bytes) } }, (res) => {
-      res.on('data', (d: Buffer) => { size += d.length; });
-      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode!, size }); });
-      res.on('error', (e) => { clearTimeout(timer); resolve({ error: e.message, size }); });
+      res.on('data', (d: Buffer) => {
+        size += d.length;
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode!, size });
+      });
+      res.on('error', (e) => {
+        clearTimeout(timer);
+        resolve({ error: e.message, size });
+      });
     });
-    req.on('error', (e) => { clearTimeout(timer); resolve({ error: e.message, size }); });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ error: e.message, size });
+    });
     req.end(Buffer.alloc(bytes, 97));
   });
 }
@@ -53,7 +70,11 @@ for (const engine of ENGINES) {
       const r = await post(`${q.url}/declared`, 8 * 1024 * 1024, false);
       if (!('status' in r) || r.size !== 10) failures.push(`sized short #${i}: ${JSON.stringify(r)}`);
     }
-    t.same(failures, [], 'every response arrived whole: 25 closing, 10 sized closing, 10 keep-alive, 10 whole, 10 sized short answers');
+    t.same(
+      failures,
+      [],
+      'every response arrived whole: 25 closing, 10 sized closing, 10 keep-alive, 10 whole, 10 sized short answers',
+    );
     t.equal((await request(q.url + '/')).body, 'Hello, World!', 'and the worker serves on');
   });
 }

@@ -43,16 +43,27 @@ function connect(url: string, protocols?: string[], opts?: { autoPong?: boolean 
     let waiter: (() => void) | null = null;
     ws.on('message', (data, isBinary) => {
       messages.push(isBinary ? `bin:${data.toString('hex')}` : data.toString());
-      const w = waiter; waiter = null; w?.();
+      const w = waiter;
+      waiter = null;
+      w?.();
     });
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
     const next = async (): Promise<string> => {
-      while (read >= messages.length) await new Promise<void>((r) => { waiter = r; });
+      while (read >= messages.length)
+        await new Promise<void>((r) => {
+          waiter = r;
+        });
       return messages[read++]!;
     };
     ws.on('open', () => resolve({ ws, messages, closed, next }));
     ws.on('error', (err) => reject(err));
-    ws.on('unexpected-response', (_req, res) => { res.resume(); reject(new Error(`status ${res.statusCode}`)); ws.terminate(); });
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      reject(new Error(`status ${res.statusCode}`));
+      ws.terminate();
+    });
   });
 }
 
@@ -72,17 +83,34 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   }
 }
 
-interface ServerClose { path: string; code: number; reason: string; wasClean: boolean; events: string[] }
+interface ServerClose {
+  path: string;
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  events: string[];
+}
 
 for (const engine of ENGINES) {
   t.test(`WebSockets of a fetch app (${engine})`, async (t) => {
     const mport = await freePort();
     // One pool slot: an open WebSocket must not hold it.
-    const q = await startQilin(t, [
-      '--worker-connections', '1', '--websocket-max-message-size', '1000', '--metrics-bind', `127.0.0.1:${mport}`, APP,
-    ], { engine });
+    const q = await startQilin(
+      t,
+      [
+        '--worker-connections',
+        '1',
+        '--websocket-max-message-size',
+        '1000',
+        '--metrics-bind',
+        `127.0.0.1:${mport}`,
+        APP,
+      ],
+      { engine },
+    );
     const ws = `ws://127.0.0.1:${q.port}`;
-    const closes = async (): Promise<ServerClose[]> => JSON.parse((await request(`${q.url}/closes`)).body) as ServerClose[];
+    const closes = async (): Promise<ServerClose[]> =>
+      JSON.parse((await request(`${q.url}/closes`)).body) as ServerClose[];
 
     await t.test('echo: text, binary as a Blob (the default) and as an ArrayBuffer', async (t) => {
       const c = await connect(`${ws}/hello`);
@@ -123,7 +151,10 @@ for (const engine of ENGINES) {
       t.same(await a.closed, { code: 4321, reason: 'client says bye' }, 'the client close completes');
       await until('the server close event', async () => (await closes()).some((c) => c.path === '/client-closes'));
       const seen = (await closes()).find((c) => c.path === '/client-closes')!;
-      t.same({ code: seen.code, reason: seen.reason, wasClean: seen.wasClean }, { code: 4321, reason: 'client says bye', wasClean: true });
+      t.same(
+        { code: seen.code, reason: seen.reason, wasClean: seen.wasClean },
+        { code: 4321, reason: 'client says bye', wasClean: true },
+      );
       t.same(seen.events, ['open', 'close 4321 client says bye true'], 'open, then close');
 
       const b = await connect(`${ws}/server-close`);
@@ -141,17 +172,20 @@ for (const engine of ENGINES) {
       await d.closed;
     });
 
-    await t.test('the same app serves plain HTTP; upgradeWebSocket on a plain request is its error (500)', async (t) => {
-      const r = await request(`${q.url}/plain?x=1`);
-      t.equal(r.status, 200);
-      t.equal(r.body, 'http GET /plain');
-      const bad = await request(`${q.url}/not-upgrade`);
-      t.equal(bad.status, 500, "Gunicorn's error page");
-      await q.waitFor(/TypeError: Invalid Header: 'upgrade' header must contain 'websocket'/);
-      await t.rejects(connect(`${ws}/refuse`), /status 403/, 'an upgrade request the app answers with plain HTTP');
-      const after = await request(`${q.url}/plain`);
-      t.equal(after.status, 200, 'the worker serves on');
-    });
+    await t.test(
+      'the same app serves plain HTTP; upgradeWebSocket on a plain request is its error (500)',
+      async (t) => {
+        const r = await request(`${q.url}/plain?x=1`);
+        t.equal(r.status, 200);
+        t.equal(r.body, 'http GET /plain');
+        const bad = await request(`${q.url}/not-upgrade`);
+        t.equal(bad.status, 500, "Gunicorn's error page");
+        await q.waitFor(/TypeError: Invalid Header: 'upgrade' header must contain 'websocket'/);
+        await t.rejects(connect(`${ws}/refuse`), /status 403/, 'an upgrade request the app answers with plain HTTP');
+        const after = await request(`${q.url}/plain`);
+        t.equal(after.status, 200, 'the worker serves on');
+      },
+    );
 
     await t.test('a message over websocket_max_message_size: close 1009', async (t) => {
       const c = await connect(`${ws}/too-big`);
@@ -181,27 +215,49 @@ for (const engine of ENGINES) {
       await c.closed;
     });
 
-    await t.test('an open WebSocket holds no pool slot (worker_connections 1); /metrics counts open sockets', async (t) => {
-      const open = await Promise.all([1, 2, 3].map(() => connect(`${ws}/held`)));
-      const r = await request(`${q.url}/slow?ms=50`);
-      t.equal(r.status, 200, 'a plain request is served while three WebSockets are open');
-      const again = await Promise.all([request(`${q.url}/slow?ms=50`), request(`${q.url}/plain`)]);
-      t.same(again.map((x) => x.status), [200, 200], 'and requests queue for the one slot as usual');
-      await until('qilin_worker_websockets_open 3', async () => [...(await perWorker(mport, 'qilin_worker_websockets_open')).values()][0] === 3);
-      t.pass('qilin_worker_websockets_open is 3');
-      await until('no request in flight', async () => [...(await perWorker(mport, 'qilin_worker_requests_in_flight')).values()][0] === 0);
-      t.equal([...(await perWorker(mport, 'qilin_worker_websockets_open')).values()][0], 3, 'none of the three is in flight, all three open');
-      for (const c of open) c.ws.close();
-      await Promise.all(open.map((c) => c.closed));
-      await until('qilin_worker_websockets_open 0', async () => [...(await perWorker(mport, 'qilin_worker_websockets_open')).values()][0] === 0);
-      t.pass('back to 0 once closed');
-    });
+    await t.test(
+      'an open WebSocket holds no pool slot (worker_connections 1); /metrics counts open sockets',
+      async (t) => {
+        const open = await Promise.all([1, 2, 3].map(() => connect(`${ws}/held`)));
+        const r = await request(`${q.url}/slow?ms=50`);
+        t.equal(r.status, 200, 'a plain request is served while three WebSockets are open');
+        const again = await Promise.all([request(`${q.url}/slow?ms=50`), request(`${q.url}/plain`)]);
+        t.same(
+          again.map((x) => x.status),
+          [200, 200],
+          'and requests queue for the one slot as usual',
+        );
+        await until(
+          'qilin_worker_websockets_open 3',
+          async () => [...(await perWorker(mport, 'qilin_worker_websockets_open')).values()][0] === 3,
+        );
+        t.pass('qilin_worker_websockets_open is 3');
+        await until(
+          'no request in flight',
+          async () => [...(await perWorker(mport, 'qilin_worker_requests_in_flight')).values()][0] === 0,
+        );
+        t.equal(
+          [...(await perWorker(mport, 'qilin_worker_websockets_open')).values()][0],
+          3,
+          'none of the three is in flight, all three open',
+        );
+        for (const c of open) c.ws.close();
+        await Promise.all(open.map((c) => c.closed));
+        await until(
+          'qilin_worker_websockets_open 0',
+          async () => [...(await perWorker(mport, 'qilin_worker_websockets_open')).values()][0] === 0,
+        );
+        t.pass('back to 0 once closed');
+      },
+    );
 
     await t.test('idleTimeout: a client that answers no ping is closed with 1001; one that does stays', async (t) => {
       const deaf = await connect(`${ws}/idle?idle=1`, undefined, { autoPong: false });
       const alive = await connect(`${ws}/idle?idle=1`);
       let pinged = false;
-      deaf.ws.on('ping', () => { pinged = true; });
+      deaf.ws.on('ping', () => {
+        pinged = true;
+      });
       const shut = await deaf.closed;
       t.ok(pinged, 'it was pinged first');
       t.same(shut, { code: 1001, reason: 'No response from ping frame.' });
@@ -215,12 +271,14 @@ for (const engine of ENGINES) {
   t.test(`100 clients on 2 workers, then TERM: every one gets 1001 and the arbiter exits 0 (${engine})`, async (t) => {
     const q = await startQilin(t, ['-w', '2', '--graceful-timeout', '10', APP], { engine });
     const clients = await Promise.all(Array.from({ length: 100 }, () => connect(`ws://127.0.0.1:${q.port}/echo`)));
-    await Promise.all(clients.map(async (c, i) => {
-      for (let n = 0; n < 10; n++) {
-        c.ws.send(`${i}:${n}`);
-        if (await c.next() !== `${i}:${n}`) throw new Error(`client ${i} got a wrong echo`);
-      }
-    }));
+    await Promise.all(
+      clients.map(async (c, i) => {
+        for (let n = 0; n < 10; n++) {
+          c.ws.send(`${i}:${n}`);
+          if ((await c.next()) !== `${i}:${n}`) throw new Error(`client ${i} got a wrong echo`);
+        }
+      }),
+    );
     t.pass('1000 echoes over 100 clients');
     // Which worker takes a connection is the kernel's choice (on the node engine, one may take them all).
     t.equal(q.workerPids().length, 2, 'two workers serve');
@@ -260,12 +318,16 @@ t.test('a Node-style app keeps its own upgrade listeners (node engine)', async (
 t.test('an upgrade to something else (h2c) is served as a plain request with its body (node engine)', async (t) => {
   const q = await startQilin(t, [fixture('echo-app.ts')], { engine: 'node' });
   const r = await request(`${q.url}/echo`, {
-    method: 'POST', body: 'hello body',
+    method: 'POST',
+    body: 'hello body',
     headers: { upgrade: 'h2c', connection: 'Upgrade, HTTP2-Settings', 'http2-settings': 'AAMAAABkAAQCAAAAAAIAAAAA' },
   });
   t.equal(r.status, 200);
   const seen = JSON.parse(r.body) as { method: string; body: string; headers: string[] };
   t.equal(seen.method, 'POST');
   t.equal(Buffer.from(seen.body, 'base64').toString(), 'hello body', 'the body reaches the app');
-  t.notOk(seen.headers.some((h) => h.toLowerCase() === 'upgrade'), 'without the Upgrade it was not given');
+  t.notOk(
+    seen.headers.some((h) => h.toLowerCase() === 'upgrade'),
+    'without the Upgrade it was not given',
+  );
 });

@@ -11,7 +11,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ENGINES, fixture, freePort, rawExchange, request, scrapeMetrics, sleep, startQilin, type Qilin } from '../helpers.js';
+import {
+  ENGINES,
+  fixture,
+  freePort,
+  rawExchange,
+  request,
+  scrapeMetrics,
+  sleep,
+  startQilin,
+  type Qilin,
+} from '../helpers.js';
 
 t.setTimeout(300_000);
 
@@ -35,7 +45,11 @@ export default {
 };
 `;
 
-interface Note { name: string; pid: number; fields: Record<string, string> }
+interface Note {
+  name: string;
+  pid: number;
+  fields: Record<string, string>;
+}
 
 class Lifecycle {
   readonly dir: string;
@@ -51,11 +65,23 @@ class Lifecycle {
 
   notes(pid: number): Note[] {
     let text = '';
-    try { text = readFileSync(this.log, 'utf8'); } catch { /* nothing yet */ }
-    return text.split('\n').filter(Boolean).map((line) => {
-      const [name, p, ...rest] = line.split(' ');
-      return { name: name!, pid: Number(p), fields: Object.fromEntries(rest.map((f) => f.split('=') as [string, string])) };
-    }).filter((n) => n.pid === pid);
+    try {
+      text = readFileSync(this.log, 'utf8');
+    } catch {
+      /* nothing yet */
+    }
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [name, p, ...rest] = line.split(' ');
+        return {
+          name: name!,
+          pid: Number(p),
+          fields: Object.fromEntries(rest.map((f) => f.split('=') as [string, string])),
+        };
+      })
+      .filter((n) => n.pid === pid);
   }
 
   names(pid: number): string[] {
@@ -67,8 +93,10 @@ class Lifecycle {
     const end = Date.now() + ms;
     for (;;) {
       const exit = this.notes(pid).find((n) => n.name === 'exit');
-      if (exit) return { code: Number(exit.fields.code), at: Number(exit.fields.at), threads: Number(exit.fields.threads) };
-      if (Date.now() > end) throw new Error(`worker ${pid} did not exit within ${ms} ms: ${this.names(pid).join(', ')}`);
+      if (exit)
+        return { code: Number(exit.fields.code), at: Number(exit.fields.at), threads: Number(exit.fields.threads) };
+      if (Date.now() > end)
+        throw new Error(`worker ${pid} did not exit within ${ms} ms: ${this.names(pid).join(', ')}`);
       await sleep(20);
     }
   }
@@ -84,7 +112,9 @@ async function idleConnection(port: number): Promise<net.Socket> {
   const sock = net.connect(port, '127.0.0.1');
   sock.on('error', () => {});
   let text = '';
-  sock.on('data', (d) => { text += d; });
+  sock.on('data', (d) => {
+    text += d;
+  });
   sock.write('GET /pid HTTP/1.1\r\nHost: x\r\n\r\n');
   for (let i = 0; i < 200 && !/\r\n\r\n\d+$/.test(text); i++) await sleep(10);
   return sock;
@@ -93,72 +123,119 @@ async function idleConnection(port: number): Promise<net.Socket> {
 const requestsTotal = (samples: Map<string, number>): number =>
   [...samples].filter(([k]) => k.startsWith('qilin_requests_total{')).reduce((sum, [, v]) => sum + v, 0);
 
-for (const engine of ENGINES) t.test(engine, async (t) => {
-  for (const sig of ['SIGINT', 'SIGQUIT'] as const) t.test(`${sig.slice(3)}: out at once, requests in flight cancelled, worker_int then worker_exit, exit 0`, async (t) => {
-    const life = new Lifecycle(t);
-    const marker = path.join(life.dir, 'aborted');
-    const control = path.join(life.dir, 'qilin.ctl'); // the worker reports its load for it every second
-    const q = await startQilin(t, ['-c', life.config, '--graceful-timeout', '30', '--control-socket', control, fixture('app.ts')], {
-      engine, env: { LIFECYCLE_LOG: life.log },
-    });
-    const pid = await onlyWorker(q);
-    const stuck = rawExchange(q.port, `GET /abort-marker?file=${encodeURIComponent(marker)} HTTP/1.1\r\nHost: x\r\n\r\n`, 10000);
-    const slow = rawExchange(q.port, 'GET /slow?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n', 10000);
-    await sleep(300);
-    const t0 = Date.now();
-    process.kill(pid, sig);
-    const exit = await life.exited(pid);
-    t.equal(exit.code, 0, 'exit 0');
-    t.ok(exit.at - t0 < 1500, `out within the quick stop's second (${exit.at - t0} ms)`);
-    t.same(life.names(pid), ['post_fork', 'worker_int', 'worker_exit', 'worker_exit_done', 'exit'], 'worker_int, then worker_exit, then the exit');
-    // The pools were halted as the scope ended, not left to the process's end: the app was told.
-    t.match(readFileSync(marker, 'utf8'), /request cancelled/, 'the request signal of a request in flight was aborted');
-    for (const [name, cut] of [['never-answered', await stuck], ['slow', await slow]] as const) {
-      t.ok(cut.closed, `the ${name} request's connection was closed`);
-      t.equal(cut.text, '', `with no response`);
-    }
-    await q.waitFor(new RegExp(`Worker \\(pid:${pid}\\) exited with code 0`));
-    await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 2 });
-    t.equal((await request(q.url + '/')).status, 200, 'its replacement serves');
-  });
+for (const engine of ENGINES)
+  t.test(engine, async (t) => {
+    for (const sig of ['SIGINT', 'SIGQUIT'] as const)
+      t.test(
+        `${sig.slice(3)}: out at once, requests in flight cancelled, worker_int then worker_exit, exit 0`,
+        async (t) => {
+          const life = new Lifecycle(t);
+          const marker = path.join(life.dir, 'aborted');
+          const control = path.join(life.dir, 'qilin.ctl'); // the worker reports its load for it every second
+          const q = await startQilin(
+            t,
+            ['-c', life.config, '--graceful-timeout', '30', '--control-socket', control, fixture('app.ts')],
+            {
+              engine,
+              env: { LIFECYCLE_LOG: life.log },
+            },
+          );
+          const pid = await onlyWorker(q);
+          const stuck = rawExchange(
+            q.port,
+            `GET /abort-marker?file=${encodeURIComponent(marker)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+            10000,
+          );
+          const slow = rawExchange(q.port, 'GET /slow?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n', 10000);
+          await sleep(300);
+          const t0 = Date.now();
+          process.kill(pid, sig);
+          const exit = await life.exited(pid);
+          t.equal(exit.code, 0, 'exit 0');
+          t.ok(exit.at - t0 < 1500, `out within the quick stop's second (${exit.at - t0} ms)`);
+          t.same(
+            life.names(pid),
+            ['post_fork', 'worker_int', 'worker_exit', 'worker_exit_done', 'exit'],
+            'worker_int, then worker_exit, then the exit',
+          );
+          // The pools were halted as the scope ended, not left to the process's end: the app was told.
+          t.match(
+            readFileSync(marker, 'utf8'),
+            /request cancelled/,
+            'the request signal of a request in flight was aborted',
+          );
+          for (const [name, cut] of [
+            ['never-answered', await stuck],
+            ['slow', await slow],
+          ] as const) {
+            t.ok(cut.closed, `the ${name} request's connection was closed`);
+            t.equal(cut.text, '', `with no response`);
+          }
+          await q.waitFor(new RegExp(`Worker \\(pid:${pid}\\) exited with code 0`));
+          await q.waitFor(/Worker \(pid:\d+\) ready/, { count: 2 });
+          t.equal((await request(q.url + '/')).status, 200, 'its replacement serves');
+        },
+      );
 
-  t.test('TERM: the slow request finishes, then out soon after, not after graceful_timeout; last report and worker_exit', async (t) => {
-    const life = new Lifecycle(t);
-    const mport = await freePort();
-    const statsdPort = await freePort();
-    const q = await startQilin(t, [
-      '-c', life.config, '--graceful-timeout', '30', '--request-timeout', '60', '--timeout', '10',
-      '--metrics-bind', `127.0.0.1:${mport}`, '--statsd-host', `127.0.0.1:${statsdPort}`, fixture('app.ts'),
-    ], { engine, env: { LIFECYCLE_LOG: life.log } });
-    const pid = await onlyWorker(q);
-    const idle = await idleConnection(q.port);
-    t.teardown(() => idle.destroy());
-    const idleClosed = new Promise<boolean>((resolve) => idle.once('close', () => resolve(true)));
-    const slow = request(q.url + '/slow?ms=1500');
-    await sleep(300);
-    process.kill(pid, 'SIGTERM');
-    const r = await slow;
-    const answered = Date.now();
-    t.equal(r.status, 200, 'the request in flight was answered');
-    const exit = await life.exited(pid);
-    t.equal(exit.code, 0, 'exit 0');
-    // What is waited for after the response: the idle keep-alive connection's quiet half second.
-    t.ok(exit.at - answered < 2000, `out ${exit.at - answered} ms after the last response (graceful_timeout 30 s)`);
-    t.same(life.names(pid), ['post_fork', 'worker_exit', 'worker_exit_done', 'exit'], 'worker_exit, no worker_int');
-    t.ok(await Promise.race([idleClosed, sleep(2000).then(() => false)]), 'the idle keep-alive connection was closed');
-    // The slow request was answered within a second of the exit: counted by the report sent as the
-    // worker left, unless a periodic one came in between.
-    await q.waitFor(new RegExp(`Worker \\(pid:${pid}\\) exited with code 0`));
-    const stats = await scrapeMetrics({ port: mport });
-    t.equal(requestsTotal(stats.samples), 2, 'the requests it answered are counted (its last report went out)');
-    t.notMatch(q.output, `Worker (pid:${pid}) stuck for`, 'the watchdog said nothing');
+    t.test(
+      'TERM: the slow request finishes, then out soon after, not after graceful_timeout; last report and worker_exit',
+      async (t) => {
+        const life = new Lifecycle(t);
+        const mport = await freePort();
+        const statsdPort = await freePort();
+        const q = await startQilin(
+          t,
+          [
+            '-c',
+            life.config,
+            '--graceful-timeout',
+            '30',
+            '--request-timeout',
+            '60',
+            '--timeout',
+            '10',
+            '--metrics-bind',
+            `127.0.0.1:${mport}`,
+            '--statsd-host',
+            `127.0.0.1:${statsdPort}`,
+            fixture('app.ts'),
+          ],
+          { engine, env: { LIFECYCLE_LOG: life.log } },
+        );
+        const pid = await onlyWorker(q);
+        const idle = await idleConnection(q.port);
+        t.teardown(() => idle.destroy());
+        const idleClosed = new Promise<boolean>((resolve) => idle.once('close', () => resolve(true)));
+        const slow = request(q.url + '/slow?ms=1500');
+        await sleep(300);
+        process.kill(pid, 'SIGTERM');
+        const r = await slow;
+        const answered = Date.now();
+        t.equal(r.status, 200, 'the request in flight was answered');
+        const exit = await life.exited(pid);
+        t.equal(exit.code, 0, 'exit 0');
+        // What is waited for after the response: the idle keep-alive connection's quiet half second.
+        t.ok(exit.at - answered < 2000, `out ${exit.at - answered} ms after the last response (graceful_timeout 30 s)`);
+        t.same(life.names(pid), ['post_fork', 'worker_exit', 'worker_exit_done', 'exit'], 'worker_exit, no worker_int');
+        t.ok(
+          await Promise.race([idleClosed, sleep(2000).then(() => false)]),
+          'the idle keep-alive connection was closed',
+        );
+        // The slow request was answered within a second of the exit: counted by the report sent as the
+        // worker left, unless a periodic one came in between.
+        await q.waitFor(new RegExp(`Worker \\(pid:${pid}\\) exited with code 0`));
+        const stats = await scrapeMetrics({ port: mport });
+        t.equal(requestsTotal(stats.samples), 2, 'the requests it answered are counted (its last report went out)');
+        t.notMatch(q.output, `Worker (pid:${pid}) stuck for`, 'the watchdog said nothing');
+      },
+    );
   });
-});
 
 t.test('INT during a graceful stop: the drain is cut short', async (t) => {
   const life = new Lifecycle(t);
   const q = await startQilin(t, ['-c', life.config, '--graceful-timeout', '30', fixture('app.ts')], {
-    engine: 'uws', env: { LIFECYCLE_LOG: life.log },
+    engine: 'uws',
+    env: { LIFECYCLE_LOG: life.log },
   });
   const pid = await onlyWorker(q);
   const slow = rawExchange(q.port, 'GET /slow?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n', 10000);
@@ -181,7 +258,9 @@ t.test('INT while the app is still loading: out at once, worker_int and worker_e
   const app = path.join(life.dir, 'slow-app.mjs');
   writeFileSync(app, 'await new Promise((r) => setTimeout(r, 8000));\nexport default () => new Response("late");\n');
   const q = await startQilin(t, ['-c', life.config, '--timeout', '60', app], {
-    engine: 'uws', env: { LIFECYCLE_LOG: life.log }, ready: false,
+    engine: 'uws',
+    env: { LIFECYCLE_LOG: life.log },
+    ready: false,
   });
   await q.waitFor(/Booting worker with pid/);
   const pid = await onlyWorker(q);
@@ -198,7 +277,8 @@ t.test('INT while the app is still loading: out at once, worker_int and worker_e
 t.test('a worker_exit that never settles: a quick stop still ends within its second', async (t) => {
   const life = new Lifecycle(t);
   const q = await startQilin(t, ['-c', life.config, fixture('app.ts')], {
-    engine: 'uws', env: { LIFECYCLE_LOG: life.log, EXIT_HOOK_MS: '-1' },
+    engine: 'uws',
+    env: { LIFECYCLE_LOG: life.log, EXIT_HOOK_MS: '-1' },
   });
   const pid = await onlyWorker(q);
   const t0 = Date.now();
@@ -211,7 +291,10 @@ t.test('a worker_exit that never settles: a quick stop still ends within its sec
 
 t.test('SIGABRT with worker_abort set: worker_abort, worker_exit, exit 1', async (t) => {
   const life = new Lifecycle(t);
-  const q = await startQilin(t, ['-c', life.config, fixture('app.ts')], { engine: 'uws', env: { LIFECYCLE_LOG: life.log } });
+  const q = await startQilin(t, ['-c', life.config, fixture('app.ts')], {
+    engine: 'uws',
+    env: { LIFECYCLE_LOG: life.log },
+  });
   const pid = await onlyWorker(q);
   process.kill(pid, 'SIGABRT');
   const exit = await life.exited(pid);
@@ -225,7 +308,13 @@ t.test('USR1 to a worker: it reopens its access log and serves on', async (t) =>
   const access = path.join(life.dir, 'access.log');
   const q = await startQilin(t, ['--access-logfile', access, fixture('app.ts')], { engine: 'uws' });
   const pid = await onlyWorker(q);
-  const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   await request(q.url + '/pid?before');
   for (let i = 0; i < 100 && !read(access).includes('before'); i++) await sleep(50);
   renameSync(access, access + '.1');
@@ -240,25 +329,35 @@ t.test('USR1 to a worker: it reopens its access log and serves on', async (t) =>
   t.same(q.workerPids(), [pid], 'and the worker is still the one serving');
 });
 
-t.test('a worker_exit longer than timeout: the heartbeat goes on until it ends, no WORKER TIMEOUT, no stuck report', async (t) => {
-  const life = new Lifecycle(t);
-  // A plain module app boots fast: a worker is not taken for a stuck one while it boots.
-  const q = await startQilin(t, ['-c', life.config, '--timeout', '4', `${fixture('app.mjs')}:handler`], {
-    engine: 'uws', env: { LIFECYCLE_LOG: life.log, EXIT_HOOK_MS: '6000' },
-  });
-  const pid = await onlyWorker(q);
-  process.kill(pid, 'SIGTERM'); // the arbiter did not ask for it: it keeps checking this worker's heartbeat
-  const exit = await life.exited(pid, 20000);
-  t.equal(exit.code, 0, 'exit 0');
-  t.same(life.names(pid), ['post_fork', 'worker_exit', 'worker_exit_done', 'exit'], 'worker_exit ran to its end');
-  t.notMatch(q.output, `WORKER TIMEOUT (pid:${pid})`, 'the arbiter did not take it for stuck');
-  t.notMatch(q.output, `Worker (pid:${pid}) stuck for`, 'nor did its watchdog');
-});
+t.test(
+  'a worker_exit longer than timeout: the heartbeat goes on until it ends, no WORKER TIMEOUT, no stuck report',
+  async (t) => {
+    const life = new Lifecycle(t);
+    // A plain module app boots fast: a worker is not taken for a stuck one while it boots.
+    const q = await startQilin(t, ['-c', life.config, '--timeout', '4', `${fixture('app.mjs')}:handler`], {
+      engine: 'uws',
+      env: { LIFECYCLE_LOG: life.log, EXIT_HOOK_MS: '6000' },
+    });
+    const pid = await onlyWorker(q);
+    process.kill(pid, 'SIGTERM'); // the arbiter did not ask for it: it keeps checking this worker's heartbeat
+    const exit = await life.exited(pid, 20000);
+    t.equal(exit.code, 0, 'exit 0');
+    t.same(life.names(pid), ['post_fork', 'worker_exit', 'worker_exit_done', 'exit'], 'worker_exit ran to its end');
+    t.notMatch(q.output, `WORKER TIMEOUT (pid:${pid})`, 'the arbiter did not take it for stuck');
+    t.notMatch(q.output, `Worker (pid:${pid}) stuck for`, 'nor did its watchdog');
+  },
+);
 
 t.test('the stall watchdog thread has ended before the worker exits', async (t) => {
-  for (const [args, watchdog] of [[[], true], [['--no-stuck-stack'], false]] as const) {
+  for (const [args, watchdog] of [
+    [[], true],
+    [['--no-stuck-stack'], false],
+  ] as const) {
     const life = new Lifecycle(t);
-    const q = await startQilin(t, ['-c', life.config, ...args, fixture('app.ts')], { engine: 'uws', env: { LIFECYCLE_LOG: life.log } });
+    const q = await startQilin(t, ['-c', life.config, ...args, fixture('app.ts')], {
+      engine: 'uws',
+      env: { LIFECYCLE_LOG: life.log },
+    });
     const pid = await onlyWorker(q);
     process.kill(pid, 'SIGTERM');
     const exit = await life.exited(pid);
@@ -274,7 +373,8 @@ t.test('the stall watchdog thread has ended before the worker exits', async (t) 
 t.test('the arbiter goes away: the worker stops gracefully by itself', async (t) => {
   const life = new Lifecycle(t);
   const q = await startQilin(t, ['-c', life.config, '--graceful-timeout', '30', fixture('app.ts')], {
-    engine: 'uws', env: { LIFECYCLE_LOG: life.log },
+    engine: 'uws',
+    env: { LIFECYCLE_LOG: life.log },
   });
   const pid = await onlyWorker(q);
   const slow = request(q.url + '/slow?ms=1000');

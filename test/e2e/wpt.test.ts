@@ -4,7 +4,18 @@
 // The table (directory × undici / qilin uws / qilin node) goes to the output and test/.wpt.json.
 import t from 'tap';
 import { ENGINES, fixture, request, startQilin } from '../helpers.js';
-import { describe, compare, count, regressions, show, fileErrors, runAll, table, writeReport, type Column } from '../wpt/compare.js';
+import {
+  describe,
+  compare,
+  count,
+  regressions,
+  show,
+  fileErrors,
+  runAll,
+  table,
+  writeReport,
+  type Column,
+} from '../wpt/compare.js';
 import { DIRECTORIES, type FileResult } from '../wpt/runner.mjs';
 
 t.test('WPT fetch/api: qilin passes what undici passes', async (t) => {
@@ -31,7 +42,9 @@ t.test('WPT fetch/api: qilin passes what undici passes', async (t) => {
       // The names, one per line in the failure's diagnostics (a TAP test name holds no newline).
       const listed = {
         ...(d.failed.length ? { failed: d.failed.map(show) } : {}),
-        ...(d.missing.length ? { notRunUnderThisName: d.missing.map(show), runByQilinOnly: d.onlyInQilin.map(show) } : {}),
+        ...(d.missing.length
+          ? { notRunUnderThisName: d.missing.map(show), runByQilinOnly: d.onlyInQilin.map(show) }
+          : {}),
       };
       t.same(names, [], `${dir}, ${col}: ${names.length} tests undici passes and qilin does not`, listed);
     }
@@ -41,15 +54,24 @@ t.test('WPT fetch/api: qilin passes what undici passes', async (t) => {
 // Files run one after another in one worker: each run must see its own harness and its own tests only.
 t.test('runs of several files in one worker do not leak into each other', async (t) => {
   const q = await startQilin(t, ['-w', '1', '--worker-connections', '50', fixture('wpt-app.mjs')], { engine: 'node' });
-  const run = async (file: string) => JSON.parse((await request(`${q.url}/wpt/run?file=${encodeURIComponent(file)}`)).body) as FileResult;
+  const run = async (file: string) =>
+    JSON.parse((await request(`${q.url}/wpt/run?file=${encodeURIComponent(file)}`)).body) as FileResult;
   const a1 = await run('request/request-init-contenttype.any.js');
   const b = await run('response/response-init-contenttype.any.js'); // both declare a top-level const OVERRIDE_MIME
   const a2 = await run('request/request-init-contenttype.any.js');
   t.ok(a1.results.length > 0 && b.results.length > 0, 'both files ran tests');
   t.same(a2.results, a1.results, 'the same file gives the same results the second time');
   const names = new Set(a1.results.map((r) => r.name));
-  t.same(b.results.filter((r) => names.has(r.name)), [], 'no result of one file shows up in the next');
+  t.same(
+    b.results.filter((r) => names.has(r.name)),
+    [],
+    'no result of one file shows up in the next',
+  );
   t.same([a1.errors, b.errors, a2.errors], [[], [], []], 'no file failed to load');
   const dir = JSON.parse((await request(`${q.url}/wpt/run?dir=body`)).body) as FileResult[];
-  t.same(dir.map((f) => f.file), ['body/formdata.any.js', 'body/mime-type.any.js'], 'a directory runs file by file');
+  t.same(
+    dir.map((f) => f.file),
+    ['body/formdata.any.js', 'body/mime-type.any.js'],
+    'a directory runs file by file',
+  );
 });

@@ -18,8 +18,14 @@ export class RawClient {
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.on('data', (d: Buffer) => { this.text += d.toString('latin1'); this.wake(); });
-    socket.on('close', () => { this.closed = true; this.wake(); });
+    socket.on('data', (d: Buffer) => {
+      this.text += d.toString('latin1');
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
     socket.on('error', () => {});
   }
 
@@ -53,7 +59,10 @@ export class RawClient {
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
     return true;
@@ -67,7 +76,9 @@ export class RawClient {
   /** Wait for `n` whole responses (fails after `ms`). */
   async waitResponses(n: number, heads: boolean[] = [], ms = 5000): Promise<RawResponse[]> {
     if (!(await this.until(() => this.responses(heads).length >= n, ms))) {
-      throw new Error(`${this.responses(heads).length} of ${n} responses after ${ms} ms; got ${JSON.stringify(this.text.slice(0, 300))}`);
+      throw new Error(
+        `${this.responses(heads).length} of ${n} responses after ${ms} ms; got ${JSON.stringify(this.text.slice(0, 300))}`,
+      );
     }
     return this.responses(heads);
   }
@@ -103,7 +114,11 @@ export function parseResponses(text: string, heads: boolean[] = []): RawResponse
         if (Number.isNaN(size)) break;
         if (rest.length < lineEnd + 2 + size + 2) break;
         at = lineEnd + 2;
-        if (size === 0) { at += 2; whole = true; break; }
+        if (size === 0) {
+          at += 2;
+          whole = true;
+          break;
+        }
         body += rest.slice(at, at + size);
         at += size + 2;
       }
@@ -135,5 +150,7 @@ export async function eventually(check: () => boolean, ms = 5000): Promise<boole
 /** A promise the test resolves: what an app waits on to answer when the test says. */
 export class Gate {
   open!: () => void;
-  readonly opened = new Promise<void>((resolve) => { this.open = resolve; });
+  readonly opened = new Promise<void>((resolve) => {
+    this.open = resolve;
+  });
 }

@@ -20,7 +20,11 @@ t.test('what llhttp cannot parse: 400 with its reason, a closed connection', asy
     t.ok(await c.until(() => c.closed), `${what}: closed`);
     const [res] = c.responses();
     t.equal(res?.status, 400, `${what}: 400`);
-    t.match(res?.body, /^<html><head><title>Bad Request<\/title><\/head><body><h1><p>Bad Request<\/p><\/h1>.+<\/body><\/html>$/, `${what}: Gunicorn's page, with llhttp's reason`);
+    t.match(
+      res?.body,
+      /^<html><head><title>Bad Request<\/title><\/head><body><h1><p>Bad Request<\/p><\/h1>.+<\/body><\/html>$/,
+      `${what}: Gunicorn's page, with llhttp's reason`,
+    );
   }
   t.equal(served.done(), 0, 'the app never ran');
 });
@@ -32,7 +36,7 @@ t.test('HTTP/1.0: served, closed after the response unless kept alive', async (t
   c.write('GET /old HTTP/1.0\r\n\r\n');
   t.ok(await c.until(() => c.closed), 'closed');
   t.match(c.text, /^HTTP\/1\.1 200 OK\r\n/);
-  t.equal(c.responses()[0]?.body, `http://127.0.0.1:${served.port}/old`, 'no Host: the URL is the listener\'s address');
+  t.equal(c.responses()[0]?.body, `http://127.0.0.1:${served.port}/old`, "no Host: the URL is the listener's address");
   const k = await RawClient.connect(served.port);
   t.teardown(() => k.destroy());
   k.write('GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');

@@ -31,7 +31,13 @@ export function uwsUnavailable(): string | null {
 }
 
 /** One finished request as the access log would be told of it. */
-export interface Logged { method: string; target: string; status: number; length: number; remote: string }
+export interface Logged {
+  method: string;
+  target: string;
+  status: number;
+  length: number;
+  remote: string;
+}
 
 export interface Served {
   readonly port: number;
@@ -56,9 +62,15 @@ export interface ServeOptions {
 
 /** A TCP socket bound to 127.0.0.1 on a port the OS picks, not listening yet (the node engine listens on it). */
 function boundSocket(): { fd: number; port: number } {
-  const createServerHandle = (net as unknown as {
-    _createServerHandle(address: string, port: number, addressType: number): { fd: number; getsockname(out: { port?: number }): number } | number;
-  })._createServerHandle;
+  const createServerHandle = (
+    net as unknown as {
+      _createServerHandle(
+        address: string,
+        port: number,
+        addressType: number,
+      ): { fd: number; getsockname(out: { port?: number }): number } | number;
+    }
+  )._createServerHandle;
   const handle = createServerHandle('127.0.0.1', 0, 4);
   if (typeof handle === 'number') throw new Error(`cannot bind 127.0.0.1:0 (errno ${handle})`);
   const name: { port?: number } = {};
@@ -91,9 +103,12 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
   let finished = 0;
   const requestLog: RequestLog | null = opts.log
     ? {
-      detailed: true, peer: true,
-      write: (e) => { logged.push({ method: e.method, target: e.target, status: e.status, length: e.length, remote: e.remote }); },
-    }
+        detailed: true,
+        peer: true,
+        write: (e) => {
+          logged.push({ method: e.method, target: e.target, status: e.status, length: e.length, remote: e.remote });
+        },
+      }
     : null;
 
   for (let attempt = 1; ; attempt++) {
@@ -106,7 +121,9 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
       bind = { kind: 'tcp', host: '127.0.0.1', port, text: `127.0.0.1:${port}` };
     }
     let ready!: (v: { pool: Pool; listener: BindContext }) => void;
-    const listening = new Promise<{ pool: Pool; listener: BindContext }>((resolve) => { ready = resolve; });
+    const listening = new Promise<{ pool: Pool; listener: BindContext }>((resolve) => {
+      ready = resolve;
+    });
     const task = run(function* (): Operation<void> {
       const pool = yield* usePool(settings.worker_class === 'sync' ? 1 : settings.worker_connections);
       const listener: BindContext = {
@@ -121,11 +138,15 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
         draining: false,
         submit: (t: PoolTask) => pool.submit(t),
         release: (t: PoolTask) => pool.release(t),
-        requestDone: () => { finished++; },
+        requestDone: () => {
+          finished++;
+        },
         writePiece: engine.writePiece,
         closesAtOnce: engine.closesAtOnce,
         writesDate: engine.writesDate,
-        onError: (msg, err) => { errors.push({ msg, err }); },
+        onError: (msg, err) => {
+          errors.push({ msg, err });
+        },
         note: () => {},
         websockets: new WebSocketHub(settings.websocket_max_message_size),
       };
@@ -142,7 +163,12 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
     });
     let up: { pool: Pool; listener: BindContext };
     try {
-      up = await Promise.race([listening, task.then(() => { throw new Error('the listener ended before it served'); })]);
+      up = await Promise.race([
+        listening,
+        task.then(() => {
+          throw new Error('the listener ended before it served');
+        }),
+      ]);
     } catch (err) {
       // Another process took the free port in between (uws): try another.
       if (attempt < 5 && /Connection in use/.test(String(err))) continue;
@@ -150,9 +176,16 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
     }
     const port = bind.kind === 'tcp' ? bind.port : 0;
     return {
-      port, url: `http://127.0.0.1:${port}`, pool: up.pool, listener: up.listener, errors, logged,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      pool: up.pool,
+      listener: up.listener,
+      errors,
+      logged,
       done: () => finished,
-      stop: async () => { await task.halt(); },
+      stop: async () => {
+        await task.halt();
+      },
     };
   }
 }

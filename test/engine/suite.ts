@@ -11,7 +11,8 @@ import { Gate, RawClient, eventually, get } from './client.js';
 import { serve, type Served, type ServeInfo, type ServeOptions } from './serve.js';
 
 /** Gunicorn's 500 page. */
-const ERROR_PAGE = '<html><head><title>Internal Server Error</title></head><body><h1><p>Internal Server Error</p></h1></body></html>';
+const ERROR_PAGE =
+  '<html><head><title>Internal Server Error</title></head><body><h1><p>Internal Server Error</p></h1></body></html>';
 
 /** A body of 1 MB the app streams in large pieces. */
 const BIG = randomBytes(1024 * 1024);
@@ -41,12 +42,19 @@ function app(state: AppState) {
         return new Response('hello');
       case '/info':
         return Response.json({
-          method: request.method, url: request.url, accept: request.headers.get('accept'),
+          method: request.method,
+          url: request.url,
+          accept: request.headers.get('accept'),
           remote: info.remoteAddr.transport === 'tcp' ? info.remoteAddr.hostname : null,
         });
       case '/echo': {
         const body = await request.arrayBuffer();
-        return new Response(body, { headers: { 'content-type': request.headers.get('content-type') ?? 'application/octet-stream', 'x-sha256': sha(body) } });
+        return new Response(body, {
+          headers: {
+            'content-type': request.headers.get('content-type') ?? 'application/octet-stream',
+            'x-sha256': sha(body),
+          },
+        });
       }
       case '/stream': {
         const gate = state.gate('stream');
@@ -66,7 +74,8 @@ function app(state: AppState) {
         const stream = new ReadableStream<Uint8Array>({
           pull(controller) {
             const next = chunks.shift();
-            if (next) controller.enqueue(next); else controller.close();
+            if (next) controller.enqueue(next);
+            else controller.close();
           },
         });
         return new Response(stream, { headers: { 'content-type': 'application/octet-stream' } });
@@ -94,11 +103,17 @@ function app(state: AppState) {
 }
 
 function sha(body: ArrayBuffer | Buffer | string): string {
-  return createHash('sha256').update(typeof body === 'string' ? Buffer.from(body, 'latin1') : Buffer.from(body as ArrayBuffer)).digest('hex');
+  return createHash('sha256')
+    .update(typeof body === 'string' ? Buffer.from(body, 'latin1') : Buffer.from(body as ArrayBuffer))
+    .digest('hex');
 }
 
 /** A listener of `engine` serving the app, stopped when the test ends. */
-async function start(t: Test, engine: EngineName, opts: ServeOptions = {}): Promise<{ served: Served; state: AppState }> {
+async function start(
+  t: Test,
+  engine: EngineName,
+  opts: ServeOptions = {},
+): Promise<{ served: Served; state: AppState }> {
   const state = new AppState();
   const served = await serve(engine, app(state), opts);
   t.teardown(async () => {
@@ -119,12 +134,17 @@ export function engineSuite(t: Test, engine: EngineName): void {
     const { served } = await start(t, engine);
     const r = await fetch(`${served.url}/hello`);
     t.equal(r.status, 200);
-    t.equal(r.headers.get('content-type'), 'text/plain;charset=UTF-8', 'a string body\'s default Content-Type');
+    t.equal(r.headers.get('content-type'), 'text/plain;charset=UTF-8', "a string body's default Content-Type");
     t.equal(r.headers.get('content-length'), '5');
     t.equal(await r.text(), 'hello');
-    const info = await (await fetch(`${served.url}/info?x=1`, { headers: { accept: 'text/x-test' } })).json() as Record<string, unknown>;
-    t.same(info, { method: 'GET', url: `${served.url}/info?x=1`, accept: 'text/x-test', remote: '127.0.0.1' },
-      'method, a URL made of the Host and the target, headers, the peer');
+    const info = (await (
+      await fetch(`${served.url}/info?x=1`, { headers: { accept: 'text/x-test' } })
+    ).json()) as Record<string, unknown>;
+    t.same(
+      info,
+      { method: 'GET', url: `${served.url}/info?x=1`, accept: 'text/x-test', remote: '127.0.0.1' },
+      'method, a URL made of the Host and the target, headers, the peer',
+    );
     const platform = await fetch(`${served.url}/platform`);
     t.equal(platform.status, 201, 'a platform Response is written too');
     t.equal(platform.headers.get('x-kind'), 'platform');
@@ -134,7 +154,11 @@ export function engineSuite(t: Test, engine: EngineName): void {
   t.test('POST: a body whole, and a chunked one, reach the app as sent', async (t) => {
     const { served } = await start(t, engine);
     const body = randomBytes(300 * 1024);
-    const r = await fetch(`${served.url}/echo`, { method: 'POST', body, headers: { 'content-type': 'application/x-test' } });
+    const r = await fetch(`${served.url}/echo`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-test' },
+    });
     t.equal(r.status, 200);
     t.equal(r.headers.get('x-sha256'), sha(body), 'the app read every byte (past the 256 KiB high-water mark)');
     t.equal(r.headers.get('content-type'), 'application/x-test');
@@ -154,7 +178,10 @@ export function engineSuite(t: Test, engine: EngineName): void {
     const { served, state } = await start(t, engine);
     const c = await connect(t, served);
     c.write(get('/stream'));
-    t.ok(await c.until(() => c.text.includes('first\n')), 'the first chunk arrives while the app still holds the stream open');
+    t.ok(
+      await c.until(() => c.text.includes('first\n')),
+      'the first chunk arrives while the app still holds the stream open',
+    );
     t.notOk(c.text.includes('second'), 'and nothing of what is not written yet');
     t.match(c.text, /^HTTP\/1\.1 200 OK\r\n/);
     t.match(c.text.toLowerCase(), /\r\ntransfer-encoding: chunked\r\n/, 'chunked: no length known');
@@ -186,7 +213,7 @@ export function engineSuite(t: Test, engine: EngineName): void {
     t.equal(head!.status, 200);
     t.equal(head!.headers['content-length'], '5', 'the length GET would send');
     t.equal(head!.body, '');
-    t.equal(after!.body, 'hello', 'the next response is read right: no body bytes came after the HEAD\'s');
+    t.equal(after!.body, 'hello', "the next response is read right: no body bytes came after the HEAD's");
   });
 
   t.test("the app's failures: Gunicorn's 500 page, the error told to the log", async (t) => {
@@ -197,10 +224,13 @@ export function engineSuite(t: Test, engine: EngineName): void {
       t.equal(r.headers.get('content-type'), 'text/html');
       t.equal(await r.text(), ERROR_PAGE);
     }
-    t.same(served.errors.map((e) => [e.msg, (e.err as Error).message]), [
-      ['Error handling request /throw', 'the app failed'],
-      ['Error handling request /reject', 'the app failed later'],
-    ]);
+    t.same(
+      served.errors.map((e) => [e.msg, (e.err as Error).message]),
+      [
+        ['Error handling request /throw', 'the app failed'],
+        ['Error handling request /reject', 'the app failed later'],
+      ],
+    );
     t.equal((await fetch(`${served.url}/hello`)).status, 200, 'and the listener serves on');
   });
 
@@ -217,7 +247,11 @@ export function engineSuite(t: Test, engine: EngineName): void {
       const [res] = c.responses();
       t.equal(res?.status, 400, `${what}: 400`);
       t.equal(res?.headers.connection?.toLowerCase(), 'close', `${what}: it says so`);
-      t.equal(res?.body, `<html><head><title>Bad Request</title></head><body><h1><p>Bad Request</p></h1>${detail}</body></html>`, `${what}: Gunicorn's page`);
+      t.equal(
+        res?.body,
+        `<html><head><title>Bad Request</title></head><body><h1><p>Bad Request</p></h1>${detail}</body></html>`,
+        `${what}: Gunicorn's page`,
+      );
     }
     t.same(state.entered, [], 'no refused request reached the app');
   });
@@ -231,10 +265,18 @@ export function engineSuite(t: Test, engine: EngineName): void {
     t.notOk(c.closed, 'kept open after a response');
     c.write(get('/info'));
     const [, second] = await c.waitResponses(2);
-    t.match(JSON.parse(second!.body), { method: 'GET', url: `http://test/info` }, 'a second request on the same connection');
+    t.match(
+      JSON.parse(second!.body),
+      { method: 'GET', url: `http://test/info` },
+      'a second request on the same connection',
+    );
     c.write(get('/hello') + get('/platform') + get('/hello'));
     const all = await c.waitResponses(5);
-    t.same(all.slice(2).map((r) => r.body), ['hello', 'from the platform class', 'hello'], 'three pipelined requests, answered in order');
+    t.same(
+      all.slice(2).map((r) => r.body),
+      ['hello', 'from the platform class', 'hello'],
+      'three pipelined requests, answered in order',
+    );
     t.notOk(c.closed);
   });
 
@@ -295,7 +337,10 @@ export function engineSuite(t: Test, engine: EngineName): void {
     t.equal(state.entered[3], '/gate/4', 'the first waiting one takes the slot');
     for (const g of ['1', '3', '4', '5']) state.gate(g).open();
     for (const c of clients) await c.waitResponses(1);
-    t.same(clients.map((c) => c.responses()[0]!.body), ['opened 1', 'opened 2', 'opened 3', 'opened 4', 'opened 5']);
+    t.same(
+      clients.map((c) => c.responses()[0]!.body),
+      ['opened 1', 'opened 2', 'opened 3', 'opened 4', 'opened 5'],
+    );
   });
 
   t.test('a client that leaves frees its slot and aborts request.signal', async (t) => {

@@ -13,7 +13,10 @@ if (unavailable !== null) {
 
   t.test("what uWS's own parser refuses never reaches the app, and is never answered 2xx", async (t) => {
     let ran = 0;
-    const served = await serve('uws', () => { ran++; return new Response('never'); });
+    const served = await serve('uws', () => {
+      ran++;
+      return new Response('never');
+    });
     t.teardown(() => served.stop());
     for (const [what, bytes] of [
       ['a header line with no colon', 'GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n'],

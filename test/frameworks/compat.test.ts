@@ -26,9 +26,15 @@ if (!existsSync(path.join(HERE, 'node_modules'))) {
         continue;
       }
       for (const r of row.results) {
-        const diffs = r.diffs.map((d) => ({ field: d.field, own: d.own, qilin: d.qilin, ...(d.why ? { why: d.why } : {}) }));
+        const diffs = r.diffs.map((d) => ({
+          field: d.field,
+          own: d.own,
+          qilin: d.qilin,
+          ...(d.why ? { why: d.why } : {}),
+        }));
         t.not(r.outcome, 'failed', `${label} ${r.name}: ${r.outcome}${r.framing ? ` (framing: ${r.framing})` : ''}`, {
-          ...(r.error ? { error: r.error } : {}), ...(diffs.length ? { diffs } : {}),
+          ...(r.error ? { error: r.error } : {}),
+          ...(diffs.length ? { diffs } : {}),
         });
       }
     }

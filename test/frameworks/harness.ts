@@ -19,14 +19,31 @@ const STAMP = '.compat-stamp';
 
 /** Every request name, in the grid's order. */
 export const REQUESTS: readonly RequestName[] = [
-  'page', 'page-cookie', 'json', 'post-json', 'post-form', 'static', 'static-304',
-  'redirect', 'set-cookie', 'not-found', 'head', 'stream',
+  'page',
+  'page-cookie',
+  'json',
+  'post-json',
+  'post-form',
+  'static',
+  'static-304',
+  'redirect',
+  'set-cookie',
+  'not-found',
+  'head',
+  'stream',
 ];
 
 /** The response fields compared, besides the status and the decoded body. */
 export const FIELDS = [
-  'content-type', 'content-length', 'set-cookie', 'location', 'etag', 'cache-control',
-  'content-encoding', 'vary', 'last-modified',
+  'content-type',
+  'content-length',
+  'set-cookie',
+  'location',
+  'etag',
+  'cache-control',
+  'content-encoding',
+  'vary',
+  'last-modified',
 ] as const;
 
 export type Engine = 'uws' | 'node';
@@ -95,7 +112,11 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   try {
     process.kill(-child.pid, signal);
   } catch {
-    try { child.kill(signal); } catch { /* already gone */ }
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -138,12 +159,18 @@ function hookExit(): void {
  * Under tap, qilin keeps NODE_V8_COVERAGE (its coverage counts); builds and the frameworks' own servers
  * do not (a framework's coverage is not ours, and a bundler's is large).
  */
-function childEnv(extra: Readonly<Record<string, string>> | undefined, port?: number, coverage = false): NodeJS.ProcessEnv {
+function childEnv(
+  extra: Readonly<Record<string, string>> | undefined,
+  port?: number,
+  coverage = false,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
   delete env.NODE_OPTIONS; // tap's and tsx's hooks are for the harness, not for the servers under test
   if (!coverage) delete env.NODE_V8_COVERAGE;
   for (const k of Object.keys(env)) if (k.startsWith('TAP') || k.startsWith('_TAPJS')) delete env[k];
-  env.PATH = [path.join(HERE, 'node_modules/.bin'), path.join(ROOT, 'node_modules/.bin'), env.PATH].join(path.delimiter);
+  env.PATH = [path.join(HERE, 'node_modules/.bin'), path.join(ROOT, 'node_modules/.bin'), env.PATH].join(
+    path.delimiter,
+  );
   if (port !== undefined) Object.assign(env, { PORT: String(port), HOST: '127.0.0.1' });
   return { ...env, ...extra };
 }
@@ -158,14 +185,24 @@ interface Spawned {
 function start(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Spawned {
   hookExit();
   const [cmd, ...args] = argv;
-  const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, {
+    cwd,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   live.add(child);
   let out = '';
-  const keep = (b: Buffer) => { out = (out + b.toString()).slice(-8192); };
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-8192);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | string>((resolve) => {
-    child.once('error', (err) => { out += `\n${err.message}`; resolve(err.message); });
+    child.once('error', (err) => {
+      out += `\n${err.message}`;
+      resolve(err.message);
+    });
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'exited'));
   });
   void exited.then(() => live.delete(child));
@@ -199,7 +236,11 @@ function sourceHash(dir: string, skip: ReadonlySet<string>): string {
       if (name === 'node_modules' || name === STAMP || skip.has(r)) continue;
       const st = statSync(path.join(dir, r));
       if (st.isDirectory()) walk(r);
-      else if (st.isFile()) hash.update(`${r}\0`).update(readFileSync(path.join(dir, r))).update('\0');
+      else if (st.isFile())
+        hash
+          .update(`${r}\0`)
+          .update(readFileSync(path.join(dir, r)))
+          .update('\0');
     }
   };
   walk('');
@@ -215,7 +256,11 @@ async function runCommand(cmd: Command, cwd: string, timeoutMs: number): Promise
   if (code !== 0) {
     // The grid shows the first line: the build's own error, not the command.
     const out = p.output();
-    const why = out.split('\n').map((l) => l.trim()).find((l) => /\b(error|cannot|failed)\b/i.test(l)) ?? `exit ${code}`;
+    const why =
+      out
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => /\b(error|cannot|failed)\b/i.test(l)) ?? `exit ${code}`;
     throw new Error(`${why} (\`${cmd.argv.join(' ')}\` exited ${code}):\n${tail(out, 20)}`);
   }
 }
@@ -225,7 +270,10 @@ async function build(dir: string, app: FrameworkApp, log: (s: string) => void): 
   const outputs = app.buildOutput ?? [];
   const stamp = path.join(dir, STAMP);
   const hash = sourceHash(dir, new Set(outputs.map((o) => o.replace(/\/+$/, ''))));
-  const fresh = existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash && outputs.every((o) => existsSync(path.join(dir, o)));
+  const fresh =
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8').trim() === hash &&
+    outputs.every((o) => existsSync(path.join(dir, o)));
   if (fresh) return { ran: false, ms: 0 };
   const t0 = performance.now();
   rmSync(stamp, { force: true });
@@ -255,33 +303,49 @@ const ACCEPT_ENCODING = 'gzip, deflate, br';
 
 function decode(raw: Buffer, encoding: string | undefined): Buffer {
   switch ((encoding ?? '').trim().toLowerCase()) {
-    case 'gzip': case 'x-gzip': return zlib.gunzipSync(raw);
-    case 'br': return zlib.brotliDecompressSync(raw);
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.gunzipSync(raw);
+    case 'br':
+      return zlib.brotliDecompressSync(raw);
     case 'deflate':
-      try { return zlib.inflateSync(raw); } catch { return zlib.inflateRawSync(raw); }
-    default: return raw;
+      try {
+        return zlib.inflateSync(raw);
+      } catch {
+        return zlib.inflateRawSync(raw);
+      }
+    default:
+      return raw;
   }
 }
 
 /** One request on a fresh connection: nothing a previous answer left on a kept-alive socket counts. */
-function send(port: number, req: CompatRequest, extraHeaders: Record<string, string>, timeoutMs = 15_000): Promise<Answer> {
+function send(
+  port: number,
+  req: CompatRequest,
+  extraHeaders: Record<string, string>,
+  timeoutMs = 15_000,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'accept-encoding': ACCEPT_ENCODING, ...req.headers, ...extraHeaders };
     if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
-    const r = http.request({ host: '127.0.0.1', port, method: req.method ?? 'GET', path: req.path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        try {
-          const body = decode(Buffer.concat(chunks), res.headers['content-encoding']).toString('utf8');
-          const te = res.headers['transfer-encoding'];
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, chunked: /chunked/i.test(te ?? '') });
-        } catch (err) {
-          reject(new Error(`undecodable ${res.headers['content-encoding']} body: ${(err as Error).message}`));
-        }
-      });
-    });
+    const r = http.request(
+      { host: '127.0.0.1', port, method: req.method ?? 'GET', path: req.path, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          try {
+            const body = decode(Buffer.concat(chunks), res.headers['content-encoding']).toString('utf8');
+            const te = res.headers['transfer-encoding'];
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body, chunked: /chunked/i.test(te ?? '') });
+          } catch (err) {
+            reject(new Error(`undecodable ${res.headers['content-encoding']} body: ${(err as Error).message}`));
+          }
+        });
+      },
+    );
     r.setTimeout(timeoutMs, () => r.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
     r.on('error', reject);
     r.end(req.body);
@@ -292,7 +356,9 @@ function send(port: number, req: CompatRequest, extraHeaders: Record<string, str
 async function waitReady(p: Spawned, port: number, readyPath: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let gone: number | string | null = null;
-  void p.exited.then((c) => { gone = c; });
+  void p.exited.then((c) => {
+    gone = c;
+  });
   let last = '';
   while (Date.now() < deadline) {
     if (gone !== null) throw new Error(`exited (${gone}) before answering:\n${tail(p.output())}`);
@@ -329,9 +395,17 @@ function fieldsOf(a: Answer, port: number, req: CompatRequest, app: FrameworkApp
   return m;
 }
 
-const framingOf = (a: Answer) => (a.chunked ? 'chunked' : a.headers['content-length'] !== undefined ? 'Content-Length' : 'close-delimited or none');
+const framingOf = (a: Answer) =>
+  a.chunked ? 'chunked' : a.headers['content-length'] !== undefined ? 'Content-Length' : 'close-delimited or none';
 
-function compare(own: Answer, q: Answer, ports: readonly [number, number], req: CompatRequest, app: FrameworkApp, engine: Engine): RequestResult {
+function compare(
+  own: Answer,
+  q: Answer,
+  ports: readonly [number, number],
+  req: CompatRequest,
+  app: FrameworkApp,
+  engine: Engine,
+): RequestResult {
   const a = fieldsOf(own, ports[0], req, app);
   const b = fieldsOf(q, ports[1], req, app);
   const diffs: FieldDiff[] = [];
@@ -345,7 +419,10 @@ function compare(own: Answer, q: Answer, ports: readonly [number, number], req: 
     // One side chunked: its missing Content-Length is framing, reported above, not a difference.
     if (field === 'content-length' && (own.chunked || q.chunked) && framing) continue;
     const listed = (app.differences ?? []).find(
-      (d) => (d.request === '*' || d.request === req.name) && d.field === field && (d.engine === undefined || d.engine === engine),
+      (d) =>
+        (d.request === '*' || d.request === req.name) &&
+        d.field === field &&
+        (d.engine === undefined || d.engine === engine),
     );
     diffs.push({ field, own: clip(ov), qilin: clip(qv), ...(listed ? { why: listed.why } : {}) });
   }
@@ -400,7 +477,9 @@ async function exchange(app: FrameworkApp, ownPort: number, qPort: number, engin
 
 export function discover(only?: readonly string[]): string[] {
   if (!existsSync(APPS)) return [];
-  const ids = readdirSync(APPS).filter((d) => existsSync(path.join(APPS, d, 'compat.ts'))).sort();
+  const ids = readdirSync(APPS)
+    .filter((d) => existsSync(path.join(APPS, d, 'compat.ts')))
+    .sort();
   if (!only?.length) return ids;
   const unknown = only.filter((id) => !ids.includes(id));
   if (unknown.length) throw new Error(`no app ${unknown.join(', ')} under ${APPS} (there are: ${ids.join(', ')})`);
@@ -411,7 +490,9 @@ function versionsOf(packages: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of packages) {
     try {
-      out[p] = (JSON.parse(readFileSync(path.join(HERE, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version;
+      out[p] = (
+        JSON.parse(readFileSync(path.join(HERE, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }
+      ).version;
     } catch {
       out[p] = 'not installed';
     }
@@ -423,8 +504,15 @@ function row(id: string, name: string, engine: Engine, results: RequestResult[],
   const count = (o: RequestResult['outcome']) => results.filter((r) => r.outcome === o).length;
   const failed = count('failed');
   return {
-    id, name, engine, results, ...(error ? { error } : {}),
-    identical: count('identical'), listed: count('listed'), failed, total: results.length,
+    id,
+    name,
+    engine,
+    results,
+    ...(error ? { error } : {}),
+    identical: count('identical'),
+    listed: count('listed'),
+    failed,
+    total: results.length,
     ok: !error && failed === 0,
   };
 }
@@ -433,17 +521,23 @@ async function runApp(id: string, log: (s: string) => void): Promise<FrameworkRe
   const dir = path.join(APPS, id);
   let app: FrameworkApp;
   try {
-    app = (await import(pathToFileURL(path.join(dir, 'compat.ts')).href) as { default: FrameworkApp }).default;
+    app = ((await import(pathToFileURL(path.join(dir, 'compat.ts')).href)) as { default: FrameworkApp }).default;
   } catch (err) {
     const msg = `its compat.ts does not load: ${(err as Error).message}`;
     return { id, name: id, versions: {}, build: null, differences: [], rows: [row(id, id, 'node', [], msg)] };
   }
   const base = {
-    id, name: app.name, versions: versionsOf(app.packages), differences: app.differences ?? [],
-    ...(app.notes ? { notes: app.notes } : {}), ...(app.uwsNeeds ? { uwsNeeds: app.uwsNeeds } : {}),
+    id,
+    name: app.name,
+    versions: versionsOf(app.packages),
+    differences: app.differences ?? [],
+    ...(app.notes ? { notes: app.notes } : {}),
+    ...(app.uwsNeeds ? { uwsNeeds: app.uwsNeeds } : {}),
   };
   const failAll = (b: FrameworkResult['build'], reason: string): FrameworkResult => ({
-    ...base, build: b, rows: app.qilin.engines.map((e) => row(id, app.name, e, [], reason)),
+    ...base,
+    build: b,
+    rows: app.qilin.engines.map((e) => row(id, app.name, e, [], reason)),
   });
   log(`${app.name}`);
   const b = await build(dir, app, log);
@@ -456,13 +550,26 @@ async function runApp(id: string, log: (s: string) => void): Promise<FrameworkRe
     const ownPort = await freePort();
     const own = start(app.own.argv, dir, childEnv(app.own.env, ownPort));
     started.push(own);
-    const qilins = await Promise.all(app.qilin.engines.map(async (engine) => {
-      const port = await freePort();
-      const argv = ['node', QILIN, '-w', '1', '-b', `127.0.0.1:${port}`, '--engine', engine, ...(app.qilin.args ?? []), app.qilin.app];
-      const p = start(argv, dir, childEnv(app.qilin.env, undefined, true));
-      started.push(p);
-      return { engine, port, p };
-    }));
+    const qilins = await Promise.all(
+      app.qilin.engines.map(async (engine) => {
+        const port = await freePort();
+        const argv = [
+          'node',
+          QILIN,
+          '-w',
+          '1',
+          '-b',
+          `127.0.0.1:${port}`,
+          '--engine',
+          engine,
+          ...(app.qilin.args ?? []),
+          app.qilin.app,
+        ];
+        const p = start(argv, dir, childEnv(app.qilin.env, undefined, true));
+        started.push(p);
+        return { engine, port, p };
+      }),
+    );
     try {
       await waitReady(own, ownPort, readyPath, timeout);
     } catch (err) {
@@ -478,7 +585,9 @@ async function runApp(id: string, log: (s: string) => void): Promise<FrameworkRe
       }
       const results = await exchange(app, ownPort, port, engine);
       const r = row(id, app.name, engine, results);
-      log(`  ${engine}: ${r.identical}/${r.total} identical${r.listed ? `, ${r.listed} listed` : ''}${r.failed ? `, ${r.failed} FAILED` : ''}`);
+      log(
+        `  ${engine}: ${r.identical}/${r.total} identical${r.listed ? `, ${r.listed} listed` : ''}${r.failed ? `, ${r.failed} FAILED` : ''}`,
+      );
       rows.push(r);
     }
     return { ...base, build: b, rows };
@@ -503,15 +612,26 @@ export async function runAll(opts: RunOptions = {}): Promise<RunResult> {
       try {
         frameworks.push(await runApp(id, log));
       } catch (err) {
-        frameworks.push({ id, name: id, versions: {}, build: null, differences: [], rows: [row(id, id, 'node', [], (err as Error).stack ?? String(err))] });
+        frameworks.push({
+          id,
+          name: id,
+          versions: {},
+          build: null,
+          differences: [],
+          rows: [row(id, id, 'node', [], (err as Error).stack ?? String(err))],
+        });
       }
     }
   } finally {
     killAll();
   }
   return {
-    date: new Date().toISOString(), node: process.version, qilin, frameworks,
-    ms: performance.now() - t0, ok: frameworks.every((f) => f.rows.every((r) => r.ok)),
+    date: new Date().toISOString(),
+    node: process.version,
+    qilin,
+    frameworks,
+    ms: performance.now() - t0,
+    ok: frameworks.every((f) => f.rows.every((r) => r.ok)),
   };
 }
 
@@ -531,7 +651,9 @@ export function textReport(run: RunResult): string {
         const res = r.results.find((x) => x.name === n);
         return (res ? MARK[res.outcome] : r.error ? ' ' : '-').padEnd(3);
       }).join(' ');
-      const verdict = r.error ? `FAILED: ${r.error.split('\n')[0]}` : `${r.identical}/${r.total} identical${r.listed ? `, ${r.listed} listed` : ''}${r.failed ? `, ${r.failed} FAILED` : ''}`;
+      const verdict = r.error
+        ? `FAILED: ${r.error.split('\n')[0]}`
+        : `${r.identical}/${r.total} identical${r.listed ? `, ${r.listed} listed` : ''}${r.failed ? `, ${r.failed} FAILED` : ''}`;
       lines.push(`${f.name.padEnd(w)}  ${r.engine.padEnd(6)}  ${cells}  ${verdict}`);
     }
   }
@@ -543,14 +665,24 @@ export function textReport(run: RunResult): string {
       for (const res of r.results) {
         if (res.outcome === 'failed') {
           lines.push(`\n${f.name} (${r.engine}) ${res.name}: ${res.error ?? ''}`);
-          for (const d of res.diffs.filter((d) => !d.why)) lines.push(`  ${d.field}:\n    own:   ${JSON.stringify(d.own)}\n    qilin: ${JSON.stringify(d.qilin)}`);
+          for (const d of res.diffs.filter((d) => !d.why))
+            lines.push(`  ${d.field}:\n    own:   ${JSON.stringify(d.own)}\n    qilin: ${JSON.stringify(d.qilin)}`);
         }
       }
     }
   }
-  const framing = run.frameworks.flatMap((f) => f.rows.flatMap((r) => r.results.filter((x) => x.framing).map((x) => `${f.name} (${r.engine}) ${x.name}: ${x.framing}`)));
+  const framing = run.frameworks.flatMap((f) =>
+    f.rows.flatMap((r) =>
+      r.results.filter((x) => x.framing).map((x) => `${f.name} (${r.engine}) ${x.name}: ${x.framing}`),
+    ),
+  );
   if (framing.length) lines.push('', 'Framing (not compared):', ...framing.map((s) => `  ${s}`));
-  const versions = run.frameworks.map((f) => `${f.name}: ${Object.entries(f.versions).map(([p, v]) => `${p} ${v}`).join(', ')}`);
+  const versions = run.frameworks.map(
+    (f) =>
+      `${f.name}: ${Object.entries(f.versions)
+        .map(([p, v]) => `${p} ${v}`)
+        .join(', ')}`,
+  );
   lines.push('', `Node ${run.node}, qilin ${run.qilin}, ${run.date}, ${(run.ms / 1000).toFixed(1)} s`, ...versions);
   lines.push(run.ok ? 'All rows pass.' : 'Some rows FAIL.');
   return lines.join('\n');
@@ -563,7 +695,9 @@ export function markdownReport(run: RunResult): string {
   const out: string[] = [];
   out.push('# Framework compatibility grid', '');
   out.push('<!-- Generated by `npm run compat` (test/frameworks/run.ts): do not edit. -->', '');
-  out.push(`Run ${run.date.slice(0, 10)} on Node ${run.node}, qilin ${run.qilin}. Each app is served by its framework's own`);
+  out.push(
+    `Run ${run.date.slice(0, 10)} on Node ${run.node}, qilin ${run.qilin}. Each app is served by its framework's own`,
+  );
   out.push('production server and by qilin (`-w 1`) on each engine it runs on; the same requests go to both and');
   out.push('the answers are compared: status, `Content-Type`, `Content-Length`, `Set-Cookie`, `Location`, `ETag`,');
   out.push('`Cache-Control`, `Content-Encoding`, `Vary`, `Last-Modified` and the decoded body. See');
@@ -571,31 +705,96 @@ export function markdownReport(run: RunResult): string {
   out.push(`| framework | versions | engine | ${REQUESTS.join(' | ')} | identical |`);
   out.push(`| --- | --- | --- | ${REQUESTS.map(() => ':-:').join(' | ')} | --- |`);
   for (const f of run.frameworks) {
-    const versions = Object.entries(f.versions).map(([p, v]) => `${p} ${v}`).join(', ');
+    const versions = Object.entries(f.versions)
+      .map(([p, v]) => `${p} ${v}`)
+      .join(', ');
     for (const r of f.rows) {
       const cells = REQUESTS.map((n) => {
         const res = r.results.find((x) => x.name === n);
         if (!res) return r.error ? '' : 'n/a';
         return MARK[res.outcome] + (res.framing ? '¹' : '');
       });
-      const verdict = r.error ? `**failed**: ${md(r.error.split('\n')[0]!)}` : `${r.identical}/${r.total}${r.listed ? ` (+${r.listed} listed)` : ''}${r.failed ? ` **${r.failed} failed**` : ''}`;
+      const verdict = r.error
+        ? `**failed**: ${md(r.error.split('\n')[0]!)}`
+        : `${r.identical}/${r.total}${r.listed ? ` (+${r.listed} listed)` : ''}${r.failed ? ` **${r.failed} failed**` : ''}`;
       out.push(`| ${md(f.name)} | ${md(versions)} | ${r.engine} | ${cells.join(' | ')} | ${verdict} |`);
     }
   }
-  out.push('', '✓ identical, ≈ differs only as listed below, ✗ differs, n/a: the framework has no natural form for it;');
+  out.push(
+    '',
+    '✓ identical, ≈ differs only as listed below, ✗ differs, n/a: the framework has no natural form for it;',
+  );
   out.push('¹ framed differently (Content-Length against chunked), which is not compared.', '');
-  const listed = run.frameworks.flatMap((f) => f.rows.flatMap((r) => r.results.flatMap((res) =>
-    res.diffs.filter((d) => d.why).map((d) => `| ${md(f.name)} | ${r.engine} | ${res.name} | ${d.field} | ${md(d.why!)} |`))));
+  const listed = run.frameworks.flatMap((f) =>
+    f.rows.flatMap((r) =>
+      r.results.flatMap((res) =>
+        res.diffs
+          .filter((d) => d.why)
+          .map((d) => `| ${md(f.name)} | ${r.engine} | ${res.name} | ${d.field} | ${md(d.why!)} |`),
+      ),
+    ),
+  );
   if (listed.length) {
-    out.push('## Listed differences', '', '| framework | engine | request | field | why |', '| --- | --- | --- | --- | --- |', ...listed, '');
+    out.push(
+      '## Listed differences',
+      '',
+      '| framework | engine | request | field | why |',
+      '| --- | --- | --- | --- | --- |',
+      ...listed,
+      '',
+    );
   }
-  const framing = run.frameworks.flatMap((f) => f.rows.flatMap((r) => r.results.filter((x) => x.framing).map((x) => `| ${md(f.name)} | ${r.engine} | ${x.name} | ${md(x.framing!)} |`)));
-  if (framing.length) out.push('## Framing', '', '| framework | engine | request | framing |', '| --- | --- | --- | --- |', ...framing, '');
+  const framing = run.frameworks.flatMap((f) =>
+    f.rows.flatMap((r) =>
+      r.results.filter((x) => x.framing).map((x) => `| ${md(f.name)} | ${r.engine} | ${x.name} | ${md(x.framing!)} |`),
+    ),
+  );
+  if (framing.length)
+    out.push(
+      '## Framing',
+      '',
+      '| framework | engine | request | framing |',
+      '| --- | --- | --- | --- |',
+      ...framing,
+      '',
+    );
   // Node-style frameworks run on the node engine only: what each would need of the uws engine.
   const needs = run.frameworks.filter((f) => f.uwsNeeds).map((f) => `| ${md(f.name)} | ${md(f.uwsNeeds!)} |`);
-  if (needs.length) out.push('## On the uws engine', '', 'What each Node-style framework would need to be served on the uws engine (it runs on the node engine):', '', '| framework | needs |', '| --- | --- |', ...needs, '');
-  const failures = run.frameworks.flatMap((f) => f.rows.flatMap((r) => r.results.filter((x) => x.outcome === 'failed').map((x) =>
-    `| ${md(f.name)} | ${r.engine} | ${x.name} | ${md(x.error ?? x.diffs.filter((d) => !d.why).map((d) => `${d.field}: own \`${d.own.slice(0, 80)}\`, qilin \`${d.qilin.slice(0, 80)}\``).join('; '))} |`)));
-  if (failures.length) out.push('## Failures', '', '| framework | engine | request | what differs |', '| --- | --- | --- | --- |', ...failures, '');
+  if (needs.length)
+    out.push(
+      '## On the uws engine',
+      '',
+      'What each Node-style framework would need to be served on the uws engine (it runs on the node engine):',
+      '',
+      '| framework | needs |',
+      '| --- | --- |',
+      ...needs,
+      '',
+    );
+  const failures = run.frameworks.flatMap((f) =>
+    f.rows.flatMap((r) =>
+      r.results
+        .filter((x) => x.outcome === 'failed')
+        .map(
+          (x) =>
+            `| ${md(f.name)} | ${r.engine} | ${x.name} | ${md(
+              x.error ??
+                x.diffs
+                  .filter((d) => !d.why)
+                  .map((d) => `${d.field}: own \`${d.own.slice(0, 80)}\`, qilin \`${d.qilin.slice(0, 80)}\``)
+                  .join('; '),
+            )} |`,
+        ),
+    ),
+  );
+  if (failures.length)
+    out.push(
+      '## Failures',
+      '',
+      '| framework | engine | request | what differs |',
+      '| --- | --- | --- | --- |',
+      ...failures,
+      '',
+    );
   return out.join('\n');
 }

@@ -17,14 +17,29 @@ export const ROUTED_PATHS = {
   stream: '/stream',
 } as const satisfies Partial<Record<RequestName, string>>;
 
-export function standardRequests(paths: Partial<Record<RequestName, string>> = {}, omit: readonly RequestName[] = []): CompatRequest[] {
+export function standardRequests(
+  paths: Partial<Record<RequestName, string>> = {},
+  omit: readonly RequestName[] = [],
+): CompatRequest[] {
   const p = (name: RequestName, fallback: string) => paths[name] ?? fallback;
   const all: CompatRequest[] = [
     { name: 'page', path: p('page', '/') },
     { name: 'page-cookie', path: p('page-cookie', p('page', '/')), headers: { cookie: 'name=Ada; theme=dark' } },
     { name: 'json', path: p('json', '/api/items/1') },
-    { name: 'post-json', method: 'POST', path: p('post-json', '/api/echo'), headers: { 'content-type': 'application/json' }, body: JSON_BODY },
-    { name: 'post-form', method: 'POST', path: p('post-form', '/form'), headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: FORM },
+    {
+      name: 'post-json',
+      method: 'POST',
+      path: p('post-json', '/api/echo'),
+      headers: { 'content-type': 'application/json' },
+      body: JSON_BODY,
+    },
+    {
+      name: 'post-form',
+      method: 'POST',
+      path: p('post-form', '/form'),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: FORM,
+    },
     { name: 'static', path: p('static', '/static/style.css') },
     { name: 'static-304', path: p('static-304', p('static', '/static/style.css')), conditionalOn: 'static' },
     { name: 'redirect', path: p('redirect', '/old') },

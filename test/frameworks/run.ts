@@ -4,7 +4,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { HERE, ROOT, markdownReport, runAll, textReport } from './harness.js';
 
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean);
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+  .filter(Boolean);
 const run = await runAll({ ...(only ? { only } : {}), log: (s) => console.log(s) });
 console.log(`\n${textReport(run)}`);
 writeFileSync(path.join(HERE, 'results.json'), `${JSON.stringify(run, null, 2)}\n`);

@@ -1,7 +1,14 @@
 // How a bare function is called, from the parameters it declares (no processes needed): the parser
 // of parameter lists, and the guess over signatures real apps and frameworks export.
 import t from 'tap';
-import { declaredParameters, formatParameters, guessInterface, interfaceHint, servingLine, recognise } from '../../lib/app/shapes.js';
+import {
+  declaredParameters,
+  formatParameters,
+  guessInterface,
+  interfaceHint,
+  servingLine,
+  recognise,
+} from '../../lib/app/shapes.js';
 
 const params = (source: string) => {
   const p = declaredParameters(source);
@@ -47,8 +54,26 @@ t.test('parameter lists, however the function is written', async (t) => {
   ];
   for (const [source, want] of cases) t.equal(params(source), want, source.split('\n')[0]!);
   t.equal(params(((a: number, b = 2) => a + b).toString()), '(a, b)', 'a real arrow, as tsx compiled it');
-  t.equal(params(function named(this: unknown, x: unknown) { return x; }.toString()), '(x)', 'a real function');
-  t.equal(params({ async m(x: unknown, y: unknown) { return [x, y]; } }.m.toString()), '(x, y)', 'a real async method');
+  t.equal(
+    params(
+      function named(this: unknown, x: unknown) {
+        return x;
+      }.toString(),
+    ),
+    '(x)',
+    'a real function',
+  );
+  t.equal(
+    params(
+      {
+        async m(x: unknown, y: unknown) {
+          return [x, y];
+        },
+      }.m.toString(),
+    ),
+    '(x, y)',
+    'a real async method',
+  );
 });
 
 /** Each: what the function's source is, its length, and how it must be called. */
@@ -57,13 +82,38 @@ const SIGNATURES: [string, string, number, 'fetch' | 'node'][] = [
   ['Express/Connect middleware', 'function (req, res, next) { next() }', 3, 'node'],
   ['Express error middleware', 'function (err, req, res, next) {}', 4, 'node'],
   ['an async (req, res) arrow', 'async (req, res) => {}', 2, 'node'],
-  ['Next getRequestHandler()', 'async (req, res, parsedUrl) => {\n const requestHandler = await this.getServerRequestHandler();\n}', 3, 'node'],
-  ['SvelteKit adapter-node handler (a polka chain)', '(req, res, next) => {\n\t\tfunction handle(i) {}\n\t\treturn handle(0);\n\t}', 3, 'node'],
-  ['Nuxt/Nitro listener (h3 toNodeListener)', 'async function(req, res) {\n    const event = createEvent(req, res);\n  }', 2, 'node'],
-  ['h3 2 / srvx toNodeHandler', '(nodeReq, nodeRes) => { return handler(new NodeRequest({ req: nodeReq, res: nodeRes })) }', 2, 'node'],
+  [
+    'Next getRequestHandler()',
+    'async (req, res, parsedUrl) => {\n const requestHandler = await this.getServerRequestHandler();\n}',
+    3,
+    'node',
+  ],
+  [
+    'SvelteKit adapter-node handler (a polka chain)',
+    '(req, res, next) => {\n\t\tfunction handle(i) {}\n\t\treturn handle(0);\n\t}',
+    3,
+    'node',
+  ],
+  [
+    'Nuxt/Nitro listener (h3 toNodeListener)',
+    'async function(req, res) {\n    const event = createEvent(req, res);\n  }',
+    2,
+    'node',
+  ],
+  [
+    'h3 2 / srvx toNodeHandler',
+    '(nodeReq, nodeRes) => { return handler(new NodeRequest({ req: nodeReq, res: nodeRes })) }',
+    2,
+    'node',
+  ],
   ['@hono/node-server getRequestListener', 'async (incoming, outgoing) => {}', 2, 'node'],
   ['Koa app.callback()', '(req, res) => {\n      const ctx = this.createContext(req, res);\n    }', 2, 'node'],
-  ['Astro @astrojs/node middleware mode', 'async (...args) => {\n\t\tconst [req, res, next, locals] = args;\n\t}', 0, 'node'],
+  [
+    'Astro @astrojs/node middleware mode',
+    'async (...args) => {\n\t\tconst [req, res, next, locals] = args;\n\t}',
+    0,
+    'node',
+  ],
   ['a response given a default', '(req, res = null) => {}', 1, 'node'],
   ['a camelCase response', '(request, httpResponse) => {}', 2, 'node'],
   ['a snake_case response', '(request, node_res) => {}', 2, 'node'],
@@ -81,7 +131,12 @@ const SIGNATURES: [string, string, number, 'fetch' | 'node'][] = [
   ['Deno.serve handler', '(req, info) => new Response(info.remoteAddr.hostname)', 2, 'fetch'],
   ['Bun fetch(req, server)', 'fetch(req, server) { return server.upgrade(req) }', 2, 'fetch'],
   ['Workers fetch(request, env, ctx)', 'async fetch(request, env, ctx) {}', 3, 'fetch'],
-  ['Hono app.fetch', '(request, ...rest) => {\n      return this.#dispatch(request, rest[1], rest[0], request.method);\n    }', 1, 'fetch'],
+  [
+    'Hono app.fetch',
+    '(request, ...rest) => {\n      return this.#dispatch(request, rest[1], rest[0], request.method);\n    }',
+    1,
+    'fetch',
+  ],
   ['Hono app.fetch typed', '(request, Env, executionCtx) => {}', 3, 'fetch'],
   ['Vercel Edge (request, context)', 'async function handler(request, context) {}', 2, 'fetch'],
   ['a context given a default', '(request, { remoteAddr } = {}) => {}', 1, 'fetch'],
@@ -111,17 +166,41 @@ t.test('what decided it', async (t) => {
 
 t.test('the log line says how, why, and how to override', async (t) => {
   const astro = recognise(async (...args: unknown[]) => args, 'auto', "'handler' in 'entry.mjs'");
-  t.equal(servingLine(astro),
-    "Serving 'handler' in 'entry.mjs': a function (...args), taken as Node-style (req, res) by its parameters (a rest parameter only); set app_interface = fetch to call it as (request)");
-  const rr = recognise(async function requestHandler(request: Request, initialContext: unknown) { return [request, initialContext]; }, 'auto', "'default' in 'server.mjs'");
-  t.equal(servingLine(rr),
-    "Serving 'default' in 'server.mjs': a function (request, initialContext), taken as fetch-style (request) by its parameters (a second parameter named initialContext); set app_interface = node to call it as (req, res)");
+  t.equal(
+    servingLine(astro),
+    "Serving 'handler' in 'entry.mjs': a function (...args), taken as Node-style (req, res) by its parameters (a rest parameter only); set app_interface = fetch to call it as (request)",
+  );
+  const rr = recognise(
+    async function requestHandler(request: Request, initialContext: unknown) {
+      return [request, initialContext];
+    },
+    'auto',
+    "'default' in 'server.mjs'",
+  );
+  t.equal(
+    servingLine(rr),
+    "Serving 'default' in 'server.mjs': a function (request, initialContext), taken as fetch-style (request) by its parameters (a second parameter named initialContext); set app_interface = node to call it as (req, res)",
+  );
   const set = recognise((e: unknown, f: unknown) => [e, f], 'fetch', "'default' in 'a.js'");
-  t.equal(servingLine(set), "Serving 'default' in 'a.js': a function (e, f), called as fetch-style (request) (app_interface = fetch)");
-  const bound = recognise(function (this: unknown, req: unknown, res: unknown) { return [req, res]; }.bind(null), 'auto', "'h' in 'b.js'");
-  t.equal(servingLine(bound), "Serving 'h' in 'b.js': a function, taken as Node-style (req, res) by its length, 2; set app_interface = fetch to call it as (request)");
-  t.equal(servingLine(recognise({ fetch: () => new Response('x') }, 'auto', "'default' in 'c.js'")),
-    "Serving 'default' in 'c.js': an object with a fetch method (fetch-style)");
+  t.equal(
+    servingLine(set),
+    "Serving 'default' in 'a.js': a function (e, f), called as fetch-style (request) (app_interface = fetch)",
+  );
+  const bound = recognise(
+    function (this: unknown, req: unknown, res: unknown) {
+      return [req, res];
+    }.bind(null),
+    'auto',
+    "'h' in 'b.js'",
+  );
+  t.equal(
+    servingLine(bound),
+    "Serving 'h' in 'b.js': a function, taken as Node-style (req, res) by its length, 2; set app_interface = fetch to call it as (request)",
+  );
+  t.equal(
+    servingLine(recognise({ fetch: () => new Response('x') }, 'auto', "'default' in 'c.js'")),
+    "Serving 'default' in 'c.js': an object with a fetch method (fetch-style)",
+  );
 });
 
 t.test('errors that say a bare function was called the wrong way', async (t) => {
@@ -140,5 +219,9 @@ t.test('errors that say a bare function was called the wrong way', async (t) => 
   t.match(asNode('request.json is not a function'), /set app_interface = fetch/);
   t.equal(asNode('res.writeHead is not a function'), null, 'a Node-style failure of a Node-style call');
   const express = Object.assign((_req: unknown, _res: unknown) => undefined, { handle() {}, use() {}, listen() {} });
-  t.equal(interfaceHint(recognise(express, 'auto', 'x'), new TypeError('Invalid URL')), null, 'frameworks are never a guess');
+  t.equal(
+    interfaceHint(recognise(express, 'auto', 'x'), new TypeError('Invalid URL')),
+    null,
+    'frameworks are never a guess',
+  );
 });

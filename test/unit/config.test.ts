@@ -11,7 +11,16 @@ import t, { type Test } from 'tap';
 import { bindUrl, formatBind, parseBind, parseMetricsBind } from '../../lib/config/binds.js';
 import { parseArgs, resolveConfig, splitArgs } from '../../lib/config/resolve.js';
 import {
-  ConfigError, SETTINGS, SETTINGS_BY_FLAG, SETTINGS_BY_NAME, closestSetting, coerce, defaultSettings, editDistance, helpText, markdownTable,
+  ConfigError,
+  SETTINGS,
+  SETTINGS_BY_FLAG,
+  SETTINGS_BY_NAME,
+  closestSetting,
+  coerce,
+  defaultSettings,
+  editDistance,
+  helpText,
+  markdownTable,
 } from '../../lib/config/settings.js';
 
 const def = (name: string) => SETTINGS_BY_NAME.get(name)!;
@@ -30,7 +39,11 @@ function refusal(t: Test, name: string, raw: unknown): ConfigError | null {
 
 t.test('the table: one entry per name and per flag, every default a value of its own type', async (t) => {
   t.equal(SETTINGS_BY_NAME.size, SETTINGS.length, 'names are unique');
-  t.equal(SETTINGS_BY_FLAG.size, SETTINGS.reduce((n, s) => n + s.flags.length, 0), 'flags are unique');
+  t.equal(
+    SETTINGS_BY_FLAG.size,
+    SETTINGS.reduce((n, s) => n + s.flags.length, 0),
+    'flags are unique',
+  );
   for (const s of SETTINGS) {
     if (s.default === null) continue;
     t.same(coerce(s, s.default), s.default, `${s.name}: its default coerces to itself`);
@@ -46,7 +59,7 @@ t.test('the table: one entry per name and per flag, every default a value of its
   }
 });
 
-t.test('int: decimal, or 0o / 0x as Python\'s int(x, 0); bounds', async (t) => {
+t.test("int: decimal, or 0o / 0x as Python's int(x, 0); bounds", async (t) => {
   t.equal(coerce(def('workers'), '4'), 4);
   t.equal(coerce(def('workers'), ' 4 '), 4);
   t.equal(coerce(def('workers'), 4), 4);
@@ -54,11 +67,18 @@ t.test('int: decimal, or 0o / 0x as Python\'s int(x, 0); bounds', async (t) => {
   t.equal(coerce(def('umask'), '0O22'), 18);
   t.equal(coerce(def('umask'), '0x1F'), 31);
   t.equal(coerce(def('limit_request_line'), '8190'), 8190, 'the max');
-  t.match(refusal(t, 'limit_request_line', '8191')?.message, 'Invalid value for limit_request_line: "8191" (must be <= 8190)');
+  t.match(
+    refusal(t, 'limit_request_line', '8191')?.message,
+    'Invalid value for limit_request_line: "8191" (must be <= 8190)',
+  );
   t.match(refusal(t, 'workers', '0')?.message, 'Invalid value for workers: "0" (must be >= 1)');
   t.match(refusal(t, 'workers', '-1')?.message, /must be >= 1/);
   for (const bad of ['4.5', 4.5, '', 'four', '0o8', '0b11', '1e3', true, null, '4 4']) {
-    t.match(refusal(t, 'workers', bad)?.message, /\(not an integer, nor auto\)$/, `${JSON.stringify(bad)}: not an integer`);
+    t.match(
+      refusal(t, 'workers', bad)?.message,
+      /\(not an integer, nor auto\)$/,
+      `${JSON.stringify(bad)}: not an integer`,
+    );
   }
 });
 
@@ -74,7 +94,14 @@ t.test('float: decimal seconds', async (t) => {
 });
 
 t.test('bool, string, list, map', async (t) => {
-  for (const [raw, want] of [[true, true], ['true', true], ['1', true], [false, false], ['false', false], ['0', false]] as const) {
+  for (const [raw, want] of [
+    [true, true],
+    ['true', true],
+    ['1', true],
+    [false, false],
+    ['false', false],
+    ['0', false],
+  ] as const) {
     t.equal(coerce(def('preload_app'), raw), want, `bool ${JSON.stringify(raw)}`);
   }
   for (const bad of ['yes', 'on', 'TRUE', 1, null]) t.match(refusal(t, 'preload_app', bad)?.message, /not a boolean/);
@@ -85,10 +112,13 @@ t.test('bool, string, list, map', async (t) => {
   const list = ['a:1', 'b:2'];
   const copy = coerce(def('bind'), list) as string[];
   t.same(copy, list);
-  t.not(copy, list, 'a copy, not the caller\'s array');
+  t.not(copy, list, "a copy, not the caller's array");
   t.match(refusal(t, 'bind', [1])?.message, /not a list of strings/);
-  t.same(coerce(def('secure_scheme_headers'), { 'X-Forwarded-Proto': 'https', 'x-ssl': 'on' }), { 'X-FORWARDED-PROTO': 'https', 'X-SSL': 'on' },
-    'header names in any case, upper-cased as Gunicorn keeps them; values as given');
+  t.same(
+    coerce(def('secure_scheme_headers'), { 'X-Forwarded-Proto': 'https', 'x-ssl': 'on' }),
+    { 'X-FORWARDED-PROTO': 'https', 'X-SSL': 'on' },
+    'header names in any case, upper-cased as Gunicorn keeps them; values as given',
+  );
   t.match(refusal(t, 'secure_scheme_headers', { 'bad name': 'x' })?.message, /a header name and a string value/);
   t.match(refusal(t, 'secure_scheme_headers', { 'X-A': 1 })?.message, /a header name and a string value/);
   t.match(refusal(t, 'secure_scheme_headers', ['X-A'])?.message, /not an object/);
@@ -103,16 +133,25 @@ t.test('choice: the listed values, and the aliases Gunicorn accepts (any case)',
   t.equal(coerce(def('proxy_protocol'), '1'), 'auto');
   t.equal(coerce(def('proxy_protocol'), ' V2 '), 'v2');
   t.match(refusal(t, 'engine', 'gevent')?.message, 'Invalid value for engine: "gevent" (one of: uws, node)');
-  t.match(refusal(t, 'loglevel', true)?.message, /one of: debug, info, warning, error, critical/, 'no aliases: a boolean is no level');
+  t.match(
+    refusal(t, 'loglevel', true)?.message,
+    /one of: debug, info, warning, error, critical/,
+    'no aliases: a boolean is no level',
+  );
 });
 
-t.test('loglevel in any case, as Gunicorn takes it', {
-  todo: "qilin refuses `--log-level DEBUG` (exit 1: one of debug, info, ...); Gunicorn lower-cases loglevel " +
-    '(glogging: LOG_LEVELS.get(cfg.loglevel.lower(), ...)), so DEBUG and Info work there',
-}, async (t) => {
-  t.equal(coerce(def('loglevel'), 'DEBUG'), 'debug');
-  t.equal(coerce(def('loglevel'), 'Warning'), 'warning');
-});
+t.test(
+  'loglevel in any case, as Gunicorn takes it',
+  {
+    todo:
+      'qilin refuses `--log-level DEBUG` (exit 1: one of debug, info, ...); Gunicorn lower-cases loglevel ' +
+      '(glogging: LOG_LEVELS.get(cfg.loglevel.lower(), ...)), so DEBUG and Info work there',
+  },
+  async (t) => {
+    t.equal(coerce(def('loglevel'), 'DEBUG'), 'debug');
+    t.equal(coerce(def('loglevel'), 'Warning'), 'warning');
+  },
+);
 
 t.test('defaultSettings: the table, and $PORT, $WEB_CONCURRENCY, $FORWARDED_ALLOW_IPS', async (t) => {
   const d = defaultSettings({});
@@ -143,8 +182,25 @@ t.test('closestSetting: what a mistyped key most likely meant', async (t) => {
 });
 
 t.test('parseArgs: flags, values, lists, booleans, the app', async (t) => {
-  const p = parseArgs(['-w4', '--timeout=60', '-b', 'a:1', '--bind', 'b:2', '--preload', '--limit-request-field_size', '100', 'app.ts:app']);
-  t.same(Object.fromEntries(p.values), { workers: 4, timeout: 60, bind: ['a:1', 'b:2'], preload_app: true, limit_request_field_size: 100 });
+  const p = parseArgs([
+    '-w4',
+    '--timeout=60',
+    '-b',
+    'a:1',
+    '--bind',
+    'b:2',
+    '--preload',
+    '--limit-request-field_size',
+    '100',
+    'app.ts:app',
+  ]);
+  t.same(Object.fromEntries(p.values), {
+    workers: 4,
+    timeout: 60,
+    bind: ['a:1', 'b:2'],
+    preload_app: true,
+    limit_request_field_size: 100,
+  });
   t.equal(p.app, 'app.ts:app');
   t.notOk(p.help || p.version);
   t.same(Object.fromEntries(parseArgs(['--preload=false']).values), { preload_app: false });
@@ -164,29 +220,51 @@ t.test('parseArgs: a choice flag whose value is optional', async (t) => {
 });
 
 t.test('parseArgs: mistakes are ConfigErrors that say what went wrong', async (t) => {
-  t.throws(() => parseArgs(['--workerz', '2']), { name: 'ConfigError', setting: 'argv', message: 'unrecognized option: --workerz (see qilin --help)' });
+  t.throws(() => parseArgs(['--workerz', '2']), {
+    name: 'ConfigError',
+    setting: 'argv',
+    message: 'unrecognized option: --workerz (see qilin --help)',
+  });
   t.throws(() => parseArgs(['--workers']), { setting: 'workers', message: 'option --workers (workers) needs a value' });
-  t.throws(() => parseArgs(['a.ts', 'b.ts']), { setting: 'app', message: 'unexpected argument: b.ts (the app is already a.ts)' });
-  t.throws(() => parseArgs(['--timeout', 'soon']), { setting: 'timeout', message: 'Invalid value for timeout: "soon" (not an integer)' });
+  t.throws(() => parseArgs(['a.ts', 'b.ts']), {
+    setting: 'app',
+    message: 'unexpected argument: b.ts (the app is already a.ts)',
+  });
+  t.throws(() => parseArgs(['--timeout', 'soon']), {
+    setting: 'timeout',
+    message: 'Invalid value for timeout: "soon" (not an integer)',
+  });
   t.throws(() => parseArgs(['-k', 'gevent']), { setting: 'worker_class', message: /one of: pool, sync/ });
 });
 
 t.test('splitArgs: $QILIN_CMD_ARGS in words, quotes kept together', async (t) => {
   t.same(splitArgs('  -w 4   --bind 0.0.0.0:80 '), ['-w', '4', '--bind', '0.0.0.0:80']);
-  t.same(splitArgs(`--name "my app" -e 'A=b c' --log-level debug`), ['--name', 'my app', '-e', 'A=b c', '--log-level', 'debug']);
+  t.same(splitArgs(`--name "my app" -e 'A=b c' --log-level debug`), [
+    '--name',
+    'my app',
+    '-e',
+    'A=b c',
+    '--log-level',
+    'debug',
+  ]);
   t.same(splitArgs(`--name "say \\"hi\\""`), ['--name', 'say "hi"'], 'an escaped quote inside double quotes');
   t.same(splitArgs(`--name ''`), ['--name', ''], 'an empty word');
   t.same(splitArgs(''), []);
 });
 
-t.test('splitArgs: quotes inside a word and backslash escapes, as GUNICORN_CMD_ARGS (shlex.split) reads them', {
-  todo: 'splitArgs splits `--name="my app"` into `--name="my` and `app"`, and keeps a backslash outside quotes; ' +
-    "Gunicorn reads GUNICORN_CMD_ARGS with Python's shlex.split, which gives `--name=my app`",
-}, async (t) => {
-  t.same(splitArgs(`--access-logformat="%(h)s %(r)s" -w 2`), ['--access-logformat=%(h)s %(r)s', '-w', '2']);
-  t.same(splitArgs(`--name=my\\ app`), ['--name=my app']);
-  t.same(splitArgs(`-e A='b c'd`), ['-e', 'A=b cd']);
-});
+t.test(
+  'splitArgs: quotes inside a word and backslash escapes, as GUNICORN_CMD_ARGS (shlex.split) reads them',
+  {
+    todo:
+      'splitArgs splits `--name="my app"` into `--name="my` and `app"`, and keeps a backslash outside quotes; ' +
+      "Gunicorn reads GUNICORN_CMD_ARGS with Python's shlex.split, which gives `--name=my app`",
+  },
+  async (t) => {
+    t.same(splitArgs(`--access-logformat="%(h)s %(r)s" -w 2`), ['--access-logformat=%(h)s %(r)s', '-w', '2']);
+    t.same(splitArgs(`--name=my\\ app`), ['--name=my app']);
+    t.same(splitArgs(`-e A='b c'd`), ['-e', 'A=b cd']);
+  },
+);
 
 let files = 0;
 /** A fresh directory holding `name` with `source` (each file a new module: imports are cached by URL). */
@@ -210,7 +288,10 @@ async function refused(t: Test, argv: string[], env: NodeJS.ProcessEnv = {}, cwd
 }
 
 t.test('each source overrides the one before it, setting by setting', async (t) => {
-  const dir = configDir(t, `export default { workers: 3, timeout: 45, keepalive: 7, loglevel: 'warning', bind: ['127.0.0.1:9001'] };\n`);
+  const dir = configDir(
+    t,
+    `export default { workers: 3, timeout: 45, keepalive: 7, loglevel: 'warning', bind: ['127.0.0.1:9001'] };\n`,
+  );
   const { settings, configFile, app } = await resolveConfig(
     ['-w', '9', 'app.ts'],
     { QILIN_CMD_ARGS: '--workers 5 --timeout 50 --backlog 64', WEB_CONCURRENCY: '2', PORT: '5000' },
@@ -228,15 +309,19 @@ t.test('each source overrides the one before it, setting by setting', async (t) 
   t.equal(settings.config, path.join(dir, 'qilin.config.mjs'), 'config is the file read');
 });
 
-t.test('a list given on the command line replaces the file\'s, as Gunicorn', async (t) => {
+t.test("a list given on the command line replaces the file's, as Gunicorn", async (t) => {
   const dir = configDir(t, `export default { bind: ['127.0.0.1:9001', '127.0.0.1:9002'] };\n`);
   const { settings } = await resolveConfig(['-b', '127.0.0.1:9100', '-b', '127.0.0.1:9101'], {}, dir);
   t.same(settings.bind, ['127.0.0.1:9100', '127.0.0.1:9101']);
 });
 
-t.test('without a config file: the environment\'s defaults', async (t) => {
+t.test("without a config file: the environment's defaults", async (t) => {
   const dir = configDir(t, null);
-  const { settings, configFile } = await resolveConfig([], { WEB_CONCURRENCY: '4', PORT: '5000', FORWARDED_ALLOW_IPS: '10.0.0.0/8' }, dir);
+  const { settings, configFile } = await resolveConfig(
+    [],
+    { WEB_CONCURRENCY: '4', PORT: '5000', FORWARDED_ALLOW_IPS: '10.0.0.0/8' },
+    dir,
+  );
   t.equal(configFile, null);
   t.equal(settings.config, null);
   t.equal(settings.workers, 4);
@@ -258,21 +343,28 @@ t.test('-c names the file: on the command line, or in $QILIN_CMD_ARGS; the comma
 });
 
 t.test('the config file: unknown keys warned of, hooks taken, bad values refused', async (t) => {
-  const dir = configDir(t, [
-    'export default {',
-    '  worker: 4,',
-    '  xyzzy: 1,',
-    '  post_fork(server, worker) {},',
-    '  helper: () => 1,',
-    '};',
-  ].join('\n'));
+  const dir = configDir(
+    t,
+    [
+      'export default {',
+      '  worker: 4,',
+      '  xyzzy: 1,',
+      '  post_fork(server, worker) {},',
+      '  helper: () => 1,',
+      '};',
+    ].join('\n'),
+  );
   const { settings, warnings, hooks } = await resolveConfig([], {}, dir);
   t.equal(settings.workers, 1, 'a misspelt key sets nothing');
   const file = path.join(dir, 'qilin.config.mjs');
-  t.same(warnings, [
-    `Unknown setting 'worker' in config file ${file}, ignored (did you mean 'workers'?)`,
-    `Unknown setting 'xyzzy' in config file ${file}, ignored`,
-  ], 'one warning per unknown key that is not a function');
+  t.same(
+    warnings,
+    [
+      `Unknown setting 'worker' in config file ${file}, ignored (did you mean 'workers'?)`,
+      `Unknown setting 'xyzzy' in config file ${file}, ignored`,
+    ],
+    'one warning per unknown key that is not a function',
+  );
   t.type(hooks.post_fork, 'function', 'server hooks are taken');
 
   const bad = configDir(t, `export default { workers: 0 };\n`);
@@ -283,8 +375,13 @@ t.test('the config file: unknown keys warned of, hooks taken, bad values refused
   const broken = configDir(t, `export default { workers: 2,, };\n`);
   const syntax = await refused(t, [], {}, broken);
   t.equal(syntax.setting, 'config');
-  t.match(syntax.message, new RegExp(`^Failed to read config file: ${path.join(broken, 'qilin.config.mjs').replace(/[.\\]/g, '\\$&')}:1:\\d+: `),
-    'a syntax error says where: FILE:LINE:COLUMN');
+  t.match(
+    syntax.message,
+    new RegExp(
+      `^Failed to read config file: ${path.join(broken, 'qilin.config.mjs').replace(/[.\\]/g, '\\$&')}:1:\\d+: `,
+    ),
+    'a syntax error says where: FILE:LINE:COLUMN',
+  );
 });
 
 t.test('bad values from any source: one ConfigError naming the setting', async (t) => {
@@ -316,8 +413,16 @@ t.test('bad values from any source: one ConfigError naming the setting', async (
 
 t.test('the app and the flags that end at once', async (t) => {
   const dir = configDir(t, null);
-  t.equal((await resolveConfig([], { QILIN_CMD_ARGS: 'from-env.ts' }, dir)).app, 'from-env.ts', 'the app from $QILIN_CMD_ARGS');
-  t.equal((await resolveConfig(['cli.ts'], { QILIN_CMD_ARGS: 'from-env.ts' }, dir)).app, 'cli.ts', 'the command line\'s first');
+  t.equal(
+    (await resolveConfig([], { QILIN_CMD_ARGS: 'from-env.ts' }, dir)).app,
+    'from-env.ts',
+    'the app from $QILIN_CMD_ARGS',
+  );
+  t.equal(
+    (await resolveConfig(['cli.ts'], { QILIN_CMD_ARGS: 'from-env.ts' }, dir)).app,
+    'cli.ts',
+    "the command line's first",
+  );
   const r = await resolveConfig(['--help', '-v'], {}, dir);
   t.ok(r.help && r.version);
 });
@@ -326,17 +431,38 @@ t.test('TCP: HOST:PORT, [IPv6]:PORT, :PORT, PORT, HOST', async (t) => {
   t.same(parseBind('127.0.0.1:8000'), { kind: 'tcp', host: '127.0.0.1', port: 8000, text: '127.0.0.1:8000' });
   t.same(parseBind('example.com:80'), { kind: 'tcp', host: 'example.com', port: 80, text: 'example.com:80' });
   t.same(parseBind('[::1]:8000'), { kind: 'tcp', host: '::1', port: 8000, text: '[::1]:8000' });
-  t.same(parseBind('[::ffff:127.0.0.1]:81'), { kind: 'tcp', host: '::ffff:127.0.0.1', port: 81, text: '[::ffff:127.0.0.1]:81' });
+  t.same(parseBind('[::ffff:127.0.0.1]:81'), {
+    kind: 'tcp',
+    host: '::ffff:127.0.0.1',
+    port: 81,
+    text: '[::ffff:127.0.0.1]:81',
+  });
   t.same(parseBind(':9000'), { kind: 'tcp', host: '0.0.0.0', port: 9000, text: ':9000' }, ':PORT: every interface');
   t.same(parseBind('9000'), { kind: 'tcp', host: '0.0.0.0', port: 9000, text: '9000' }, 'PORT alone: every interface');
-  t.same(parseBind('localhost'), { kind: 'tcp', host: 'localhost', port: 8000, text: 'localhost' }, "HOST alone: Gunicorn's port 8000");
-  t.same(parseBind('127.0.0.1:0'), { kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0' }, 'port 0: the OS picks');
+  t.same(
+    parseBind('localhost'),
+    { kind: 'tcp', host: 'localhost', port: 8000, text: 'localhost' },
+    "HOST alone: Gunicorn's port 8000",
+  );
+  t.same(
+    parseBind('127.0.0.1:0'),
+    { kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0' },
+    'port 0: the OS picks',
+  );
   t.equal((parseBind('127.0.0.1:65535') as { port: number }).port, 65535);
 });
 
 t.test('unix:PATH and fd://N', async (t) => {
-  t.same(parseBind('unix:/run/qilin/app.sock'), { kind: 'unix', path: '/run/qilin/app.sock', text: 'unix:/run/qilin/app.sock' });
-  t.same(parseBind('unix:///run/app.sock'), { kind: 'unix', path: '/run/app.sock', text: 'unix:///run/app.sock' }, 'the URL form');
+  t.same(parseBind('unix:/run/qilin/app.sock'), {
+    kind: 'unix',
+    path: '/run/qilin/app.sock',
+    text: 'unix:/run/qilin/app.sock',
+  });
+  t.same(
+    parseBind('unix:///run/app.sock'),
+    { kind: 'unix', path: '/run/app.sock', text: 'unix:///run/app.sock' },
+    'the URL form',
+  );
   t.same(parseBind('unix:app.sock'), { kind: 'unix', path: 'app.sock', text: 'unix:app.sock' }, 'a relative path');
   t.same(parseBind('fd://3'), { kind: 'fd', fd: 3, text: 'fd://3' });
 });
@@ -354,16 +480,26 @@ t.test('what is no bind: a ConfigError naming bind and saying why', async (t) =>
     ['', 'empty'],
   ];
   for (const [text, why] of bad) {
-    t.throws(() => parseBind(text), { name: 'ConfigError', setting: 'bind', message: `Invalid value for bind: ${JSON.stringify(text)} (${why})` }, JSON.stringify(text));
+    t.throws(
+      () => parseBind(text),
+      { name: 'ConfigError', setting: 'bind', message: `Invalid value for bind: ${JSON.stringify(text)} (${why})` },
+      JSON.stringify(text),
+    );
   }
 });
 
 t.test('metrics_bind: TCP or a unix socket, never an inherited fd', async (t) => {
   t.same(parseMetricsBind('127.0.0.1:9100'), { kind: 'tcp', host: '127.0.0.1', port: 9100, text: '127.0.0.1:9100' });
   t.same(parseMetricsBind('unix:/run/m.sock'), { kind: 'unix', path: '/run/m.sock', text: 'unix:/run/m.sock' });
-  t.throws(() => parseMetricsBind('fd://3'), { setting: 'metrics_bind', message: 'Invalid value for metrics_bind: "fd://3" (HOST:PORT or unix:PATH)' });
-  t.throws(() => parseMetricsBind('127.0.0.1:99999'), { setting: 'metrics_bind', message: 'Invalid value for metrics_bind: "127.0.0.1:99999" (port must be 0-65535)' },
-    'a bad address names metrics_bind, not bind');
+  t.throws(() => parseMetricsBind('fd://3'), {
+    setting: 'metrics_bind',
+    message: 'Invalid value for metrics_bind: "fd://3" (HOST:PORT or unix:PATH)',
+  });
+  t.throws(
+    () => parseMetricsBind('127.0.0.1:99999'),
+    { setting: 'metrics_bind', message: 'Invalid value for metrics_bind: "127.0.0.1:99999" (port must be 0-65535)' },
+    'a bad address names metrics_bind, not bind',
+  );
 });
 
 t.test('as Gunicorn logs them', async (t) => {

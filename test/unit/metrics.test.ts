@@ -19,7 +19,10 @@ async function receiver(t: { teardown(fn: () => void): void }) {
   const socket = dgram.createSocket('udp4');
   const packets: string[] = [];
   let wake: (() => void) | null = null;
-  socket.on('message', (m) => { packets.push(m.toString()); wake?.(); });
+  socket.on('message', (m) => {
+    packets.push(m.toString());
+    wake?.();
+  });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   t.teardown(() => socket.close());
   return {
@@ -30,7 +33,10 @@ async function receiver(t: { teardown(fn: () => void): void }) {
       const end = Date.now() + 2000;
       while (packets.length < n) {
         if (Date.now() > end) throw new Error(`${packets.length} of ${n} datagrams after 2 s`);
-        await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 50); });
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50);
+        });
       }
       return packets;
     },
@@ -106,7 +112,11 @@ t.test('dogstatsd_tags go on every line; no prefix is qilin. alone', async (t) =
 
 t.test('a busy turn: datagrams of at most 1432 bytes, no line cut in two', async (t) => {
   const server = await receiver(t);
-  const statsd = new Statsd({ host: '127.0.0.1', port: server.port }, 'a-rather-long-prefix-for-this-app', 'env:production');
+  const statsd = new Statsd(
+    { host: '127.0.0.1', port: server.port },
+    'a-rather-long-prefix-for-this-app',
+    'env:production',
+  );
   t.teardown(() => statsd.close());
   for (let i = 0; i < 200; i++) statsd.request(i % 2 === 0 ? 200 : 503, i + 0.123);
   await server.until(2);
@@ -116,7 +126,12 @@ t.test('a busy turn: datagrams of at most 1432 bytes, no line cut in two', async
   for (const p of got) t.ok(Buffer.byteLength(p) <= 1432, `a datagram of ${Buffer.byteLength(p)} bytes`);
   const all = lines(got);
   t.equal(all.filter((l) => l.includes('.request.duration:')).length, 200, 'every timer line, whole');
-  t.ok(all.every((l) => /^a-rather-long-prefix-for-this-app\.qilin\.[a-z.0-9]+:[\d.]+\|(ms|c|g)\|#env:production$/.test(l)), 'every line whole');
+  t.ok(
+    all.every((l) =>
+      /^a-rather-long-prefix-for-this-app\.qilin\.[a-z.0-9]+:[\d.]+\|(ms|c|g)\|#env:production$/.test(l),
+    ),
+    'every line whole',
+  );
   t.ok(all.includes('a-rather-long-prefix-for-this-app.qilin.requests:200|c|#env:production'));
   t.ok(all.includes('a-rather-long-prefix-for-this-app.qilin.request.status.503:100|c|#env:production'));
 });
@@ -145,9 +160,13 @@ t.test('a server that is not there: nothing thrown, serving goes on', async (t) 
   const statsd = new Statsd({ host: '127.0.0.1', port }, '', '');
   t.teardown(() => statsd.close());
   let escaped: unknown = null;
-  const onUncaught = (err: unknown) => { escaped = err; };
+  const onUncaught = (err: unknown) => {
+    escaped = err;
+  };
   process.once('uncaughtException', onUncaught);
-  t.teardown(() => { process.removeListener('uncaughtException', onUncaught); });
+  t.teardown(() => {
+    process.removeListener('uncaughtException', onUncaught);
+  });
   for (let i = 0; i < 5; i++) {
     statsd.request(200, 1);
     await quiet(20);
@@ -176,15 +195,25 @@ function samples(text: string): Map<string, number> {
 function checkExposition(t: Test, text: string): void {
   t.ok(text.endsWith('\n'), 'ends with a newline');
   const typed = new Map<string, string>();
-  const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? (-?[0-9.e+-]+|\+Inf|NaN)$/;
+  const sample =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? (-?[0-9.e+-]+|\+Inf|NaN)$/;
   const bad: string[] = [];
   for (const line of text.slice(0, -1).split('\n')) {
     const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
-    if (type) { if (typed.has(type[1]!)) bad.push(`TYPE twice: ${line}`); typed.set(type[1]!, type[2]!); continue; }
+    if (type) {
+      if (typed.has(type[1]!)) bad.push(`TYPE twice: ${line}`);
+      typed.set(type[1]!, type[2]!);
+      continue;
+    }
     if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* \S/.test(line)) continue;
     const m = sample.exec(line);
-    if (!m) { bad.push(line); continue; }
-    const family = m[1]!.replace(/_(bucket|sum|count)$/, (s) => (typed.get(m[1]!.slice(0, -s.length)) === 'histogram' ? '' : s));
+    if (!m) {
+      bad.push(line);
+      continue;
+    }
+    const family = m[1]!.replace(/_(bucket|sum|count)$/, (s) =>
+      typed.get(m[1]!.slice(0, -s.length)) === 'histogram' ? '' : s,
+    );
     if (!typed.has(family)) bad.push(`no TYPE before: ${line}`);
   }
   t.same(bad, [], 'every line is a HELP, a TYPE or a sample of a typed family');
@@ -215,16 +244,26 @@ t.test('RequestStats: methods, status classes and duration buckets', async (t) =
   t.equal(got.get('qilin_request_duration_seconds_count'), 5, 'the count is the +Inf bucket');
   t.equal(Math.round(got.get('qilin_request_duration_seconds_sum')! * 1e4) / 1e4, 12.2101);
   t.equal(got.get('qilin_request_timeouts_total'), 1);
-  t.equal(DURATION_BUCKETS.length + 1, [...got.keys()].filter((k) => k.startsWith('qilin_request_duration_seconds_bucket')).length, 'one line per bucket and +Inf');
+  t.equal(
+    DURATION_BUCKETS.length + 1,
+    [...got.keys()].filter((k) => k.startsWith('qilin_request_duration_seconds_bucket')).length,
+    'one line per bucket and +Inf',
+  );
 });
 
 t.test('the page: every family typed, workers and their gauges, restarts by reason', async (t) => {
   const hub = new MetricsHub();
   const a = new RequestStats();
   a.record('GET', 200, 0.01);
-  hub.report(101, report(a.totals(), { running: 3, queued: 2, websockets: 1, rss: 123456789, lagP99: 0.004, lagMax: 0.02 }));
+  hub.report(
+    101,
+    report(a.totals(), { running: 3, queued: 2, websockets: 1, rss: 123456789, lagP99: 0.004, lagMax: 0.02 }),
+  );
   hub.report(102, report(emptyTotals()));
-  const text = hub.render([{ pid: 101, heartbeatAgeMs: 1500 }, { pid: 102, heartbeatAgeMs: 0 }]);
+  const text = hub.render([
+    { pid: 101, heartbeatAgeMs: 1500 },
+    { pid: 102, heartbeatAgeMs: 0 },
+  ]);
   checkExposition(t, text);
   const got = samples(text);
   t.equal(got.get('qilin_workers'), 2);
@@ -236,10 +275,15 @@ t.test('the page: every family typed, workers and their gauges, restarts by reas
   t.equal(got.get('qilin_worker_event_loop_lag_max_seconds{pid="101"}'), 0.02);
   t.equal(got.get('qilin_worker_resident_memory_bytes{pid="101"}'), 123456789);
   t.equal(got.get('qilin_worker_requests_in_flight{pid="102"}'), 0);
-  for (const reason of RESTART_REASONS) t.equal(got.get(`qilin_worker_restarts_total{reason="${reason}"}`), 0, `restarts for ${reason}, 0 before any`);
+  for (const reason of RESTART_REASONS)
+    t.equal(got.get(`qilin_worker_restarts_total{reason="${reason}"}`), 0, `restarts for ${reason}, 0 before any`);
   const start = got.get('process_start_time_seconds')!;
   t.ok(Math.abs(start - Date.now() / 1000) < 60, 'the start time, in seconds since the epoch');
-  t.match(text, /^# HELP qilin_requests_total .+\n# TYPE qilin_requests_total counter\n/, 'HELP and TYPE before the samples');
+  t.match(
+    text,
+    /^# HELP qilin_requests_total .+\n# TYPE qilin_requests_total counter\n/,
+    'HELP and TYPE before the samples',
+  );
   t.match(text, /# TYPE qilin_request_duration_seconds histogram\n/);
 });
 
@@ -255,7 +299,7 @@ t.test('a replaced worker: its counts stay, so no counter goes down', async (t) 
   hub.report(2, report(fresh.totals()));
   const after = samples(hub.render([{ pid: 2, heartbeatAgeMs: 0 }]));
   t.equal(before.get('qilin_requests_total{method="GET",status="2xx"}'), 5);
-  t.equal(after.get('qilin_requests_total{method="GET",status="2xx"}'), 6, 'the exited worker\'s 5 and the new one\'s 1');
+  t.equal(after.get('qilin_requests_total{method="GET",status="2xx"}'), 6, "the exited worker's 5 and the new one's 1");
   t.equal(after.get('qilin_request_duration_seconds_count'), 6);
   t.equal(after.get('qilin_worker_restarts_total{reason="max_requests"}'), 1);
   t.notOk(after.has('qilin_worker_requests_in_flight{pid="1"}'), 'no gauges for a worker that is gone');
@@ -265,8 +309,16 @@ t.test('a replaced worker: its counts stay, so no counter goes down', async (t) 
     }
   }
   hub.exited(2, null);
-  t.equal(samples(hub.render([])).get('qilin_worker_restarts_total{reason="exit"}'), 0, 'an exit that was no restart is not counted as one');
-  t.equal(hub.totals().requests.reduce((a, b) => a + b, 0), 6, 'every request still counted with no worker alive');
+  t.equal(
+    samples(hub.render([])).get('qilin_worker_restarts_total{reason="exit"}'),
+    0,
+    'an exit that was no restart is not counted as one',
+  );
+  t.equal(
+    hub.totals().requests.reduce((a, b) => a + b, 0),
+    6,
+    'every request still counted with no worker alive',
+  );
 });
 
 t.test('a report that comes in after its worker exited adds only what it did not count', async (t) => {
@@ -280,7 +332,11 @@ t.test('a report that comes in after its worker exited adds only what it did not
   hub.report(7, report(stats.totals())); // its last report, read from the IPC channel after the exit
   hub.report(7, report(stats.totals())); // and the same again: nothing more to add
   const got = samples(hub.render([]));
-  t.equal(got.get('qilin_requests_total{method="GET",status="2xx"}'), 2, 'not 1 (the report lost), not 3 (counted twice)');
+  t.equal(
+    got.get('qilin_requests_total{method="GET",status="2xx"}'),
+    2,
+    'not 1 (the report lost), not 3 (counted twice)',
+  );
   t.equal(got.get('qilin_requests_total{method="POST",status="5xx"}'), 1);
   t.equal(got.get('qilin_workers'), 0);
 });
@@ -292,15 +348,18 @@ t.test('the admin listener: GET /metrics and nothing else', async (t) => {
   t.equal(server.bind.kind, 'tcp');
   const port = server.bind.kind === 'tcp' ? server.bind.port : 0;
   t.ok(port > 0, 'the port the OS picked');
-  const ask = (method: string, p: string) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+  const ask = (method: string, p: string) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method, path: p, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
     });
-    req.on('error', reject);
-    req.end();
-  });
   const get = await ask('GET', '/metrics?x=1');
   t.equal(get.status, 200);
   t.equal(get.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');

@@ -18,7 +18,11 @@ class Task implements PoolTask {
   timedOutWith: DOMException | null = null;
   private settle: { resolve(): void; reject(err: Error): void } | null = null;
 
-  constructor(readonly name: string, private readonly log: string[], private readonly sync = false) {
+  constructor(
+    readonly name: string,
+    private readonly log: string[],
+    private readonly sync = false,
+  ) {
     this.target = `/${name}`;
   }
 
@@ -26,13 +30,21 @@ class Task implements PoolTask {
     this.runs++;
     this.log.push(this.name);
     if (this.sync) return undefined;
-    return new Promise<void>((resolve, reject) => { this.settle = { resolve, reject }; });
+    return new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
   }
 
   /** The app's promise settles (the response has ended). */
-  finish(): void { this.settle!.resolve(); }
-  fail(): void { this.settle!.reject(new Error('writer failed')); }
-  get running(): boolean { return this.settle !== null; }
+  finish(): void {
+    this.settle!.resolve();
+  }
+  fail(): void {
+    this.settle!.reject(new Error('writer failed'));
+  }
+  get running(): boolean {
+    return this.settle !== null;
+  }
 
   cancel(reason: Error): void {
     this.cancelledWith = reason;
@@ -97,7 +109,10 @@ t.test('waiting requests start in arrival order, whatever order the running ones
   }
   t.same(log, 'abcdefghij'.split(''), 'started in arrival order');
   t.equal(most, 3, 'the limit was reached');
-  t.ok(all.every((x) => x.runs === 1), 'each ran once');
+  t.ok(
+    all.every((x) => x.runs === 1),
+    'each ran once',
+  );
   t.equal(pool.inFlight, 0);
 });
 
@@ -200,7 +215,11 @@ t.test('request_timeout: overdue running and waiting requests are answered and t
   const [d, e] = tasks('de', log);
   pool.submit(d!); // waits, stamped 200
   pool.submit(e!);
-  t.same([a, b, c, d, e].map((x) => x!.arrived), [100, 100, 100, 200, 200], 'stamped with the pool clock');
+  t.same(
+    [a, b, c, d, e].map((x) => x!.arrived),
+    [100, 100, 100, 200, 200],
+    'stamped with the pool clock',
+  );
   b!.answered = true; // b's app has answered: only its body is still going out
   const timedOut: string[] = [];
   const reason = (x: PoolTask) => new DOMException(`${x.target} too slow`, 'TimeoutError');

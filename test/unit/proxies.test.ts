@@ -16,12 +16,15 @@ import { applyForwarded, forwardedPolicy, type ForwardedPolicy } from '../../lib
 import { forwardedSeen, said } from './seen.js';
 
 const settings = (over: Partial<Settings>): Settings => ({ ...defaultSettings({}), ...over });
-const policy = (allow: string, over: Partial<Settings> = {}): ForwardedPolicy => forwardedPolicy(settings({ forwarded_allow_ips: allow, ...over }))!;
+const policy = (allow: string, over: Partial<Settings> = {}): ForwardedPolicy =>
+  forwardedPolicy(settings({ forwarded_allow_ips: allow, ...over }))!;
 
 t.test('parseAllowList: addresses, networks and *', async (t) => {
   const list = parseAllowList('forwarded_allow_ips', ' 127.0.0.1 , 10.0.0.0/8,fd00::/8, ::1');
-  for (const ip of ['127.0.0.1', '10.1.2.3', '10.255.255.255', 'fd12::1', '::1']) t.ok(allows(list, ip), `${ip} is listed`);
-  for (const ip of ['127.0.0.2', '11.0.0.1', 'fe80::1', '::2', '', 'localhost', 'not an ip']) t.notOk(allows(list, ip), `${JSON.stringify(ip)} is not`);
+  for (const ip of ['127.0.0.1', '10.1.2.3', '10.255.255.255', 'fd12::1', '::1'])
+    t.ok(allows(list, ip), `${ip} is listed`);
+  for (const ip of ['127.0.0.2', '11.0.0.1', 'fe80::1', '::2', '', 'localhost', 'not an ip'])
+    t.notOk(allows(list, ip), `${JSON.stringify(ip)} is not`);
   t.notOk(list.empty);
   t.notOk(list.any);
   const any = parseAllowList('forwarded_allow_ips', '*');
@@ -74,11 +77,18 @@ t.test('secure_scheme_headers from a trusted peer set the scheme; values are exa
   t.equal(scheme(['x-forwarded-protocol', 'ssl']), 'https');
   t.equal(scheme(['x-forwarded-proto', ' https ']), 'https', 'whitespace around the value is not part of it');
   t.equal(scheme(['x-forwarded-proto', 'https', 'x-forwarded-ssl', 'on']), 'https', 'two that agree');
-  t.same(scheme(['x-forwarded-proto', 'https', 'x-forwarded-ssl', 'off']), [400, 'Contradictory scheme headers'], 'two that disagree');
+  t.same(
+    scheme(['x-forwarded-proto', 'https', 'x-forwarded-ssl', 'off']),
+    [400, 'Contradictory scheme headers'],
+    'two that disagree',
+  );
   t.equal(scheme(['x-other', 'https']), null, 'none said');
   t.equal(scheme(['x-forwarded-proto', 'https'], '203.0.113.1'), null, 'from a peer not listed: ignored');
-  t.equal(scheme(['x-forwarded-proto', 'https', 'x-forwarded-ssl', 'off'], '203.0.113.1'), null,
-    'not even a contradiction counts from an untrusted peer');
+  t.equal(
+    scheme(['x-forwarded-proto', 'https', 'x-forwarded-ssl', 'off'], '203.0.113.1'),
+    null,
+    'not even a contradiction counts from an untrusted peer',
+  );
   t.equal(scheme(['x-forwarded-proto', 'https'], undefined), 'https', 'a unix socket peer is trusted');
   t.equal(applyForwarded(p, ['X-Forwarded-Proto', 'https'], '127.0.0.1', true, said), null);
   t.equal(forwardedSeen().scheme, 'https', 'names as the client wrote them (node engine)');
@@ -93,10 +103,18 @@ t.test('X-Forwarded-For: the nearest address not in forwarded_allow_ips is the c
     return s.client === null ? null : `${s.client}:${s.clientPort}`;
   };
   t.equal(client('203.0.113.7'), '203.0.113.7:0', 'one hop');
-  t.equal(client('198.51.100.1, 203.0.113.7, 10.0.0.2'), '203.0.113.7:0', 'our own proxies (listed) are passed; what is left of the client is not read');
+  t.equal(
+    client('198.51.100.1, 203.0.113.7, 10.0.0.2'),
+    '203.0.113.7:0',
+    'our own proxies (listed) are passed; what is left of the client is not read',
+  );
   t.equal(client(['198.51.100.1', '203.0.113.7, 10.0.0.2']), '203.0.113.7:0', 'several header lines are one list');
   t.equal(client('10.0.0.3, 10.0.0.2'), '10.0.0.3:0', 'every hop listed: the left-most');
-  t.equal(client('198.51.100.1, unknown, 10.0.0.2'), '10.0.0.2:0', 'an entry that is no address stops the walk at the hop before it');
+  t.equal(
+    client('198.51.100.1, unknown, 10.0.0.2'),
+    '10.0.0.2:0',
+    'an entry that is no address stops the walk at the hop before it',
+  );
   t.equal(client('unknown'), null, 'nothing usable: the peer stands');
   t.equal(client(''), null, 'an empty header: the peer stands');
   t.equal(client('203.0.113.7:4711'), '203.0.113.7:4711', 'an IPv4 address with a port');
@@ -106,7 +124,11 @@ t.test('X-Forwarded-For: the nearest address not in forwarded_allow_ips is the c
   t.equal(client('203.0.113.7', '198.51.100.50'), null, 'from a peer not listed: ignored');
   const star = policy('*');
   applyForwarded(star, ['x-forwarded-for', '198.51.100.1, 203.0.113.7'], '198.51.100.50', false, said);
-  t.equal(forwardedSeen().client, '203.0.113.7', '*: any peer is trusted but no hop is listed, so the right-most entry');
+  t.equal(
+    forwardedSeen().client,
+    '203.0.113.7',
+    '*: any peer is trusted but no hop is listed, so the right-most entry',
+  );
 });
 
 t.test('Forwarded (RFC 7239): its for= when there is no X-Forwarded-For', async (t) => {
@@ -117,21 +139,41 @@ t.test('Forwarded (RFC 7239): its for= when there is no X-Forwarded-For', async 
     return s.client === null ? null : `${s.client}:${s.clientPort}`;
   };
   t.equal(client(['forwarded', 'for=203.0.113.7;proto=https']), '203.0.113.7:0');
-  t.equal(client(['forwarded', 'For="[2001:db8::1]:4711"']), '2001:db8::1:4711', 'quoted, bracketed, with a port; the parameter name in any case');
+  t.equal(
+    client(['forwarded', 'For="[2001:db8::1]:4711"']),
+    '2001:db8::1:4711',
+    'quoted, bracketed, with a port; the parameter name in any case',
+  );
   t.equal(client(['forwarded', 'for=198.51.100.1, for=203.0.113.7']), '203.0.113.7:0', 'the right-most element');
   t.equal(client(['forwarded', 'for=_hidden']), null, 'an obfuscated node');
   t.equal(client(['forwarded', 'proto=https']), null, 'no for=');
-  t.equal(client(['forwarded', 'for=198.51.100.1', 'x-forwarded-for', '203.0.113.9']), '203.0.113.9:0', 'X-Forwarded-For wins');
+  t.equal(
+    client(['forwarded', 'for=198.51.100.1', 'x-forwarded-for', '203.0.113.9']),
+    '203.0.113.9:0',
+    'X-Forwarded-For wins',
+  );
 });
 
 t.test('formatPeerAddress: IPv4 as such, IPv6 in RFC 5952 form', async (t) => {
   t.equal(formatPeerAddress('127.0.0.1'), '127.0.0.1');
   t.equal(formatPeerAddress('0000:0000:0000:0000:0000:0000:0000:0001'), '::1', "uWS's fully expanded form");
-  t.equal(formatPeerAddress('0000:0000:0000:0000:0000:ffff:7f00:0001'), '127.0.0.1', 'an IPv4-mapped peer of a dual-stack listener');
+  t.equal(
+    formatPeerAddress('0000:0000:0000:0000:0000:ffff:7f00:0001'),
+    '127.0.0.1',
+    'an IPv4-mapped peer of a dual-stack listener',
+  );
   t.equal(formatPeerAddress('::ffff:192.0.2.1'), '192.0.2.1', "node's mapped form");
-  t.equal(formatPeerAddress('2001:0DB8:0000:0000:0001:0000:0000:0001'), '2001:db8::1:0:0:1', 'the first of two equal runs of zeros');
+  t.equal(
+    formatPeerAddress('2001:0DB8:0000:0000:0001:0000:0000:0001'),
+    '2001:db8::1:0:0:1',
+    'the first of two equal runs of zeros',
+  );
   t.equal(formatPeerAddress('2001:db8:0:1:1:1:1:1'), '2001:db8:0:1:1:1:1:1', 'a single zero group is not shortened');
-  t.equal(formatPeerAddress(new TextEncoder().encode('10.0.0.1').buffer as ArrayBuffer), '10.0.0.1', 'as uWS hands it (an ArrayBuffer)');
+  t.equal(
+    formatPeerAddress(new TextEncoder().encode('10.0.0.1').buffer as ArrayBuffer),
+    '10.0.0.1',
+    'as uWS hands it (an ArrayBuffer)',
+  );
   t.equal(formatPeerAddress('not:an:address'), 'not:an:address', 'what is no address is left as it is');
 });
 
@@ -165,17 +207,35 @@ const text = (s: string) => Buffer.from(s, 'latin1');
 
 t.test('v1: TCP4 and TCP6 lines name the client', async (t) => {
   const line = 'PROXY TCP4 192.0.2.7 10.0.0.1 56324 443\r\n';
-  t.same(parseProxyHeader(text(line + 'GET / HTTP/1.1\r\n'), 'v1'), {
-    kind: 'header', length: line.length, client: { address: '192.0.2.7', port: 56324, family: 'IPv4' },
-  }, 'the length is the line\'s, CRLF included; what follows is not read');
+  t.same(
+    parseProxyHeader(text(line + 'GET / HTTP/1.1\r\n'), 'v1'),
+    {
+      kind: 'header',
+      length: line.length,
+      client: { address: '192.0.2.7', port: 56324, family: 'IPv4' },
+    },
+    "the length is the line's, CRLF included; what follows is not read",
+  );
   const six = 'PROXY TCP6 2001:DB8:0:0:0:0:0:7 2001:db8::1 1 65535\r\n';
-  t.same(parseProxyHeader(text(six), 'auto'), {
-    kind: 'header', length: six.length, client: { address: '2001:db8::7', port: 1, family: 'IPv6' },
-  }, 'an IPv6 client, in RFC 5952 form');
-  t.same(parseProxyHeader(text('PROXY UNKNOWN\r\n'), 'v1'), { kind: 'header', length: 15, client: null },
-    'UNKNOWN (a health check): the connection\'s own peer stands');
-  t.same(parseProxyHeader(text('PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n'), 'v1'), { kind: 'header', length: 35, client: null },
-    'UNKNOWN with addresses: they are ignored');
+  t.same(
+    parseProxyHeader(text(six), 'auto'),
+    {
+      kind: 'header',
+      length: six.length,
+      client: { address: '2001:db8::7', port: 1, family: 'IPv6' },
+    },
+    'an IPv6 client, in RFC 5952 form',
+  );
+  t.same(
+    parseProxyHeader(text('PROXY UNKNOWN\r\n'), 'v1'),
+    { kind: 'header', length: 15, client: null },
+    "UNKNOWN (a health check): the connection's own peer stands",
+  );
+  t.same(
+    parseProxyHeader(text('PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n'), 'v1'),
+    { kind: 'header', length: 35, client: null },
+    'UNKNOWN with addresses: they are ignored',
+  );
 });
 
 t.test('v1: bad lines are refused with the line in the reason', async (t) => {
@@ -197,22 +257,34 @@ t.test('v1: bad lines are refused with the line in the reason', async (t) => {
     t.same(h, { kind: 'invalid', detail: `Invalid PROXY line: '${line.slice(0, -2)}'` }, JSON.stringify(line));
   }
   const long = `PROXY TCP4 ${'1'.repeat(100)}`;
-  t.same(parseProxyHeader(text(long), 'v1'), { kind: 'invalid', detail: 'Invalid PROXY line: too long' },
-    '107 bytes and no CRLF: longer than the specification allows');
-  t.same(parseProxyHeader(text(`PROXY TCP6 ${'a'.repeat(100)}\r\n`), 'v1'), { kind: 'invalid', detail: 'Invalid PROXY line: too long' },
-    'a CRLF past 107 bytes');
+  t.same(
+    parseProxyHeader(text(long), 'v1'),
+    { kind: 'invalid', detail: 'Invalid PROXY line: too long' },
+    '107 bytes and no CRLF: longer than the specification allows',
+  );
+  t.same(
+    parseProxyHeader(text(`PROXY TCP6 ${'a'.repeat(100)}\r\n`), 'v1'),
+    { kind: 'invalid', detail: 'Invalid PROXY line: too long' },
+    'a CRLF past 107 bytes',
+  );
 });
 
 t.test('bytes in pieces: more is needed until the header can be judged', async (t) => {
   const line = text('PROXY TCP4 192.0.2.7 10.0.0.1 56324 443\r\n');
   for (let n = 0; n < line.length; n++) {
     const h = parseProxyHeader(line.subarray(0, n), 'auto');
-    if (h.kind !== 'more') { t.fail(`v1 cut after ${n} bytes: ${JSON.stringify(h)}`); break; }
+    if (h.kind !== 'more') {
+      t.fail(`v1 cut after ${n} bytes: ${JSON.stringify(h)}`);
+      break;
+    }
   }
   const header = v2(0x21, 0x11, ipv4Block([192, 0, 2, 7], [10, 0, 0, 1], 56324, 443));
   for (let n = 0; n < header.length; n++) {
     const h = parseProxyHeader(header.subarray(0, n), 'auto');
-    if (h.kind !== 'more') { t.fail(`v2 cut after ${n} bytes: ${JSON.stringify(h)}`); break; }
+    if (h.kind !== 'more') {
+      t.fail(`v2 cut after ${n} bytes: ${JSON.stringify(h)}`);
+      break;
+    }
   }
   t.equal(parseProxyHeader(line, 'auto').kind, 'header', 'whole: v1');
   t.equal(parseProxyHeader(header, 'auto').kind, 'header', 'whole: v2');
@@ -232,25 +304,50 @@ t.test('the mode decides which headers are looked for', async (t) => {
 
 t.test('v2: PROXY over TCP, IPv4 and IPv6, with TLVs after the addresses', async (t) => {
   t.same(parseProxyHeader(v2(0x21, 0x11, ipv4Block([192, 0, 2, 7], [10, 0, 0, 1], 56324, 443)), 'v2'), {
-    kind: 'header', length: 28, client: { address: '192.0.2.7', port: 56324, family: 'IPv4' },
+    kind: 'header',
+    length: 28,
+    client: { address: '192.0.2.7', port: 56324, family: 'IPv4' },
   });
   const tlv = Buffer.from([0x04, 0x00, 0x03, 0x61, 0x62, 0x63]); // a NOOP TLV carrying 3 bytes
   const withTlv = v2(0x21, 0x11, Buffer.concat([ipv4Block([203, 0, 113, 9], [10, 0, 0, 1], 1, 2), tlv]));
-  t.same(parseProxyHeader(Buffer.concat([withTlv, text('GET /')]), 'v2'), {
-    kind: 'header', length: 34, client: { address: '203.0.113.9', port: 1, family: 'IPv4' },
-  }, 'the length covers the TLVs; the HTTP after it is not read');
+  t.same(
+    parseProxyHeader(Buffer.concat([withTlv, text('GET /')]), 'v2'),
+    {
+      kind: 'header',
+      length: 34,
+      client: { address: '203.0.113.9', port: 1, family: 'IPv4' },
+    },
+    'the length covers the TLVs; the HTTP after it is not read',
+  );
   const six = ipv6Block([0x2001, 0xdb8, 0, 0, 0, 0, 0, 7], [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 40000, 443);
   t.same(parseProxyHeader(v2(0x21, 0x21, six), 'auto'), {
-    kind: 'header', length: 52, client: { address: '2001:db8::7', port: 40000, family: 'IPv6' },
+    kind: 'header',
+    length: 52,
+    client: { address: '2001:db8::7', port: 40000, family: 'IPv6' },
   });
 });
 
 t.test('v2: LOCAL, UNSPEC and UNIX name no client; the rest is refused', async (t) => {
-  t.same(parseProxyHeader(v2(0x20, 0x00, Buffer.alloc(0)), 'v2'), { kind: 'header', length: 16, client: null }, 'LOCAL');
-  t.same(parseProxyHeader(v2(0x20, 0x11, ipv4Block([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)), 'v2'), { kind: 'header', length: 28, client: null },
-    'LOCAL with addresses: ignored');
-  t.same(parseProxyHeader(v2(0x21, 0x00, Buffer.alloc(0)), 'v2'), { kind: 'header', length: 16, client: null }, 'PROXY, UNSPEC');
-  t.same(parseProxyHeader(v2(0x21, 0x31, Buffer.alloc(216)), 'v2'), { kind: 'header', length: 232, client: null }, 'PROXY, UNIX');
+  t.same(
+    parseProxyHeader(v2(0x20, 0x00, Buffer.alloc(0)), 'v2'),
+    { kind: 'header', length: 16, client: null },
+    'LOCAL',
+  );
+  t.same(
+    parseProxyHeader(v2(0x20, 0x11, ipv4Block([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)), 'v2'),
+    { kind: 'header', length: 28, client: null },
+    'LOCAL with addresses: ignored',
+  );
+  t.same(
+    parseProxyHeader(v2(0x21, 0x00, Buffer.alloc(0)), 'v2'),
+    { kind: 'header', length: 16, client: null },
+    'PROXY, UNSPEC',
+  );
+  t.same(
+    parseProxyHeader(v2(0x21, 0x31, Buffer.alloc(216)), 'v2'),
+    { kind: 'header', length: 232, client: null },
+    'PROXY, UNIX',
+  );
   const refused: [string, Buffer, string][] = [
     ['version 1', v2(0x11, 0x11, ipv4Block([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)), 'unsupported version 1'],
     ['command 2', v2(0x22, 0x11, ipv4Block([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)), 'unsupported command 2'],
@@ -266,51 +363,99 @@ t.test('v2: LOCAL, UNSPEC and UNIX name no client; the rest is refused', async (
 
 /** A loopback server whose connections go through readProxyHeader; each outcome is resolved once. */
 async function proxyServer(t: Test, mode: 'v1' | 'v2' | 'auto', allow: string) {
-  type Outcome = { delivered: { address?: string; port?: number; family?: string; peer?: string; data: string } } | { refused: [number, string] };
+  type Outcome =
+    | { delivered: { address?: string; port?: number; family?: string; peer?: string; data: string } }
+    | { refused: [number, string] };
   const outcomes: ((o: Outcome) => void)[] = [];
   const server = net.createServer((socket) => {
     const settle = outcomes.shift()!;
-    readProxyHeader(socket, mode, parseAllowList('proxy_allow_ips', allow), 2000,
+    readProxyHeader(
+      socket,
+      mode,
+      parseAllowList('proxy_allow_ips', allow),
+      2000,
       (s) => {
         let data = '';
         s.on('data', (d: Buffer) => {
           data += d.toString('latin1');
           if (data.endsWith('\r\n\r\n')) {
-            settle({ delivered: { address: s.remoteAddress, port: s.remotePort, family: s.remoteFamily, peer: socketPeer(s as net.Socket), data } });
+            settle({
+              delivered: {
+                address: s.remoteAddress,
+                port: s.remotePort,
+                family: s.remoteFamily,
+                peer: socketPeer(s as net.Socket),
+                data,
+              },
+            });
             s.destroy();
           }
         });
       },
-      (s, status, detail) => { settle({ refused: [status, detail] }); s.destroy(); });
+      (s, status, detail) => {
+        settle({ refused: [status, detail] });
+        s.destroy();
+      },
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const port = (server.address() as net.AddressInfo).port;
   /** Connect, send the pieces one turn apart, and wait for what the server made of them. */
-  return (...pieces: Buffer[]): Promise<Outcome> => new Promise((resolve) => {
-    outcomes.push(resolve);
-    const c = net.connect(port, '127.0.0.1', async () => {
-      for (const p of pieces) { c.write(p); await new Promise((r) => setTimeout(r, 10)); }
+  return (...pieces: Buffer[]): Promise<Outcome> =>
+    new Promise((resolve) => {
+      outcomes.push(resolve);
+      const c = net.connect(port, '127.0.0.1', async () => {
+        for (const p of pieces) {
+          c.write(p);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      });
+      c.on('error', () => {});
+      c.on('close', () => c.destroy());
     });
-    c.on('error', () => {});
-    c.on('close', () => c.destroy());
-  });
 }
 
 t.test('readProxyHeader on real connections', async (t) => {
   const connect = await proxyServer(t, 'auto', '127.0.0.1');
   const http = text('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  t.same(await connect(text('PROXY TCP4 192.0.2.7 10.0.0.1 56324 443\r\n'), http), {
-    delivered: { address: '192.0.2.7', port: 56324, family: 'IPv4', peer: '127.0.0.1', data: http.toString('latin1') },
-  }, 'the client it names is the peer; the front-end stays the one forwarded_allow_ips judges');
-  t.same(await connect(Buffer.concat([v2(0x21, 0x11, ipv4Block([203, 0, 113, 9], [10, 0, 0, 1], 8080, 443)), http])), {
-    delivered: { address: '203.0.113.9', port: 8080, family: 'IPv4', peer: '127.0.0.1', data: http.toString('latin1') },
-  }, 'v2 and HTTP in one write: the bytes after the header are put back for HTTP');
+  t.same(
+    await connect(text('PROXY TCP4 192.0.2.7 10.0.0.1 56324 443\r\n'), http),
+    {
+      delivered: {
+        address: '192.0.2.7',
+        port: 56324,
+        family: 'IPv4',
+        peer: '127.0.0.1',
+        data: http.toString('latin1'),
+      },
+    },
+    'the client it names is the peer; the front-end stays the one forwarded_allow_ips judges',
+  );
+  t.same(
+    await connect(Buffer.concat([v2(0x21, 0x11, ipv4Block([203, 0, 113, 9], [10, 0, 0, 1], 8080, 443)), http])),
+    {
+      delivered: {
+        address: '203.0.113.9',
+        port: 8080,
+        family: 'IPv4',
+        peer: '127.0.0.1',
+        data: http.toString('latin1'),
+      },
+    },
+    'v2 and HTTP in one write: the bytes after the header are put back for HTTP',
+  );
   const split = text('PROXY TCP4 192.0.2.8 10.0.0.1 1000 443\r\n');
-  t.match(await connect(split.subarray(0, 9), split.subarray(9), http), { delivered: { address: '192.0.2.8', port: 1000 } },
-    'a header in two pieces');
-  t.match(await connect(http), { delivered: { address: '127.0.0.1', data: http.toString('latin1') } },
-    'auto: a connection with no header is plain HTTP from its own peer');
+  t.match(
+    await connect(split.subarray(0, 9), split.subarray(9), http),
+    { delivered: { address: '192.0.2.8', port: 1000 } },
+    'a header in two pieces',
+  );
+  t.match(
+    await connect(http),
+    { delivered: { address: '127.0.0.1', data: http.toString('latin1') } },
+    'auto: a connection with no header is plain HTTP from its own peer',
+  );
   t.same(await connect(text('PROXY TCP4 nope\r\n')), { refused: [400, "Invalid PROXY line: 'PROXY TCP4 nope'"] });
 });
 

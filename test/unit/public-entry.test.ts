@@ -44,7 +44,9 @@ function reach(entry: string): Map<string, string[]> {
 
 const FORBIDDEN = ['lib/arbiter/', 'lib/ctl/'];
 const forbidden = (graph: Map<string, string[]>) =>
-  [...graph].filter(([file]) => FORBIDDEN.some((dir) => rel(file).startsWith(dir))).map(([, chain]) => chain.join(' → '));
+  [...graph]
+    .filter(([file]) => FORBIDDEN.some((dir) => rel(file).startsWith(dir)))
+    .map(([, chain]) => chain.join(' → '));
 
 t.test('lib/index.ts loads no arbiter or ctl code', async (t) => {
   const graph = reach(path.join(ROOT, 'lib/index.ts'));
@@ -56,12 +58,18 @@ t.test('lib/index.ts loads no arbiter or ctl code', async (t) => {
 t.test('qilin ctl loads no arbiter code: the protocol is lib/ctl/protocol.ts', async (t) => {
   const graph = reach(path.join(ROOT, 'lib/ctl/ctl.ts'));
   t.ok(graph.has(path.join(ROOT, 'lib/ctl/protocol.ts')));
-  t.same([...graph.keys()].map(rel).filter((f) => f.startsWith('lib/arbiter/')), []);
+  t.same(
+    [...graph.keys()].map(rel).filter((f) => f.startsWith('lib/arbiter/')),
+    [],
+  );
 });
 
 t.test('the walk sees what the CLI loads (the check can fail)', async (t) => {
   const graph = reach(path.join(ROOT, 'bin/qilin.ts'));
-  t.ok(forbidden(graph).some((chain) => chain.endsWith('lib/arbiter/arbiter.ts')), 'bin/qilin.ts reaches the arbiter');
+  t.ok(
+    forbidden(graph).some((chain) => chain.endsWith('lib/arbiter/arbiter.ts')),
+    'bin/qilin.ts reaches the arbiter',
+  );
 });
 
 t.test('type-only imports are not followed', async (t) => {

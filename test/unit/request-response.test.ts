@@ -18,10 +18,18 @@ class FakeWire {
   push: ((chunk: Uint8Array, isLast: boolean) => void) | null = null;
   paused = 0;
   resumed = 0;
-  onData(fn: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): void { this.push = fn; }
-  pause(): void { this.paused++; }
-  resume(): void { this.resumed++; }
-  cork(fn: () => void): void { fn(); }
+  onData(fn: (chunk: ArrayBuffer | Uint8Array, isLast: boolean) => void): void {
+    this.push = fn;
+  }
+  pause(): void {
+    this.paused++;
+  }
+  resume(): void {
+    this.resumed++;
+  }
+  cork(fn: () => void): void {
+    fn();
+  }
 }
 const wire = () => new FakeWire();
 const asWire = (w: FakeWire) => w as unknown as Wire;
@@ -29,24 +37,35 @@ const asWire = (w: FakeWire) => w as unknown as Wire;
 function owner(over: Partial<RequestOwner> = {}): RequestOwner {
   const controller = new AbortController();
   return {
-    body: null, context: { scheme: 'http' }, target: '/p?q=1',
+    body: null,
+    context: { scheme: 'http' },
+    target: '/p?q=1',
     rawHeaders: ['host', 'example.com:8080', 'accept', 'text/html', 'accept', 'application/json', 'x-empty', ''],
     signal: () => controller.signal,
     ...over,
   };
 }
-const request = (o: RequestOwner, method = 'GET', authority = 'example.com:8080') => new QilinRequest(method, authority, o) as unknown as Request;
+const request = (o: RequestOwner, method = 'GET', authority = 'example.com:8080') =>
+  new QilinRequest(method, authority, o) as unknown as Request;
 
-t.test('url: the listener\'s scheme (or a trusted front-end\'s), the authority, the target', async (t) => {
+t.test("url: the listener's scheme (or a trusted front-end's), the authority, the target", async (t) => {
   const r = request(owner());
   t.equal(r.url, 'http://example.com:8080/p?q=1');
   t.equal(r.method, 'GET');
   t.equal(request(owner({ context: { scheme: 'https' } })).url, 'https://example.com:8080/p?q=1', 'a TLS listener');
-  t.equal(request(owner({ target: '*' }), 'OPTIONS').url, 'http://example.com:8080/*', 'OPTIONS *: the root with * as the path');
+  t.equal(
+    request(owner({ target: '*' }), 'OPTIONS').url,
+    'http://example.com:8080/*',
+    'OPTIONS *: the root with * as the path',
+  );
   const forwarded = new QilinRequest('GET', 'example.com', owner());
   t.equal((forwarded as unknown as Request).url, 'http://example.com/p?q=1');
   setScheme(forwarded, 'https');
-  t.equal((forwarded as unknown as Request).url, 'https://example.com/p?q=1', 'a scheme said later is taken (the URL is built again)');
+  t.equal(
+    (forwarded as unknown as Request).url,
+    'https://example.com/p?q=1',
+    'a scheme said later is taken (the URL is built again)',
+  );
   t.doesNotThrow(() => new URL(r.url), 'a URL the platform parses');
 });
 
@@ -58,15 +77,41 @@ t.test('headers: built once, repeated names joined as the platform joins them', 
   t.equal(h.get('accept'), 'text/html, application/json');
   t.equal(h.get('x-empty'), '');
   t.equal(h.get('host'), 'example.com:8080');
-  t.equal(r.headers.get('Accept'), new Headers([['accept', 'text/html'], ['accept', 'application/json']]).get('accept'));
-  t.same(Reflect.get(r, Symbol.for('qilin.rawHeaders')), owner().rawHeaders, 'the lines as sent, under a registered symbol');
+  t.equal(
+    r.headers.get('Accept'),
+    new Headers([
+      ['accept', 'text/html'],
+      ['accept', 'application/json'],
+    ]).get('accept'),
+  );
+  t.same(
+    Reflect.get(r, Symbol.for('qilin.rawHeaders')),
+    owner().rawHeaders,
+    'the lines as sent, under a registered symbol',
+  );
 });
 
 t.test("the platform Request's defaults for a request that reached a server", async (t) => {
   const ours = request(owner());
   const platform = new Request('http://x/');
-  for (const key of ['destination', 'referrer', 'referrerPolicy', 'mode', 'credentials', 'cache', 'redirect', 'integrity', 'keepalive', 'isReloadNavigation', 'isHistoryNavigation'] as const) {
-    t.equal((ours as unknown as Record<string, unknown>)[key], (platform as unknown as Record<string, unknown>)[key], key);
+  for (const key of [
+    'destination',
+    'referrer',
+    'referrerPolicy',
+    'mode',
+    'credentials',
+    'cache',
+    'redirect',
+    'integrity',
+    'keepalive',
+    'isReloadNavigation',
+    'isHistoryNavigation',
+  ] as const) {
+    t.equal(
+      (ours as unknown as Record<string, unknown>)[key],
+      (platform as unknown as Record<string, unknown>)[key],
+      key,
+    );
   }
   t.equal(Object.prototype.toString.call(ours), '[object Request]');
   t.same(Object.keys(ours), [], 'no own enumerable property');
@@ -110,7 +155,10 @@ t.test('the body as a stream, and as JSON, a Blob, bytes', async (t) => {
   t.same(chunks, ['ab', 'cd']);
   t.ok(r.bodyUsed);
   const jw = wire();
-  const j = request(owner({ body: new RequestBody(asWire(jw)), rawHeaders: ['content-type', 'application/json'] }), 'POST');
+  const j = request(
+    owner({ body: new RequestBody(asWire(jw)), rawHeaders: ['content-type', 'application/json'] }),
+    'POST',
+  );
   jw.push!(Buffer.from('\ufeff{"ok":true}'), true);
   t.same(await j.json(), { ok: true }, 'a leading byte order mark is dropped, as the platform does');
   const bw = wire();
@@ -123,7 +171,10 @@ t.test('the body as a stream, and as JSON, a Blob, bytes', async (t) => {
 
 t.test('clone() and formData() go to the platform Request, with the same body', async (t) => {
   const w = wire();
-  const r = request(owner({ body: new RequestBody(asWire(w)), rawHeaders: ['content-type', 'application/x-www-form-urlencoded'] }), 'POST');
+  const r = request(
+    owner({ body: new RequestBody(asWire(w)), rawHeaders: ['content-type', 'application/x-www-form-urlencoded'] }),
+    'POST',
+  );
   const copy = r.clone();
   w.push!(Buffer.from('a=1&b=two'), true);
   t.equal(copy.url, r.url);
@@ -131,7 +182,14 @@ t.test('clone() and formData() go to the platform Request, with the same body', 
   t.equal(copy.headers.get('content-type'), 'application/x-www-form-urlencoded');
   t.equal(await copy.text(), 'a=1&b=two', 'the clone reads the body');
   const form = await r.formData();
-  t.same([...form], [['a', '1'], ['b', 'two']], 'and so does the original');
+  t.same(
+    [...form],
+    [
+      ['a', '1'],
+      ['b', 'two'],
+    ],
+    'and so does the original',
+  );
   const rw = wire();
   const read = request(owner({ body: new RequestBody(asWire(rw)) }), 'POST');
   rw.push!(Buffer.from('x'), true);
@@ -188,7 +246,12 @@ const Platform = globalThis.Response;
 const parts = (): ResponseParts => ({ status: 0, statusText: '', headers: undefined, body: null, headLength: -1 });
 const light = (body?: BodyInit | null, init?: ResponseInit) => new LightResponse(body, init) as unknown as Response;
 const outcome = (make: () => unknown): string => {
-  try { make(); return 'made'; } catch (err) { return (err as Error).name; }
+  try {
+    make();
+    return 'made';
+  } catch (err) {
+    return (err as Error).name;
+  }
 };
 
 t.test('what the constructor takes and refuses, as the platform', async (t) => {
@@ -219,7 +282,17 @@ t.test('status, statusText, ok, headers and body text, as the platform', async (
   const inits: [BodyInit | null, ResponseInit | undefined][] = [
     ['hello', undefined],
     ['{"a":1}', { status: 201, headers: { 'content-type': 'application/json' } }],
-    [new Uint8Array([104, 105]), { status: 404, statusText: 'Nope', headers: [['x-a', '1'], ['x-a', '2']] }],
+    [
+      new Uint8Array([104, 105]),
+      {
+        status: 404,
+        statusText: 'Nope',
+        headers: [
+          ['x-a', '1'],
+          ['x-a', '2'],
+        ],
+      },
+    ],
     [null, { status: 302, headers: new Headers({ location: '/x' }) }],
     ['caf\u00e9', { headers: { 'content-type': 'text/plain; charset=utf-8' } }],
     ['\ufeffwith a byte order mark', undefined],
@@ -248,16 +321,24 @@ t.test('a body is read once', async (t) => {
   t.same(await light('{"a":[1,2]}').json(), { a: [1, 2] });
   t.same(new Uint8Array(await light('hi').arrayBuffer()), new Uint8Array([104, 105]));
   const blob = await light('x', { headers: { 'content-type': 'Text/HTML; Charset=UTF-8' } }).blob();
-  t.equal(blob.type, (await new Platform('x', { headers: { 'content-type': 'Text/HTML; Charset=UTF-8' } }).blob()).type,
-    "a Blob's type from the Content-Type, as the platform gives it");
+  t.equal(
+    blob.type,
+    (await new Platform('x', { headers: { 'content-type': 'Text/HTML; Charset=UTF-8' } }).blob()).type,
+    "a Blob's type from the Content-Type, as the platform gives it",
+  );
   t.equal(blob.type, 'text/html;charset=utf-8');
   t.equal(await light(null).text(), '', 'no body reads as empty');
 });
 
 t.test('a streamed body', async (t) => {
-  const stream = () => new ReadableStream<Uint8Array>({
-    start(c) { c.enqueue(new TextEncoder().encode('one ')); c.enqueue(new TextEncoder().encode('two')); c.close(); },
-  });
+  const stream = () =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('one '));
+        c.enqueue(new TextEncoder().encode('two'));
+        c.close();
+      },
+    });
   t.equal(await light(stream()).text(), 'one two');
   const r = light(stream());
   const copy = r.clone();
@@ -266,7 +347,12 @@ t.test('a streamed body', async (t) => {
   const read = stream();
   await read.getReader().read();
   t.throws(() => light(read), TypeError, 'a stream read from already cannot be a body');
-  const odd = new ReadableStream({ start(c) { c.enqueue('not bytes'); c.close(); } });
+  const odd = new ReadableStream({
+    start(c) {
+      c.enqueue('not bytes');
+      c.close();
+    },
+  });
   await t.rejects(light(odd as ReadableStream<Uint8Array>).text(), TypeError, 'chunks that are no bytes');
 });
 
@@ -275,9 +361,16 @@ t.test('Response.json', async (t) => {
   t.equal(r.status, 202);
   t.equal(r.headers.get('content-type'), 'application/json');
   t.equal(await r.text(), '{"a":1}');
-  t.equal(LightResponse.json(1, { headers: { 'content-type': 'application/vnd.x+json' } }).headers.get('content-type'), 'application/vnd.x+json', 'a given type kept');
+  t.equal(
+    LightResponse.json(1, { headers: { 'content-type': 'application/vnd.x+json' } }).headers.get('content-type'),
+    'application/vnd.x+json',
+    'a given type kept',
+  );
   t.throws(() => LightResponse.json(undefined), TypeError);
-  t.equal(outcome(() => LightResponse.json(undefined)), outcome(() => Platform.json(undefined)));
+  t.equal(
+    outcome(() => LightResponse.json(undefined)),
+    outcome(() => Platform.json(undefined)),
+  );
 });
 
 t.test('what the writer reads: the body as given, no platform object built', async (t) => {
@@ -320,10 +413,10 @@ t.test('statusLine', async (t) => {
 
 t.test('instanceof and inspection', async (t) => {
   t.ok(light('x') instanceof LightResponse);
-  t.ok(new Platform('x') instanceof LightResponse, 'a platform Response is a Response to qilin\'s class too');
+  t.ok(new Platform('x') instanceof LightResponse, "a platform Response is a Response to qilin's class too");
   t.equal(Object.prototype.toString.call(light('x')), '[object Response]');
   t.equal(LightResponse.name, 'Response');
-  t.same(Object.keys(light('x')), [], 'no own enumerable property, as the platform\'s');
+  t.same(Object.keys(light('x')), [], "no own enumerable property, as the platform's");
 });
 
 /** What the platform's Headers makes of one field: the value it keeps, or 'TypeError'. */
@@ -344,7 +437,8 @@ function ours(name: string, value: string): string {
 
 t.test('isToken: RFC 9110 field names', async (t) => {
   for (const ok of ['content-type', 'X-Custom_1', "!#$%&'*+-.^_`|~", 'a']) t.ok(isToken(ok), ok);
-  for (const bad of ['', 'a b', 'a:b', 'a(b)', 'é', 'a\tb', 'a"b', 'a,b', 'a/b', '[a]']) t.notOk(isToken(bad), JSON.stringify(bad));
+  for (const bad of ['', 'a b', 'a:b', 'a(b)', 'é', 'a\tb', 'a"b', 'a,b', 'a/b', '[a]'])
+    t.notOk(isToken(bad), JSON.stringify(bad));
 });
 
 t.test('checkField: the same verdict and value as the platform Headers', async (t) => {
@@ -375,11 +469,21 @@ t.test('checkField: the same verdict and value as the platform Headers', async (
 
 t.test('checkStatusText: a reason-phrase, as the Response constructor takes it', async (t) => {
   const platformTakes = (text: string) => {
-    try { new Response(null, { statusText: text }); return true; } catch { return false; }
+    try {
+      new Response(null, { statusText: text });
+      return true;
+    } catch {
+      return false;
+    }
   };
   for (const text of ['OK', 'Not Found', '', 'tab\there', 'caf\u00e9', 'a\rb', 'a\nb', 'a\x00b', 'a\x7fb', '\u20ac']) {
     let takes = true;
-    try { t.equal(checkStatusText(text), text); } catch (err) { takes = false; t.equal((err as Error).name, 'TypeError'); }
+    try {
+      t.equal(checkStatusText(text), text);
+    } catch (err) {
+      takes = false;
+      t.equal((err as Error).name, 'TypeError');
+    }
     t.equal(takes, platformTakes(text), `${JSON.stringify(text)}: as the platform`);
   }
 });
@@ -393,12 +497,25 @@ t.test('pairsOf: arrays and other iterables are pairs, a plain object is a recor
 });
 
 t.test('checkHeadersInit: throws where new Headers(init) throws', async (t) => {
-  const platformThrows = (init: unknown) => { try { new Headers(init as HeadersInit); return false; } catch { return true; } };
+  const platformThrows = (init: unknown) => {
+    try {
+      new Headers(init as HeadersInit);
+      return false;
+    } catch {
+      return true;
+    }
+  };
   const inits: [string, unknown][] = [
     ['a record', { 'x-a': '1', 'x-b': 2 }],
     ['a record with a bad name', { 'bad name': '1' }],
     ['a record with a bad value', { 'x-a': 'a\nb' }],
-    ['pairs', [['x-a', '1'], ['x-a', '2']]],
+    [
+      'pairs',
+      [
+        ['x-a', '1'],
+        ['x-a', '2'],
+      ],
+    ],
     ['a pair of three', [['x-a', '1', '2']]],
     ['a pair of one', [['x-a']]],
     ['a pair that is a string', ['ab']],
@@ -410,7 +527,12 @@ t.test('checkHeadersInit: throws where new Headers(init) throws', async (t) => {
   ];
   for (const [what, init] of inits) {
     let threw = false;
-    try { checkHeadersInit(init); } catch (err) { threw = true; t.equal((err as Error).name, 'TypeError', `${what}: a TypeError`); }
+    try {
+      checkHeadersInit(init);
+    } catch (err) {
+      threw = true;
+      t.equal((err as Error).name, 'TypeError', `${what}: a TypeError`);
+    }
     t.equal(threw, platformThrows(init), `${what}: ${threw ? 'refused' : 'taken'}, as the platform`);
   }
   const inherited = Object.create({ 'bad name': 'x' }) as Record<string, string>;

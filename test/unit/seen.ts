@@ -10,8 +10,20 @@ export const head = new RequestHead();
 export const said = new ForwardedFacts();
 
 /** What the last checkHeaders given `head` found. */
-export function headersSeen(): { host: string | null; length: string | null; hasBody: boolean; chunked: boolean; forwarded: boolean } {
-  return { host: head.host, length: head.length, hasBody: head.hasBody, chunked: head.chunked, forwarded: head.watched };
+export function headersSeen(): {
+  host: string | null;
+  length: string | null;
+  hasBody: boolean;
+  chunked: boolean;
+  forwarded: boolean;
+} {
+  return {
+    host: head.host,
+    length: head.length,
+    hasBody: head.hasBody,
+    chunked: head.chunked,
+    forwarded: head.watched,
+  };
 }
 
 /** Where the last addressOf given `head` said the request is addressed. */

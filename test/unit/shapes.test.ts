@@ -11,7 +11,9 @@ import { ShapeError, describe, recognise, uwsAdvice } from '../../lib/app/shapes
 
 // Express and Koa ship no types of their own: loaded untyped, used only as the values they make.
 const require = createRequire(import.meta.url);
-const express = require('express') as () => ((req: unknown, res: unknown) => void) & { get(path: string, fn: (req: unknown, res: { send(s: string): void }) => void): void };
+const express = require('express') as () => ((req: unknown, res: unknown) => void) & {
+  get(path: string, fn: (req: unknown, res: { send(s: string): void }) => void): void;
+};
 const Koa = require('koa') as new () => object;
 
 t.test('fetch-style: an object with a fetch method, bound to it', async (t) => {
@@ -23,19 +25,43 @@ t.test('fetch-style: an object with a fetch method, bound to it', async (t) => {
   t.equal(app.label, "'default' in 'app.ts'");
   t.equal(app.bare, null, 'not a bare function');
   if (app.style !== 'fetch') return;
-  const res = await app.fetch(new Request('http://x/'), { remoteAddr: { transport: 'tcp', hostname: '127.0.0.1', port: 1 } });
+  const res = await app.fetch(new Request('http://x/'), {
+    remoteAddr: { transport: 'tcp', hostname: '127.0.0.1', port: 1 },
+  });
   t.equal(await res.text(), 'hi', 'called with its own this (Hono reads this)');
-  const plain = { greeting: 'hello', fetch(this: { greeting: string }) { return new Response(this.greeting); } };
+  const plain = {
+    greeting: 'hello',
+    fetch(this: { greeting: string }) {
+      return new Response(this.greeting);
+    },
+  };
   const bound = recognise(plain, 'auto', 'x');
-  if (bound.style === 'fetch') t.equal(await (await bound.fetch(new Request('http://x/'), { remoteAddr: { transport: 'unix', path: '/s' } })).text(), 'hello');
+  if (bound.style === 'fetch')
+    t.equal(
+      await (await bound.fetch(new Request('http://x/'), { remoteAddr: { transport: 'unix', path: '/s' } })).text(),
+      'hello',
+    );
 });
 
 t.test('Node frameworks, each by what only it has', async (t) => {
   const ex = express();
-  ex.get('/', (_req, res) => { res.send('x'); });
-  t.match(recognise(ex, 'auto', 'x'), { style: 'node', what: 'an Express app', server: null, start: null, close: null, bare: null });
+  ex.get('/', (_req, res) => {
+    res.send('x');
+  });
+  t.match(recognise(ex, 'auto', 'x'), {
+    style: 'node',
+    what: 'an Express app',
+    server: null,
+    start: null,
+    close: null,
+    bare: null,
+  });
 
-  const connectLike = Object.assign((_req: unknown, _res: unknown, _next: unknown) => undefined, { handle() {}, use() {}, listen() {} });
+  const connectLike = Object.assign((_req: unknown, _res: unknown, _next: unknown) => undefined, {
+    handle() {},
+    use() {},
+    listen() {},
+  });
   t.match(recognise(connectLike, 'auto', 'x'), { style: 'node', what: 'a Connect app' });
 
   const koa = new Koa();
@@ -61,7 +87,9 @@ t.test('Node frameworks, each by what only it has', async (t) => {
 
 t.test('an http.Server hands each request to its request listener(s)', async (t) => {
   const seen: string[] = [];
-  const one = http.createServer((req) => { seen.push(`one ${req.url}`); });
+  const one = http.createServer((req) => {
+    seen.push(`one ${req.url}`);
+  });
   const two = http.createServer();
   two.on('request', (req: http.IncomingMessage) => seen.push(`a ${req.url}`));
   two.on('request', (req: http.IncomingMessage) => seen.push(`b ${req.url}`));
@@ -76,20 +104,27 @@ t.test('an http.Server hands each request to its request listener(s)', async (t)
 
 t.test('app_interface cannot turn a framework into the other style', async (t) => {
   t.throws(() => recognise(express(), 'fetch', "'app' in 'server.js'"), {
-    name: 'Error', message: "'app' in 'server.js' is an Express app (Node-style), but app_interface is fetch.",
+    name: 'Error',
+    message: "'app' in 'server.js' is an Express app (Node-style), but app_interface is fetch.",
   });
   t.throws(() => recognise(new Hono(), 'node', "'default' in 'a.ts'"), {
     message: "'default' in 'a.ts' is an object with a fetch method (fetch-style), but app_interface is node.",
   });
-  try { recognise(new Hono(), 'node', 'x'); } catch (err) {
+  try {
+    recognise(new Hono(), 'node', 'x');
+  } catch (err) {
     t.type(err, ShapeError);
-    t.equal((err as ShapeError).notAnApp, false, 'an app, the wrong way: not worth listing the module\'s exports');
+    t.equal((err as ShapeError).notAnApp, false, "an app, the wrong way: not worth listing the module's exports");
   }
 });
 
 t.test('a bare function: app_interface decides when given', async (t) => {
   const fn = (a: unknown, b: unknown) => [a, b];
-  t.match(recognise(fn, 'fetch', 'x'), { style: 'fetch', what: 'a function (a, b)', bare: { guessed: false, params: '(a, b)' } });
+  t.match(recognise(fn, 'fetch', 'x'), {
+    style: 'fetch',
+    what: 'a function (a, b)',
+    bare: { guessed: false, params: '(a, b)' },
+  });
   t.match(recognise(fn, 'node', 'x'), { style: 'node', bare: { guessed: false } });
   t.match(recognise(fn, 'auto', 'x'), { style: 'node', bare: { guessed: true, why: 'two parameters' } });
 });
@@ -103,7 +138,14 @@ t.test('what is no app: a ShapeError that says what it is', async (t) => {
     [[1, 2], 'an array'],
     [42, 'a number (42)'],
     ['app', 'a string (app)'],
-    [class App { fetch() { return null; } }, 'a class (App): export an instance'],
+    [
+      class App {
+        fetch() {
+          return null;
+        }
+      },
+      'a class (App): export an instance',
+    ],
     [http.createServer(), "a server with no 'request' listener"],
   ];
   for (const [value, described] of cases) {
@@ -114,7 +156,10 @@ t.test('what is no app: a ShapeError that says what it is', async (t) => {
     } catch (err) {
       t.type(err, ShapeError);
       t.equal((err as ShapeError).notAnApp, true, `${described}: worth listing the module's exports`);
-      t.match((err as Error).message, `'default' in 'app.js' is not an app qilin can serve: it is ${described}. qilin serves `);
+      t.match(
+        (err as Error).message,
+        `'default' in 'app.js' is not an app qilin can serve: it is ${described}. qilin serves `,
+      );
     }
   }
   const many = Object.fromEntries('abcdefghij'.split('').map((k) => [k, 1]));

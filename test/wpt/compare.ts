@@ -7,7 +7,9 @@ import path from 'node:path';
 import { ENGINES, fixture, request, ROOT, sleep, startQilin, type Engine } from '../helpers.js';
 import { DIRECTORIES, listFiles, type FileResult } from './runner.mjs';
 
-interface Teardown { teardown(fn: () => void | Promise<void>): void }
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
 
 /** Results of one server, by directory. */
 export type Run = Record<string, FileResult[]>;
@@ -20,14 +22,28 @@ const BASELINE = path.join(ROOT, 'test/wpt/node.mjs');
 /** Plain Node in a child process: the same runner and fixture app, no qilin. */
 export function runBaseline(t: Teardown, timeoutMs = 90_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BASELINE, ...DIRECTORIES], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const kill = () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } };
+    const proc = spawn(process.execPath, [BASELINE, ...DIRECTORIES], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const kill = () => {
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    };
     process.once('exit', kill);
     t.teardown(kill);
     let out = '';
     let err = '';
-    proc.stdout.on('data', (d) => { out += d; });
-    proc.stderr.on('data', (d) => { err += d; });
+    proc.stdout.on('data', (d) => {
+      out += d;
+    });
+    proc.stderr.on('data', (d) => {
+      err += d;
+    });
     const timer = setTimeout(kill, timeoutMs);
     proc.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -58,7 +74,14 @@ export async function runInQilin(t: Teardown, engine: Engine): Promise<Run> {
         run[dir]!.push(body);
       } catch (err) {
         // A worker that died running the file: the file counts as run with no test passed.
-        run[dir]!.push({ file, results: [], harness: { status: 'ERROR', message: null }, errors: [`${(err as Error).message}\n${q.output.slice(-2000)}`], timedOut: false, ms: 0 });
+        run[dir]!.push({
+          file,
+          results: [],
+          harness: { status: 'ERROR', message: null },
+          errors: [`${(err as Error).message}\n${q.output.slice(-2000)}`],
+          timedOut: false,
+          ms: 0,
+        });
         // Its replacement serves the next file.
         await q.waitFor(/Worker \(pid:\d+\) ready/, { count: ready + 1 }).catch(() => sleep(1000));
       }
@@ -71,11 +94,16 @@ export async function runInQilin(t: Teardown, engine: Engine): Promise<Run> {
 export async function runAll(t: Teardown): Promise<Record<Column, Run>> {
   const [undici, ...qilin] = await Promise.all([runBaseline(t), ...ENGINES.map((e) => runInQilin(t, e))]);
   const out = { undici } as Record<Column, Run>;
-  ENGINES.forEach((e, i) => { out[`qilin ${e}`] = qilin[i]!; });
+  ENGINES.forEach((e, i) => {
+    out[`qilin ${e}`] = qilin[i]!;
+  });
   return out;
 }
 
-export interface Count { passed: number; total: number }
+export interface Count {
+  passed: number;
+  total: number;
+}
 export function count(files: FileResult[]): Count {
   let passed = 0;
   let total = 0;
@@ -104,7 +132,8 @@ export interface Difference {
 }
 
 /** A name on one line: control characters (some test names hold a newline) escaped as in JSON. */
-export const show = (name: string): string => name.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+export const show = (name: string): string =>
+  name.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 
 /** `file › name` of the tests undici passes and qilin does not: failed or missing. */
 export const regressions = (d: Difference): string[] => [...d.failed, ...d.missing];
@@ -137,7 +166,13 @@ export function compare(runs: Record<Column, Run>): Record<string, Record<string
 export function table(runs: Record<Column, Run>): string {
   const rows = [['directory', ...COLUMNS]];
   for (const dir of DIRECTORIES) {
-    rows.push([dir, ...COLUMNS.map((c) => { const n = count(runs[c][dir]!); return `${n.passed}/${n.total}`; })]);
+    rows.push([
+      dir,
+      ...COLUMNS.map((c) => {
+        const n = count(runs[c][dir]!);
+        return `${n.passed}/${n.total}`;
+      }),
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
@@ -162,26 +197,38 @@ export function fileErrors(runs: Record<Column, Run>): string[] {
 export function writeReport(runs: Record<Column, Run>): void {
   const counts: Record<string, Record<string, Count>> = {};
   for (const dir of DIRECTORIES) counts[dir] = Object.fromEntries(COLUMNS.map((c) => [c, count(runs[c][dir]!)]));
-  writeFileSync(REPORT, JSON.stringify({
-    date: new Date().toISOString(),
-    node: process.version,
-    undici: process.versions.undici,
-    counts,
-    differences: compare(runs),
-    errors: fileErrors(runs),
-    results: runs,
-  }, null, 1) + '\n');
+  writeFileSync(
+    REPORT,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        undici: process.versions.undici,
+        counts,
+        differences: compare(runs),
+        errors: fileErrors(runs),
+        results: runs,
+      },
+      null,
+      1,
+    ) + '\n',
+  );
 }
 
 /** The differences as text: per qilin engine and directory, the tests undici passes and qilin does not first. */
 export function describe(runs: Record<Column, Run>): string {
   const out: string[] = [];
-  const list = (title: string, names: string[]) => { if (names.length) out.push(title, ...names.map((n) => `  ${show(n)}`)); };
+  const list = (title: string, names: string[]) => {
+    if (names.length) out.push(title, ...names.map((n) => `  ${show(n)}`));
+  };
   for (const [col, dirs] of Object.entries(compare(runs))) {
     for (const [dir, d] of Object.entries(dirs)) {
       list(`${col}, ${dir}: ${d.failed.length} passed by undici, failed by qilin:`, d.failed);
       list(`${col}, ${dir}: ${d.missing.length} passed by undici, not run under that name by qilin:`, d.missing);
-      list(`${col}, ${dir}: ${d.onlyInQilin.length} run by qilin only (names undici's run does not have):`, d.onlyInQilin);
+      list(
+        `${col}, ${dir}: ${d.onlyInQilin.length} run by qilin only (names undici's run does not have):`,
+        d.onlyInQilin,
+      );
       list(`${col}, ${dir}: ${d.gained.length} failed by undici, passed by qilin:`, d.gained);
     }
   }

@@ -23,7 +23,9 @@ function serve(app) {
       res.writeHead(response.status, [...response.headers].flat());
       if (response.body) {
         const reader = response.body.getReader();
-        res.on('close', () => { reader.cancel().catch(() => {}); });
+        res.on('close', () => {
+          reader.cancel().catch(() => {});
+        });
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;

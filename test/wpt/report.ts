@@ -6,7 +6,11 @@ import { describe, fileErrors, REPORT, runAll, table, writeReport } from './comp
 const teardowns: (() => void | Promise<void>)[] = [];
 const started = Date.now();
 try {
-  const runs = await runAll({ teardown: (fn) => { teardowns.push(fn); } });
+  const runs = await runAll({
+    teardown: (fn) => {
+      teardowns.push(fn);
+    },
+  });
   writeReport(runs);
   console.log(table(runs));
   const errors = fileErrors(runs);

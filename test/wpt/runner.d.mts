@@ -15,7 +15,10 @@ export interface FileResult {
   timedOut: boolean;
   ms: number;
 }
-export interface RunOptions { origin: string; timeout?: number }
+export interface RunOptions {
+  origin: string;
+  timeout?: number;
+}
 export const WPT_ROOT: string;
 export const DIRECTORIES: string[];
 export const SKIPPED: Record<string, string>;

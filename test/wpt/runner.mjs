@@ -18,7 +18,8 @@ import vm from 'node:vm';
 export const WPT_ROOT = path.dirname(fileURLToPath(import.meta.url));
 export const DIRECTORIES = ['request', 'response', 'headers', 'body'];
 
-const NEEDS_CACHE = 'needs an HTTP cache and the WPT server\'s cache.py (conditional requests, stash); Node\'s fetch has no HTTP cache';
+const NEEDS_CACHE =
+  "needs an HTTP cache and the WPT server's cache.py (conditional requests, stash); Node's fetch has no HTTP cache";
 /** Files of fetch/api/{request,response,headers,body} that cannot run in Node; not vendored. */
 export const SKIPPED = {
   'request/request-cache-default-conditional.any.js': NEEDS_CACHE,
@@ -28,11 +29,14 @@ export const SKIPPED = {
   'request/request-cache-no-store.any.js': NEEDS_CACHE,
   'request/request-cache-only-if-cached.any.js': NEEDS_CACHE,
   'request/request-cache-reload.any.js': NEEDS_CACHE,
-  'request/request-keepalive.any.js': 'includes /common/get-host-info.sub.js, which needs the WPT server\'s host substitutions and cross-origin hosts',
-  'request/request-init-priority.any.js': 'fetches request/hello.txt with a browser fetch-priority hint; a relative \'\' URL needs a document base URL',
+  'request/request-keepalive.any.js':
+    "includes /common/get-host-info.sub.js, which needs the WPT server's host substitutions and cross-origin hosts",
+  'request/request-init-priority.any.js':
+    "fetches request/hello.txt with a browser fetch-priority hint; a relative '' URL needs a document base URL",
   'response/response-blob-realm.any.js': 'needs a second realm (an iframe: global=window)',
-  'headers/header-values.any.js': 'needs XMLHttpRequest and the WPT server\'s inspect-headers.py echoing 253 header values',
-  'headers/header-values-normalize.any.js': 'needs XMLHttpRequest and the WPT server\'s inspect-headers.py',
+  'headers/header-values.any.js':
+    "needs XMLHttpRequest and the WPT server's inspect-headers.py echoing 253 header values",
+  'headers/header-values-normalize.any.js': "needs XMLHttpRequest and the WPT server's inspect-headers.py",
 };
 
 /** testharness.js status codes, by value. */
@@ -75,11 +79,14 @@ function isStrict(code) {
  * undici's runner reports them): names then survive UTF-8 and match between the two callbacks.
  */
 export function sanitizeName(name) {
-  return String(name).replace(/([\ud800-\udbff]+)(?![\udc00-\udfff])|(^|[^\ud800-\udbff])([\udc00-\udfff]+)/g, (_, low, prefix, high) => {
-    let out = prefix || '';
-    for (const c of low || high) out += `U+${c.charCodeAt(0).toString(16)}`;
-    return out;
-  });
+  return String(name).replace(
+    /([\ud800-\udbff]+)(?![\udc00-\udfff])|(^|[^\ud800-\udbff])([\udc00-\udfff]+)/g,
+    (_, low, prefix, high) => {
+      let out = prefix || '';
+      for (const c of low || high) out += `U+${c.charCodeAt(0).toString(16)}`;
+      return out;
+    },
+  );
 }
 
 let harnessSource;
@@ -122,7 +129,9 @@ function run(file, origin, timeout) {
   const abs = path.join(WPT_ROOT, 'fetch/api', file);
   const code = readFileSync(abs, 'utf8');
   const meta = parseMeta(code);
-  const scripts = meta.scripts.map((s) => readFileSync(s.startsWith('/') ? path.join(WPT_ROOT, s) : path.resolve(path.dirname(abs), s), 'utf8'));
+  const scripts = meta.scripts.map((s) =>
+    readFileSync(s.startsWith('/') ? path.join(WPT_ROOT, s) : path.resolve(path.dirname(abs), s), 'utf8'),
+  );
   const limit = meta.timeout === 'long' ? timeout * 6 : timeout;
   const started = Date.now();
 
@@ -131,7 +140,9 @@ function run(file, origin, timeout) {
     const errors = [];
     let finished = false;
     let timedOut = false;
-    const onError = (err) => { if (!finished) errors.push(String(err?.stack ?? err)); };
+    const onError = (err) => {
+      if (!finished) errors.push(String(err?.stack ?? err));
+    };
     process.on('uncaughtException', onError);
     process.on('unhandledRejection', onError);
 
@@ -154,7 +165,9 @@ function run(file, origin, timeout) {
       resolve({
         file,
         results,
-        harness: status ? { status: HARNESS_STATUS[status.status] ?? String(status.status), message: status.message ?? null } : { status: 'TIMEOUT', message: null },
+        harness: status
+          ? { status: HARNESS_STATUS[status.status] ?? String(status.status), message: status.message ?? null }
+          : { status: 'TIMEOUT', message: null },
         errors,
         timedOut,
         ms: Date.now() - started,
@@ -168,13 +181,21 @@ function run(file, origin, timeout) {
     const forceTimeout = g.timeout;
     g.add_result_callback((t) => {
       if (finished) return;
-      reported.push({ name: sanitizeName(t.name), status: STATUS[t.status] ?? String(t.status), message: t.message ?? null });
+      reported.push({
+        name: sanitizeName(t.name),
+        status: STATUS[t.status] ?? String(t.status),
+        message: t.message ?? null,
+      });
     });
     g.add_completion_callback((tests, status) => finish(tests, status));
 
     timer = setTimeout(() => {
       timedOut = true;
-      try { forceTimeout(); } catch (err) { errors.push(String(err?.stack ?? err)); }
+      try {
+        forceTimeout();
+      } catch (err) {
+        errors.push(String(err?.stack ?? err));
+      }
       // timeout() completes the harness, which calls finish; if it cannot, give up on it.
       grace = setTimeout(() => finish(null, null), 1000);
     }, limit);

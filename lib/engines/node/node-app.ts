@@ -26,7 +26,12 @@ export class NodeCall implements PoolTask, AccessEntry {
   /** Set by the pool as the request arrives (request_timeout). */
   arrived = 0;
 
-  constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly context: BindContext, readonly app: NodeApp) {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly context: BindContext,
+    readonly app: NodeApp,
+  ) {
     // 'close' comes once: after the response finished, or when the connection went first.
     res.once('close', () => this.closed());
     const log = context.requestLog;
@@ -39,7 +44,9 @@ export class NodeCall implements PoolTask, AccessEntry {
     this.started = true;
     // A stopping worker (or keepalive 0): this response closes its connection.
     if (this.context.draining) this.res.shouldKeepAlive = false;
-    const done = new Promise<void>((resolve) => { this.settle = resolve; });
+    const done = new Promise<void>((resolve) => {
+      this.settle = resolve;
+    });
     if (requestContext.tracked) currentTask.run(this, callApp, this);
     else callApp(this);
     return done;
@@ -50,7 +57,10 @@ export class NodeCall implements PoolTask, AccessEntry {
     this.context.onError(`Error handling request ${this.req.url}`, err);
     if (this.finished) return; // a callback that failed after the response: only logged
     const res = this.res;
-    if (res.headersSent || res.destroyed || res.writableEnded) { res.destroy(); return; }
+    if (res.headersSent || res.destroyed || res.writableEnded) {
+      res.destroy();
+      return;
+    }
     for (const name of res.getHeaderNames()) res.removeHeader(name);
     res.shouldKeepAlive = false;
     res.writeHead(500, { 'content-type': 'text/html', 'content-length': ERROR_BODY.length });
@@ -90,18 +100,31 @@ export class NodeCall implements PoolTask, AccessEntry {
   private closed(): void {
     if (this.finished) return;
     this.finished = true;
-    if (!this.started) { this.aborted = true; return; } // left while waiting: the pool skips it
+    if (!this.started) {
+      this.aborted = true;
+      return;
+    } // left while waiting: the pool skips it
     if (this.context.requestLog !== null) this.context.requestLog.write(this);
     this.context.requestDone();
     this.settle?.();
   }
 
   // AccessEntry: read only when the access log is on.
-  get remote(): string { return this.client ?? formatPeerAddress(this.req.socket.remoteAddress ?? '-'); }
-  get method(): string { return this.req.method!; }
-  get target(): string { return this.req.url!; }
-  get protocol(): string { return `HTTP/${this.req.httpVersion}`; }
-  get status(): number { return this.res.statusCode; }
+  get remote(): string {
+    return this.client ?? formatPeerAddress(this.req.socket.remoteAddress ?? '-');
+  }
+  get method(): string {
+    return this.req.method!;
+  }
+  get target(): string {
+    return this.req.url!;
+  }
+  get protocol(): string {
+    return `HTTP/${this.req.httpVersion}`;
+  }
+  get status(): number {
+    return this.res.statusCode;
+  }
   requestHeader(name: string): string | null {
     const v = this.req.headers[name];
     return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
@@ -122,7 +145,10 @@ function callApp(call: NodeCall): void {
   }
   if (result === undefined || result === null) return;
   if (typeof (result as PromiseLike<unknown>).then === 'function') {
-    (result as Promise<unknown>).then((r) => returned(call, r), (err) => call.fail(err));
+    (result as Promise<unknown>).then(
+      (r) => returned(call, r),
+      (err) => call.fail(err),
+    );
   } else {
     returned(call, result);
   }
@@ -130,11 +156,18 @@ function callApp(call: NodeCall): void {
 
 /** A `(req, res)` call that returned a Response is a fetch handler taken for Node-style. */
 function returned(call: NodeCall, r: unknown): void {
-  if (typeof r === 'object' && r !== null && typeof (r as Response).status === 'number' &&
-      typeof (r as Response).headers?.get === 'function' && !call.res.headersSent) {
-    call.fail(new Error(
-      `the app was called as (req, res) and returned a Response: it is a fetch handler; set app_interface = fetch (--app-interface fetch)`,
-    ));
+  if (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof (r as Response).status === 'number' &&
+    typeof (r as Response).headers?.get === 'function' &&
+    !call.res.headersSent
+  ) {
+    call.fail(
+      new Error(
+        `the app was called as (req, res) and returned a Response: it is a fetch handler; set app_interface = fetch (--app-interface fetch)`,
+      ),
+    );
   }
 }
 
@@ -143,8 +176,9 @@ function countBody(res: ServerResponse, call: NodeCall): void {
   const write = res.write;
   const end = res.end;
   const size = (chunk: unknown, enc: unknown) =>
-    typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof enc === 'string' ? enc as BufferEncoding : 'utf8')
-      : (chunk as Uint8Array | null | undefined)?.byteLength ?? 0;
+    typeof chunk === 'string'
+      ? Buffer.byteLength(chunk, typeof enc === 'string' ? (enc as BufferEncoding) : 'utf8')
+      : ((chunk as Uint8Array | null | undefined)?.byteLength ?? 0);
   res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     call.length += size(chunk, rest[0]);
     return (write as Function).call(this, chunk, ...rest);
@@ -155,12 +189,18 @@ function countBody(res: ServerResponse, call: NodeCall): void {
   } as ServerResponse['end'];
 }
 
-export function createNodeAppHandler(context: BindContext, app: NodeApp): (req: IncomingMessage, res: ServerResponse) => void {
+export function createNodeAppHandler(
+  context: BindContext,
+  app: NodeApp,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const found = new Found();
   return (req, res) => {
     if (refusedBefore(req)) return;
     const refused = refusal(req, req.rawHeaders, context, true, found);
-    if (refused !== null) { new NodeWire(req, res).refuse(refused[0], refused[1]); return; }
+    if (refused !== null) {
+      new NodeWire(req, res).refuse(refused[0], refused[1]);
+      return;
+    }
     const call = new NodeCall(req, res, context, app);
     // The app's own req.socket.remoteAddress stays the peer (Express's `trust proxy` reads X-Forwarded-For itself).
     if (found.head.watched) call.client = found.said.client;

@@ -70,7 +70,10 @@ export function parseProxyHeader(buf: Buffer, mode: ProxyMode): ProxyHeader {
 
 function parseV1(buf: Buffer): ProxyHeader {
   const end = buf.indexOf('\r\n');
-  if (end < 0 || end + 2 > V1_MAX) return end < 0 && buf.length < V1_MAX ? { kind: 'more' } : { kind: 'invalid', detail: 'Invalid PROXY line: too long' };
+  if (end < 0 || end + 2 > V1_MAX)
+    return end < 0 && buf.length < V1_MAX
+      ? { kind: 'more' }
+      : { kind: 'invalid', detail: 'Invalid PROXY line: too long' };
   const line = buf.toString('latin1', 0, end);
   const bad = (): ProxyHeader => ({ kind: 'invalid', detail: `Invalid PROXY line: '${line}'` });
   const bits = line.split(' ');
@@ -82,7 +85,8 @@ function parseV1(buf: Buffer): ProxyHeader {
   const ports = [bits[4]!, bits[5]!];
   if (!ports.every((p) => /^\d{1,5}$/.test(p) && Number(p) <= 65535)) return bad();
   return {
-    kind: 'header', length: end + 2,
+    kind: 'header',
+    length: end + 2,
     client: { address: formatPeerAddress(bits[2]!), port: Number(bits[4]), family: family === 4 ? 'IPv4' : 'IPv6' },
   };
 }
@@ -103,15 +107,21 @@ function parseV2(buf: Buffer): ProxyHeader {
   if (family === 0 || family === 3) return { kind: 'header', length, client: null };
   if (transport !== 1) return { kind: 'invalid', detail: 'Invalid PROXY header: only TCP is supported' };
   if (family === 1) {
-    if (length < 16 + 12) return { kind: 'invalid', detail: 'Invalid PROXY header: insufficient address data for IPv4' };
+    if (length < 16 + 12)
+      return { kind: 'invalid', detail: 'Invalid PROXY header: insufficient address data for IPv4' };
     const address = `${buf[16]}.${buf[17]}.${buf[18]}.${buf[19]}`;
     return { kind: 'header', length, client: { address, port: buf.readUInt16BE(24), family: 'IPv4' } };
   }
   if (family === 2) {
-    if (length < 16 + 36) return { kind: 'invalid', detail: 'Invalid PROXY header: insufficient address data for IPv6' };
+    if (length < 16 + 36)
+      return { kind: 'invalid', detail: 'Invalid PROXY header: insufficient address data for IPv6' };
     const groups: string[] = [];
     for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(16 + i * 2).toString(16));
-    return { kind: 'header', length, client: { address: formatPeerAddress(groups.join(':')), port: buf.readUInt16BE(48), family: 'IPv6' } };
+    return {
+      kind: 'header',
+      length,
+      client: { address: formatPeerAddress(groups.join(':')), port: buf.readUInt16BE(48), family: 'IPv6' },
+    };
   }
   return { kind: 'invalid', detail: `Invalid PROXY header: unsupported address family ${family}` };
 }
@@ -123,8 +133,12 @@ function parseV2(buf: Buffer): ProxyHeader {
  * A connection that sends nothing within `timeoutMs` is closed.
  */
 export function readProxyHeader(
-  socket: Socket, mode: ProxyMode, allowFrom: AllowList, timeoutMs: number,
-  deliver: (socket: Socket) => void, refuse: (socket: Socket, status: number, detail: string) => void,
+  socket: Socket,
+  mode: ProxyMode,
+  allowFrom: AllowList,
+  timeoutMs: number,
+  deliver: (socket: Socket) => void,
+  refuse: (socket: Socket, status: number, detail: string) => void,
 ): void {
   let buf: Buffer | null = null;
   const finish = () => {
@@ -134,7 +148,10 @@ export function readProxyHeader(
     socket.setTimeout(0);
     socket.pause();
   };
-  const onEnd = () => { finish(); socket.destroy(); };
+  const onEnd = () => {
+    finish();
+    socket.destroy();
+  };
   const onError = () => socket.destroy();
   const onData = (chunk: Buffer) => {
     buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
@@ -142,10 +159,16 @@ export function readProxyHeader(
     if (h.kind === 'more') return;
     finish();
     let rest = buf;
-    if (h.kind === 'invalid') { refuse(socket, 400, h.detail); return; }
+    if (h.kind === 'invalid') {
+      refuse(socket, 400, h.detail);
+      return;
+    }
     if (h.kind === 'header') {
       const peer = socketPeer(socket);
-      if (peer !== undefined && !allows(allowFrom, peer)) { refuse(socket, 403, 'Request forbidden'); return; }
+      if (peer !== undefined && !allows(allowFrom, peer)) {
+        refuse(socket, 403, 'Request forbidden');
+        return;
+      }
       if (h.client !== null) {
         (socket as Socket & { [kProxyPeer]?: string })[kProxyPeer] = socket.remoteAddress;
         Object.defineProperties(socket, {

@@ -20,9 +20,13 @@ import { carryProxyPeer, readProxyHeader } from './proxy-protocol.js';
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
 function clientErrorStatus(code: string | undefined): number {
   switch (code) {
-    case 'HPE_HEADER_OVERFLOW': return 431;
-    case 'ERR_HTTP_REQUEST_TIMEOUT': case 'ERR_HTTP_HEADERS_TIMEOUT': return 408;
-    default: return 400;
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return 408;
+    default:
+      return 400;
   }
 }
 
@@ -39,11 +43,17 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   const code = err.code ?? '';
   const http = code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT';
   // A peer that reset, or ended mid-request (Gunicorn: NoMoreData), gets no answer.
-  if (!http || code === 'HPE_INVALID_EOF_STATE' || !socket.writable || busy) { socket.destroy(); return; }
+  if (!http || code === 'HPE_INVALID_EOF_STATE' || !socket.writable || busy) {
+    socket.destroy();
+    return;
+  }
   // header_timeout passed on a connection that never sent a byte: an idle connection, closed
   // without an answer (as Gunicorn closes one after keepalive); a client that sent part of a
   // request gets 408.
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && (socket as net.Socket).bytesRead === 0) { socket.destroy(); return; }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && (socket as net.Socket).bytesRead === 0) {
+    socket.destroy();
+    return;
+  }
   answer(socket, clientErrorStatus(err.code), String((err as { reason?: string }).reason ?? err.message));
 }
 
@@ -57,7 +67,7 @@ function answer(socket: Duplex, status: number, detail: string): void {
   const page = errorPage(reason, detail);
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/html\r\n` +
-    `Content-Length: ${Buffer.byteLength(page)}\r\n\r\n${page}`,
+      `Content-Length: ${Buffer.byteLength(page)}\r\n\r\n${page}`,
     () => socket.destroy(),
   );
 }
@@ -71,7 +81,9 @@ const NODE_REQUEST_TIMEOUT = 300_000;
  * about a second (a quarter of the deadline, between 0.1 and 1 s; each check walks the connections
  * still reading a request). requestTimeout may not be below headersTimeout.
  */
-export function readDeadlines(s: Settings): Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
+export function readDeadlines(
+  s: Settings,
+): Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
   if (s.header_timeout === 0) return {};
   const headersTimeout = s.header_timeout * 1000;
   return {
@@ -95,11 +107,16 @@ export const nodeEngine: ServingEngine = {
   writesDate: false, // node:http writes one only when the app set none
   boot: () => `node:http (Node ${process.version})`,
   listen(bind: ServedBind, context: BindContext, settings: Settings): Promise<EngineServer> {
-    if (bind.childFd === undefined) return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));
+    if (bind.childFd === undefined)
+      return Promise.reject(new ListenFailed(`no socket was passed for ${formatBind(bind)}`));
     // Host is required of HTTP/1.1 requests in the handler, after the limits (Gunicorn's order).
     const app = context.nodeApp;
     const handler = app ? createNodeAppHandler(context, app) : createNodeHandler(context);
-    const options: http.ServerOptions = { maxHeaderSize: maxHeaderSize(settings), requireHostHeader: false, ...readDeadlines(settings) };
+    const options: http.ServerOptions = {
+      maxHeaderSize: maxHeaderSize(settings),
+      requireHostHeader: false,
+      ...readDeadlines(settings),
+    };
     let server: http.Server;
     // node:http's own parsing of a connection (its request parser), taken before qilin adds listeners:
     // a connection given back to it after an upgrade it did not take goes there, not through TLS or
@@ -115,7 +132,10 @@ export const nodeEngine: ServingEngine = {
       // node:https (and node:tls under it) only for a TLS listener: ~4 MiB a worker otherwise.
       const https = createRequire(import.meta.url)('node:https') as typeof httpsModule;
       // The TLS handshake comes before the headers: it has the same deadline (node's own is 120 s).
-      const secure = https.createServer({ ...options, handshakeTimeout: options.headersTimeout, ...tlsOptions }, handler);
+      const secure = https.createServer(
+        { ...options, handshakeTimeout: options.headersTimeout, ...tlsOptions },
+        handler,
+      );
       parse = secure.listeners('secureConnection') as ((socket: net.Socket) => void)[];
       if (settings.cert_reqs === CERT_OPTIONAL) secure.prependListener('secureConnection', refuseUnverified);
       server = secure;
@@ -123,7 +143,9 @@ export const nodeEngine: ServingEngine = {
       server = http.createServer(options, handler);
       parse = server.listeners('connection') as ((socket: net.Socket) => void)[];
     }
-    const toHttp = (socket: net.Socket) => { for (const l of parse) l.call(server, socket); };
+    const toHttp = (socket: net.Socket) => {
+      for (const l of parse) l.call(server, socket);
+    };
     server.on(context.scheme === 'https' ? 'secureConnection' : 'connection', lingerOnClose);
     // One more than allowed, so that "too many" is seen (node drops fields past the count silently).
     server.maxHeadersCount = (settings.limit_request_fields || 32768) + 1;
@@ -136,7 +158,9 @@ export const nodeEngine: ServingEngine = {
       const allowFrom = parseAllowList('proxy_allow_ips', settings.proxy_allow_ips);
       const http = server.listeners('connection') as ((socket: net.Socket) => void)[];
       server.removeAllListeners('connection');
-      const deliver = (socket: net.Socket) => { for (const l of http) l.call(server, socket); };
+      const deliver = (socket: net.Socket) => {
+        for (const l of http) l.call(server, socket);
+      };
       server.on('connection', (socket: net.Socket) => {
         readProxyHeader(socket, settings.proxy_protocol, allowFrom, server.headersTimeout, deliver, answer);
       });
@@ -158,16 +182,22 @@ export const nodeEngine: ServingEngine = {
       let handle: Upgrade | null = null;
       let loading: Promise<Upgrade> | null = null;
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (handle !== null) { handle(req, socket, head); return; }
+        if (handle !== null) {
+          handle(req, socket, head);
+          return;
+        }
         loading ??= import('./websocket.js').then((m) => {
           const h: Upgrade = m.createUpgradeHandler(context, toHttp);
           handle = h;
           return h;
         });
-        loading.then((h) => h(req, socket, head), (err: unknown) => {
-          context.onError('Cannot serve WebSockets', err);
-          socket.destroy();
-        });
+        loading.then(
+          (h) => h(req, socket, head),
+          (err: unknown) => {
+            context.onError('Cannot serve WebSockets', err);
+            socket.destroy();
+          },
+        );
       });
     }
     return serve(server, bind, settings, trackConnections(server, context.scheme === 'https'));
@@ -185,7 +215,12 @@ function trackConnections(server: http.Server, secure: boolean): Set<net.Socket>
 }
 
 /** Listen on the arbiter's socket (its fd). */
-function serve(server: http.Server, bind: ServedBind, settings: Settings, open: Set<net.Socket>): Promise<EngineServer> {
+function serve(
+  server: http.Server,
+  bind: ServedBind,
+  settings: Settings,
+  open: Set<net.Socket>,
+): Promise<EngineServer> {
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
     // Node ignores a backlog inside the options when listening on an fd: pass it on its own.
@@ -197,10 +232,16 @@ function serve(server: http.Server, bind: ServedBind, settings: Settings, open: 
           // once, resetting a request the client is sending on one at that moment; instead each
           // is answered with `Connection: close` (the worker is draining) until the worker exits,
           // as Gunicorn's workers do.
-          if (listening) { listening = false; net.Server.prototype.close.call(server); }
+          if (listening) {
+            listening = false;
+            net.Server.prototype.close.call(server);
+          }
         },
         close() {
-          if (listening) { listening = false; net.Server.prototype.close.call(server); }
+          if (listening) {
+            listening = false;
+            net.Server.prototype.close.call(server);
+          }
           server.closeAllConnections();
         },
         connections() {
@@ -208,7 +249,10 @@ function serve(server: http.Server, bind: ServedBind, settings: Settings, open: 
           // A response node:http still writes (it leaves the socket once all of it is out), or
           // bytes still queued on the socket.
           for (const s of open) {
-            if ((s as net.Socket & { _httpMessage?: unknown })._httpMessage || s.writableLength > 0) { sending = true; break; }
+            if ((s as net.Socket & { _httpMessage?: unknown })._httpMessage || s.writableLength > 0) {
+              sending = true;
+              break;
+            }
           }
           return { open: open.size, sending };
         },

@@ -25,7 +25,8 @@ function hasToken(value: string | undefined, token: string): boolean {
 
 /** The 'upgrade' listener of a fetch app's node:http server. */
 export function createUpgradeHandler(
-  context: BindContext, toHttp: (socket: Socket) => void,
+  context: BindContext,
+  toHttp: (socket: Socket) => void,
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const hub = context.websockets;
   const wss = new WebSocketServer({
@@ -43,11 +44,17 @@ export function createUpgradeHandler(
   const found = new Found();
 
   return (req, socket, head) => {
-    if (!hasToken(req.headers.upgrade, 'websocket')) { servePlain(toHttp, req, socket, head); return; }
+    if (!hasToken(req.headers.upgrade, 'websocket')) {
+      servePlain(toHttp, req, socket, head);
+      return;
+    }
     const res = new http.ServerResponse(req);
     res.shouldKeepAlive = false; // a response that is not the switch ends the connection
     res.assignSocket(socket as import('node:net').Socket);
-    res.once('finish', () => { res.detachSocket(socket as import('node:net').Socket); (socket as import('node:net').Socket).destroySoon(); });
+    res.once('finish', () => {
+      res.detachSocket(socket as import('node:net').Socket);
+      (socket as import('node:net').Socket).destroySoon();
+    });
     socket.on('error', () => {}); // a reset while the app runs: the response's 'close' tells the exchange
     const given = req.rawHeaders;
     const raw = new Array<string>(given.length);
@@ -57,7 +64,10 @@ export function createUpgradeHandler(
     }
     const wire = new NodeWire(req, res);
     const refused = refusal(req, raw, context, false, found);
-    if (refused !== null) { wire.refuse(refused[0], refused[1]); return; }
+    if (refused !== null) {
+      wire.refuse(refused[0], refused[1]);
+      return;
+    }
     // A handshake has no body: bytes after its head are the client's first frames (ws reads them).
     const ex = new Exchange(wire, context, req.method!, found.head.authority, found.head.target, raw, null);
     if (found.head.watched) ex.forwardedBy(null, found.said);
@@ -83,7 +93,11 @@ function servePlain(toHttp: (socket: Socket) => void, req: IncomingMessage, sock
     let value = raw[i + 1]!;
     if (name === 'upgrade') continue;
     if (name === 'connection') {
-      value = value.split(',').map((t) => t.trim()).filter((t) => t !== '' && t.toLowerCase() !== 'upgrade').join(', ');
+      value = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '' && t.toLowerCase() !== 'upgrade')
+        .join(', ');
       if (value === '') continue;
     }
     lines.push(`${raw[i]}: ${value}`);
@@ -94,8 +108,12 @@ function servePlain(toHttp: (socket: Socket) => void, req: IncomingMessage, sock
 
 class NodeUpgrade implements Upgrader {
   constructor(
-    private readonly wss: WebSocketServer, private readonly req: Tagged, private readonly res: http.ServerResponse,
-    private readonly socket: Duplex, private readonly head: Buffer, private readonly hub: WebSocketHub,
+    private readonly wss: WebSocketServer,
+    private readonly req: Tagged,
+    private readonly res: http.ServerResponse,
+    private readonly socket: Duplex,
+    private readonly head: Buffer,
+    private readonly hub: WebSocketHub,
   ) {}
 
   upgrade(socket: QilinWebSocket, headers: string[]): void {
@@ -103,7 +121,9 @@ class NodeUpgrade implements Upgrader {
     this.res.detachSocket(this.socket as import('node:net').Socket);
     this.req[kChosen] = { protocol: socket.protocol, headers };
     // Without a verifyClient, ws completes the handshake before handleUpgrade returns.
-    this.wss.handleUpgrade(this.req, this.socket, this.head, (ws) => { bind(ws, socket, hub); });
+    this.wss.handleUpgrade(this.req, this.socket, this.head, (ws) => {
+      bind(ws, socket, hub);
+    });
     if (socket.readyState === 0) socket.abandon(); // ws refused it (the client already left)
   }
 }
@@ -111,11 +131,21 @@ class NodeUpgrade implements Upgrader {
 /** A `ws` WebSocket as the socket's transport. */
 class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket) {}
-  send(data: string | Uint8Array | ArrayBuffer, binary: boolean): void { this.ws.send(data, { binary }); }
-  close(code: number, reason: string): void { this.ws.close(code, reason); }
-  terminate(): void { this.ws.terminate(); }
-  ping(): void { this.ws.ping(); }
-  bufferedAmount(): number { return this.ws.bufferedAmount; }
+  send(data: string | Uint8Array | ArrayBuffer, binary: boolean): void {
+    this.ws.send(data, { binary });
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
+  ping(): void {
+    this.ws.ping();
+  }
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
 }
 
 function bind(ws: WebSocket, socket: QilinWebSocket, hub: WebSocketHub): void {

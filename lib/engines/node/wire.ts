@@ -32,9 +32,14 @@ export class NodeWire implements Wire {
   private written = 0;
   /** A header value went in as the latin1 text of its UTF-8 bytes (see writeHeader). */
   private binaryHead = false;
-  get peerReadableLate(): boolean { return true; }
+  get peerReadableLate(): boolean {
+    return true;
+  }
 
-  constructor(protected readonly req: IncomingMessage, protected readonly res: ServerResponse) {}
+  constructor(
+    protected readonly req: IncomingMessage,
+    protected readonly res: ServerResponse,
+  ) {}
 
   /** Gunicorn's error page with `status`, the connection closed, nothing more served from it. */
   refuse(status: number, detail: string): void {
@@ -59,8 +64,14 @@ export class NodeWire implements Wire {
    * string body.
    */
   private text(v: string | Uint8Array): string {
-    if (typeof v !== 'string') { this.binaryHead = true; return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'); }
-    if (NON_ASCII.test(v)) { this.binaryHead = true; return Buffer.from(v, 'utf8').toString('latin1'); }
+    if (typeof v !== 'string') {
+      this.binaryHead = true;
+      return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+    }
+    if (NON_ASCII.test(v)) {
+      this.binaryHead = true;
+      return Buffer.from(v, 'utf8').toString('latin1');
+    }
     return v;
   }
 
@@ -77,7 +88,13 @@ export class NodeWire implements Wire {
       this.headers.push('content-length', String(byteLength(body)));
       this.sendHead();
     }
-    res.end(body instanceof ArrayBuffer ? new Uint8Array(body) : this.binaryHead && typeof body === 'string' ? Buffer.from(body) : body);
+    res.end(
+      body instanceof ArrayBuffer
+        ? new Uint8Array(body)
+        : this.binaryHead && typeof body === 'string'
+          ? Buffer.from(body)
+          : body,
+    );
   }
 
   endWithoutBody(): void {
@@ -97,7 +114,10 @@ export class NodeWire implements Wire {
       this.sendHead();
     }
     this.written += chunk.byteLength;
-    if (this.written >= total) { this.res.end(chunk); return [true, true]; }
+    if (this.written >= total) {
+      this.res.end(chunk);
+      return [true, true];
+    }
     return [this.res.write(chunk), false];
   }
 
@@ -115,7 +135,9 @@ export class NodeWire implements Wire {
 
   onAborted(fn: () => void): void {
     const res = this.res;
-    res.once('close', () => { if (!res.writableFinished) fn(); });
+    res.once('close', () => {
+      if (!res.writableFinished) fn();
+    });
   }
 
   onData(fn: (chunk: Uint8Array, isLast: boolean) => void): void {

@@ -24,6 +24,11 @@ declare module 'ws' {
 
   export class WebSocketServer extends EventEmitter {
     constructor(options: ServerOptions);
-    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: WebSocket, req: IncomingMessage) => void): void;
+    handleUpgrade(
+      req: IncomingMessage,
+      socket: Duplex,
+      head: Buffer,
+      cb: (ws: WebSocket, req: IncomingMessage) => void,
+    ): void;
   }
 }

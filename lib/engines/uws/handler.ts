@@ -14,7 +14,13 @@ import type { QilinWebSocket, Upgrader } from '../../http/websocket.js';
 import { loadUws, type HttpRequest, type HttpResponse, type us_socket_context_t } from './load.js';
 
 const METHODS: Record<string, string> = {
-  get: 'GET', post: 'POST', put: 'PUT', delete: 'DELETE', head: 'HEAD', options: 'OPTIONS', patch: 'PATCH',
+  get: 'GET',
+  post: 'POST',
+  put: 'PUT',
+  delete: 'DELETE',
+  head: 'HEAD',
+  options: 'OPTIONS',
+  patch: 'PATCH',
 };
 
 /**
@@ -52,7 +58,9 @@ interface Found {
 export function createHandler(context: BindContext): (res: HttpResponse, req: HttpRequest) => void {
   learnPace();
   const found: Found = { head: new RequestHead(), said: new ForwardedFacts() };
-  return (res, req) => { accept(context, found, res, req, null); };
+  return (res, req) => {
+    accept(context, found, res, req, null);
+  };
 }
 
 /**
@@ -60,20 +68,30 @@ export function createHandler(context: BindContext): (res: HttpResponse, req: Ht
  * Sec-WebSocket-Key. They are served as any request (the same checks, Request, pool and app); the
  * exchange knows how to switch the connection should the app answer with upgradeWebSocket's response.
  */
-export function createUpgradeHandler(context: BindContext): (res: HttpResponse, req: HttpRequest, socketContext: us_socket_context_t) => void {
+export function createUpgradeHandler(
+  context: BindContext,
+): (res: HttpResponse, req: HttpRequest, socketContext: us_socket_context_t) => void {
   const found: Found = { head: new RequestHead(), said: new ForwardedFacts() };
   return (res, req, socketContext) => {
     accept(context, found, res, req, new UwsUpgrade(res, req.getHeader('sec-websocket-key'), socketContext));
   };
 }
 
-function accept(context: BindContext, found: Found, res: HttpResponse, req: HttpRequest, upgrade: UwsUpgrade | null): void {
+function accept(
+  context: BindContext,
+  found: Found,
+  res: HttpResponse,
+  req: HttpRequest,
+  upgrade: UwsUpgrade | null,
+): void {
   const limits = context.limits;
   const forwarded = context.forwarded;
   const { head, said } = found;
   // uWS's req lives only during this call: copy what the app may read later.
   const raw: string[] = [];
-  req.forEach((name, value) => { raw.push(name, value); });
+  req.forEach((name, value) => {
+    raw.push(name, value);
+  });
   const m = req.getMethod();
   const method = METHODS[m] ?? m.toUpperCase();
   const path = req.getUrl();
@@ -81,10 +99,18 @@ function accept(context: BindContext, found: Found, res: HttpResponse, req: Http
   const target = query ? `${path}?${query}` : path;
   // The peer is read (~µs) only when a forwarded header makes it matter.
   let peer: ArrayBuffer | null = null;
-  const refused = checkHeaders(raw, limits, false, false, false, forwarded === null ? null : forwarded.watch, head) ??
-    lineTooLong(limits, method, target) ?? bodyTooLarge(limits, head.length) ?? addressOf(context.authority, target, head) ??
-    (head.watched ? applyForwarded(forwarded!, raw, formatPeerAddress(peer = res.getRemoteAddressAsText()), false, said) : null);
-  if (refused !== null) { refuse(res, refused[0], refused[1]); return; }
+  const refused =
+    checkHeaders(raw, limits, false, false, false, forwarded === null ? null : forwarded.watch, head) ??
+    lineTooLong(limits, method, target) ??
+    bodyTooLarge(limits, head.length) ??
+    addressOf(context.authority, target, head) ??
+    (head.watched
+      ? applyForwarded(forwarded!, raw, formatPeerAddress((peer = res.getRemoteAddressAsText())), false, said)
+      : null);
+  if (refused !== null) {
+    refuse(res, refused[0], refused[1]);
+    return;
+  }
   const body = head.hasBody ? new RequestBody(res) : null;
   const ex = new Exchange(res, context, method, head.authority, head.target, raw, body);
   if (head.watched) ex.forwardedBy(peer, said);
@@ -109,7 +135,9 @@ function accept(context: BindContext, found: Found, res: HttpResponse, req: Http
  */
 function refuse(res: HttpResponse, status: number, detail: string): void {
   let aborted = false;
-  res.onAborted(() => { aborted = true; });
+  res.onAborted(() => {
+    aborted = true;
+  });
   setImmediate(() => {
     if (!aborted) res.cork(() => rejectRequest(res, status, detail));
   });
@@ -122,7 +150,11 @@ export interface UwsSocketData {
 
 /** Completes one upgrade: uWS writes the 101 and calls the route's open handler at once. */
 class UwsUpgrade implements Upgrader {
-  constructor(private readonly res: HttpResponse, private readonly key: string, private readonly socketContext: us_socket_context_t) {}
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly key: string,
+    private readonly socketContext: us_socket_context_t,
+  ) {}
 
   upgrade(socket: QilinWebSocket, headers: string[]): void {
     const res = this.res;

@@ -12,7 +12,14 @@ import path from 'node:path';
 import type * as UWS from 'uws-legacy';
 
 export type UwsModule = typeof UWS;
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uws-legacy';
+export type {
+  HttpRequest,
+  HttpResponse,
+  TemplatedApp,
+  WebSocket,
+  us_listen_socket,
+  us_socket_context_t,
+} from 'uws-legacy';
 
 const ownRequire = createRequire(import.meta.url);
 
@@ -42,11 +49,17 @@ export interface UwsProbe {
   hint: string;
 }
 
-interface Candidate { main: string; origin: string }
+interface Candidate {
+  main: string;
+  origin: string;
+}
 
 /** glibc's version, or null on musl (Node's report says which C library it runs on). */
 export function glibcVersion(): string | null {
-  const report = process.report as unknown as { excludeNetwork?: boolean; getReport(): { header?: { glibcVersionRuntime?: string } } };
+  const report = process.report as unknown as {
+    excludeNetwork?: boolean;
+    getReport(): { header?: { glibcVersionRuntime?: string } };
+  };
   report.excludeNetwork = true; // no DNS look-ups for a report read for one field
   return report.getReport().header?.glibcVersionRuntime ?? null;
 }
@@ -67,7 +80,9 @@ function packageVersion(main: string): string {
       const v = (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version;
       // `20.30.0-unofficial.0` is uWS 20.30.0 republished.
       if (typeof v === 'string') return v.replace(/-.*$/, '');
-    } catch { /* not JSON: keep looking */ }
+    } catch {
+      /* not JSON: keep looking */
+    }
   }
   return '?';
 }
@@ -90,7 +105,8 @@ function loadFailure(err: Error, glibc: string | null): string {
     const newest = needs.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1);
     return `needs glibc ≥ ${newest} (this system has ${glibc ? `glibc ${glibc}` : 'musl'})`;
   }
-  if (!glibc && /ld-linux|Error relocating|symbol not found/i.test(message)) return 'built for glibc (this system has musl)';
+  if (!glibc && /ld-linux|Error relocating|symbol not found/i.test(message))
+    return 'built for glibc (this system has musl)';
   return message.split('\n')[0]!.slice(0, 200);
 }
 
@@ -98,7 +114,11 @@ function candidates(appDir: string | null): Candidate[] {
   const out: Candidate[] = [];
   const bundled: string[] = [];
   for (const pkg of BUNDLED_UWS) {
-    try { bundled.push(ownRequire.resolve(pkg)); } catch { /* an install without it */ }
+    try {
+      bundled.push(ownRequire.resolve(pkg));
+    } catch {
+      /* an install without it */
+    }
   }
   if (appDir) {
     try {
@@ -106,7 +126,9 @@ function candidates(appDir: string | null): Candidate[] {
       // beside the app, it is one of the bundled builds, not the app's.
       const main = createRequire(path.join(appDir, 'noop.js')).resolve(APP_PACKAGE);
       if (!bundled.includes(main)) out.push({ main, origin: `the app's own, ${path.dirname(main)}` });
-    } catch { /* the app installed none */ }
+    } catch {
+      /* the app installed none */
+    }
   }
   for (const main of bundled) out.push({ main, origin: 'bundled' });
   return out;
@@ -134,17 +156,26 @@ export function probeUws(appDir: string | null = null): UwsProbe {
   if (probed) return probed;
   // Node's report (~6 ms) only when something is said about this machine: not on a worker's boot.
   let libc: string | null | undefined;
-  const glibc = (): string | null => (libc === undefined ? (libc = process.platform === 'linux' ? glibcVersion() : null) : libc);
-  const platform = { get platform(): string { return describePlatform(glibc()); } };
+  const glibc = (): string | null =>
+    libc === undefined ? (libc = process.platform === 'linux' ? glibcVersion() : null) : libc;
+  const platform = {
+    get platform(): string {
+      return describePlatform(glibc());
+    },
+  };
   const skipped: string[] = [];
   const why: { abiMissing: boolean; glibcMissing: boolean }[] = [];
-  const list = pinned ? [{ main: pinned, origin: `the arbiter's choice, ${path.dirname(pinned)}` }] : candidates(appDir);
+  const list = pinned
+    ? [{ main: pinned, origin: `the arbiter's choice, ${path.dirname(pinned)}` }]
+    : candidates(appDir);
   for (const c of list) {
     const version = packageVersion(c.main);
     const name = `uWebSockets.js ${version} (${c.origin})`;
     const binary = nativeBinary(c.main);
     if (!binary) {
-      skipped.push(`${name}: no binary for Node ${nodeMajor()} (ABI ${process.versions.modules}) on ${process.platform}-${process.arch}`);
+      skipped.push(
+        `${name}: no binary for Node ${nodeMajor()} (ABI ${process.versions.modules}) on ${process.platform}-${process.arch}`,
+      );
       why.push({ abiMissing: true, glibcMissing: false });
       continue;
     }
@@ -152,12 +183,19 @@ export function probeUws(appDir: string | null = null): UwsProbe {
       // The binary itself, not the package's main file: some mains fall back to JavaScript.
       const uws = ownRequire(binary) as UwsModule;
       if (typeof uws.App !== 'function') throw new Error('not a uWebSockets.js binary (no App)');
-      probed = Object.assign(platform, { loaded: { uws, version, build: `uWebSockets.js ${version}`, origin: c.origin, main: c.main }, skipped, hint: '' });
+      probed = Object.assign(platform, {
+        loaded: { uws, version, build: `uWebSockets.js ${version}`, origin: c.origin, main: c.main },
+        skipped,
+        hint: '',
+      });
       return probed;
     } catch (err) {
       const reason = loadFailure(err as Error, glibc());
       skipped.push(`${name}: ${reason}`);
-      why.push({ abiMissing: false, glibcMissing: reason.startsWith('needs glibc') || reason.startsWith('built for glibc') });
+      why.push({
+        abiMissing: false,
+        glibcMissing: reason.startsWith('needs glibc') || reason.startsWith('built for glibc'),
+      });
     }
   }
   if (list.length === 0) skipped.push('no uWebSockets.js package is installed');

@@ -35,9 +35,15 @@ export const uwsEngine: ServingEngine = {
         // uWS says only "App construction failed". The arbiter checked the same with node's
         // OpenSSL: what is left is a file this worker's user cannot read, or a cipher list
         // uWS's own TLS library (BoringSSL) does not take.
-        const hint = options.ssl_ciphers === undefined ? 'can this worker\'s user read the files?'
-          : 'can this worker\'s user read the files? BoringSSL, which uWS is built with, may not know these ciphers';
-        return Promise.reject(new ListenFailed(`uWebSockets.js cannot set up TLS for ${formatBind(bind)} from ${describeUwsTls(options)} (${hint})`));
+        const hint =
+          options.ssl_ciphers === undefined
+            ? "can this worker's user read the files?"
+            : "can this worker's user read the files? BoringSSL, which uWS is built with, may not know these ciphers";
+        return Promise.reject(
+          new ListenFailed(
+            `uWebSockets.js cannot set up TLS for ${formatBind(bind)} from ${describeUwsTls(options)} (${hint})`,
+          ),
+        );
       }
     } else {
       server = uws.App();
@@ -54,12 +60,17 @@ export const uwsEngine: ServingEngine = {
         const port = uws.us_socket_local_port(socket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
         if (port !== bind.port) {
           uws.us_listen_socket_close(socket);
-          reject(new ListenFailed(`Connection in use: ${formatBind(bind)} (worker found its listener on port ${port})`));
+          reject(
+            new ListenFailed(`Connection in use: ${formatBind(bind)} (worker found its listener on port ${port})`),
+          );
           return;
         }
         let listening = true;
         const stopListening = () => {
-          if (listening) { listening = false; uws.us_listen_socket_close(socket); }
+          if (listening) {
+            listening = false;
+            uws.us_listen_socket_close(socket);
+          }
         };
         resolve({
           stopListening,
@@ -87,7 +98,9 @@ function tcpConnections(port: number): { open: number; sending: boolean } | null
       try {
         const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
         if (m) mine.add(m[1]!);
-      } catch { /* closed meanwhile */ }
+      } catch {
+        /* closed meanwhile */
+      }
     }
   } catch {
     return null;
@@ -97,7 +110,11 @@ function tcpConnections(port: number): { open: number; sending: boolean } | null
   let sending = false;
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
-    try { text = readFileSync(table, 'latin1'); } catch { continue; }
+    try {
+      text = readFileSync(table, 'latin1');
+    } catch {
+      continue;
+    }
     read = true;
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
     for (const line of text.split('\n')) {
@@ -117,11 +134,21 @@ const UWS_IDLE_TIMEOUT = 960;
 /** A uWS WebSocket as the socket's transport. uWS calls the close handler from end() and close() at once. */
 class UwsTransport implements Transport {
   constructor(private readonly ws: WebSocket<UwsSocketData>) {}
-  send(data: string | Uint8Array | ArrayBuffer, binary: boolean): void { this.ws.send(data, binary); }
-  close(code: number, reason: string): void { this.ws.end(code, reason); }
-  terminate(): void { this.ws.close(); }
-  ping(): void { this.ws.ping(); }
-  bufferedAmount(): number { return this.ws.getBufferedAmount(); }
+  send(data: string | Uint8Array | ArrayBuffer, binary: boolean): void {
+    this.ws.send(data, binary);
+  }
+  close(code: number, reason: string): void {
+    this.ws.end(code, reason);
+  }
+  terminate(): void {
+    this.ws.close();
+  }
+  ping(): void {
+    this.ws.ping();
+  }
+  bufferedAmount(): number {
+    return this.ws.getBufferedAmount();
+  }
 }
 
 /**
@@ -157,8 +184,12 @@ function socketBehavior(context: BindContext) {
       // uWS reuses the message's memory once this returns: copy it.
       socket.received(isBinary ? new Uint8Array(message.slice(0)) : Buffer.from(message).toString('utf8'));
     },
-    ping(ws: WebSocket<UwsSocketData>) { ws.getUserData().socket.alive(); },
-    pong(ws: WebSocket<UwsSocketData>) { ws.getUserData().socket.alive(); },
+    ping(ws: WebSocket<UwsSocketData>) {
+      ws.getUserData().socket.alive();
+    },
+    pong(ws: WebSocket<UwsSocketData>) {
+      ws.getUserData().socket.alive();
+    },
     close(ws: WebSocket<UwsSocketData>, code: number, message: ArrayBuffer) {
       ws.getUserData().socket.closed(code, Buffer.from(message).toString('utf8'), code !== 1006);
     },
