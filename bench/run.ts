@@ -1477,10 +1477,11 @@ function markdown(
   const runtimes = Object.entries((meta.runtimes ?? {}) as Record<string, string>)
     .map(([r, v]) => `${r === 'bun' ? 'Bun' : 'Deno'} ${v}`)
     .join(', ');
-  const where = meta.serversIn && meta.serversIn !== 'the host' ? `, in ${meta.serversIn}` : '';
+  // The results file's descriptions are strings (absent from older files).
+  const where = meta.serversIn && meta.serversIn !== 'the host' ? `, in ${meta.serversIn as string}` : '';
   lines.push(
-    `${meta.mode} run. ${meta.machine}${meta.host ? `; ${meta.host}` : ''}. ` +
-      `Servers on Node ${meta.node}${meta.nodePath ? ` (${meta.nodePath})` : ''}, ${meta.uws}${where}${runtimes ? `; ${runtimes}` : ''}.`,
+    `${meta.mode} run. ${meta.machine}${meta.host ? `; ${meta.host as string}` : ''}. ` +
+      `Servers on Node ${meta.node}${meta.nodePath ? ` (${meta.nodePath as string})` : ''}, ${meta.uws}${where}${runtimes ? `; ${runtimes}` : ''}.`,
   );
   if (meta.idleChecks === false && meta.mode !== 'Quick') {
     lines.push(
@@ -1490,7 +1491,7 @@ function markdown(
   }
   lines.push(
     `Servers pinned to ${meta.serverCores}, load generators to ${meta.loadCores}; req/s is per server core ` +
-      `(the *2 cores* rows: ${meta.multicoreCores ?? 'two cores'}, req/s for both). ` +
+      `(the *2 cores* rows: ${(meta.multicoreCores as string | undefined) ?? 'two cores'}, req/s for both). ` +
       `${DURATION} s per run after a ${WARMUP} s warm-up, ${RUNS} run(s) each.`,
   );
   lines.push(

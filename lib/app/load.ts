@@ -253,7 +253,7 @@ export function parseLiterals(source: string): unknown[] {
 function commonJsExports(mod: Record<string, unknown>): Record<string, unknown> | null {
   const d = mod.default;
   if (!d || typeof d !== 'object') return null;
-  const proto = Object.getPrototypeOf(d);
+  const proto: unknown = Object.getPrototypeOf(d);
   return proto === Object.prototype || proto === null ? (d as Record<string, unknown>) : null;
 }
 

@@ -26,7 +26,7 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown
 /** Something with `on`/`emit`/`listeners`: a node:http Server, or what an app built one on. */
 export interface AppServer {
   emit(event: string, ...args: unknown[]): boolean;
-  listeners(event: string): Function[];
+  listeners(event: string): unknown[];
   listenerCount(event: string): number;
 }
 
@@ -69,7 +69,9 @@ export interface NodeApp extends Recognised {
 export type LoadedApp = FetchApp | NodeApp;
 
 type Obj = Record<string | symbol, unknown>;
-const isFn = (v: unknown): v is Function => typeof v === 'function';
+/** Any function: what it takes and returns is read from it (or cast) where it is called. */
+type AnyFunction = (...args: never[]) => unknown;
+const isFn = (v: unknown): v is AnyFunction => typeof v === 'function';
 const isObj = (v: unknown): v is Obj => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
 function isServer(v: unknown): v is AppServer {
@@ -425,7 +427,7 @@ export function guessInterface(source: string, length: number): InterfaceGuess {
   return { style, params, why: params.length > length ? `${counted} before any default or rest one` : counted };
 }
 
-const isClass = (f: Function) => /^class\b/.test(Function.prototype.toString.call(f));
+const isClass = (f: AnyFunction) => /^class\b/.test(Function.prototype.toString.call(f));
 
 /** Describe a value that is no app, for the error message. */
 export function describe(v: unknown): string {
@@ -440,7 +442,8 @@ export function describe(v: unknown): string {
       ? `an object with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', …' : ''}`
       : 'an empty object';
   }
-  return `a ${typeof v} (${String(v).slice(0, 40)})`;
+  // What is left is a primitive (a symbol too has a string form).
+  return `a ${typeof v} (${String(v as string | number | bigint | boolean | symbol).slice(0, 40)})`;
 }
 
 export const SHAPES =

@@ -173,7 +173,7 @@ export async function resolveConfig(
   const settings = defaultSettings(env);
 
   const explicit = cli.values.get('config') ?? envArgs?.values.get('config');
-  let configFile: string | null = null;
+  let configFile: string | null;
   if (typeof explicit === 'string' && explicit !== '') {
     configFile = path.resolve(cwd, explicit);
     if (!existsSync(configFile)) throw new ConfigError('config', `Config file not found: ${explicit}`);

@@ -5,7 +5,7 @@
 import type { RemoteAddr, ServeInfo } from '../app/shapes.js';
 import type { AccessEntry } from '../ops/log.js';
 import { formatPeerAddress } from './address.js';
-import { ClientGoneError, DRAIN_MS, RequestBody, RequestTooLargeError } from './body.js';
+import { ClientGoneError, DRAIN_MS, type RequestBody, RequestTooLargeError } from './body.js';
 import type { BindContext, PoolTask, Wire } from './contracts.js';
 import type { ForwardedFacts } from './forwarded.js';
 import { QilinRequest, setScheme, type RequestOwner } from './request.js';
@@ -317,8 +317,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     try {
       result = this.context.app(this.request as unknown as Request, new ConnInfo(this));
     } catch (err) {
-      this.fail(err);
-      return undefined;
+      return this.fail(err);
     }
     if (typeof (result as Promise<Response>)?.then === 'function') {
       return (result as Promise<Response>).then(
@@ -460,13 +459,19 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
         }
         return undefined;
       }
-      try {
-        if (first.error !== undefined) throw first.error;
-        if (first.result !== undefined && !first.result.done) checkChunk(first.result.value);
-      } catch (err) {
+      // The stream failed within the turn, or its first chunk is no bytes: a 500.
+      let failure = first.error;
+      if (failure === undefined && first.result !== undefined && !first.result.done) {
+        try {
+          checkChunk(first.result.value);
+        } catch (err) {
+          failure = err;
+        }
+      }
+      if (failure !== undefined) {
         this.streamReader = undefined;
         void reader.cancel().catch(() => {});
-        return this.fail(err);
+        return this.fail(failure);
       }
       let pending: Promise<void> | undefined;
       // Outside uWS's handler now: every write is corked.

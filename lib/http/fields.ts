@@ -32,7 +32,7 @@ export function checkStatusText(text: string): string {
 
 /** Header pairs of an array or any other iterable (a Map, say), else null for a record. */
 export function pairsOf(headers: object): Iterable<unknown> | null {
-  if (Array.isArray(headers)) return headers;
+  if (Array.isArray(headers)) return headers as unknown[];
   const it = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
   return typeof it === 'function' ? (headers as Iterable<unknown>) : null;
 }

@@ -111,6 +111,7 @@ export function registerRequestClass(
       try {
         given = inputOf(input);
       } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the input check threw, passed on unchanged as the platform's fetch would
         return Promise.reject(err);
       }
       return platformFetch(given as RequestInfo | URL, init);

@@ -123,7 +123,7 @@ const isNullBodyStatus = (s: number) => s === 101 || s === 103 || s === 204 || s
 const unusable = () => new TypeError('Body is unusable: Body has already been read');
 
 /** Every chunk of a stream, as one buffer; the stream stays locked (as the spec's "fully read"). */
-async function readStream(stream: ReadableStream): Promise<Uint8Array> {
+async function readStream(stream: ReadableStream<unknown>): Promise<Uint8Array> {
   const reader = stream.getReader();
   const parts: Uint8Array[] = [];
   let total = 0;

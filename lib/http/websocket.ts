@@ -237,7 +237,9 @@ export class QilinWebSocket extends EventTarget {
     else if (data instanceof ArrayBuffer) t.send(data, true);
     else if (ArrayBuffer.isView(data)) t.send(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), true);
     else if (data instanceof SharedArrayBuffer) t.send(new Uint8Array(data).slice(), true);
-    else t.send(String(data), false);
+    // Blobs were read before they got here (flushQueue): this is a value outside SendData from a
+    // JavaScript app (a number, say), sent as its string as browsers do.
+    else t.send(String(data as unknown), false);
   }
 
   /** A Blob is read before it goes out; whatever is sent after it waits its turn. */

@@ -82,8 +82,10 @@ export function writeHeaders(res: Wire, headers: HeadersInit, ownDate: boolean):
       flags |= putPair(res, name, value, ownDate);
     }
   } else {
-    for (const name in headers) {
-      const value = (headers as Record<string, string | string[]>)[name]!;
+    // Not a list of pairs nor an iterable: a record. for...in walks it without allocating.
+    const record = headers as Record<string, string | string[]>;
+    for (const name in record) {
+      const value = record[name]!;
       if (Array.isArray(value)) for (const v of value) flags |= putPair(res, name, v, ownDate);
       else flags |= putPair(res, name, value, ownDate);
     }

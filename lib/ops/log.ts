@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type fastJsonType from 'fast-json-stringify';
 import type { Schema } from 'fast-json-stringify';
 import { chownForWorkers } from './privileges.js';
-import { ConfigError, LOG_LEVELS, type Settings } from '../config/settings.js';
+import { ConfigError, type LOG_LEVELS, type Settings } from '../config/settings.js';
 
 type Level = (typeof LOG_LEVELS)[number];
 const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };

@@ -177,7 +177,7 @@ export function becomeWorkerUser(spec: WorkerUserSpec): void {
     if (uid !== process.getuid!()) process.setuid!(uid);
   } catch (err) {
     const who = settings.user !== null ? `user ${settings.user}` : `group ${settings.group}`;
-    throw new Error(`Can't switch the worker to ${who}: ${(err as Error).message}`);
+    throw new Error(`Can't switch the worker to ${who}: ${(err as Error).message}`, { cause: err });
   }
   if (uid !== 0) {
     // Switching back must now fail: otherwise the worker could still become root.

@@ -23,12 +23,14 @@ export function useHeartbeat(ctx: WorkerContext): Operation<void> {
   // The arbiter kills a worker silent for `timeout` s; beat well inside it.
   const every = Math.max(100, Math.min(1000, (timeout * 1000) / 4 || 1000));
   return resource(function* (provide) {
-    yield* spawn(function* () {
+    // The task is a child of this resource: its failure fails the worker's scope, and its promise
+    // is only made if someone asks for it, so there is nothing to await or catch here.
+    void (yield* spawn(function* () {
       for (;;) {
         void ctx.send({ t: 'hb' });
         yield* sleep(every);
       }
-    });
+    }));
     yield* provide();
   });
 }
@@ -40,20 +42,21 @@ export function useHeartbeat(ctx: WorkerContext): Operation<void> {
 export function useReports(ctx: WorkerContext): Operation<void> {
   return resource(function* (provide) {
     if (ctx.stats === null) {
+      // Spawned tasks are children of this resource, not promises to await (see useHeartbeat).
       if (ctx.spec.reportLoad)
-        yield* spawn(
+        void (yield* spawn(
           every(REPORT_EVERY_MS, () => {
             void ctx.send({ t: 'load', ...ctx.load() });
           }),
-        );
+        ));
       return yield* provide();
     }
     const lag = yield* useLagHistogram();
-    yield* spawn(
+    void (yield* spawn(
       every(REPORT_EVERY_MS, () => {
         void report(ctx, lag);
       }),
-    );
+    ));
     try {
       yield* provide();
     } finally {

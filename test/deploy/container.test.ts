@@ -52,7 +52,7 @@ export default async (req) => {
 
 /** Direct children of `pid`: pid, state letter, command name. */
 function childrenOf(pid: number): { pid: number; state: string; comm: string }[] {
-  let out = '';
+  let out: string;
   try {
     out = execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });
   } catch {

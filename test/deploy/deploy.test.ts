@@ -814,7 +814,7 @@ function describeSockets(pid: number): { tcp: string[]; unix: string[] } {
   const inodes = socketInodes(pid);
   const tcp: string[] = [];
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(f, 'utf8');
     } catch {

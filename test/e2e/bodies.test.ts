@@ -105,7 +105,7 @@ function slowChunkedExchange(port: number, target: string, upload?: Buffer): Pro
         resolve({ status: Number(raw.toString('latin1', 9, 12)), body });
       } catch (err) {
         socket.destroy();
-        reject(err);
+        reject(err as Error); // decodeChunked's, or a Buffer method's
       }
     });
     socket.on('error', reject);
@@ -137,13 +137,21 @@ for (const engine of ENGINES)
           .get(q.url + '/download?mb=50', { agent: false }, (res) => {
             res.pause();
             // Read slowly at first so the server must hold back; then check its RSS mid-stream.
-            setTimeout(async () => {
-              const mid = Number((await request(q.url + '/rss')).body);
-              res.on('data', (d: Buffer) => {
-                received += d.length;
-              });
-              res.on('end', () => resolve(mid));
-              res.resume();
+            setTimeout(() => {
+              // A failed /rss request fails the test (it would otherwise wait forever on `resolve`).
+              request(q.url + '/rss')
+                .then((rss) => {
+                  const mid = Number(rss.body);
+                  res.on('data', (d: Buffer) => {
+                    received += d.length;
+                  });
+                  res.on('end', () => resolve(mid));
+                  res.resume();
+                })
+                .catch((err: unknown) => {
+                  res.destroy();
+                  reject(err as Error);
+                });
             }, 1000);
           })
           .on('error', reject);

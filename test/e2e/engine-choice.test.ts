@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { fixture, freePort, QILIN, ROOT, request, runQilin, startQilin } from '../helpers.js';
+import { fixture, freePort, ROOT, request, runQilin, startQilin } from '../helpers.js';
 
 const require = createRequire(import.meta.url);
 const hello = `${fixture('app.mjs')}:handler`;
@@ -214,7 +214,7 @@ t.test(
     t.equal((await request(q.url)).body, 'own', 'served by a native build');
     const v = await runQilin(['--version', 'app.mjs'], { cwd: dir });
     t.match(v.output, /uws engine: uWebSockets\.js [\d.]+ \(bundled\)\n/);
-    t.match(v.output, /  skipped uWebSockets\.js 20\.30\.0 \(the app's own, .*\): no binary for Node/);
+    t.match(v.output, / {2}skipped uWebSockets\.js 20\.30\.0 \(the app's own, .*\): no binary for Node/);
   },
 );
 

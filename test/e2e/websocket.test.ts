@@ -1,6 +1,6 @@
 // WebSockets for fetch apps (upgradeWebSocket, Deno's contract) on both engines: real arbiters and
 // workers, real ports, the `ws` package as the client, real signals.
-import http from 'node:http';
+import type http from 'node:http';
 import { createRequire } from 'node:module';
 import t from 'tap';
 import { ENGINES, fixture, freePort, request, sleep, startQilin } from '../helpers.js';

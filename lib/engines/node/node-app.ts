@@ -181,11 +181,11 @@ function countBody(res: ServerResponse, call: NodeCall): void {
       : ((chunk as Uint8Array | null | undefined)?.byteLength ?? 0);
   res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     call.length += size(chunk, rest[0]);
-    return (write as Function).call(this, chunk, ...rest);
+    return (write as (this: ServerResponse, ...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as ServerResponse['write'];
   res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
     if (typeof chunk !== 'function' && !this.writableEnded) call.length += size(chunk, rest[0]);
-    return (end as Function).call(this, chunk, ...rest);
+    return (end as (this: ServerResponse, ...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
   } as ServerResponse['end'];
 }
 
