@@ -464,3 +464,20 @@ export function scrapeMetrics(
       .on('error', reject);
   });
 }
+
+/** Direct children of `pid` (from ps): pid, state letter (`Z`: a zombie), command name. */
+export function childrenOf(pid: number): { pid: number; state: string; comm: string }[] {
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });
+  } catch {
+    return []; // none
+  }
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [p, st, comm] = l.trim().split(/\s+/);
+      return { pid: Number(p), state: st!.slice(0, 1), comm: comm! };
+    });
+}

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, QILIN, Qilin, request, scrapeMetrics, sleep, startQilin } from '../helpers.js';
+import { childrenOf, freePort, QILIN, Qilin, request, scrapeMetrics, sleep, startQilin } from '../helpers.js';
 
 const canUnshare = (() => {
   try {
@@ -48,23 +48,6 @@ export default async (req) => {
 `,
   );
   return app;
-}
-
-/** Direct children of `pid`: pid, state letter, command name. */
-function childrenOf(pid: number): { pid: number; state: string; comm: string }[] {
-  let out: string;
-  try {
-    out = execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });
-  } catch {
-    return []; // none
-  }
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [p, st, comm] = l.trim().split(/\s+/);
-      return { pid: Number(p), state: st!.slice(0, 1), comm: comm! };
-    });
 }
 
 /** Start `unshare --pid --fork --mount-proc CMD...` (the container); its PID 1 is the host pid of unshare's child. */

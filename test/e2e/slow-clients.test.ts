@@ -8,7 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { readDeadlines } from '../../lib/engines/node/server.js';
 import { defaultSettings } from '../../lib/config/settings.js';
-import { fixture, freePort, QILIN, Qilin, request, sleep, startQilin } from '../helpers.js';
+import { childrenOf, fixture, freePort, QILIN, Qilin, request, sleep, startQilin } from '../helpers.js';
 
 // Each case waits out real deadlines (up to uWS's 10 s) on a busy 2-core machine.
 t.setTimeout(120_000);
@@ -296,23 +296,6 @@ for (const engine of ['uws', 'node'] as const) {
     t.notMatch(q.output, /AbortError|\[ERROR\]|\n {4}at /, 'no stack, no error');
     t.equal((await request(q.url + '/')).status, 200, 'and the worker serves on');
   });
-}
-
-/** Children of `pid` with their state letter (R, S, Z, ...) and command. */
-function childrenOf(pid: number): { pid: number; state: string; comm: string }[] {
-  let out = '';
-  try {
-    out = execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });
-  } catch {
-    /* none */
-  }
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [p, st, comm] = l.trim().split(/\s+/);
-      return { pid: Number(p), state: st!.slice(0, 1), comm: comm! };
-    });
 }
 
 t.test(
