@@ -63,6 +63,8 @@ export interface ChoiceSetting<N extends string = string> extends SettingBase<N>
   aliases?: Readonly<Record<string, string>>;
   /** A choice flag given without a value means this (`--proxy-protocol` alone is `auto`). */
   bare?: string;
+  /** Taken in any case (`DEBUG` is `debug`), as Gunicorn lower-cases it. */
+  anyCase?: true;
   default: string | null;
 }
 
@@ -530,6 +532,7 @@ const TABLE = [
     meta: 'LEVEL',
     type: 'choice',
     choices: LOG_LEVELS,
+    anyCase: true,
     default: 'info',
     desc: 'Error log level.',
   },
@@ -787,10 +790,13 @@ export function coerce(def: SettingDef, raw: unknown): SettingValue {
       return raw;
     case 'choice': {
       const text = typeof raw === 'boolean' && def.aliases ? String(raw) : raw;
+      const folded = typeof text === 'string' ? text.trim().toLowerCase() : text;
       const value =
         typeof text === 'string' && def.aliases
-          ? (def.aliases[text.trim().toLowerCase()] ?? text.trim().toLowerCase())
-          : text;
+          ? (def.aliases[folded as string] ?? folded)
+          : def.anyCase
+            ? folded
+            : text;
       if (typeof value !== 'string' || !def.choices.includes(value)) bad(`one of: ${def.choices.join(', ')}`);
       return value;
     }
