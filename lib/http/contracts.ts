@@ -107,6 +107,8 @@ export interface BindContext {
   readonly closesAtOnce: boolean;
   /** See ServingEngine.writesDate. */
   readonly writesDate: boolean;
+  /** See ServingEngine.headInStatus. */
+  readonly headInStatus: boolean;
   readonly onError: (msg: string, err: unknown) => void;
   /** A line for the error log that is no error (a client that went away). */
   readonly note: (level: 'debug' | 'info', msg: string) => void;

@@ -27,6 +27,7 @@ import {
   checkChunk,
   declaredLength,
   firstRead,
+  headBlock,
   headerValue,
   rejectRequest,
   statusBytes,
@@ -36,6 +37,8 @@ import {
   writePlatform,
 } from './write.js';
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader } from './websocket.js';
+
+const OK = '200 OK';
 
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
@@ -424,12 +427,20 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     const line = status !== 200 || statusText ? statusBytes(statusLine(status, checkStatusText(statusText))) : null;
     this.started = true;
     this.status = status;
-    if (line !== null) res.writeStatus(line);
-    const flags = headers === undefined ? 0 : writeHeaders(res, headers, this.context.writesDate);
-    if (this.detailed) this.responseHeaders = headers;
-    if (stringBody && !(flags & HAS_CONTENT_TYPE)) {
-      res.writeHeader('content-type', TEXT_PLAIN);
-      this.defaultType = true;
+    // The whole head in one write where the engine takes it so (a status line in bytes goes alone).
+    const block = this.context.headInStatus && typeof line !== 'object' ? headBlock.start(res, line ?? OK) : null;
+    if (block === null && line !== null) res.writeStatus(line);
+    const sink = block ?? res;
+    try {
+      const flags = headers === undefined ? 0 : writeHeaders(sink, headers, this.context.writesDate);
+      if (this.detailed) this.responseHeaders = headers;
+      if (stringBody && !(flags & HAS_CONTENT_TYPE)) {
+        sink.writeHeader('content-type', TEXT_PLAIN);
+        this.defaultType = true;
+      }
+    } finally {
+      // Also when a field was refused midway: the fields before it go out as they would one by one.
+      block?.flush();
     }
   }
 

@@ -105,6 +105,7 @@ export const nodeEngine: ServingEngine = {
   writePiece: 0,
   closesAtOnce: false, // lib/engines/node/linger.ts
   writesDate: false, // node:http writes one only when the app set none
+  headInStatus: false, // the status goes to writeHead apart from the fields
   boot: () => `node:http (Node ${process.version})`,
   listen(bind: ServedBind, context: BindContext, settings: Settings): Promise<EngineServer> {
     if (bind.childFd === undefined)
