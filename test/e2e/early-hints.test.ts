@@ -145,6 +145,12 @@ t.test('fetch app on the node engine: earlyHints() writes 103s before the final 
     }
   });
 
+  await t.test("a Link value node:http's pattern refuses (a quoted string with a space): its TypeError", async (t) => {
+    const { ex } = await raw(q, '/quoted');
+    t.same(ex.interims, [], 'no 103');
+    t.match(ex.body, /^TypeError: The argument 'hints' must be/, "node's own message");
+  });
+
   await t.test('false, and nothing written: no Link, a Request not made by qilin, after the head', async (t) => {
     for (const [path, body] of [
       ['/no-link', 'false'],
