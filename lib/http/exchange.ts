@@ -7,6 +7,7 @@ import type { AccessEntry } from '../ops/log.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, DRAIN_MS, type RequestBody, RequestTooLargeError } from './body.js';
 import type { BindContext, PoolTask, Wire } from './contracts.js';
+import type { HintFields } from './early-hints.js';
 import type { ForwardedFacts } from './forwarded.js';
 import { QilinRequest, setScheme, type RequestOwner } from './request.js';
 import {
@@ -39,6 +40,9 @@ import {
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader } from './websocket.js';
 
 const OK = '200 OK';
+
+/** The debug line saying an engine writes no 103 was logged (once a worker, not once a request). */
+let saidNoInterim = false;
 
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
@@ -226,6 +230,28 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
         'debug',
         `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`,
       );
+  }
+
+  /**
+   * A 103 Early Hints with these (checked) fields, while the final response has not begun; see
+   * earlyHints() in lib/http/early-hints.ts for when none goes out. Not for an upgrade (its answer is
+   * the 101), nor to HTTP/1.0 clients, which know no 1xx (RFC 9110 15.2).
+   */
+  earlyHints(fields: HintFields): boolean {
+    if (this.started || this.finished || this.aborted || this.upgrader !== null || this.protocol === 'HTTP/1.0')
+      return false;
+    if (this.res.writeEarlyHints === undefined) {
+      if (!saidNoInterim) {
+        saidNoInterim = true;
+        this.context.note(
+          'debug',
+          'earlyHints(): this engine cannot write a 103 interim response (uWebSockets.js has no way to); nothing is sent, the final response is as usual',
+        );
+      }
+      return false;
+    }
+    this.res.writeEarlyHints(fields);
+    return true;
   }
 
   /** uWS onAborted: the client went away. The response must not be touched after this. */
