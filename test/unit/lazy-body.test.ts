@@ -10,9 +10,11 @@ import t from 'tap';
 import { LightResponse, lightParts, type ResponseParts } from '../../lib/http/response.js';
 
 const light = (body: string) => new LightResponse(body) as unknown as Response;
-const text = async (chunks: AsyncIterable<Uint8Array | string>) => {
+/** Everything a stream or a Node readable yields, as text (Node's ReadableStream is async-iterable). */
+const text = async (chunks: object) => {
   let s = '';
-  for await (const c of chunks) s += typeof c === 'string' ? c : Buffer.from(c).toString();
+  for await (const c of chunks as AsyncIterable<Uint8Array | string>)
+    s += typeof c === 'string' ? c : Buffer.from(c).toString();
   return s;
 };
 const parts = (r: Response) => lightParts(r, {} as ResponseParts);
