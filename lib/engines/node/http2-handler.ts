@@ -58,8 +58,29 @@ export function regularFields(given: readonly string[]): string[] | null {
   return raw;
 }
 
-/** Why qilin refuses an HTTP/2 request, or null (`found` then holds what the checks found). */
-export function refusal(req: Http2ServerRequest, context: BindContext, found: Found): Refusal | null {
+/** A header list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 6.5.2): each field's name, value and 32. */
+export function headerListSize(given: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < given.length; i += 2) n += given[i]!.length + given[i + 1]!.length + 32;
+  return n;
+}
+
+/**
+ * Why qilin refuses an HTTP/2 request, or null (`found` then holds what the checks found).
+ * `maxHeaderList`: http2_max_header_list_size (0: none), which node:http2 advertises but does not
+ * hold a client to: a larger list gets 431 (RFC 9113 10.5.1).
+ */
+export function refusal(
+  req: Http2ServerRequest,
+  context: BindContext,
+  found: Found,
+  maxHeaderList: number,
+): Refusal | null {
+  if (maxHeaderList > 0) {
+    const size = headerListSize(req.rawHeaders);
+    if (size > maxHeaderList)
+      return [431, `Header list too large (${size} > ${maxHeaderList} bytes, http2_max_header_list_size)`];
+  }
   const method = req.method;
   const target = req.url;
   const limits = context.limits;
@@ -111,12 +132,13 @@ function refuse(wire: Http2Wire, refused: Refusal): void {
 export function createHttp2Handler(
   context: BindContext,
   app: NodeApp | null,
+  maxHeaderList: number,
 ): (req: Http2ServerRequest, res: Http2ServerResponse) => void {
   const found = new Found();
   const { head, said } = found;
   if (app !== null) {
     return (req, res) => {
-      const refused = refusal(req, context, found);
+      const refused = refusal(req, context, found, maxHeaderList);
       if (refused !== null) {
         refuse(new Http2Wire(req, res), refused);
         return;
@@ -129,7 +151,7 @@ export function createHttp2Handler(
   }
   return (req, res) => {
     const wire = new Http2Wire(req, res);
-    const refused = refusal(req, context, found);
+    const refused = refusal(req, context, found, maxHeaderList);
     if (refused !== null) {
       refuse(wire, refused);
       return;

@@ -61,7 +61,10 @@ interface Tracked {
 }
 
 export function createHttp2Serving(context: BindContext, settings: Settings): Http2Serving {
-  const server = http2.createServer(http2Options(settings), createHttp2Handler(context, context.nodeApp));
+  const server = http2.createServer(
+    http2Options(settings),
+    createHttp2Handler(context, context.nodeApp, settings.http2_max_header_list_size),
+  );
   const sessions = new Map<http2.ServerHttp2Session, Tracked>();
   let stopping = false;
   /** The connection being handed over ('session' comes within the handover): the real socket, not node's proxy of it. */
