@@ -1,7 +1,8 @@
 // HTTP/2 on the node engine, end to end (real arbiters from dist/, real clients): ALPN over TLS with
 // curl, Node's http2 client and nghttp; h2c with prior knowledge from a trusted peer; 100 streams at
 // once on one connection; http2_max_concurrent_streams and http2_max_header_list_size honoured; a
-// fetch app and a plain Node-style handler (Express cannot run on node:http2's compatibility API: docs/http2.md); a large upload and a large streamed download
+// fetch app and a plain Node-style handler; Express, which cannot run on node:http2's compatibility API,
+// offered HTTP/1.1 only over TLS and answered 505 over h2c; a large upload and a large streamed download
 // (backpressure: the app is not read ahead of a client that stops reading); request_timeout; the
 // access log; the engine chosen for h2; and graceful stop (a stream in flight completes, the client
 // gets GOAWAY).
@@ -12,7 +13,7 @@ import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { rawExchange, sleep, startQilin } from '../helpers.js';
+import { ROOT, rawExchange, sleep, startQilin } from '../helpers.js';
 
 t.setTimeout(90_000);
 
@@ -110,6 +111,15 @@ writeFileSync(
   res.setHeader('content-type', 'text/plain');
   res.end('node ' + req.httpVersion + ' ' + req.method + ' ' + req.url);
 };
+`,
+);
+
+writeFileSync(
+  file('express-app.mjs'),
+  `import express from ${JSON.stringify(path.join(ROOT, 'node_modules/express/index.js'))};
+const app = express();
+app.get('/e', (req, res) => res.send('express ' + req.httpVersion));
+export default app;
 `,
 );
 
@@ -386,3 +396,30 @@ t.test("a Node-style app gets node:http2's compatibility req and res", async (t)
   t.equal(r.body.toString(), 'node 2.0 GET /n?a=1');
   t.match(q.output, /Node-style/);
 });
+
+t.test(
+  'Express: HTTP/1.1 only over TLS (ALPN), 505 over h2c, said at start',
+  { skip: !hasCurlHttp2 && 'curl without HTTP/2' },
+  async (t) => {
+    const tls = await startQilin(t, [...TLS, '--http-protocols', 'h2,h1', file('express-app.mjs')]);
+    const r = await curl([
+      '--cacert',
+      file('a.pem'),
+      '--http2',
+      '-w',
+      ' %{http_version}',
+      `https://127.0.0.1:${tls.port}/e`,
+    ]);
+    t.equal(r.stdout, 'express 1.1 1.1', 'curl --http2 falls back to HTTP/1.1');
+    t.match(tls.output, /HTTP\/2 is not offered on 127\.0\.0\.1:\d+: Express replaces/);
+    const h2c = await startQilin(t, [
+      '--http-protocols',
+      'h2,h1',
+      '--http2-cleartext',
+      'prior-knowledge',
+      file('express-app.mjs'),
+    ]);
+    const c = await curl(['--http2-prior-knowledge', '-w', ' %{http_code}', `http://127.0.0.1:${h2c.port}/e`]);
+    t.match(c.stdout, /HTTP Version Not Supported[\s\S]*Express replaces[\s\S]* 505$/);
+  },
+);

@@ -133,9 +133,12 @@ export function createHttp2Handler(
   context: BindContext,
   app: NodeApp | null,
   maxHeaderList: number,
+  notServed: string | null,
 ): (req: Http2ServerRequest, res: Http2ServerResponse) => void {
   const found = new Found();
   const { head, said } = found;
+  // An app that cannot run on HTTP/2 (cannotServeHttp2): every stream says why, none hangs.
+  if (notServed !== null) return (req, res) => new Http2Wire(req, res).refuse(505, notServed);
   if (app !== null) {
     return (req, res) => {
       const refused = refusal(req, context, found, maxHeaderList);

@@ -41,6 +41,17 @@ export function http2Options(s: Settings): http2.ServerOptions {
   };
 }
 
+/**
+ * Why this app cannot be served over node:http2's compatibility API, or null. Express (4 and 5)
+ * swaps the prototype of every req and res for its own, built on node:http's IncomingMessage and
+ * ServerResponse: on an HTTP/2 request it throws from node's internals and never answers.
+ */
+export function cannotServeHttp2(context: BindContext): string | null {
+  return context.nodeApp?.what === 'an Express app'
+    ? "Express replaces node:http2's request and response with node:http's classes, which cannot serve HTTP/2"
+    : null;
+}
+
 /** A bind's HTTP/2 side: the connections handed to it, its sessions, its graceful stop. */
 export interface Http2Serving {
   /** Serve this connection as HTTP/2 (TLS with ALPN `h2`, or a cleartext one that sent the preface). */
@@ -63,7 +74,7 @@ interface Tracked {
 export function createHttp2Serving(context: BindContext, settings: Settings): Http2Serving {
   const server = http2.createServer(
     http2Options(settings),
-    createHttp2Handler(context, context.nodeApp, settings.http2_max_header_list_size),
+    createHttp2Handler(context, context.nodeApp, settings.http2_max_header_list_size, cannotServeHttp2(context)),
   );
   const sessions = new Map<http2.ServerHttp2Session, Tracked>();
   let stopping = false;

@@ -17,7 +17,7 @@ import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
 import { allows, parseAllowList } from '../../config/allow-list.js';
 import { carryProxyPeer, readProxyHeader, socketPeer } from './proxy-protocol.js';
-import { alpnProtocols, createHttp2Serving, httpProtocols, type Http2Serving } from './http2.js';
+import { alpnProtocols, cannotServeHttp2, createHttp2Serving, httpProtocols, type Http2Serving } from './http2.js';
 import { readPreface } from './http2-preface.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
@@ -127,8 +127,16 @@ export const nodeEngine: ServingEngine = {
     const h2c =
       context.scheme === 'http' &&
       (settings.http2_cleartext === 'prior-knowledge' || settings.http2_cleartext === 'both');
-    const h2: Http2Serving | null =
+    let h2: Http2Serving | null =
       protocols.includes('h2') && (context.scheme === 'https' || h2c) ? createHttp2Serving(context, settings) : null;
+    const notHttp2 = h2 !== null ? cannotServeHttp2(context) : null;
+    if (notHttp2 !== null && h1 && context.scheme === 'https') {
+      // TLS clients are offered HTTP/1.1 only (ALPN): they fall back without an error.
+      context.note('info', `HTTP/2 is not offered on ${formatBind(bind)}: ${notHttp2}; serving HTTP/1.1`);
+      h2 = null;
+    } else if (notHttp2 !== null) {
+      context.note('info', `HTTP/2 requests on ${formatBind(bind)} are answered 505: ${notHttp2}`);
+    }
     /** Connections handed to HTTP/2: its sessions count them, not node:http's tracking. */
     const handed = new WeakSet<net.Socket>();
     /** The connections node:http serves, for a stopping worker (see trackConnections). */
