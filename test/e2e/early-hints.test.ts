@@ -250,3 +250,68 @@ t.test('Node-style app: node:http’s own res.writeEarlyHints() through qilin', 
     t.equal(stdout, 'node page true');
   });
 });
+
+/** One HTTP/2 request with prior knowledge: the informational heads (103s) and the final response. */
+async function h2Get(
+  url: string,
+  path: string,
+): Promise<{ interims: Record<string, unknown>[]; status: number; headers: Record<string, unknown>; body: string }> {
+  const http2 = await import('node:http2');
+  const session = http2.connect(url);
+  try {
+    return await new Promise((resolve, reject) => {
+      session.on('error', reject);
+      const stream = session.request({ ':path': path });
+      const interims: Record<string, unknown>[] = [];
+      let status = 0;
+      let headers: Record<string, unknown> = {};
+      let body = '';
+      stream.on('headers', (h) => interims.push({ ...h }));
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        headers = { ...h };
+      });
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => (body += c));
+      stream.on('end', () => resolve({ interims, status, headers, body }));
+      stream.on('error', reject);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+t.test('HTTP/2 (h2c with prior knowledge): 103 HEADERS frames before the response', async (t) => {
+  const h2 = ['--http-protocols', 'h2,h1', '--http2-cleartext', 'prior-knowledge'];
+  await t.test('fetch app: earlyHints()', async (t) => {
+    const q = await startQilin(t, ['-w', '1', ...h2, fixture('early-hints-app.ts')], { engine: 'node' });
+    const r = await h2Get(q.url, '/');
+    t.same(
+      r.interims.map((h) => [h[':status'], h.link, h['x-hint']]),
+      [
+        [103, `${CSS}, ${JS}`, 'one'],
+        [103, FONT, undefined],
+      ],
+      'two 103s, in order, with their fields',
+    );
+    t.equal(r.status, 200);
+    t.equal(r.headers['x-final'], 'yes');
+    t.equal(r.body, 'page true true', 'earlyHints() said true both times');
+    const late = await h2Get(q.url, '/late');
+    t.same(late.interims, [], 'no 103 once the head is out');
+    t.equal(late.body, 'first;late false');
+    const bad = await h2Get(q.url, '/bad-value');
+    t.match(bad.body, /^TypeError: /, 'a value with CR LF refused');
+    t.same(bad.interims, []);
+  });
+  await t.test("Node-style app: node:http2's res.writeEarlyHints()", async (t) => {
+    const q = await startQilin(t, ['-w', '1', ...h2, fixture('node-apps/early-hints.mjs')], { engine: 'node' });
+    const r = await h2Get(q.url, '/');
+    t.equal(r.interims.length, 1);
+    t.equal(r.interims[0]![':status'], 103);
+    t.match(String(r.interims[0]!.link), /<\/node\.css>; rel=preload; as=style/);
+    t.equal(r.status, 200);
+    // node:http2's compatibility writeEarlyHints(hints) takes no callback, unlike node:http's.
+    t.match(r.body, /^node page (true|false)$/);
+  });
+});

@@ -8,6 +8,7 @@ import { constants } from 'node:http2';
 import type { Wire } from '../../http/contracts.js';
 import { byteLength, type PlainBody } from '../../http/response.js';
 import { rejectRequest } from '../../http/write.js';
+import { hintsForNode } from './wire.js';
 
 const EMPTY = Buffer.alloc(0);
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -57,7 +58,8 @@ export class Http2Wire implements Wire {
   /** An informational 103 before the response (RFC 8297), in node's `res.writeEarlyHints` shape. */
   writeEarlyHints(hints: Record<string, string | readonly string[]>): void {
     if (this.headSent || this.res.stream.destroyed) return;
-    this.res.writeEarlyHints(hints as Record<string, string | string[]>);
+    const fields = hintsForNode(hints);
+    if (fields !== null) this.res.writeEarlyHints(fields);
   }
 
   private sendHead(): void {

@@ -35,7 +35,7 @@ export class NodeCall implements PoolTask, AccessEntry {
     // 'close' comes once: after the response finished, or when the connection went first.
     res.once('close', () => this.closed());
     // node:http writes a 103 to any client; an HTTP/1.0 one knows no 1xx (RFC 9110 15.2).
-    if (req.httpVersionMinor === 0) res.writeEarlyHints = noEarlyHints;
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) res.writeEarlyHints = noEarlyHints;
     const log = context.requestLog;
     this.startMs = log !== null ? performance.now() : 0;
     if (log !== null && log.detailed) countBody(res, this);

@@ -82,28 +82,10 @@ export class NodeWire implements Wire {
     this.res.writeHead(this.status, this.reason, this.headers);
   }
 
-  /**
-   * A 103 through node:http's writeEarlyHints, which keeps it in order on a pipelined connection.
-   * Node 20 writes the fields as given: names and values other than Link unchecked (CR LF would split
-   * the response), and a Link value matched against a pattern that lets CR LF through inside `<…>` but
-   * refuses a list (`</a>; rel=preload, </b>; rel=preload`). So every field is checked here as a
-   * response header, a Link list goes in as its link-values, and other repeated fields joined.
-   * Node writes nothing without a Link, and each character as one byte, as it writes headers.
-   */
+  /** A 103 through node:http's writeEarlyHints, which keeps it in order on a pipelined connection. */
   writeEarlyHints(hints: Record<string, string | readonly string[]>): void {
-    const out = Object.create(null) as Record<string, string | string[]>;
-    let links: string[] = [];
-    for (const name in hints) {
-      const given = hints[name]!;
-      const values = typeof given === 'string' ? [given] : given;
-      const checked = values.map((v) => checkField(name, v));
-      const key = name.toLowerCase();
-      if (key === 'link') links = links.concat(linkValues(checked));
-      else out[key] = out[key] === undefined ? checked.join(', ') : [out[key], ...checked].join(', ');
-    }
-    if (links.length === 0) return;
-    out.link = links;
-    this.res.writeEarlyHints(out);
+    const fields = hintsForNode(hints);
+    if (fields !== null) this.res.writeEarlyHints(fields);
   }
 
   end(body: PlainBody = EMPTY, closeConnection = false): void {
@@ -190,4 +172,31 @@ export class NodeWire implements Wire {
   getRemoteAddressAsText(): string {
     return this.req.socket.remoteAddress ?? ''; // a unix socket peer has no address (Gunicorn logs it empty too)
   }
+}
+
+/**
+ * Hint fields as node's `writeEarlyHints` (node:http's and node:http2's) must be given them, or null
+ * when there is no Link (node writes no 103 without one). Node 20 writes the fields as given: names
+ * and values other than Link unchecked (CR LF would split the response), and a Link value matched
+ * against a pattern that lets CR LF through inside `<…>` but refuses a list (`</a>; rel=preload,
+ * </b>; rel=preload`). So every field is checked here as a response header, a Link list goes in as
+ * its link-values, and other repeated fields joined. Node writes each character as one byte, as it
+ * writes headers.
+ */
+export function hintsForNode(
+  hints: Record<string, string | readonly string[]>,
+): Record<string, string | string[]> | null {
+  const out = Object.create(null) as Record<string, string | string[]>;
+  let links: string[] = [];
+  for (const name in hints) {
+    const given = hints[name]!;
+    const values = typeof given === 'string' ? [given] : given;
+    const checked = values.map((v) => checkField(name, v));
+    const key = name.toLowerCase();
+    if (key === 'link') links = links.concat(linkValues(checked));
+    else out[key] = out[key] === undefined ? checked.join(', ') : [out[key], ...checked].join(', ');
+  }
+  if (links.length === 0) return null;
+  out.link = links;
+  return out;
 }
