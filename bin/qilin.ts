@@ -12,7 +12,6 @@ import { daemonize, enterDaemon } from '../lib/ops/daemon.js';
 import { chooseEngine, engineReport } from '../lib/engines/index.js';
 import { Logger } from '../lib/ops/log.js';
 import { cannotSwitch, ownerWarning } from '../lib/ops/privileges.js';
-import { runCtl } from '../lib/ctl/ctl.js';
 import { checkTls } from '../lib/ops/tls.js';
 import { ConfigError, helpText, type Settings } from '../lib/config/settings.js';
 
@@ -48,7 +47,8 @@ function checkBeforeDetaching(settings: Settings, app: string): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'ctl') return runCtl(argv.slice(1)); // an app module named ctl is written ./ctl
+  // An app module named ctl is written ./ctl. The client is loaded only for it (not in every arbiter).
+  if (argv[0] === 'ctl') return (await import('../lib/ctl/ctl.js')).runCtl(argv.slice(1));
   const inDaemon = enterDaemon(); // the background copy -D started
   const cwd = process.cwd(); // before --chdir: a HUP re-reads the config file from here
   let resolved;

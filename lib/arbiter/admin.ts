@@ -7,7 +7,8 @@ import type { Settings } from '../config/settings.js';
 import { MetricsHub, type WorkerView } from '../metrics/prometheus.js';
 import { statsdFor, type Statsd } from '../metrics/statsd.js';
 import { ControlServer, type ControlActions } from './control.js';
-import { MetricsServer } from './metrics-server.js';
+// Loaded with the first metrics_bind (node:http and the renderer: ~3 MB of an arbiter that serves none).
+import type { MetricsServer } from './metrics-server.js';
 
 export class Admin {
   /** Totals of every worker's reports (metrics_bind set). */
@@ -44,6 +45,7 @@ export class Admin {
       this.metricsServer = null;
       return null;
     }
+    const { MetricsServer } = await import('./metrics-server.js');
     const server = await MetricsServer.open(parseMetricsBind(bind), umask, () => this.metrics.render(this.workers()));
     current?.close();
     this.metricsServer = server;
