@@ -164,10 +164,16 @@ function recordEntries(init: object): string[] {
     for (const key of Reflect.ownKeys(init)) {
       const desc = Reflect.getOwnPropertyDescriptor(init, key);
       if (desc === undefined || !desc.enumerable) continue;
+      // Each conversion is whole before the next step: a key that is no ByteString is never read.
       const name =
         typeof key === 'string' ? key : toByteString(key, 'Headers constructor', `Key ${String(key)} in init`);
-      const value: unknown = Reflect.get(init, key);
-      out.push(name, typeof value === 'string' ? value : toByteString(value, 'Headers constructor', 'init'));
+      const nameErr = byteStringError(name);
+      if (nameErr !== null) throw nameErr;
+      const given: unknown = Reflect.get(init, key);
+      const value = typeof given === 'string' ? given : toByteString(given, 'Headers constructor', 'init');
+      const valueErr = byteStringError(value);
+      if (valueErr !== null) throw valueErr;
+      out.push(name, value);
     }
     return out;
   }
@@ -337,25 +343,6 @@ export class LightHeaders {
     this.#add(name, value, 'Headers.append');
   }
 
-  set(name: string, value: string): void {
-    if (!(#fields in this)) throw illegalInvocation();
-    if (value === undefined && arguments.length < 2) throw argumentsError('Headers.set', 2, arguments.length);
-    if (typeof name !== 'string') name = toByteString(name, 'Headers.set', 'name');
-    if (typeof value !== 'string') value = toByteString(value, 'Headers.set', 'value');
-    const lower = lowerName(name);
-    const v = normalValue(value);
-    if (lower === null || v === null) throw fieldError('Headers.set', name, value);
-    this.#sorted = null;
-    const f = this.#fields;
-    const at = this.#find(lower);
-    if (at < 0) this.#push(lower, name, v);
-    else {
-      f[at + 1] = name; // undici keeps the name as last set
-      f[at + 2] = v;
-    }
-    if (lower === 'set-cookie') this.#cookies = [v];
-  }
-
   delete(name: string): void {
     if (!(#fields in this)) throw illegalInvocation();
     if (name === undefined && arguments.length < 1) throw argumentsError('Headers.delete', 1, 0);
@@ -387,6 +374,25 @@ export class LightHeaders {
     const lower = lowerName(name);
     if (lower === null) throw nameError('Headers.has', name);
     return this.#find(lower) >= 0;
+  }
+
+  set(name: string, value: string): void {
+    if (!(#fields in this)) throw illegalInvocation();
+    if (value === undefined && arguments.length < 2) throw argumentsError('Headers.set', 2, arguments.length);
+    if (typeof name !== 'string') name = toByteString(name, 'Headers.set', 'name');
+    if (typeof value !== 'string') value = toByteString(value, 'Headers.set', 'value');
+    const lower = lowerName(name);
+    const v = normalValue(value);
+    if (lower === null || v === null) throw fieldError('Headers.set', name, value);
+    this.#sorted = null;
+    const f = this.#fields;
+    const at = this.#find(lower);
+    if (at < 0) this.#push(lower, name, v);
+    else {
+      f[at + 1] = name; // undici keeps the name as last set
+      f[at + 2] = v;
+    }
+    if (lower === 'set-cookie') this.#cookies = [v];
   }
 
   getSetCookie(): string[] {
@@ -556,6 +562,8 @@ Object.setPrototypeOf(
 );
 Object.defineProperty(FieldIterator.prototype, Symbol.toStringTag, { value: 'Headers Iterator', configurable: true });
 Object.defineProperty(FieldIterator.prototype, 'next', { enumerable: true });
+// Shown as the platform's iterator is, `Object [Headers Iterator] {}`: no constructor of its own.
+Reflect.deleteProperty(FieldIterator.prototype, 'constructor');
 
 /**
  * A light Headers made from the request's flat [name, value, ...] list: names are lower-case tokens
