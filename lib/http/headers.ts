@@ -574,13 +574,17 @@ export function requestHeaders(raw: readonly string[]): Headers {
 }
 
 /**
- * A light Headers's fields in the order the writer sends them, without copying: the sorted view
- * ([name, value, ...], Set-Cookie skipped by the caller) and the Set-Cookie values; null for any
- * other Headers.
+ * What the writer sends of a light Headers, without copying or allocating: its sorted view,
+ * [name, value, ...] (names lower-case tokens, values checked), kept until the next change; null
+ * for any other Headers. Set-Cookie entries are in it; the writer takes them from sentCookies.
  */
-export function lightFields(h: unknown): { sorted: readonly string[]; cookies: readonly string[] } | null {
-  if (!isLightHeaders(h)) return null;
-  return { sorted: sortedOf(h), cookies: cookiesOf(h) };
+export function sortedFields(h: unknown): readonly string[] | null {
+  return isLightHeaders(h) ? sortedOf(h) : null;
+}
+
+/** The Set-Cookie values of a light Headers, in order, not copied (the writer's). */
+export function sentCookies(h: LightHeaders): readonly string[] {
+  return cookiesOf(h);
 }
 
 export { isLightHeaders };
