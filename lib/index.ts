@@ -7,5 +7,6 @@ export {
   type UpgradeWebSocketOptions,
   type WebSocketUpgrade,
 } from './http/websocket.js';
+export { earlyHints, type EarlyHintsInit } from './http/early-hints.js';
 export { SETTINGS, type SettingDef, type Settings } from './config/settings.js';
 export { VERSION } from './version.js';

@@ -32,6 +32,7 @@ const context: BindContext = {
   writePiece: uwsEngine.writePiece,
   closesAtOnce: true,
   writesDate: true,
+  headInStatus: true,
   onError: (msg, err) => console.error(msg, err),
   note: () => {},
   websockets: new WebSocketHub(16 * 1024 * 1024),

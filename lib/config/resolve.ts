@@ -229,6 +229,8 @@ export async function resolveConfig(
       );
     }
   }
+  settings.http_protocols = parseHttpProtocols(settings.http_protocols).join(',');
+  const h2Notes = http2Warnings(settings);
   const app = cli.app ?? envArgs?.app ?? null;
   return {
     settings,
@@ -237,7 +239,7 @@ export async function resolveConfig(
     version: cli.version,
     configFile,
     hooks: fromFile?.hooks ?? {},
-    warnings: fromFile?.warnings ?? [],
+    warnings: [...(fromFile?.warnings ?? []), ...h2Notes],
     notes,
   };
 }
@@ -250,4 +252,60 @@ export function autoWorkers(env: NodeJS.ProcessEnv, cpus: () => CpuCount = usabl
   const web = env.WEB_CONCURRENCY?.trim();
   if (web && /^\d+$/.test(web) && Number(web) >= 1) return { count: Number(web), source: `from $WEB_CONCURRENCY` };
   return cpus();
+}
+
+/** What `http_protocols` may list: HTTP/1.1 and HTTP/2 (Gunicorn's `h3` is a name it reserves; nothing serves it). */
+export type HttpProtocol = 'h1' | 'h2';
+
+/**
+ * `http_protocols`: a comma list in order of preference (Gunicorn's validate_http_protocols: any
+ * case, blanks ignored, empty means `h1`, a protocol listed twice is refused); `h3` is refused too,
+ * rather than accepted and never served.
+ */
+export function parseHttpProtocols(text: string): HttpProtocol[] {
+  const bad = (why: string): never => {
+    throw new ConfigError('http_protocols', `Invalid value for http_protocols: ${JSON.stringify(text)} (${why})`);
+  };
+  if (typeof text !== 'string') bad('not a string');
+  const list = text
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== '');
+  if (list.length === 0) return ['h1'];
+  for (const p of list) {
+    if (p === 'h3') bad('h3 (HTTP/3 over QUIC) is not served: use h1, h2 or both');
+    if (p !== 'h1' && p !== 'h2') bad(`unknown protocol ${JSON.stringify(p)}: one or more of h1, h2`);
+  }
+  if (new Set(list).size !== list.length) bad('a protocol is listed twice');
+  return list as HttpProtocol[];
+}
+
+/**
+ * HTTP/2 settings that cannot take effect as given, each said once at start (Gunicorn applies the
+ * same rules silently): h2 with neither TLS nor h2c serves HTTP/1.1 only; http2_cleartext needs h2
+ * and is ignored on TLS binds; node:http2 cannot take over a connection upgraded from HTTP/1.1.
+ */
+export function http2Warnings(s: Settings): string[] {
+  const out: string[] = [];
+  const h2 = s.http_protocols.split(',').includes('h2');
+  const tls = s.certfile !== null && s.keyfile !== null;
+  const cleartext = s.http2_cleartext;
+  if (h2 && !tls && cleartext === 'off')
+    out.push(
+      'http_protocols lists h2, but no bind serves TLS and http2_cleartext is off: HTTP/2 is negotiated by TLS (ALPN) only, so HTTP/1.1 is served (set certfile and keyfile, or http2_cleartext = prior-knowledge behind a trusted proxy)',
+    );
+  if (cleartext !== 'off' && !h2)
+    out.push(`http2_cleartext is ${cleartext}, but http_protocols does not list h2: it has no effect`);
+  else if (cleartext !== 'off' && tls)
+    out.push(
+      `http2_cleartext is ${cleartext}, but every bind serves TLS: HTTP/2 is negotiated by ALPN there, and http2_cleartext has no effect`,
+    );
+  else if (cleartext === 'upgrade' || cleartext === 'both')
+    out.push(
+      `http2_cleartext is ${cleartext}: an \`Upgrade: h2c\` request is served as HTTP/1.1, not upgraded (node:http2 cannot take over a connection upgraded from HTTP/1.1)` +
+        (cleartext === 'both'
+          ? '; connections that open with the HTTP/2 preface are served HTTP/2'
+          : '; set prior-knowledge to serve HTTP/2 without TLS'),
+    );
+  return out;
 }

@@ -90,6 +90,7 @@ export const APP_INTERFACES = ['auto', 'fetch', 'node'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export const RELOAD_ENGINES = ['auto', 'poll', 'inotify'] as const;
 export const PROXY_PROTOCOLS = ['off', 'v1', 'v2', 'auto'] as const;
+export const HTTP2_CLEARTEXT = ['off', 'prior-knowledge', 'upgrade', 'both'] as const;
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -407,6 +408,71 @@ const TABLE = [
     default: null,
     defaultText: "the TLS library's defaults",
     desc: 'Allowed ciphers, as an OpenSSL cipher list (`ECDHE+AESGCM:!aNULL`).',
+  },
+  // HTTP/2: Gunicorn 25/26's settings, names and defaults (served by the node engine; docs/http2.md).
+  {
+    name: 'http_protocols',
+    section: 'HTTP/2',
+    flags: ['--http-protocols'],
+    meta: 'STRING',
+    type: 'string',
+    default: 'h1',
+    desc: 'HTTP versions to serve, a comma list in order of preference: `h1` (HTTP/1.1, and 1.0 on the node engine), `h2` (HTTP/2: over TLS by ALPN, or cleartext with `http2_cleartext`). `h2,h1` prefers HTTP/2 and keeps HTTP/1.1; `h2` alone refuses TLS clients that cannot speak HTTP/2. `h2` needs the node engine (unset `engine` picks it). `h3` is not served.',
+  },
+  {
+    name: 'http2_cleartext',
+    section: 'HTTP/2',
+    flags: ['--http2-cleartext'],
+    meta: 'STRING',
+    type: 'choice',
+    choices: HTTP2_CLEARTEXT,
+    aliases: { true: 'prior-knowledge', false: 'off' },
+    default: 'off',
+    desc: 'HTTP/2 without TLS (h2c) on binds that do not serve TLS, with `h2` in `http_protocols`: `prior-knowledge`: a connection that opens with the HTTP/2 preface is served HTTP/2 (`true` in a config file means this); `upgrade`, `both`: accepted as in Gunicorn, but an `Upgrade: h2c` request is served as HTTP/1.1 (node:http2 cannot take an upgraded connection; said at start); `off`. Only peers in `forwarded_allow_ips`: others are served HTTP/1.x as if `off`; a trusted peer that sends anything but the preface gets 400. For a TLS-terminating proxy in front; never expose it.',
+  },
+  {
+    name: 'http2_max_concurrent_streams',
+    section: 'HTTP/2',
+    flags: ['--http2-max-concurrent-streams'],
+    meta: 'INT',
+    type: 'int',
+    min: 0,
+    max: 2 ** 31 - 1,
+    default: 100,
+    desc: 'Most streams (requests) open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused (REFUSED_STREAM).',
+  },
+  {
+    name: 'http2_initial_window_size',
+    section: 'HTTP/2',
+    flags: ['--http2-initial-window-size'],
+    meta: 'INT',
+    type: 'int',
+    min: 0,
+    max: 2 ** 31 - 1,
+    default: 65535,
+    desc: "Bytes of a request body a client may send on a stream before the server asks for more (SETTINGS_INITIAL_WINDOW_SIZE, HTTP/2's flow control). Larger is faster for uploads and costs memory per stream.",
+  },
+  {
+    name: 'http2_max_frame_size',
+    section: 'HTTP/2',
+    flags: ['--http2-max-frame-size'],
+    meta: 'INT',
+    type: 'int',
+    min: 16384,
+    max: 16777215,
+    default: 16384,
+    desc: 'Largest HTTP/2 frame payload the server accepts, in bytes (SETTINGS_MAX_FRAME_SIZE): 16384 to 16777215.',
+  },
+  {
+    name: 'http2_max_header_list_size',
+    section: 'HTTP/2',
+    flags: ['--http2-max-header-list-size'],
+    meta: 'INT',
+    type: 'int',
+    min: 0,
+    max: 2 ** 32 - 1,
+    default: 65536,
+    desc: "Largest request header list, in bytes after HPACK decompression (SETTINGS_MAX_HEADER_LIST_SIZE: each field's name and value and 32); a larger one is refused (0 = no limit). `limit_request_fields` and `limit_request_field_size` apply too.",
   },
   {
     name: 'app_interface',

@@ -22,8 +22,8 @@ export interface EngineChoice {
 
 /**
  * The engine for this config: the one asked for, or `uws` unless something needs `node` (a unix
- * socket, an inherited fd, systemd's sockets, the PROXY protocol, required client certificates, a
- * Node-style app) or no native uWebSockets.js build loads here (looked for from `appDir`, the
+ * socket, an inherited fd, systemd's sockets, the PROXY protocol, required client certificates, h2
+ * in http_protocols, a Node-style app) or no native uWebSockets.js build loads here (looked for from `appDir`, the
  * app's directory, first). Asking for `uws` where it cannot serve is a config error.
  */
 export function chooseEngine(
@@ -38,6 +38,8 @@ export function chooseEngine(
     ? 'systemd socket activation (LISTEN_FDS)'
     : (binds.filter((b) => b.kind !== 'tcp').map((b) => `bind ${b.text}`)[0] ??
       (settings.proxy_protocol !== 'off' ? `proxy_protocol ${settings.proxy_protocol}` : null) ??
+      // uWebSockets.js serves HTTP/1.1 only; node:http2 serves HTTP/2.
+      (settings.http_protocols.split(',').includes('h2') ? `http_protocols ${settings.http_protocols}` : null) ??
       uwsCannotServe(settings));
   if (settings.engine === 'uws' && need !== null) {
     throw new ConfigError(

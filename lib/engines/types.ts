@@ -29,6 +29,11 @@ export interface ServingEngine {
   readonly closesAtOnce: boolean;
   /** The engine writes a Date header of its own on every response (uWS): the app's is left out, so one goes out. */
   readonly writesDate: boolean;
+  /**
+   * The status line may carry the header lines after it (uWS writes `HTTP/1.1 `, the status text as
+   * given, then CRLF): the whole head goes out in one call instead of one per header.
+   */
+  readonly headInStatus: boolean;
   /** Load what the engine needs; returns what it runs on (for the debug log), throws when it cannot. */
   boot(): string;
   /** Serve `bind` with `context`; resolves once listening. Rejects with a message for the error log. */

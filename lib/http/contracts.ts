@@ -41,6 +41,13 @@ export interface Wire extends BodySource {
   getRemoteAddressAsText(): ArrayBuffer | string;
   /** The peer's port, where the engine knows it (uWS does not say). */
   getRemotePort?(): number;
+  /**
+   * A 103 Early Hints interim response with these fields, before the final response (which has not
+   * begun: the exchange has checked that, and the client's HTTP version). Names are lower case, values
+   * checked as response header values are (ByteStrings: one byte a character). Absent where the engine
+   * cannot write an interim response (uWS).
+   */
+  writeEarlyHints?(hints: Record<string, string | readonly string[]>): void;
   /** The peer may be read after the response ended (node: yes; uWS forbids touching it then). */
   readonly peerReadableLate?: boolean;
 }
@@ -107,6 +114,8 @@ export interface BindContext {
   readonly closesAtOnce: boolean;
   /** See ServingEngine.writesDate. */
   readonly writesDate: boolean;
+  /** See ServingEngine.headInStatus. */
+  readonly headInStatus: boolean;
   readonly onError: (msg: string, err: unknown) => void;
   /** A line for the error log that is no error (a client that went away). */
   readonly note: (level: 'debug' | 'info', msg: string) => void;

@@ -7,6 +7,7 @@ import type { AccessEntry } from '../ops/log.js';
 import { formatPeerAddress } from './address.js';
 import { ClientGoneError, DRAIN_MS, type RequestBody, RequestTooLargeError } from './body.js';
 import type { BindContext, PoolTask, Wire } from './contracts.js';
+import type { HintFields } from './early-hints.js';
 import type { ForwardedFacts } from './forwarded.js';
 import { QilinRequest, setScheme, type RequestOwner } from './request.js';
 import {
@@ -27,6 +28,7 @@ import {
   checkChunk,
   declaredLength,
   firstRead,
+  headBlock,
   headerValue,
   rejectRequest,
   statusBytes,
@@ -36,6 +38,11 @@ import {
   writePlatform,
 } from './write.js';
 import { extraHeaders, socketOfResponse, type QilinWebSocket, type Upgrader } from './websocket.js';
+
+const OK = '200 OK';
+
+/** The debug line saying an engine writes no 103 was logged (once a worker, not once a request). */
+let saidNoInterim = false;
 
 /** Parts of the response being written; one object reused, the writer is synchronous up to the body. */
 const parts: ResponseParts = { status: 200, statusText: '', headers: undefined, body: null, headLength: -1 };
@@ -223,6 +230,28 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
         'debug',
         `Ignored premature client disconnection: ${what}${upload ? ` after ${secs} s (${bytes} of its body)` : ''}`,
       );
+  }
+
+  /**
+   * A 103 Early Hints with these (checked) fields, while the final response has not begun; see
+   * earlyHints() in lib/http/early-hints.ts for when none goes out. Not for an upgrade (its answer is
+   * the 101), nor to HTTP/1.0 clients, which know no 1xx (RFC 9110 15.2).
+   */
+  earlyHints(fields: HintFields): boolean {
+    if (this.started || this.finished || this.aborted || this.upgrader !== null || this.protocol === 'HTTP/1.0')
+      return false;
+    if (this.res.writeEarlyHints === undefined) {
+      if (!saidNoInterim) {
+        saidNoInterim = true;
+        this.context.note(
+          'debug',
+          'earlyHints(): this engine cannot write a 103 interim response (uWebSockets.js has no way to); nothing is sent, the final response is as usual',
+        );
+      }
+      return false;
+    }
+    this.res.writeEarlyHints(fields);
+    return true;
   }
 
   /** uWS onAborted: the client went away. The response must not be touched after this. */
@@ -424,12 +453,20 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
     const line = status !== 200 || statusText ? statusBytes(statusLine(status, checkStatusText(statusText))) : null;
     this.started = true;
     this.status = status;
-    if (line !== null) res.writeStatus(line);
-    const flags = headers === undefined ? 0 : writeHeaders(res, headers, this.context.writesDate);
-    if (this.detailed) this.responseHeaders = headers;
-    if (stringBody && !(flags & HAS_CONTENT_TYPE)) {
-      res.writeHeader('content-type', TEXT_PLAIN);
-      this.defaultType = true;
+    // The whole head in one write where the engine takes it so (a status line in bytes goes alone).
+    const block = this.context.headInStatus && typeof line !== 'object' ? headBlock.start(res, line ?? OK) : null;
+    if (block === null && line !== null) res.writeStatus(line);
+    const sink = block ?? res;
+    try {
+      const flags = headers === undefined ? 0 : writeHeaders(sink, headers, this.context.writesDate);
+      if (this.detailed) this.responseHeaders = headers;
+      if (stringBody && !(flags & HAS_CONTENT_TYPE)) {
+        sink.writeHeader('content-type', TEXT_PLAIN);
+        this.defaultType = true;
+      }
+    } finally {
+      // Also when a field was refused midway: the fields before it go out as they would one by one.
+      block?.flush();
     }
   }
 

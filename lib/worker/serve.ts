@@ -194,6 +194,7 @@ function useBind(
       writePiece: engine.writePiece,
       closesAtOnce: engine.closesAtOnce,
       writesDate: engine.writesDate,
+      headInStatus: engine.headInStatus,
       onError: (msg, err) => {
         // A bare function called the wrong way fails with a TypeError: say which app_interface fits.
         const hint = app.bare ? interfaceHint(app, err) : null;

@@ -33,7 +33,7 @@ t.test('every flag in the table parses to its setting', async (t) => {
     for (const flag of def.flags) {
       const value =
         def.type === 'int' || def.type === 'float'
-          ? String(Math.min(7, def.max ?? 7))
+          ? String(Math.max(def.min ?? 0, Math.min(7, def.max ?? 7)))
           : def.type === 'choice'
             ? def.choices![0]!
             : def.name === 'bind'

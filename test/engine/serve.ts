@@ -144,6 +144,7 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
         writePiece: engine.writePiece,
         closesAtOnce: engine.closesAtOnce,
         writesDate: engine.writesDate,
+        headInStatus: engine.headInStatus,
         onError: (msg, err) => {
           errors.push({ msg, err });
         },

@@ -34,6 +34,8 @@ export class NodeCall implements PoolTask, AccessEntry {
   ) {
     // 'close' comes once: after the response finished, or when the connection went first.
     res.once('close', () => this.closed());
+    // node:http writes a 103 to any client; an HTTP/1.0 one knows no 1xx (RFC 9110 15.2).
+    if (req.httpVersionMinor === 0) res.writeEarlyHints = noEarlyHints;
     const log = context.requestLog;
     this.startMs = log !== null ? performance.now() : 0;
     if (log !== null && log.detailed) countBody(res, this);
@@ -133,6 +135,11 @@ export class NodeCall implements PoolTask, AccessEntry {
     const v = this.res.getHeader(name);
     return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v);
   }
+}
+
+/** res.writeEarlyHints for an HTTP/1.0 client: nothing is written; the callback still runs, as after a write. */
+function noEarlyHints(_hints: Record<string, string | string[]>, cb?: () => void): void {
+  if (typeof cb === 'function') process.nextTick(cb);
 }
 
 function callApp(call: NodeCall): void {

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type httpsModule from 'node:https';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { formatBind } from '../../config/binds.js';
 import { errorPage, REASONS } from '../../http/write.js';
@@ -14,8 +15,10 @@ import { CERT_OPTIONAL, nodeTlsOptions, refuseUnverified } from '../../ops/tls.j
 import { ListenFailed, type EngineServer, type ServedBind, type ServingEngine } from '../types.js';
 import { createNodeHandler } from './handler.js';
 import { createNodeAppHandler } from './node-app.js';
-import { parseAllowList } from '../../config/allow-list.js';
-import { carryProxyPeer, readProxyHeader } from './proxy-protocol.js';
+import { allows, parseAllowList } from '../../config/allow-list.js';
+import { carryProxyPeer, readProxyHeader, socketPeer } from './proxy-protocol.js';
+import { alpnProtocols, cannotServeHttp2, createHttp2Serving, httpProtocols, type Http2Serving } from './http2.js';
+import { readPreface } from './http2-preface.js';
 
 /** llhttp's refusals, with the status Gunicorn gives the same fault. */
 function clientErrorStatus(code: string | undefined): number {
@@ -105,6 +108,7 @@ export const nodeEngine: ServingEngine = {
   writePiece: 0,
   closesAtOnce: false, // lib/engines/node/linger.ts
   writesDate: false, // node:http writes one only when the app set none
+  headInStatus: false, // the status goes to writeHead apart from the fields
   boot: () => `node:http (Node ${process.version})`,
   listen(bind: ServedBind, context: BindContext, settings: Settings): Promise<EngineServer> {
     if (bind.childFd === undefined)
@@ -118,6 +122,26 @@ export const nodeEngine: ServingEngine = {
       ...readDeadlines(settings),
     };
     let server: http.Server;
+    const protocols = httpProtocols(settings);
+    const h1 = protocols.includes('h1');
+    // HTTP/2: over TLS by ALPN; without TLS from trusted peers that open with the preface (http2_cleartext).
+    const h2c =
+      context.scheme === 'http' &&
+      (settings.http2_cleartext === 'prior-knowledge' || settings.http2_cleartext === 'both');
+    let h2: Http2Serving | null =
+      protocols.includes('h2') && (context.scheme === 'https' || h2c) ? createHttp2Serving(context, settings) : null;
+    const notHttp2 = h2 !== null ? cannotServeHttp2(context) : null;
+    if (notHttp2 !== null && h1 && context.scheme === 'https') {
+      // TLS clients are offered HTTP/1.1 only (ALPN): they fall back without an error.
+      context.note('info', `HTTP/2 is not offered on ${formatBind(bind)}: ${notHttp2}; serving HTTP/1.1`);
+      h2 = null;
+    } else if (notHttp2 !== null) {
+      context.note('info', `HTTP/2 requests on ${formatBind(bind)} are answered 505: ${notHttp2}`);
+    }
+    /** Connections handed to HTTP/2: its sessions count them, not node:http's tracking. */
+    const handed = new WeakSet<net.Socket>();
+    /** The connections node:http serves, for a stopping worker (see trackConnections). */
+    const open = new Set<net.Socket>();
     // node:http's own parsing of a connection (its request parser), taken before qilin adds listeners:
     // a connection given back to it after an upgrade it did not take goes there, not through TLS or
     // the PROXY header again.
@@ -132,16 +156,53 @@ export const nodeEngine: ServingEngine = {
       // node:https (and node:tls under it) only for a TLS listener: ~4 MiB a worker otherwise.
       const https = createRequire(import.meta.url)('node:https') as typeof httpsModule;
       // The TLS handshake comes before the headers: it has the same deadline (node's own is 120 s).
+      const alpn = h2 !== null ? { ALPNProtocols: alpnProtocols(protocols) } : {};
       const secure = https.createServer(
-        { ...options, handshakeTimeout: options.headersTimeout, ...tlsOptions },
+        { ...options, handshakeTimeout: options.headersTimeout, ...tlsOptions, ...alpn },
         handler,
       );
       parse = secure.listeners('secureConnection') as ((socket: net.Socket) => void)[];
+      if (h2 !== null) {
+        // ALPN decides: `h2` goes to HTTP/2; HTTP/1.1 (or no ALPN) to node:http when h1 is listed, else it is closed.
+        secure.removeAllListeners('secureConnection');
+        secure.on('secureConnection', (socket: tls.TLSSocket) => {
+          if (socket.destroyed) return; // refused as its handshake completed (refuseUnverified)
+          if (socket.alpnProtocol === 'h2') {
+            handed.add(socket);
+            h2.take(socket);
+          } else if (h1) for (const l of parse) l.call(secure, socket);
+          else socket.destroy();
+        });
+      }
       if (settings.cert_reqs === CERT_OPTIONAL) secure.prependListener('secureConnection', refuseUnverified);
       server = secure;
     } else {
       server = http.createServer(options, handler);
       parse = server.listeners('connection') as ((socket: net.Socket) => void)[];
+      if (h2 !== null) {
+        // Prior knowledge: a peer in forwarded_allow_ips must open with the preface (Gunicorn's rule);
+        // any other peer is served HTTP/1.x as if http2_cleartext were off.
+        const trusted = parseAllowList('forwarded_allow_ips', settings.forwarded_allow_ips);
+        const http1 = server;
+        server.removeAllListeners('connection');
+        server.on('connection', (socket: net.Socket) => {
+          const peer = socketPeer(socket);
+          if (peer === undefined || (!trusted.empty && allows(trusted, peer))) {
+            readPreface(
+              socket,
+              (s) => {
+                handed.add(s);
+                open.delete(s);
+                h2.take(s);
+              },
+              (s, detail) => {
+                context.note('debug', `Invalid request from ip=${peer ?? ''}: ${detail}`);
+                answer(s, 400, detail);
+              },
+            );
+          } else for (const l of parse) l.call(http1, socket);
+        });
+      }
     }
     const toHttp = (socket: net.Socket) => {
       for (const l of parse) l.call(server, socket);
@@ -200,14 +261,19 @@ export const nodeEngine: ServingEngine = {
         );
       });
     }
-    return serve(server, bind, settings, trackConnections(server, context.scheme === 'https'));
+    return serve(server, bind, settings, trackConnections(server, context.scheme === 'https', open, handed), h2);
   },
 };
 
 /** The connections node:http serves (with TLS, once the handshake is done), for a stopping worker. */
-function trackConnections(server: http.Server, secure: boolean): Set<net.Socket> {
-  const open = new Set<net.Socket>();
+function trackConnections(
+  server: http.Server,
+  secure: boolean,
+  open: Set<net.Socket>,
+  handed: WeakSet<net.Socket>,
+): Set<net.Socket> {
   server.on(secure ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    if (handed.has(socket)) return;
     open.add(socket);
     socket.once('close', () => open.delete(socket));
   });
@@ -220,6 +286,7 @@ function serve(
   bind: ServedBind,
   settings: Settings,
   open: Set<net.Socket>,
+  h2: Http2Serving | null,
 ): Promise<EngineServer> {
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new ListenFailed(`Can't listen on ${formatBind(bind)}: ${err.message}`)));
@@ -236,6 +303,8 @@ function serve(
             listening = false;
             net.Server.prototype.close.call(server);
           }
+          // HTTP/2 has its own way: GOAWAY on every session; streams under way finish, no new one starts.
+          h2?.goAway();
         },
         close() {
           if (listening) {
@@ -243,6 +312,7 @@ function serve(
             net.Server.prototype.close.call(server);
           }
           server.closeAllConnections();
+          h2?.destroy();
         },
         connections() {
           let sending = false;
@@ -254,7 +324,8 @@ function serve(
               break;
             }
           }
-          return { open: open.size, sending };
+          if (h2 !== null) sending ||= h2.busy();
+          return { open: open.size + (h2?.size ?? 0), sending };
         },
       });
     });

@@ -4,6 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Wire } from '../../http/contracts.js';
+import { linkValues } from '../../http/early-hints.js';
+import { checkField } from '../../http/fields.js';
 import { byteLength, type PlainBody } from '../../http/response.js';
 import { rejectRequest } from '../../http/write.js';
 
@@ -78,6 +80,30 @@ export class NodeWire implements Wire {
   private sendHead(): void {
     this.headSent = true;
     this.res.writeHead(this.status, this.reason, this.headers);
+  }
+
+  /**
+   * A 103 through node:http's writeEarlyHints, which keeps it in order on a pipelined connection.
+   * Node 20 writes the fields as given: names and values other than Link unchecked (CR LF would split
+   * the response), and a Link value matched against a pattern that lets CR LF through inside `<…>` but
+   * refuses a list (`</a>; rel=preload, </b>; rel=preload`). So every field is checked here as a
+   * response header, a Link list goes in as its link-values, and other repeated fields joined.
+   * Node writes nothing without a Link, and each character as one byte, as it writes headers.
+   */
+  writeEarlyHints(hints: Record<string, string | readonly string[]>): void {
+    const out = Object.create(null) as Record<string, string | string[]>;
+    let links: string[] = [];
+    for (const name in hints) {
+      const given = hints[name]!;
+      const values = typeof given === 'string' ? [given] : given;
+      const checked = values.map((v) => checkField(name, v));
+      const key = name.toLowerCase();
+      if (key === 'link') links = links.concat(linkValues(checked));
+      else out[key] = out[key] === undefined ? checked.join(', ') : [out[key], ...checked].join(', ');
+    }
+    if (links.length === 0) return;
+    out.link = links;
+    this.res.writeEarlyHints(out);
   }
 
   end(body: PlainBody = EMPTY, closeConnection = false): void {

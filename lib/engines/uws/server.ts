@@ -21,6 +21,7 @@ export const uwsEngine: ServingEngine = {
   writePiece: CORK_BUFFER - 16,
   closesAtOnce: true,
   writesDate: true,
+  headInStatus: true,
   boot: () => `${loadUws().build} (${loadUws().origin})`,
   listen(bind: ServedBind, context: BindContext, settings: Settings): Promise<EngineServer> {
     if (context.nodeApp) return Promise.reject(new ListenFailed('the uws engine cannot serve a Node-style app'));
