@@ -71,7 +71,7 @@ function responseSequenceWriterView(): void {
   const copy = new Light(h);
   const s = sortedFields(copy)!;
   for (let i = 0; i < s.length; i += 2) sink += s[i]!.length + s[i + 1]!.length;
-  sink += sentCookies(copy as unknown as LightHeaders).length;
+  sink += sentCookies(copy).length;
 }
 
 /** The request side: a Headers of the raw lines (undici: append each), then two reads. */
