@@ -6,12 +6,13 @@
 // Node defines `Request`/`Response` as lazy accessors whose getter, on first call, re-defines the
 // global as the platform class. Calling it would evict qilin's light `Response` from the global
 // for the rest of the worker's life (every later `new Response` slow), so the light class is put
-// back right after.
+// back right after. `Headers` is fetched the same way: the light one (lib/http/headers.ts) is the
+// global in workers.
 import { delegateMissing } from './delegate.js';
 
 type Getter<T> = () => T;
 
-function lazyGlobal<T>(name: 'Request' | 'Response'): Getter<T> {
+function lazyGlobal<T>(name: 'Request' | 'Response' | 'Headers'): Getter<T> {
   const desc = Object.getOwnPropertyDescriptor(globalThis, name)!;
   let value: T | undefined;
   return () => {
@@ -25,6 +26,7 @@ function lazyGlobal<T>(name: 'Request' | 'Response'): Getter<T> {
 
 const getRequest = lazyGlobal<typeof Request>('Request');
 const getResponse = lazyGlobal<typeof Response>('Response');
+const getHeaders = lazyGlobal<typeof Headers>('Headers');
 
 interface Linkable {
   proto: object;
@@ -62,6 +64,34 @@ export function nativeResponse(): typeof Response {
   return getResponse();
 }
 
+/** The platform's Headers class (loading it loads the platform's fetch classes). */
+export function nativeHeaders(): typeof Headers {
+  return getHeaders();
+}
+
+/** The platform's Headers with a light one's fields (names as given, in the order set); anything else as it is. */
+type HeadersOf = (headers: unknown) => unknown;
+let platformHeadersOf: HeadersOf = (h) => h;
+
+/** Register how a light Headers becomes the platform's (see platformInit). */
+export function registerHeadersClass(headersOf: HeadersOf): void {
+  platformHeadersOf = headersOf;
+}
+
+/**
+ * A plain init dictionary whose `headers` is a light Headers, with the platform's Headers in its
+ * place: undici sends the fields of its own Headers in the order set, names as given (a light one,
+ * as any other iterable, would go sorted and in lower case). Any other init as it is.
+ */
+function platformInit(init: unknown): unknown {
+  if (typeof init !== 'object' || init === null) return init;
+  const proto = Object.getPrototypeOf(init) as unknown;
+  if (proto !== Object.prototype && proto !== null) return init;
+  const given = (init as { headers?: unknown }).headers;
+  const headers = platformHeadersOf(given);
+  return headers === given ? init : { ...init, headers };
+}
+
 /** The platform object in place of a served request (throws when its body cannot go on); anything else as it is. */
 type InputOf = (input: unknown) => unknown;
 /** A platform Request was made from `input`: remember which served request it stands for. */
@@ -78,6 +108,7 @@ function requestConstructor(inputOf: InputOf, madeFrom: MadeFrom): typeof Reques
     construct(target, args: unknown[], newTarget) {
       const input = args[0];
       if (args.length > 0) args[0] = inputOf(input);
+      if (args.length > 1) args[1] = platformInit(args[1]);
       const made = Reflect.construct(target, args, newTarget === proxy ? target : newTarget) as object;
       madeFrom(made, input);
       return made;
@@ -114,7 +145,7 @@ export function registerRequestClass(
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the input check threw, passed on unchanged as the platform's fetch would
         return Promise.reject(err);
       }
-      return platformFetch(given as RequestInfo | URL, init);
+      return platformFetch(given as RequestInfo | URL, platformInit(init) as RequestInit | undefined);
     };
     Object.defineProperty(globalThis, 'fetch', { value: fetch, writable: true, configurable: true, enumerable: true });
   }

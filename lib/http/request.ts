@@ -6,6 +6,7 @@
 // property, `[object Request]`, Node's `Request { method, url, headers, ... }`.
 import { formatWithOptions, inspect, type InspectOptions } from 'node:util';
 import type { RequestBody } from './body.js';
+import { platformHeaders, requestHeaders } from './headers.js';
 import { nativeRequest, registerRequestClass } from './platform.js';
 
 const kMethod = Symbol('qilin.method');
@@ -75,10 +76,8 @@ export class QilinRequest {
     if (this[kHeaders]) return this[kHeaders];
     const n = this[kNative];
     if (n) return n.headers;
-    const h = new Headers();
-    const raw = this[kOwner].rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
-    return (this[kHeaders] = h);
+    // Names are lower-case tokens and values passed the request rules: nothing to check again.
+    return (this[kHeaders] = requestHeaders(this[kOwner].rawHeaders));
   }
 
   get signal(): AbortSignal {
@@ -222,7 +221,12 @@ export function toNativeRequest(r: QilinRequest): Request {
   let n = r[kNative];
   if (n) return n;
   const owner = r[kOwner];
-  const init: RequestInit & { duplex?: 'half' } = { method: r.method, headers: r.headers, signal: r.signal };
+  // The fields in the order the client sent them, as the platform's own Headers would give them.
+  const init: RequestInit & { duplex?: 'half' } = {
+    method: r.method,
+    headers: platformHeaders(r.headers),
+    signal: r.signal,
+  };
   // A body already read stays read: the platform object gets none, and this class says it is used.
   if (owner.body !== null && owner.body.used) r[kReadBeforeNative] = true;
   else if (owner.body !== null) {

@@ -14,6 +14,7 @@ import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { formatWithOptions, inspect, type InspectOptions } from 'node:util';
 import { checkHeadersInit, checkStatusText } from './fields.js';
+import { installLightHeaders, LightHeaders } from './headers.js';
 import { nativeResponse, registerResponseClass } from './platform.js';
 
 const kBody = Symbol('qilin.body');
@@ -288,7 +289,7 @@ export class LightResponse {
       if (b === null) this[kHeadLength] = lengthOf(init as unknown as Response);
     } else if (isLight(init) || isResponseLike(init)) {
       if (headers !== undefined) {
-        this[kHeaders] = new Headers(headers);
+        this[kHeaders] = new LightHeaders(headers) as unknown as Headers;
         this[kOwnHeaders] = true;
       }
     } else if (headers !== undefined) {
@@ -316,7 +317,7 @@ export class LightResponse {
         headers: JSON_HEADERS,
       }) as unknown as Response;
     }
-    const headers = new Headers(init.headers);
+    const headers = new LightHeaders(init.headers);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
     return new LightResponse(body, {
       status: init.status,
@@ -501,7 +502,7 @@ function clonedChunks(branch: ReadableStream<Uint8Array>): ReadableStream<Uint8A
 
 /** A `Headers` of our own from what was given, with the default Content-Type of a string body. */
 function ownHeaders(source: HeadersInit | undefined, body: unknown): Headers {
-  const h = new Headers(source);
+  const h = new LightHeaders(source) as unknown as Headers;
   if (typeof body === 'string' && !h.has('content-type')) h.set('content-type', TEXT_PLAIN);
   return h;
 }
@@ -571,9 +572,13 @@ export function lightParts(r: unknown, out: ResponseParts): ResponseParts | null
   return out;
 }
 
-/** Make `new Response(...)` in app code the light one (as @hono/node-server does). */
+/**
+ * Make `new Response(...)` in app code the light one (as @hono/node-server does), and
+ * `new Headers(...)` the light Headers (lib/http/headers.ts).
+ */
 export function installLightResponse(): void {
   (globalThis as { Response: unknown }).Response = LightResponse;
+  installLightHeaders();
 }
 
 const STATUS_LINES = new Map<number, string>();

@@ -6,6 +6,7 @@ import type { Wire } from './contracts.js';
 import type { Exchange } from './exchange.js';
 import { DRAIN_MS } from './body.js';
 import { checkField, pairsOf } from './fields.js';
+import { sentCookies, sortedFields } from './headers.js';
 import { isHeaders, isPlainBody, isStream, type PlainBody } from './response.js';
 
 /** Where header fields go: the wire itself, or a HeadBlock gathering them for one write. */
@@ -111,6 +112,17 @@ function putPair(res: HeaderSink, name: unknown, value: unknown, ownDate: boolea
 export function writeHeaders(res: HeaderSink, headers: HeadersInit, ownDate: boolean): number {
   let flags = 0;
   if (isHeaders(headers)) {
+    const sorted = sortedFields(headers);
+    if (sorted !== null) {
+      // A light Headers: its sorted view as it is (lower-case tokens, checked values), the same
+      // order as its iterator, without a copy or a pair per field.
+      for (let i = 0; i < sorted.length; i += 2) {
+        const name = sorted[i]!;
+        if (name !== 'set-cookie') flags |= put(res, name, name, sorted[i + 1]!, ownDate);
+      }
+      for (const cookie of sentCookies(headers)) put(res, 'set-cookie', 'set-cookie', cookie, ownDate);
+      return flags;
+    }
     for (const [name, value] of headers) if (name !== 'set-cookie') flags |= putFromHeaders(res, name, value, ownDate);
     for (const cookie of headers.getSetCookie()) put(res, 'set-cookie', 'set-cookie', cookie, ownDate);
     return flags;

@@ -10,6 +10,7 @@ import t from 'tap';
 import { ClientGoneError, RequestBody, RequestTooLargeError } from '../../lib/http/body.js';
 import type { Wire } from '../../lib/http/contracts.js';
 import { checkField, checkHeadersInit, checkStatusText, isToken, pairsOf, wireValue } from '../../lib/http/fields.js';
+import { LightHeaders } from '../../lib/http/headers.js';
 import { QilinRequest, setScheme, type RequestOwner } from '../../lib/http/request.js';
 import { LightResponse, TEXT_PLAIN, lightParts, statusLine, type ResponseParts } from '../../lib/http/response.js';
 
@@ -72,7 +73,7 @@ t.test("url: the listener's scheme (or a trusted front-end's), the authority, th
 t.test('headers: built once, repeated names joined as the platform joins them', async (t) => {
   const r = request(owner());
   const h = r.headers;
-  t.type(h, Headers);
+  t.type(h, LightHeaders, "the light Headers (the global Headers in a worker; here the platform's is)");
   t.equal(r.headers, h, 'the same object every time');
   t.equal(h.get('accept'), 'text/html, application/json');
   t.equal(h.get('x-empty'), '');
