@@ -481,3 +481,30 @@ export function childrenOf(pid: number): { pid: number; state: string; comm: str
       return { pid: Number(p), state: st!.slice(0, 1), comm: comm! };
     });
 }
+
+/** A self-signed EC (P-256) certificate for localhost and 127.0.0.1, valid for a day: written to `key` and `cert`. */
+export function selfSignedCert(key: string, cert: string): void {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+}

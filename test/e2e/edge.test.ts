@@ -1,6 +1,5 @@
 // The edge features together: WebSockets over TLS (wss://) on both engines, and a PROXY protocol
 // header in front of a TLS handshake on the node engine (a TCP load balancer before qilin's TLS).
-import { execFileSync } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import t from 'tap';
-import { ENGINES, fixture, startQilin } from '../helpers.js';
+import { ENGINES, fixture, selfSignedCert, startQilin } from '../helpers.js';
 
 t.setTimeout(120_000);
 
@@ -26,29 +25,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-edge-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const cert = path.join(dir, 'server.pem');
 const key = path.join(dir, 'server.key');
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-days',
-    '1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ],
-  { stdio: ['ignore', 'ignore', 'pipe'] },
-);
+selfSignedCert(key, cert);
 const ca = [readFileSync(cert)];
 const TLS_ARGS = ['--certfile', cert, '--keyfile', key];
 

@@ -13,36 +13,14 @@ import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ROOT, rawExchange, sleep, startQilin } from '../helpers.js';
+import { ROOT, rawExchange, selfSignedCert, sleep, startQilin } from '../helpers.js';
 
 t.setTimeout(90_000);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-h2-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string) => path.join(dir, name);
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-days',
-    '1',
-    '-keyout',
-    'a.key',
-    '-out',
-    'a.pem',
-  ],
-  { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-);
+selfSignedCert(file('a.key'), file('a.pem'));
 const CA = readFileSync(file('a.pem'));
 const TLS = ['--certfile', file('a.pem'), '--keyfile', file('a.key')];
 
