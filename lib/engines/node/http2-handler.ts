@@ -23,6 +23,9 @@ import { Http2Wire } from './http2-wire.js';
 /** Request fields HTTP/2 forbids (RFC 9113 8.2.2); `te` is allowed with `trailers` only. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
+/** A request HTTP/2 calls malformed (RFC 9113 8.1.1): refused with a stream error, not a page. */
+const MALFORMED: Refusal = [400, 'Connection-specific header field in an HTTP/2 request'];
+
 /** What the checks found of the request a handler is on: one per handler, reused (all is synchronous). */
 class Found {
   readonly head = new RequestHead();
@@ -87,7 +90,7 @@ export function refusal(
   const forwarded = context.forwarded;
   const head = found.head;
   const raw = regularFields(req.rawHeaders);
-  if (raw === null) return [400, 'Connection-specific header field in an HTTP/2 request'];
+  if (raw === null) return MALFORMED;
   found.raw = raw;
   found.said.scheme = null;
   found.said.client = null;
@@ -121,7 +124,7 @@ export function refusal(
 
 /** Refused before the app: Gunicorn's page, or a stream error where HTTP/2 says the request is malformed. */
 function refuse(wire: Http2Wire, refused: Refusal): void {
-  if (refused[1].startsWith('Connection-specific')) {
+  if (refused === MALFORMED) {
     wire.res.stream.close(constants.NGHTTP2_PROTOCOL_ERROR);
     return;
   }
