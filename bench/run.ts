@@ -28,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bindOnce } from '../lib/arbiter/ports.js';
+import { CLK_TCK, cpuTicks, rssOf } from './proc.js';
 import { glibcVersion } from '../lib/engines/uws/load.js';
 
 // Runs from dist/bench/run.js; the project root is where package.json is.
@@ -778,47 +779,6 @@ async function answers(url: string, init: RequestInit = {}): Promise<boolean> {
     return false;
   }
 }
-
-function descendants(pid: number): number[] {
-  try {
-    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-    return kids.flatMap((k) => [k, ...descendants(k)]);
-  } catch {
-    return [];
-  }
-}
-
-// The shells and tools between the bench and a server (`enter` into the Debian 13 root): not the server.
-const WRAPPERS = new Set(['sh', 'bash', 'taskset', 'unshare', 'chroot']);
-/** RSS in MiB of each process of the server that serves (the taskset wrapper execs, so it is the server). */
-function rssOf(pid: number): number[] {
-  return [pid, ...descendants(pid)].flatMap((p) => {
-    try {
-      if (WRAPPERS.has(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return [];
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      return m ? [Math.round(Number(m[1]) / 102.4) / 10] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
-/** Clock ticks of CPU time (user + system) of a process and its descendants. */
-function cpuTicks(pid: number): number {
-  return [pid, ...descendants(pid)].reduce((sum, p) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-      return sum + Number(f[11]) + Number(f[12]); // utime, stime: fields 14 and 15
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 /**
  * Per CPU, from /proc/stat: clock ticks spent running processes (user, nice, system), in interrupts

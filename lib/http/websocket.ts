@@ -5,6 +5,7 @@
 // as any request does, and each bind counts its open sockets apart (WebSocketHub).
 import type cryptoModule from 'node:crypto';
 import { createRequire } from 'node:module';
+import { LightMessageEvent } from './message-event.js';
 import { ownerOf, servedRequest, type RequestOwner } from './request.js';
 
 // node:crypto (OpenSSL's set-up, MiBs a process) only once a WebSocket is accepted.
@@ -165,6 +166,12 @@ export class QilinWebSocket extends EventTarget {
   quietSince = 0;
   pingedAt = 0;
   private readonly handlers: Record<string, Handler> = { open: null, message: null, close: null, error: null };
+  /**
+   * The app added a `message` listener of its own (addEventListener): messages then go through
+   * EventTarget dispatch with the platform's MessageEvent. Until then, onmessage is called directly
+   * with a LightMessageEvent (lib/http/message-event.ts).
+   */
+  private messageListened = false;
   [kResponse]: Response | null = null;
 
   /** @internal Made by upgradeWebSocket(). */
@@ -200,10 +207,19 @@ export class QilinWebSocket extends EventTarget {
     this.setHandler('error', fn);
   }
 
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: AddEventListenerOptions | boolean,
+  ): void {
+    if (String(type) === 'message') this.messageListened = true;
+    super.addEventListener(type, listener, options);
+  }
+
   private setHandler(type: string, fn: Handler): void {
     // An event handler property is one listener, registered when first set (HTML's rule).
     if (this.handlers[type] === null && typeof fn === 'function') {
-      this.addEventListener(type, (ev) => {
+      super.addEventListener(type, (ev) => {
         const h = this.handlers[type];
         if (typeof h === 'function') h.call(this, ev);
       });
@@ -317,7 +333,12 @@ export class QilinWebSocket extends EventTarget {
         data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
           ? (data.buffer as ArrayBuffer)
           : (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
-    this.dispatchEvent(new MessageEvent('message', { data: value }));
+    if (this.messageListened) this.dispatchEvent(new MessageEvent('message', { data: value }));
+    else {
+      // onmessage is the only listener, if any: called as dispatch would call it, without dispatch.
+      const h = this.handlers.message;
+      if (h !== null) new LightMessageEvent(this, value).deliver(h as (this: EventTarget, ev: Event) => unknown);
+    }
   }
 
   /** @internal Any frame from the client (a pong, say) shows it is alive. */

@@ -133,6 +133,52 @@ for (const engine of ENGINES) {
       await a.closed;
     });
 
+    await t.test('onmessage alone: the event is a MessageEvent in every way the app can look', async (t) => {
+      const c = await connect(`${ws}/onmessage`);
+      c.ws.send('héllo');
+      const facts = JSON.parse(await c.next()) as Record<string, unknown>;
+      t.same(facts, {
+        data: 'héllo',
+        type: 'message',
+        isMessageEvent: true,
+        isEvent: true,
+        constructor: true,
+        tag: true,
+        thisIsSocket: true,
+        target: true,
+        currentTarget: true,
+        eventPhase: 2,
+        path: 1,
+        origin: '',
+        lastEventId: '',
+        source: null,
+        ports: 0,
+        bubbles: false,
+        cancelable: false,
+        defaultPrevented: false,
+        isTrusted: false,
+        stampNow: true,
+        inspect: 'MessageEvent',
+        after: { currentTarget: null, eventPhase: 0 },
+      });
+      c.ws.send('throw');
+      await q.waitFor(/Uncaught exception in the app[\s\S]*onmessage threw on purpose/);
+      c.ws.send('still here');
+      t.match(await c.next(), /"data":"still here"/, 'a handler that throws is reported; the socket and worker go on');
+      c.ws.close();
+      await c.closed;
+
+      const b = await connect(`${ws}/both`);
+      b.ws.send('one');
+      t.equal(
+        await b.next(),
+        '["onmessage one","listener one"]',
+        'onmessage, then a listener added after it, in order',
+      );
+      b.ws.close();
+      await b.closed;
+    });
+
     await t.test('subprotocols: the one the app chose; one the client did not offer is an error (500)', async (t) => {
       const c = await connect(`${ws}/hello?protocol=chat.v2`, ['chat.v1', 'chat.v2']);
       t.equal(c.ws.protocol, 'chat.v2', 'the client sees the chosen subprotocol');

@@ -129,6 +129,12 @@ function tcpConnections(port: number): { open: number; sending: boolean } | null
   return read ? { open, sending } : null;
 }
 
+/**
+ * Text messages, as the WebSocket standard decodes them: a leading BOM is kept (ignoreBOM). uWS has
+ * checked they are UTF-8 (it closes with 1007 otherwise). Half the cost of Buffer's toString here.
+ */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 /** Seconds: the longest idle timeout uWS takes (it refuses more than 960). */
 const UWS_IDLE_TIMEOUT = 960;
 
@@ -182,8 +188,8 @@ function socketBehavior(context: BindContext) {
         socket.closeWith(1009, 'Message too big');
         return;
       }
-      // uWS reuses the message's memory once this returns: copy it.
-      socket.received(isBinary ? new Uint8Array(message.slice(0)) : Buffer.from(message).toString('utf8'));
+      // uWS reuses the message's memory once this returns: copy it (decoding a text message copies it).
+      socket.received(isBinary ? new Uint8Array(message.slice(0)) : utf8.decode(message));
     },
     ping(ws: WebSocket<UwsSocketData>) {
       ws.getUserData().socket.alive();
