@@ -214,10 +214,30 @@ export class RequestBody {
   }
 
   /** The whole body; rejects when it was read already or its stream is locked. */
-  async readAll(): Promise<Buffer> {
-    if (this.used) throw new TypeError('Body is unusable: Body has already been read');
-    if (this.readable?.locked) throw new TypeError('Body is unusable: Body is locked to a reader');
+  readAll(): Promise<Buffer> {
+    if (this.used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    if (this.readable?.locked) return Promise.reject(new TypeError('Body is unusable: Body is locked to a reader'));
     this.used = true;
+    // The usual case for a small body (a JSON POST): all of it is here as the app asks for it.
+    // Taken at once: no read() per chunk, none of their promises.
+    if (this.done && this.wake === null) return Promise.resolve(this.takeAll());
+    return this.readRest();
+  }
+
+  /** Every chunk held, as one Buffer; a paused socket resumes (nothing is held any more). */
+  private takeAll(): Buffer {
+    const parts = this.chunks;
+    const total = this.buffered;
+    this.chunks = [];
+    this.buffered = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.res.cork(() => this.res.resume());
+    }
+    return parts.length === 1 ? parts[0]! : total === 0 ? EMPTY : Buffer.concat(parts, total);
+  }
+
+  private async readRest(): Promise<Buffer> {
     const parts: Buffer[] = [];
     let total = 0;
     for (let c = await this.read(); c; c = await this.read()) {

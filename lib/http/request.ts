@@ -34,6 +34,14 @@ export interface RequestOwner {
 
 const unusable = () => new TypeError('Body is unusable: Body has already been read');
 
+/** UTF-8 decode, which drops a leading byte order mark. */
+function utf8Text(buf: Buffer): string {
+  return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf
+    ? buf.toString('utf8', 3)
+    : buf.toString('utf8');
+}
+const jsonOf = (buf: Buffer): unknown => JSON.parse(utf8Text(buf));
+
 export class QilinRequest {
   [kMethod]: string;
   /** `host[:port]` from the Host header (or the bind's address). */
@@ -143,15 +151,13 @@ export class QilinRequest {
   async bytes(): Promise<Uint8Array> {
     return new Uint8Array(await this.arrayBuffer());
   }
-  async text(): Promise<string> {
-    const buf = await this.bytesBuffer();
-    // UTF-8 decode drops a leading byte order mark.
-    return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf
-      ? buf.toString('utf8', 3)
-      : buf.toString('utf8');
+  // text() and json() chain on bytesBuffer() rather than await it: a JSON POST's body is whole by
+  // the time it is asked for, and each async frame between it and the app is a promise and a turn.
+  text(): Promise<string> {
+    return this.bytesBuffer().then(utf8Text);
   }
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
+  json(): Promise<unknown> {
+    return this.bytesBuffer().then(jsonOf);
   }
   async blob(): Promise<Blob> {
     const type = this.headers.get('content-type') ?? '';
@@ -168,11 +174,16 @@ export class QilinRequest {
     return toNativeRequest(this).clone();
   }
 
-  private async bytesBuffer(): Promise<Buffer> {
-    const n = this[kNative];
-    if (n && !this[kReadBeforeNative]) return Buffer.from(await n.arrayBuffer());
-    const b = this[kOwner].body;
-    return b ? b.readAll() : Buffer.alloc(0);
+  /** The body's bytes; a promise that rejects (never a throw), as the body methods must. */
+  private bytesBuffer(): Promise<Buffer> {
+    try {
+      const n = this[kNative];
+      if (n && !this[kReadBeforeNative]) return n.arrayBuffer().then((ab) => Buffer.from(ab));
+      const b = this[kOwner].body;
+      return b ? b.readAll() : Promise.resolve(Buffer.alloc(0));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** What Node shows for its own Request. */
