@@ -225,7 +225,7 @@ const TABLE = [
     flags: ['--no-stuck-stack'],
     type: 'bool',
     default: false,
-    desc: 'Do not log the JavaScript stack of a worker about to be killed for `timeout` (saves the ~9 MiB per worker of the thread that takes it).',
+    desc: 'Do not log the JavaScript stack of a worker about to be killed for `timeout` (saves, per worker, the thread that takes it: 9–18 MiB by Node line, measured: 10 on Node 20, 15 on 22, 18 on 24, 9 on 26).',
   },
   {
     name: 'graceful_timeout',
