@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindOnce } from '../lib/arbiter/ports.js';
+import { stopGroup } from './proc.js';
 
 function findRoot(dir: string): string {
   return existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
@@ -134,17 +135,7 @@ for (const row of ROWS) {
       `${row.name}: ${Math.round(figures.perSecond).toLocaleString('en-US')} req/s, mean ${figures.meanMs.toFixed(2)} ms, ${figures.failed} failed`,
     );
   } finally {
-    try {
-      process.kill(-proc.pid!, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    try {
-      process.kill(-proc.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    await stopGroup(proc.pid!);
   }
 }
 

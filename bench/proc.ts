@@ -42,3 +42,18 @@ export function cpuTicks(pid: number): number {
   }, 0);
 }
 export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** Stop a server started as its own process group: TERM, half a second, then KILL what is left. */
+export async function stopGroup(pid: number): Promise<void> {
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}

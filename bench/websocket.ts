@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindOnce } from '../lib/arbiter/ports.js';
 import { loadUws } from '../lib/engines/uws/load.js';
-import { CLK_TCK, cpuTicks } from './proc.js';
+import { CLK_TCK, cpuTicks, stopGroup } from './proc.js';
 
 function findRoot(dir: string): string {
   return existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
@@ -30,6 +30,7 @@ const WINDOWS = [1, 16];
 interface Server {
   name: string;
   argv: (port: number) => string[];
+  env?: Record<string, string>;
 }
 const SERVERS: Server[] = [
   {
@@ -49,7 +50,8 @@ const SERVERS: Server[] = [
   { name: 'raw uWebSockets.js', argv: () => [NODE, js('servers/ws-raw-uws.js')] },
   {
     name: 'raw uWebSockets.js, text decoded and sent as a string',
-    argv: () => [NODE, js('servers/ws-raw-uws-text.js')],
+    argv: () => [NODE, js('servers/ws-raw-uws.js')],
+    env: { WS_TEXT: '1' },
   },
   { name: 'ws on node:http', argv: () => [NODE, js('servers/ws-node.js')] },
 ];
@@ -133,7 +135,7 @@ for (let round = 1; round <= ROUNDS; round++)
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
       detached: true,
-      env: { ...process.env, PORT: String(port) },
+      env: { ...process.env, ...s.env, PORT: String(port) },
     });
     try {
       await up(port, proc);
@@ -147,17 +149,7 @@ for (let round = 1; round <= ROUNDS; round++)
         );
       }
     } finally {
-      try {
-        process.kill(-proc.pid!, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await new Promise((r) => setTimeout(r, 500));
-      try {
-        process.kill(-proc.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
+      await stopGroup(proc.pid!);
     }
   }
 
