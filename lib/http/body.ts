@@ -59,6 +59,11 @@ export class RequestBody {
   /** Data came in a uWS callback that may still hold the socket corked (Exchange.mayBeCorked). */
   pushed = false;
 
+  /** readAll() is collecting the body: no pause (see readAll). */
+  private collecting = false;
+  /** readAll()'s wait for the whole body. */
+  private whole: ((err: Error | null) => void) | null = null;
+
   /** drained(): called once the body is whole or failed. */
   private onSettled: (() => void) | null = null;
 
@@ -103,7 +108,7 @@ export class RequestBody {
       // uWS detaches its ArrayBuffer after this callback: copy what we keep. Node's Buffers are ours.
       this.chunks.push(chunk instanceof ArrayBuffer ? Buffer.copyBytesFrom(new Uint8Array(chunk)) : (chunk as Buffer));
       this.buffered += chunk.byteLength;
-      if (this.buffered > HIGH_WATER && !this.paused && !this.writerWaiting) {
+      if (this.buffered > HIGH_WATER && !this.paused && !this.writerWaiting && !this.collecting) {
         // uWS's pause holds back writes too: with a response on its way and a body nobody asked
         // for, pausing would stall both. Drop it instead (as Gunicorn drains an unread body).
         if (this.responding && !this.used && this.readable === undefined) this.discard();
@@ -116,6 +121,7 @@ export class RequestBody {
     if (isLast) {
       this.done = true;
       this.settle();
+      this.wholeOrFailed(null);
     }
     this.notify();
   }
@@ -142,6 +148,7 @@ export class RequestBody {
     this.failed = err;
     this.paused = false; // a gone socket is never resumed
     this.settle();
+    this.wholeOrFailed(err);
     this.notify();
   }
 
@@ -218,10 +225,31 @@ export class RequestBody {
     if (this.used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
     if (this.readable?.locked) return Promise.reject(new TypeError('Body is unusable: Body is locked to a reader'));
     this.used = true;
-    // The usual case for a small body (a JSON POST): all of it is here as the app asks for it.
-    // Taken at once: no read() per chunk, none of their promises.
-    if (this.done && this.wake === null) return Promise.resolve(this.takeAll());
-    return this.readRest();
+    if (this.wake !== null)
+      return Promise.reject(new TypeError('Body is unusable: it is being read by another reader'));
+    // A small body (a JSON POST) is whole already, or arrives in the same turn the app asks for it
+    // (uWS hands it over once the request's handler returns): taken whole, not chunk by chunk, with
+    // one promise and no read() per chunk.
+    if (this.done) return Promise.resolve(this.takeAll());
+    if (this.failed) return Promise.reject(this.failed);
+    // All of it is held anyway: the socket is not paused for this reader (limit_request_body bounds it).
+    this.collecting = true;
+    if (this.paused) {
+      this.paused = false;
+      this.res.cork(() => this.res.resume());
+    }
+    return new Promise((resolve, reject) => {
+      this.whole = (err) => (err === null ? resolve(this.takeAll()) : reject(err));
+    });
+  }
+
+  /** readAll() waits no more: the body is whole (null) or failed. */
+  private wholeOrFailed(err: Error | null): void {
+    const w = this.whole;
+    if (w !== null) {
+      this.whole = null;
+      w(err);
+    }
   }
 
   /** Every chunk held, as one Buffer; a paused socket resumes (nothing is held any more). */
@@ -233,16 +261,6 @@ export class RequestBody {
     if (this.paused) {
       this.paused = false;
       this.res.cork(() => this.res.resume());
-    }
-    return parts.length === 1 ? parts[0]! : total === 0 ? EMPTY : Buffer.concat(parts, total);
-  }
-
-  private async readRest(): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    let total = 0;
-    for (let c = await this.read(); c; c = await this.read()) {
-      parts.push(c);
-      total += c.length;
     }
     return parts.length === 1 ? parts[0]! : total === 0 ? EMPTY : Buffer.concat(parts, total);
   }

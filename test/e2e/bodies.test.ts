@@ -184,6 +184,35 @@ for (const engine of ENGINES)
       t.equal(patternBreak(echo.body), -1, 'the echo is the upload, byte for byte');
     });
 
+    t.test('a 3 MB body read whole (text()) while it still arrives in pieces: every byte, in order', async (t) => {
+      const q = await startQilin(t, [fixture('app.ts')], { engine });
+      // Past the 256 KiB a streamed read pauses the socket at: a whole read must not pause on it.
+      const sent = Buffer.alloc(3 * MB);
+      for (let i = 0; i < sent.length; i++) sent[i] = 97 + (i % 26);
+      const r = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const req = http.request(
+          q.url + '/echo',
+          { method: 'POST', agent: false, headers: { 'content-length': String(sent.length) } },
+          (res) => {
+            const got: Buffer[] = [];
+            res.on('data', (d: Buffer) => got.push(d));
+            res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(got) }));
+          },
+        );
+        req.on('error', reject);
+        let at = 0;
+        const more = () => {
+          if (at >= sent.length) return void req.end();
+          req.write(sent.subarray(at, (at += 96 * 1024)));
+          setTimeout(more, 2); // the app asks for the body long before its end is here
+        };
+        more();
+      });
+      t.equal(r.status, 200);
+      t.equal(r.body.length, sent.length, 'every byte came back');
+      t.ok(r.body.equals(sent), 'in order');
+    });
+
     t.test('Expect: 100-continue: the client is told to send, and the body arrives', async (t) => {
       const q = await startQilin(t, [fixture('app.ts')], { engine });
       const r = await new Promise<{ continued: boolean; status: number; body: string }>((resolve, reject) => {
