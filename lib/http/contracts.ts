@@ -62,6 +62,8 @@ export interface PoolTask {
   readonly aborted: boolean;
   /** When it arrived, as the pool's clock said (set by Pool.submit; request_timeout counts from it). */
   arrived: number;
+  /** The pool's own bookkeeping: where it keeps the task while it holds a slot; -1 when it holds none. */
+  poolSlot: number;
   /** The app answered (its status and headers are out): request_timeout no longer applies. */
   readonly answered: boolean;
   /**

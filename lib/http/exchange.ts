@@ -93,6 +93,7 @@ export class Exchange implements RequestOwner, PoolTask, AccessEntry {
   private abortReason: DOMException | undefined = undefined;
   /** Set by the pool as the request arrives (request_timeout). */
   arrived = 0;
+  poolSlot = -1;
   /** How the engine switches this connection to a WebSocket: set on WebSocket upgrade requests only. */
   upgrader: Upgrader | null = null;
   /** The socket upgradeWebSocket() made for this request, until the app's response settles it. */

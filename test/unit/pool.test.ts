@@ -9,6 +9,7 @@ import type { PoolTask } from '../../lib/http/contracts.js';
 /** A request as the pool sees it; its app answers when the test says so. */
 class Task implements PoolTask {
   arrived = -1;
+  poolSlot = -1;
   aborted = false;
   answered = false;
   readonly method = 'GET';

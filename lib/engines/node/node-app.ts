@@ -25,6 +25,7 @@ export class NodeCall implements PoolTask, AccessEntry {
   readonly startMs: number;
   /** Set by the pool as the request arrives (request_timeout). */
   arrived = 0;
+  poolSlot = -1;
 
   constructor(
     readonly req: IncomingMessage,
