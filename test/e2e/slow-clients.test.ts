@@ -8,7 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { readDeadlines } from '../../lib/engines/node/server.js';
 import { defaultSettings } from '../../lib/config/settings.js';
-import { childrenOf, fixture, freePort, QILIN, Qilin, request, sleep, startQilin } from '../helpers.js';
+import { childrenOf, fixture, freePort, QILIN, Qilin, request, selfSignedCert, sleep, startQilin } from '../helpers.js';
 
 // Each case waits out real deadlines (up to uWS's 10 s) on a busy 2-core machine.
 t.setTimeout(120_000);
@@ -152,27 +152,7 @@ t.test('node engine: a second request on a kept-alive connection has header_time
 t.test('node engine with TLS: a client that never starts its handshake is closed after header_timeout', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qilin-slow-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      'a.key',
-      '-out',
-      'a.pem',
-    ],
-    { cwd: dir, stdio: 'ignore' },
-  );
+  selfSignedCert(path.join(dir, 'a.key'), path.join(dir, 'a.pem'));
   const q = await startQilin(
     t,
     [

@@ -9,7 +9,17 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import t from 'tap';
-import { ENGINES, fixture, freePort, rawExchange, runQilin, sleep, startQilin, type Qilin } from '../helpers.js';
+import {
+  ENGINES,
+  fixture,
+  freePort,
+  rawExchange,
+  runQilin,
+  selfSignedCert,
+  sleep,
+  startQilin,
+  type Qilin,
+} from '../helpers.js';
 
 t.setTimeout(120_000);
 
@@ -18,26 +28,8 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string) => path.join(dir, name);
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-/** A self-signed server certificate for 127.0.0.1 (and localhost). */
-function serverCert(name: string): void {
-  openssl(
-    'req',
-    '-x509',
-    ...EC,
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-days',
-    '1',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.pem`,
-  );
-}
-serverCert('a');
-serverCert('b');
+selfSignedCert(file('a.key'), file('a.pem'));
+selfSignedCert(file('b.key'), file('b.pem'));
 // A CA, a client certificate it signs, and a client certificate nobody trusted signs.
 openssl('req', '-x509', ...EC, '-subj', '/CN=qilin test CA', '-days', '1', '-keyout', 'ca.key', '-out', 'ca.pem');
 openssl('req', ...EC, '-subj', '/CN=client', '-keyout', 'client.key', '-out', 'client.csr');
