@@ -232,7 +232,8 @@ export class RequestBody {
     // one promise and no read() per chunk.
     if (this.done) return Promise.resolve(this.takeAll());
     if (this.failed) return Promise.reject(this.failed);
-    // All of it is held anyway: the socket is not paused for this reader (limit_request_body bounds it).
+    // All of it is held in the end anyway (as it was when read chunk by chunk; limit_request_body,
+    // when set, bounds it): the socket is not paused while this reader waits.
     this.collecting = true;
     if (this.paused) {
       this.paused = false;

@@ -42,6 +42,21 @@ function utf8Text(buf: Buffer): string {
 }
 const jsonOf = (buf: Buffer): unknown => JSON.parse(utf8Text(buf));
 
+/**
+ * A request's body bytes: a promise that rejects, never a throw, as the body methods must (also
+ * when one is called on something that is not a request, as the platform's do).
+ */
+function bytesOf(r: QilinRequest): Promise<Buffer> {
+  try {
+    const n = r[kNative];
+    if (n && !r[kReadBeforeNative]) return n.arrayBuffer().then((ab) => Buffer.from(ab));
+    const b = r[kOwner].body;
+    return b ? b.readAll() : Promise.resolve(Buffer.alloc(0));
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
+
 export class QilinRequest {
   [kMethod]: string;
   /** `host[:port]` from the Host header (or the bind's address). */
@@ -145,19 +160,19 @@ export class QilinRequest {
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
-    const buf = await this.bytesBuffer();
+    const buf = await bytesOf(this);
     return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;
   }
   async bytes(): Promise<Uint8Array> {
     return new Uint8Array(await this.arrayBuffer());
   }
-  // text() and json() chain on bytesBuffer() rather than await it: a JSON POST's body is whole by
-  // the time it is asked for, and each async frame between it and the app is a promise and a turn.
+  // text() and json() chain on bytesOf() rather than await it: a JSON POST's body is whole by the
+  // time it is asked for, and each async frame between it and the app is a promise and a turn.
   text(): Promise<string> {
-    return this.bytesBuffer().then(utf8Text);
+    return bytesOf(this).then(utf8Text);
   }
   json(): Promise<unknown> {
-    return this.bytesBuffer().then(jsonOf);
+    return bytesOf(this).then(jsonOf);
   }
   async blob(): Promise<Blob> {
     const type = this.headers.get('content-type') ?? '';
@@ -172,18 +187,6 @@ export class QilinRequest {
     if (this.bodyUsed || (this[kOwner].body !== null && this.body!.locked))
       throw new TypeError('Request.clone: Body has already been consumed.');
     return toNativeRequest(this).clone();
-  }
-
-  /** The body's bytes; a promise that rejects (never a throw), as the body methods must. */
-  private bytesBuffer(): Promise<Buffer> {
-    try {
-      const n = this[kNative];
-      if (n && !this[kReadBeforeNative]) return n.arrayBuffer().then((ab) => Buffer.from(ab));
-      const b = this[kOwner].body;
-      return b ? b.readAll() : Promise.resolve(Buffer.alloc(0));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
   }
 
   /** What Node shows for its own Request. */

@@ -227,6 +227,31 @@ t.test('backpressure: the socket is paused past 256 KiB unread, resumed as the a
   t.equal(rest, 2 * piece.length, 'nothing lost');
 });
 
+t.test('a whole read waits for the whole body unpaused, however large; the socket paused before resumes', async (t) => {
+  const w = wire();
+  const body = new RequestBody(asWire(w));
+  const piece = Buffer.alloc(64 * 1024, 2);
+  for (let i = 0; i < 5; i++) w.push!(piece, false);
+  t.equal(w.paused, 1, 'unread past 256 KiB: paused');
+  const all = body.readAll();
+  t.equal(w.resumed, 1, 'a whole read resumes it at once');
+  for (let i = 0; i < 20; i++) w.push!(piece, false);
+  t.equal(w.paused, 1, 'and it is not paused again while the read waits');
+  w.push!(piece, true);
+  t.equal((await all).length, 26 * piece.length, 'every byte');
+});
+
+t.test('the body methods on something that is not a request reject, as the platform', async (t) => {
+  const proto = QilinRequest.prototype as unknown as Record<string, (this: unknown) => Promise<unknown>>;
+  for (const m of ['text', 'json', 'arrayBuffer', 'bytes']) {
+    let p: Promise<unknown> | undefined;
+    t.doesNotThrow(() => {
+      p = proto[m]!.call({});
+    }, `${m}() does not throw`);
+    await t.rejects(p!, TypeError, `${m}() rejects`);
+  }
+});
+
 t.test('limit_request_body: a chunked body growing past it fails the read, once', async (t) => {
   const w = wire();
   const body = new RequestBody(asWire(w));
