@@ -6,12 +6,12 @@ import type { BindContext } from '../../lib/http/contracts.js';
 import { forwardedPolicy } from '../../lib/http/forwarded.js';
 import { requestLimits } from '../../lib/http/rules.js';
 import { defaultSettings } from '../../lib/config/settings.js';
-import { installLightResponse } from '../../lib/http/response.js';
+import { installLightGlobals } from '../../lib/http/globals.js';
 import { loadUws } from '../../lib/engines/uws/load.js';
 import { uwsEngine } from '../../lib/engines/uws/server.js';
 import { WebSocketHub } from '../../lib/http/websocket.js';
 
-installLightResponse();
+installLightGlobals();
 const { default: app } = (await import('../apps/async-hello.js')) as { default: FetchHandler };
 const port = Number(process.env.PORT);
 const context: BindContext = {

@@ -1,7 +1,8 @@
 // The arbiter's /metrics server (metrics_bind): `GET /metrics` and nothing else, never the app. What
 // it answers is rendered by lib/metrics/prometheus.ts; binding it follows the arbiter's own sockets
 // (a stale unix socket file replaced, Gunicorn's wording when the address cannot be bound).
-import http from 'node:http';
+import type * as http from 'node:http';
+import { nodeHttp } from '../ops/node-http.js';
 import { unlinkSync } from 'node:fs';
 import { formatBind, type BindAddress } from '../config/binds.js';
 import { SocketError, bindFailure, removeStale } from './sockets.js';
@@ -16,7 +17,7 @@ export class MetricsServer {
   /** Listens on `bind` (a SocketError with Gunicorn's wording when it cannot) and serves `render()`. */
   static async open(bind: BindAddress, umask: number, render: () => string): Promise<MetricsServer> {
     const where = formatBind(bind);
-    const server = http.createServer((req, res) => {
+    const server = nodeHttp.createServer((req, res) => {
       const path = req.url?.split('?')[0];
       if (path !== '/metrics') {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n');

@@ -40,6 +40,7 @@ export class LightMessageEvent {
   #stopped = false;
 
   constructor(target: EventTarget, data: unknown) {
+    if (!linked) linkToPlatform();
     this.#target = target;
     this.#data = data;
     this.#stamp = turnClock();
@@ -158,10 +159,18 @@ export class LightMessageEvent {
   }
 }
 
-// `instanceof MessageEvent` and `instanceof Event` hold; `constructor` is the platform's, as on a real one.
-Object.setPrototypeOf(LightMessageEvent.prototype, MessageEvent.prototype);
-Object.defineProperty(LightMessageEvent.prototype, 'constructor', {
-  value: MessageEvent,
-  writable: true,
-  configurable: true,
-});
+/**
+ * `instanceof MessageEvent` and `instanceof Event` hold; `constructor` is the platform's, as on a real
+ * one. Linked when the first event is made, not at import: on Node 22+ reading the global
+ * MessageEvent loads undici (~15 MiB per worker), which a worker serving no WebSocket never needs.
+ */
+let linked = false;
+function linkToPlatform(): void {
+  linked = true;
+  Object.setPrototypeOf(LightMessageEvent.prototype, MessageEvent.prototype);
+  Object.defineProperty(LightMessageEvent.prototype, 'constructor', {
+    value: MessageEvent,
+    writable: true,
+    configurable: true,
+  });
+}

@@ -1,27 +1,36 @@
-// The platform's fetch classes (undici) cost ~12 MB per process the first time any is touched.
-// qilin's light Request/Response serve the common path without them, so they are fetched here,
-// on first use only, and qilin's classes are linked under them at that moment so that
-// `instanceof Request` / `instanceof Response` keep holding.
+// The platform's fetch classes (undici) cost ~10 MB per process on Node 20 and ~18 MB on Node 22+
+// the first time any is touched. qilin's light Request/Response serve the common path without
+// them, so they are fetched here, on first use only, and qilin's classes are linked under them at
+// that moment so that `instanceof Request` / `instanceof Response` keep holding.
 //
-// Node defines `Request`/`Response` as lazy accessors whose getter, on first call, re-defines the
-// global as the platform class. Calling it would evict qilin's light `Response` from the global
-// for the rest of the worker's life (every later `new Response` slow), so the light class is put
-// back right after. `Headers` is fetched the same way: the light one (lib/http/headers.ts) is the
-// global in workers.
+// Node 20 defines `Request`/`Response`/`Headers` as lazy accessors whose getter, on first call,
+// re-defines the global as the platform class: the descriptor is kept and the getter called only
+// when the class is needed. Calling it would evict qilin's light `Response` from the global for the
+// rest of the worker's life (every later `new Response` slow), so the light class is put back right
+// after. Node 22+ define them as V8 lazy data properties, which load undici as soon as their
+// descriptor is read: so the descriptors are read only when the light classes are installed (a
+// fetch-style app's worker, installLightGlobals) or a class is first needed, never at import, and a
+// worker that installs nothing (a Node-style app's) does not load undici for qilin's sake.
 import { delegateMissing } from './delegate.js';
 
-type Getter<T> = () => T;
+type Getter<T> = (() => T) & { capture(): void };
 
 function lazyGlobal<T>(name: 'Request' | 'Response' | 'Headers'): Getter<T> {
-  const desc = Object.getOwnPropertyDescriptor(globalThis, name)!;
+  let desc: PropertyDescriptor | undefined;
   let value: T | undefined;
-  return () => {
+  const get = (): T => {
     if (value !== undefined) return value;
+    desc ??= Object.getOwnPropertyDescriptor(globalThis, name)!;
     const before = Object.getOwnPropertyDescriptor(globalThis, name)!;
     value = (desc.get ? desc.get.call(globalThis) : desc.value) as T;
     Object.defineProperty(globalThis, name, before); // whatever was installed stays installed
     return value;
   };
+  /** Keep the platform's property before a light class takes its place. */
+  get.capture = (): void => {
+    desc ??= Object.getOwnPropertyDescriptor(globalThis, name)!;
+  };
+  return get;
 }
 
 const getRequest = lazyGlobal<typeof Request>('Request');
@@ -117,6 +126,8 @@ function requestConstructor(inputOf: InputOf, madeFrom: MadeFrom): typeof Reques
   return proxy;
 }
 
+let requestGlobals: { inputOf: InputOf; madeFrom: MadeFrom } | undefined;
+
 /** Register qilin's request class; it is linked under the platform Request when that is loaded. */
 export function registerRequestClass(
   proto: object,
@@ -125,6 +136,19 @@ export function registerRequestClass(
   madeFrom: MadeFrom,
 ): void {
   requestClass = { proto, toNative };
+  requestGlobals = { inputOf, madeFrom };
+}
+
+/**
+ * Before the light classes become the globals (lib/http/response.ts): keep the platform's, and make
+ * the global `Request` and `fetch` take a served request as input. On Node 22+ this loads undici.
+ */
+export function installPlatformGlobals(): void {
+  getRequest.capture();
+  getResponse.capture();
+  getHeaders.capture();
+  if (!requestGlobals) return;
+  const { inputOf, madeFrom } = requestGlobals;
   // An app that reads the global `Request` (say, for instanceof) loads undici: link then.
   let ctor: typeof Request | undefined;
   Object.defineProperty(globalThis, 'Request', {

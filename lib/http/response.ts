@@ -10,12 +10,12 @@
 //   response, `new Response(res.body, res)`, is again a plain string/bytes response;
 // - `text()`, `json()`, `clone()`... of a plain body are served here.
 // `instanceof Response` holds for light and platform responses alike.
-import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { formatWithOptions, inspect, type InspectOptions } from 'node:util';
 import { checkHeadersInit, checkStatusText } from './fields.js';
-import { installLightHeaders, LightHeaders } from './headers.js';
+import { LightHeaders } from './headers.js';
 import { nativeResponse, registerResponseClass } from './platform.js';
+import { nodeHttp } from '../ops/node-http.js';
 
 const kBody = Symbol('qilin.body');
 const kStatus = Symbol('qilin.status');
@@ -572,17 +572,8 @@ export function lightParts(r: unknown, out: ResponseParts): ResponseParts | null
   return out;
 }
 
-/**
- * Make `new Response(...)` in app code the light one (as @hono/node-server does), and
- * `new Headers(...)` the light Headers (lib/http/headers.ts).
- */
-export function installLightResponse(): void {
-  (globalThis as { Response: unknown }).Response = LightResponse;
-  installLightHeaders();
-}
-
 const STATUS_LINES = new Map<number, string>();
-for (const [code, reason] of Object.entries(STATUS_CODES)) STATUS_LINES.set(Number(code), `${code} ${reason}`);
+for (const [code, reason] of Object.entries(nodeHttp.STATUS_CODES)) STATUS_LINES.set(Number(code), `${code} ${reason}`);
 
 /** `200 OK`, from a table built once. */
 export function statusLine(status: number, statusText?: string): string {

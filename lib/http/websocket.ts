@@ -95,35 +95,43 @@ function checkCloseArgs(code: number | undefined, reason: string | undefined): v
   }
 }
 
-// Node 20 has no CloseEvent nor ErrorEvent of its own (Node 22 and later have CloseEvent).
-const CloseEventClass: typeof CloseEvent =
-  (globalThis as { CloseEvent?: typeof CloseEvent }).CloseEvent ??
-  (class CloseEvent extends Event {
-    readonly code: number;
-    readonly reason: string;
-    readonly wasClean: boolean;
-    constructor(type: string, init: CloseEventInit = {}) {
-      super(type, init);
-      this.code = init.code ?? 0;
-      this.reason = init.reason ?? '';
-      this.wasClean = init.wasClean ?? false;
-    }
-  } as unknown as typeof CloseEvent);
+// Node 20 has no CloseEvent nor ErrorEvent of its own (Node 22 and later have CloseEvent). Both
+// are looked up when a socket first needs one, not at import: on Node 22+ reading the global
+// CloseEvent loads undici (~15 MiB per worker), which an app that never closes a socket never needs.
+let closeEventCache: typeof CloseEvent | undefined;
+function closeEventClass(): typeof CloseEvent {
+  return (closeEventCache ??=
+    (globalThis as { CloseEvent?: typeof CloseEvent }).CloseEvent ??
+    (class CloseEvent extends Event {
+      readonly code: number;
+      readonly reason: string;
+      readonly wasClean: boolean;
+      constructor(type: string, init: CloseEventInit = {}) {
+        super(type, init);
+        this.code = init.code ?? 0;
+        this.reason = init.reason ?? '';
+        this.wasClean = init.wasClean ?? false;
+      }
+    } as unknown as typeof CloseEvent));
+}
 
-const ErrorEventClass: typeof ErrorEvent =
-  (globalThis as { ErrorEvent?: typeof ErrorEvent }).ErrorEvent ??
-  (class ErrorEvent extends Event {
-    readonly message: string;
-    readonly error: unknown;
-    readonly filename = '';
-    readonly lineno = 0;
-    readonly colno = 0;
-    constructor(type: string, init: ErrorEventInit = {}) {
-      super(type, init);
-      this.message = init.message ?? '';
-      this.error = init.error;
-    }
-  } as unknown as typeof ErrorEvent);
+let errorEventCache: typeof ErrorEvent | undefined;
+function errorEventClass(): typeof ErrorEvent {
+  return (errorEventCache ??=
+    (globalThis as { ErrorEvent?: typeof ErrorEvent }).ErrorEvent ??
+    (class ErrorEvent extends Event {
+      readonly message: string;
+      readonly error: unknown;
+      readonly filename = '';
+      readonly lineno = 0;
+      readonly colno = 0;
+      constructor(type: string, init: ErrorEventInit = {}) {
+        super(type, init);
+        this.message = init.message ?? '';
+        this.error = init.error;
+      }
+    } as unknown as typeof ErrorEvent));
+}
 
 type Handler = ((this: QilinWebSocket, ev: Event) => unknown) | null;
 type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
@@ -349,7 +357,7 @@ export class QilinWebSocket extends EventTarget {
   /** @internal The engine failed the connection (a protocol error, a message too big). */
   failed(message: string, error?: unknown): void {
     if (this.readyState === 3) return;
-    this.dispatchEvent(new ErrorEventClass('error', { message, error }));
+    this.dispatchEvent(new (errorEventClass())('error', { message, error }));
   }
 
   /** @internal The connection is closed; `wasClean`: after a closing handshake. */
@@ -362,7 +370,7 @@ export class QilinWebSocket extends EventTarget {
     this.queuedBytes = 0;
     this.hub?.remove(this);
     // Never from inside the app's own close() (uWS reports the close from there): a turn later, as Deno does.
-    queueMicrotask(() => this.dispatchEvent(new CloseEventClass('close', { code, reason, wasClean })));
+    queueMicrotask(() => this.dispatchEvent(new (closeEventClass())('close', { code, reason, wasClean })));
   }
 
   /** @internal Idle timeout passed with no answer to the ping: close 1001, and say why. */

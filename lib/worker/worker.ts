@@ -17,7 +17,7 @@ import { AppLoadError, loadApp } from '../app/load.js';
 import { servingLine, uwsAdvice, type LoadedApp } from '../app/shapes.js';
 import { servingEngine } from '../engines/index.js';
 import { ListenFailed, type ServingEngine } from '../engines/types.js';
-import { installLightResponse } from '../http/response.js';
+import { installLightGlobals } from '../http/globals.js';
 import type { Logger } from '../ops/log.js';
 import { becomeWorkerUser } from '../ops/privileges.js';
 import { useAppErrorHandlers } from './app-errors.js';
@@ -146,7 +146,7 @@ export abstract class Worker {
       return WORKER_BOOT_ERROR;
     }
 
-    installLightResponse();
+    installLightGlobals();
     const moduleFiles = settings.reload ? trackModuleFiles() : null;
     let app: LoadedApp;
     try {

@@ -2,10 +2,12 @@
 // when QILIN_PLATFORMS=1): default settings (qilin picks the engine) serving a fetch app, an Express
 // app, a 1 MB body, a streamed response, WebSockets, TERM and HUP; and the same with --engine node.
 // QILIN_EXPECT_ENGINE (`uws` or `node`) says which engine default settings must pick here.
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import t, { type Test } from 'tap';
-import { fixture, request, sleep, startQilin, type Engine, type Qilin } from '../helpers.js';
+import { fixture, request, ROOT, sleep, startQilin, type Engine, type Qilin } from '../helpers.js';
 
 // About 20 s on a quiet machine; the limits below are for a busy one.
 t.setTimeout(180_000);
@@ -247,4 +249,30 @@ t.test('--engine node', async (t) => {
   t.match(engineLines(app), [/Using engine: node \(node:http\)$/], 'the node engine, asked for');
   t.test('a fetch app', (t) => fetchChecks(t, app));
   t.test('a WebSocket through upgradeWebSocket', (t) => websocketChecks(t, sockets));
+});
+
+/**
+ * What a process sees of Node's fetch globals, read as Node 22+ allow without loading undici first:
+ * whether undici is loaded, then how `Request` and `fetch` are defined.
+ */
+const GLOBALS_PROBE = `
+  const undici = process.moduleLoadList.some((m) => m.includes('undici'));
+  const d = Object.getOwnPropertyDescriptor(globalThis, 'Request');
+  console.log(JSON.stringify({ undici, request: String(d.get ?? 'a value'), fetch: String(globalThis.fetch) }));
+`;
+
+function probeGlobals(importFirst: string | null): unknown {
+  const script = (importFirst ? `await import(${JSON.stringify(importFirst)});` : '') + GLOBALS_PROBE;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  return JSON.parse(out) as unknown;
+}
+
+// Apps and config files import it (upgradeWebSocket, defineConfig): importing it must change nothing
+// of the process's globals, nor load the platform's fetch classes (an ES import of node:http does on
+// Node 22+; the light classes become globals in workers only, before the app loads).
+t.test('the public entry patches no global and loads no fetch classes', (t) => {
+  const bare = probeGlobals(null);
+  t.match(bare, { undici: false }, 'a bare process has not loaded undici');
+  t.same(probeGlobals(path.join(ROOT, 'dist/lib/index.js')), bare, 'the same after importing qilin');
+  t.end();
 });

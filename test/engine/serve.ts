@@ -15,7 +15,7 @@ import { noUwsReason, probeUws } from '../../lib/engines/uws/load.js';
 import type { FetchHandler, ServeInfo } from '../../lib/app/shapes.js';
 import type { BindContext, PoolTask } from '../../lib/http/contracts.js';
 import { forwardedPolicy } from '../../lib/http/forwarded.js';
-import { installLightResponse } from '../../lib/http/response.js';
+import { installLightGlobals } from '../../lib/http/globals.js';
 import { requestLimits } from '../../lib/http/rules.js';
 import { WebSocketHub } from '../../lib/http/websocket.js';
 import type { RequestLog } from '../../lib/ops/log.js';
@@ -96,7 +96,7 @@ export async function serve(engineName: EngineName, app: FetchHandler, opts: Ser
   const engine = await servingEngine(engineName);
   engine.boot();
   // A worker makes `new Response()` in app code the light one before it loads the app.
-  installLightResponse();
+  installLightGlobals();
 
   const errors: { msg: string; err: unknown }[] = [];
   const logged: Logged[] = [];

@@ -8,7 +8,11 @@ import { NodeWire } from '../../lib/engines/node/wire.js';
 import type { BindContext, Wire } from '../../lib/http/contracts.js';
 import { earlyHints, hintFields, linkValues, type HintFields } from '../../lib/http/early-hints.js';
 import { Exchange } from '../../lib/http/exchange.js';
+import { installLightGlobals } from '../../lib/http/globals.js';
 import { QilinRequest, type RequestOwner } from '../../lib/http/request.js';
+
+// As a worker does before it loads the app: `new Request(served)` takes a served request.
+installLightGlobals();
 
 const CSS = '</app.css>; rel=preload; as=style';
 const JS = '</app.js>; rel=preload; as=script';

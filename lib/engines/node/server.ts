@@ -1,6 +1,7 @@
 // node engine: a node:http server on a listening socket the arbiter created and passed to every
 // worker as a file descriptor; all workers accept from its one queue (Gunicorn's model).
-import http from 'node:http';
+import type * as http from 'node:http';
+import { nodeHttp } from '../../ops/node-http.js';
 import type httpsModule from 'node:https';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -177,7 +178,7 @@ export const nodeEngine: ServingEngine = {
       if (settings.cert_reqs === CERT_OPTIONAL) secure.prependListener('secureConnection', refuseUnverified);
       server = secure;
     } else {
-      server = http.createServer(options, handler);
+      server = nodeHttp.createServer(options, handler);
       parse = server.listeners('connection') as ((socket: net.Socket) => void)[];
       if (h2 !== null) {
         // Prior knowledge: a peer in forwarded_allow_ips must open with the preface (Gunicorn's rule);

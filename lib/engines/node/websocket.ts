@@ -3,7 +3,9 @@
 // (the same checks, Request, pool and app), its response written on that socket; when the app
 // answers with upgradeWebSocket's response, the `ws` package (noServer mode) completes the handshake
 // and carries the frames. Any other upgrade (h2c, say) is given back to node:http as a plain request.
-import http, { type IncomingMessage } from 'node:http';
+import type * as http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { nodeHttp } from '../../ops/node-http.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -48,7 +50,7 @@ export function createUpgradeHandler(
       servePlain(toHttp, req, socket, head);
       return;
     }
-    const res = new http.ServerResponse(req);
+    const res = new nodeHttp.ServerResponse(req);
     res.shouldKeepAlive = false; // a response that is not the switch ends the connection
     res.assignSocket(socket as import('node:net').Socket);
     res.once('finish', () => {
