@@ -16,11 +16,21 @@ function descendants(pid: number): number[] {
 
 // The shells and tools between the bench and a server (`enter` into the Debian 13 root): not the server.
 const WRAPPERS = new Set(['sh', 'bash', 'taskset', 'unshare', 'chroot']);
-/** RSS in MiB of each process of the server that serves (the taskset wrapper execs, so it is the server). */
-export function rssOf(pid: number): number[] {
-  return [pid, ...descendants(pid)].flatMap((p) => {
+/** The processes of the server started as `pid` that serve (the taskset wrapper execs, so it is the server). */
+export function serverProcesses(pid: number): number[] {
+  return [pid, ...descendants(pid)].filter((p) => {
     try {
-      if (WRAPPERS.has(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return [];
+      return !WRAPPERS.has(readFileSync(`/proc/${p}/comm`, 'utf8').trim());
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** RSS in MiB of each process of the server. */
+export function rssOf(pid: number): number[] {
+  return serverProcesses(pid).flatMap((p) => {
+    try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
       return m ? [Math.round(Number(m[1]) / 102.4) / 10] : [];
     } catch {
