@@ -235,19 +235,24 @@ const lines = [
   `# Memory at rest — ${date}`,
   '',
   `${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}). Node ${process.version}, ${uws}; ${glibc}.`,
-  `Each server serves the bench's hello app (bench/apps/hello.ts; the Hono rows bench/apps/hono.ts, Express bench/apps/express.cjs) with one worker (one row two), answers ${REQUESTS} requests over 4 keep-alive connections, then rests ${SETTLE_MS / 1000} s; its processes are read from /proc/PID/smaps_rollup.`,
+  `Each server serves the bench's hello app (bench/apps/hello.ts; the Hono rows bench/apps/hono.ts, Express bench/apps/express.cjs) with one qilin worker (two in the row that says so), answers ${REQUESTS} requests over 4 keep-alive connections, then rests ${SETTLE_MS / 1000} s; its processes are read from /proc/PID/smaps_rollup.`,
   "*RSS* counts every page a process has in memory, the node binary's shared code in full; *private* is what only that process holds (what stopping it gives back); *PSS* is private plus its share of the pages it shares, so that the PSS of a server's processes add up to what they cost together.",
   '',
-  '| server | process | RSS MiB | PSS MiB | private MiB |',
-  '| --- | --- | --- | --- | --- |',
-  ...results.flatMap((r) => [
-    ...r.processes.map((p) => `| ${r.server} | ${p.role} | ${p.rss} | ${p.pss} | ${p.private} |`),
-    ...(r.processes.length > 1
-      ? [
-          `| ${r.server} | all | ${sum(r.processes, 'rss')} | ${sum(r.processes, 'pss')} | ${sum(r.processes, 'private')} |`,
-        ]
-      : []),
-  ]),
+  "*In all* counts each physical page of the server's processes once, however many of them map it: what the server holds, as if nothing else on the machine shared its pages (from /proc/PID/pagemap; root only).",
+  '',
+  '| server | process | RSS MiB | PSS MiB | private MiB | in all MiB |',
+  '| --- | --- | --- | --- | --- | --- |',
+  ...results.flatMap((r) => {
+    const one = r.processes.length === 1;
+    const rows = r.processes.map(
+      (p) => `| ${r.server} | ${p.role} | ${p.rss} | ${p.pss} | ${p.private} | ${one ? (r.total ?? '') : ''} |`,
+    );
+    if (!one)
+      rows.push(
+        `| ${r.server} | all | ${sum(r.processes, 'rss')} | ${sum(r.processes, 'pss')} | ${sum(r.processes, 'private')} | ${r.total ?? ''} |`,
+      );
+    return rows;
+  }),
   '',
   ...(skipped.length ? ['Not measured:', '', ...skipped.map((s) => `- ${s}`), ''] : []),
 ];
