@@ -143,7 +143,9 @@ export class NodeWire implements Wire {
 
   onAborted(fn: () => void): void {
     const res = this.res;
-    res.once('close', () => {
+    // `on`, not `once`: a response closes once, and is dropped after; once's wrapper and its
+    // removal would cost every async request a listener-array copy for nothing.
+    res.on('close', () => {
       if (!res.writableFinished) fn();
     });
   }
