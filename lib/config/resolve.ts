@@ -93,12 +93,36 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return out;
 }
 
-/** Split $QILIN_CMD_ARGS like a shell would for simple quoting. */
+/**
+ * Split $QILIN_CMD_ARGS into words as Gunicorn splits GUNICORN_CMD_ARGS (Python's `shlex.split`, a
+ * POSIX shell's rules without expansions): whitespace separates words; quotes may be anywhere in a
+ * word (`--name="my app"` is `--name=my app`); inside '…' every character is itself; inside "…" a
+ * backslash escapes only `"` and `\`; outside quotes a backslash escapes any character.
+ */
 export function splitArgs(s: string): string[] {
   const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+  let word: string | null = null; // null: between words (`''` makes an empty word, not none)
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      if (word !== null) out.push(word);
+      word = null;
+    } else if (c === '\\') {
+      if (i + 1 >= s.length)
+        throw new ConfigError('QILIN_CMD_ARGS', '$QILIN_CMD_ARGS: no escaped character after the last \\');
+      word = (word ?? '') + s[++i];
+    } else if (c === "'" || c === '"') {
+      word ??= '';
+      let j = i + 1;
+      for (; j < s.length && s[j] !== c; j++) {
+        if (c === '"' && s[j] === '\\' && (s[j + 1] === '"' || s[j + 1] === '\\')) j++;
+        word += s[j];
+      }
+      if (j >= s.length) throw new ConfigError('QILIN_CMD_ARGS', `$QILIN_CMD_ARGS: no closing quotation (${c})`);
+      i = j;
+    } else word = (word ?? '') + c;
+  }
+  if (word !== null) out.push(word);
   return out;
 }
 

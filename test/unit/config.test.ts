@@ -251,15 +251,27 @@ t.test('splitArgs: $QILIN_CMD_ARGS in words, quotes kept together', async (t) =>
 
 t.test(
   'splitArgs: quotes inside a word and backslash escapes, as GUNICORN_CMD_ARGS (shlex.split) reads them',
-  {
-    todo:
-      'splitArgs splits `--name="my app"` into `--name="my` and `app"`, and keeps a backslash outside quotes; ' +
-      "Gunicorn reads GUNICORN_CMD_ARGS with Python's shlex.split, which gives `--name=my app`",
-  },
   async (t) => {
     t.same(splitArgs(`--access-logformat="%(h)s %(r)s" -w 2`), ['--access-logformat=%(h)s %(r)s', '-w', '2']);
-    t.same(splitArgs(`--name=my\\ app`), ['--name=my app']);
-    t.same(splitArgs(`-e A='b c'd`), ['-e', 'A=b cd']);
+    t.same(splitArgs(`--name=my\\ app`), ['--name=my app'], 'a backslash outside quotes escapes the space');
+    t.same(splitArgs(`-e A='b c'd`), ['-e', 'A=b cd'], 'a quoted part and what follows are one word');
+    t.same(splitArgs(`"a"'b'c`), ['abc']);
+    t.same(
+      splitArgs(`'a\\b' "a\\b" "a\\\\b"`),
+      ['a\\b', 'a\\b', 'a\\b'],
+      'in quotes a backslash escapes only " and itself',
+    );
+    t.same(splitArgs(`--name "it's"`), ['--name', "it's"]);
+    t.same(splitArgs('-w\t2\n--name x'), ['-w', '2', '--name', 'x'], 'tabs and newlines separate words too');
+    t.same(splitArgs(`"" ''`), ['', ''], 'empty quotes are empty words');
+    t.same(splitArgs(`a\\"b "x\\"y" 'p\\'`), ['a"b', 'x"y', 'p\\'], 'an escaped quote; none inside single quotes');
+    t.same(splitArgs(`"$HOME" a#b #c`), ['$HOME', 'a#b', '#c'], 'no expansion and no comments, as shlex.split');
+    t.throws(() => splitArgs(`--name "my app`), {
+      setting: 'QILIN_CMD_ARGS',
+      message: '$QILIN_CMD_ARGS: no closing quotation (")',
+    });
+    t.throws(() => splitArgs(`--name 'x`), { message: "$QILIN_CMD_ARGS: no closing quotation (')" });
+    t.throws(() => splitArgs('--name x\\'), { message: /no escaped character/ });
   },
 );
 
