@@ -305,10 +305,33 @@ export interface RequestLog {
 
 type Atom = (e: AccessEntry, elapsedUs: number) => string;
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The user name of HTTP Basic credentials (`%(u)s`), read as Gunicorn reads it: a field that starts
+ * with `basic` (any case), then a space and base64 of `user:password`, decoded leniently as
+ * Python's b64decode does (characters outside base64 dropped, padding required); the bytes before
+ * the first `:` as strict UTF-8. null for anything else, an empty name included.
+ */
+export function basicAuthUser(field: string | null): string | null {
+  if (field === null || field.slice(0, 5).toLowerCase() !== 'basic') return null;
+  const space = field.indexOf(' ');
+  if (space < 0) return null;
+  const b64 = field.slice(space + 1).replace(/[^A-Za-z0-9+/=]/g, '');
+  if (b64.length % 4 !== 0) return null; // Python: "Incorrect padding"
+  const bytes = Buffer.from(b64, 'base64');
+  const colon = bytes.indexOf(0x3a);
+  try {
+    return STRICT_UTF8.decode(colon < 0 ? bytes : bytes.subarray(0, colon)) || null;
+  } catch {
+    return null;
+  }
+}
+
 const ATOMS: Record<string, Atom> = {
   h: (e) => e.remote,
   l: () => '-',
-  u: () => '-',
+  u: (e) => basicAuthUser(e.requestHeader('authorization')) ?? '-',
   t: () => accessLogTimeNow(),
   r: (e) => `${e.method} ${e.target} ${e.protocol}`,
   m: (e) => e.method,

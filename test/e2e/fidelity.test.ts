@@ -263,19 +263,23 @@ for (const engine of ENGINES)
           '--access-logfile',
           '-',
           '--access-logformat',
-          '%(h)s "%(r)s" %(s)s %(b)s ct=%({content-type}o)s custom=%({x-custom}o)s cl=%({content-length}o)s',
+          '%(h)s "%(r)s" %(s)s %(b)s ct=%({content-type}o)s custom=%({x-custom}o)s cl=%({content-length}o)s u=%(u)s',
           fixture('real-app.ts'),
         ],
         { port, engine },
       );
       await request(`http://127.0.0.1:${port}/custom-header`);
       await q.waitFor(
-        /^127\.0\.0\.1 "GET \/custom-header HTTP\/1\.1" 200 6 ct=text\/plain;charset=UTF-8 custom=abc cl=6$/m,
+        /^127\.0\.0\.1 "GET \/custom-header HTTP\/1\.1" 200 6 ct=text\/plain;charset=UTF-8 custom=abc cl=6 u=-$/m,
       );
       t.pass('IPv4 peer on a dual-stack listener logged as 127.0.0.1, response headers logged');
       await request(`http://[::1]:${port}/`);
       await q.waitFor(/^::1 "GET \/ HTTP\/1\.1" 200 13 /m);
       t.pass('IPv6 peer logged as ::1');
+      const basic = `Basic ${Buffer.from('ada:secret').toString('base64')}`;
+      await request(`http://127.0.0.1:${port}/?who`, { headers: { authorization: basic } });
+      await q.waitFor(/^127\.0\.0\.1 "GET \/\?who HTTP\/1\.1" 200 13 .* u=ada$/m);
+      t.pass('%(u)s: the user of Basic credentials');
 
       // A client that leaves in the middle of a streamed response.
       await new Promise<void>((resolve) => {
