@@ -341,32 +341,29 @@ export async function streamBody(
     if (ex.aborted) void reader.cancel().catch(() => {});
   }
   if (piece > 0 && !ex.aborted && ex.mayBeCorked()) await ex.leaveCork();
+  /** Log the response with the bytes it had and free the exchange; `end` first sends what ends it. */
+  const finish = (end?: () => void) => {
+    ex.length = total;
+    ex.logRequest();
+    end?.();
+    ex.done();
+  };
   if (ex.aborted) {
     // The client left, the body failed or the worker gave up: log what was sent.
-    if (!ex.finished) {
-      ex.length = total;
-      ex.logRequest();
-      ex.done();
-    }
+    if (!ex.finished) finish();
     return;
   }
   if (declared > 0) {
     // The last byte ended the response (writeSized); only the accounting is left.
     ex.body?.discard();
-    ex.length = total;
     ex.contentLength = declared;
-    ex.logRequest();
-    ex.done();
+    finish();
     return;
   }
   if (ex.drainFirst()) {
     await ex.body!.drained(DRAIN_MS);
     if (ex.aborted) {
-      if (!ex.finished) {
-        ex.length = total;
-        ex.logRequest();
-        ex.done();
-      }
+      if (!ex.finished) finish();
       return;
     }
   }
@@ -376,10 +373,8 @@ export async function streamBody(
   }
   ex.res.cork(() => {
     ex.body?.discard();
-    ex.length = total;
-    ex.logRequest();
-    ex.res.end(''); // the last, empty chunk; a draining worker said `Connection: close` in the headers
-    ex.done();
+    // The last, empty chunk; a draining worker said `Connection: close` in the headers.
+    finish(() => ex.res.end(''));
   });
 }
 
