@@ -5,31 +5,15 @@
 // "close the connection" means reset this stream only.
 import type { Http2ServerRequest, Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
 import { constants } from 'node:http2';
-import type { Wire } from '../../http/contracts.js';
-import { byteLength, type PlainBody } from '../../http/response.js';
 import { rejectRequest } from '../../http/write.js';
-import { hintsForNode } from './wire.js';
-
-const EMPTY = Buffer.alloc(0);
-const NON_ASCII = /[^\x00-\x7f]/;
+import { headText, hintsForNode, NodeResponseWire } from './wire.js';
 
 /** Response fields that are HTTP/1.1's connection management: node:http2 throws on them (RFC 9113 8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
-export class Http2Wire implements Wire {
+export class Http2Wire extends NodeResponseWire<Http2ServerRequest, Http2ServerResponse> {
   private status = 200;
   private headers: OutgoingHttpHeaders = {};
-  private headSent = false;
-  /** Body bytes given to node (tryEnd). */
-  private written = 0;
-  get peerReadableLate(): boolean {
-    return true;
-  }
-
-  constructor(
-    readonly req: Http2ServerRequest,
-    readonly res: Http2ServerResponse,
-  ) {}
 
   /** Gunicorn's error page with `status`; the connection serves on (other streams are not this request's). */
   refuse(status: number, detail: string): void {
@@ -37,20 +21,14 @@ export class Http2Wire implements Wire {
   }
 
   writeStatus(line: string | Uint8Array): void {
-    const text = typeof line === 'string' ? line : Buffer.from(line).toString('latin1');
-    this.status = Number(text.slice(0, 3)); // HTTP/2 has no reason phrase
+    this.status = Number(headText(line).text.slice(0, 3)); // HTTP/2 has no reason phrase
   }
 
   writeHeader(name: string, value: string | Uint8Array): void {
     const key = name.toLowerCase();
     if (CONNECTION_SPECIFIC.has(key)) return;
     // Bytes as latin1 characters, one per byte, as on HTTP/1.1 (HPACK carries octets).
-    const text =
-      typeof value !== 'string'
-        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')
-        : NON_ASCII.test(value)
-          ? Buffer.from(value, 'utf8').toString('latin1')
-          : value;
+    const { text } = headText(value);
     const had = this.headers[key];
     this.headers[key] = had === undefined ? text : Array.isArray(had) ? [...had, text] : [String(had), text];
   }
@@ -62,53 +40,10 @@ export class Http2Wire implements Wire {
     if (fields !== null) this.res.writeEarlyHints(fields);
   }
 
-  private sendHead(): void {
+  protected sendHead(length: number): void {
     this.headSent = true;
+    if (length >= 0) this.headers['content-length'] = String(length);
     this.res.writeHead(this.status, this.headers);
-  }
-
-  end(body: PlainBody = EMPTY): void {
-    if (!this.headSent) {
-      this.headers['content-length'] = String(byteLength(body));
-      this.sendHead();
-    }
-    this.res.end(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
-  }
-
-  endWithoutBody(): void {
-    this.sendHead();
-    this.res.end();
-  }
-
-  write(chunk: Uint8Array): boolean {
-    if (!this.headSent) this.sendHead(); // no length: END_STREAM frames it
-    return this.res.write(chunk);
-  }
-
-  /** Node takes the whole chunk (it buffers what the stream's window cannot take yet): not ok means wait for drain. */
-  tryEnd(chunk: Uint8Array, total: number): [boolean, boolean] {
-    if (!this.headSent) {
-      this.headers['content-length'] = String(total);
-      this.sendHead();
-    }
-    this.written += chunk.byteLength;
-    if (this.written >= total) {
-      this.res.end(chunk);
-      return [true, true];
-    }
-    return [this.res.write(chunk), false];
-  }
-
-  getWriteOffset(): number {
-    return this.written;
-  }
-
-  cork(fn: () => void): void {
-    fn();
-  }
-
-  onWritable(fn: (offset: number) => boolean): void {
-    this.res.once('drain', () => fn(0));
   }
 
   /** The stream closed before all of the response was written: the client reset it, or its connection went. */
@@ -117,19 +52,6 @@ export class Http2Wire implements Wire {
     stream.once('close', () => {
       if (!stream.writableFinished) fn();
     });
-  }
-
-  onData(fn: (chunk: Uint8Array, isLast: boolean) => void): void {
-    this.req.on('data', (chunk: Buffer) => fn(chunk, false));
-    this.req.once('end', () => fn(EMPTY, true));
-  }
-
-  pause(): void {
-    this.req.pause();
-  }
-
-  resume(): void {
-    this.req.resume();
   }
 
   /** Cut this request: RST_STREAM (INTERNAL_ERROR), the connection's other streams go on. */

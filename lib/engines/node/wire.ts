@@ -1,6 +1,6 @@
-// The exchange's Wire over node:http: uWS-style calls (status, headers, then a whole body or
-// chunks) onto one ServerResponse. Headers are collected and go out with the first byte, in one
-// writeHead call with a flat list (repeated names such as Set-Cookie stay separate).
+// The exchange's Wire over node's responses: uWS-style calls (status, headers, then a whole body or
+// chunks) onto node:http's ServerResponse (NodeWire) or node:http2's compatibility response
+// (Http2Wire, in http2-wire.ts), through the base they share.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Wire } from '../../http/contracts.js';
@@ -25,102 +25,84 @@ export function refusedBefore(req: IncomingMessage): boolean {
 const EMPTY = Buffer.alloc(0);
 const NON_ASCII = /[^\x00-\x7f]/;
 
-export class NodeWire implements Wire {
-  private status = 200;
-  private reason: string | undefined = undefined;
-  private readonly headers: string[] = [];
-  private headSent = false;
+/** Of node's request streams (node:http's and node:http2's), what a wire reads the body with. */
+interface NodeRequestStream {
+  on(event: 'data', fn: (chunk: Buffer) => void): unknown;
+  once(event: 'end', fn: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+/** Of node's responses (node:http's and node:http2's compatibility one), what a wire writes the body with. */
+interface NodeResponseStream {
+  write(chunk: Uint8Array): boolean;
+  end(chunk?: string | Uint8Array): unknown;
+  once(event: 'drain', fn: () => void): unknown;
+}
+
+/**
+ * Head text as node takes it: bytes as latin1 characters, one per byte (as uWS writes bytes). A
+ * string is UTF-8 on uWS's wire: past ASCII it goes in as the latin1 text of its UTF-8. `binary`:
+ * it went in as bytes.
+ */
+export function headText(v: string | Uint8Array): { text: string; binary: boolean } {
+  if (typeof v !== 'string')
+    return { text: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'), binary: true };
+  if (NON_ASCII.test(v)) return { text: Buffer.from(v, 'utf8').toString('latin1'), binary: true };
+  return { text: v, binary: false };
+}
+
+/**
+ * The exchange's Wire over one node response (HTTP/1.1 in NodeWire, an HTTP/2 stream in Http2Wire):
+ * uWS-style calls (status, headers, then a whole body or chunks) onto node's stream-style response.
+ * The head is collected and goes out with the first byte (sendHead); node buffers what the socket
+ * cannot take yet, so a write is never partial.
+ */
+export abstract class NodeResponseWire<Req extends NodeRequestStream, Res extends NodeResponseStream> implements Wire {
+  protected headSent = false;
   /** Body bytes given to node (tryEnd). */
   private written = 0;
-  /** A header value went in as the latin1 text of its UTF-8 bytes (see writeHeader). */
-  private binaryHead = false;
   get peerReadableLate(): boolean {
     return true;
   }
 
   constructor(
-    protected readonly req: IncomingMessage,
-    protected readonly res: ServerResponse,
+    readonly req: Req,
+    readonly res: Res,
   ) {}
 
-  /** Gunicorn's error page with `status`, the connection closed, nothing more served from it. */
-  refuse(status: number, detail: string): void {
-    refused.add(this.req.socket);
-    rejectRequest(this, status, detail);
+  abstract refuse(status: number, detail: string): void;
+  abstract writeStatus(line: string | Uint8Array): void;
+  abstract writeHeader(name: string, value: string | Uint8Array): void;
+  abstract onAborted(fn: () => void): void;
+  abstract close(): void;
+  abstract getRemotePort(): number;
+  abstract getRemoteAddressAsText(): string;
+  /** Send the status and headers, with a Content-Length of `length` unless it is -1. */
+  protected abstract sendHead(length: number): void;
+  /** A whole body as node is given it (NodeWire: bytes when the head had bytes). */
+  protected bodyOut(body: PlainBody): string | Uint8Array {
+    return body instanceof ArrayBuffer ? new Uint8Array(body) : body;
   }
 
-  writeStatus(line: string | Uint8Array): void {
-    const text = this.text(line);
-    this.status = Number(text.slice(0, 3));
-    this.reason = text.length > 4 ? text.slice(4) : undefined;
-  }
-
-  writeHeader(name: string, value: string | Uint8Array): void {
-    this.headers.push(name, this.text(value));
-  }
-
-  /**
-   * Head text as node:http takes it: bytes as latin1 characters, one per byte (as uWS writes bytes).
-   * A string is UTF-8 on uWS's wire: past ASCII it goes in as the latin1 text of its UTF-8. Node
-   * encodes the head as it encodes the first body chunk, so with such a head end() hands node no
-   * string body.
-   */
-  private text(v: string | Uint8Array): string {
-    if (typeof v !== 'string') {
-      this.binaryHead = true;
-      return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
-    }
-    if (NON_ASCII.test(v)) {
-      this.binaryHead = true;
-      return Buffer.from(v, 'utf8').toString('latin1');
-    }
-    return v;
-  }
-
-  private sendHead(): void {
-    this.headSent = true;
-    this.res.writeHead(this.status, this.reason, this.headers);
-  }
-
-  /** A 103 through node:http's writeEarlyHints, which keeps it in order on a pipelined connection. */
-  writeEarlyHints(hints: Record<string, string | readonly string[]>): void {
-    const fields = hintsForNode(hints);
-    if (fields !== null) this.res.writeEarlyHints(fields);
-  }
-
-  end(body: PlainBody = EMPTY, closeConnection = false): void {
-    const res = this.res;
-    if (closeConnection) res.shouldKeepAlive = false; // node says `Connection: close` and closes after
-    if (!this.headSent) {
-      // writeHead sends the head as it is: the length must be in it (HTTP/1.0 keep-alive needs it).
-      this.headers.push('content-length', String(byteLength(body)));
-      this.sendHead();
-    }
-    res.end(
-      body instanceof ArrayBuffer
-        ? new Uint8Array(body)
-        : this.binaryHead && typeof body === 'string'
-          ? Buffer.from(body)
-          : body,
-    );
+  end(body: PlainBody = EMPTY): void {
+    // The length goes in the head: node sends it as it is (HTTP/1.0 keep-alive needs it).
+    if (!this.headSent) this.sendHead(byteLength(body));
+    this.res.end(this.bodyOut(body));
   }
 
   endWithoutBody(): void {
-    this.sendHead();
+    this.sendHead(-1);
     this.res.end();
   }
 
   write(chunk: Uint8Array): boolean {
-    if (!this.headSent) this.sendHead(); // no length: node frames it (chunked, or to the close on HTTP/1.0)
+    if (!this.headSent) this.sendHead(-1); // no length: node frames it (chunked, END_STREAM, or the close on HTTP/1.0)
     return this.res.write(chunk);
   }
 
   /** Node takes the whole chunk (it buffers what the socket cannot take yet): not ok means wait for drain. */
   tryEnd(chunk: Uint8Array, total: number): [boolean, boolean] {
-    if (!this.headSent) {
-      this.headers.push('content-length', String(total));
-      this.sendHead();
-    }
+    if (!this.headSent) this.sendHead(total);
     this.written += chunk.byteLength;
     if (this.written >= total) {
       this.res.end(chunk);
@@ -141,15 +123,6 @@ export class NodeWire implements Wire {
     this.res.once('drain', () => fn(0));
   }
 
-  onAborted(fn: () => void): void {
-    const res = this.res;
-    // `on`, not `once`: a response closes once, and is dropped after; once's wrapper and its
-    // removal would cost every async request a listener-array copy for nothing.
-    res.on('close', () => {
-      if (!res.writableFinished) fn();
-    });
-  }
-
   onData(fn: (chunk: Uint8Array, isLast: boolean) => void): void {
     this.req.on('data', (chunk: Buffer) => fn(chunk, false));
     this.req.once('end', () => fn(EMPTY, true));
@@ -161,6 +134,71 @@ export class NodeWire implements Wire {
 
   resume(): void {
     this.req.resume();
+  }
+}
+
+/** The exchange's Wire over node:http: headers go out in one writeHead call with a flat list (repeated names such as Set-Cookie stay separate). */
+export class NodeWire extends NodeResponseWire<IncomingMessage, ServerResponse> {
+  private status = 200;
+  private reason: string | undefined = undefined;
+  private readonly headers: string[] = [];
+  /** A header value went in as the latin1 text of its UTF-8 bytes (see headText). */
+  private binaryHead = false;
+
+  /** Gunicorn's error page with `status`, the connection closed, nothing more served from it. */
+  refuse(status: number, detail: string): void {
+    refused.add(this.req.socket);
+    rejectRequest(this, status, detail);
+  }
+
+  writeStatus(line: string | Uint8Array): void {
+    const text = this.text(line);
+    this.status = Number(text.slice(0, 3));
+    this.reason = text.length > 4 ? text.slice(4) : undefined;
+  }
+
+  writeHeader(name: string, value: string | Uint8Array): void {
+    this.headers.push(name, this.text(value));
+  }
+
+  private text(v: string | Uint8Array): string {
+    const { text, binary } = headText(v);
+    if (binary) this.binaryHead = true;
+    return text;
+  }
+
+  protected sendHead(length: number): void {
+    this.headSent = true;
+    if (length >= 0) this.headers.push('content-length', String(length));
+    this.res.writeHead(this.status, this.reason, this.headers);
+  }
+
+  /**
+   * Node encodes the head as it encodes the first body chunk, so with a head of bytes past ASCII
+   * end() hands node no string body.
+   */
+  protected override bodyOut(body: PlainBody): string | Uint8Array {
+    return this.binaryHead && typeof body === 'string' ? Buffer.from(body) : super.bodyOut(body);
+  }
+
+  /** A 103 through node:http's writeEarlyHints, which keeps it in order on a pipelined connection. */
+  writeEarlyHints(hints: Record<string, string | readonly string[]>): void {
+    const fields = hintsForNode(hints);
+    if (fields !== null) this.res.writeEarlyHints(fields);
+  }
+
+  override end(body?: PlainBody, closeConnection = false): void {
+    if (closeConnection) this.res.shouldKeepAlive = false; // node says `Connection: close` and closes after
+    super.end(body);
+  }
+
+  onAborted(fn: () => void): void {
+    const res = this.res;
+    // `on`, not `once`: a response closes once, and is dropped after; once's wrapper and its
+    // removal would cost every async request a listener-array copy for nothing.
+    res.on('close', () => {
+      if (!res.writableFinished) fn();
+    });
   }
 
   close(): void {
