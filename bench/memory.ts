@@ -9,7 +9,7 @@
 // server of N processes costs less than N × RSS; PSS is the figure to add up.
 // `npm run build && node dist/bench/memory.js` writes bench/results/<date>-memory.{md,json}; run it
 // inside the Debian 13 root with Node 24 (`.ci/platforms.sh enter`) for that line.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindOnce } from '../lib/arbiter/ports.js';
 import { loadUws } from '../lib/engines/uws/load.js';
-import { serverProcesses, stopGroup } from './proc.js';
+import { qilinArgv, serverProcesses, startServer, stopGroup } from './proc.js';
 
 function findRoot(dir: string): string {
   return existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
@@ -43,18 +43,8 @@ interface Server {
 }
 const qilinOn =
   (workers: number, app: string, ...args: string[]) =>
-  (port: number) => [
-    NODE,
-    path.join(ROOT, 'dist/bin/qilin.js'),
-    '-b',
-    `127.0.0.1:${port}`,
-    '-w',
-    String(workers),
-    '--log-level',
-    'warning',
-    ...args,
-    app,
-  ];
+  (port: number) =>
+    qilinArgv(NODE, path.join(ROOT, 'dist/bin/qilin.js'), port, app, workers, args);
 const qilin = (app: string, ...args: string[]) => qilinOn(1, app, ...args);
 const needs = (file: string) => () =>
   existsSync(file) ? null : `${file} is not installed (npm run bench installs it)`;
@@ -198,12 +188,7 @@ for (const s of SERVERS) {
   }
   const port = await bindOnce('127.0.0.1', 0);
   const argv = s.argv(port);
-  const proc = spawn(argv[0]!, argv.slice(1), {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    detached: true,
-    env: { ...process.env, ...s.env, PORT: String(port) },
-  });
+  const proc = startServer(argv, port, s.env, ROOT);
   try {
     if (!s.silent) await upAndWarm(port, proc);
     await sleep(SETTLE_MS);

@@ -1,5 +1,6 @@
-// What the benches read of a server's processes in /proc: its CPU time and memory, with its children's.
-import { execFileSync, spawnSync } from 'node:child_process';
+// What the benches share about a server: its command line on qilin, starting it in a process group
+// of its own, stopping that group, and what /proc says of its processes (CPU time, memory).
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 function descendants(pid: number): number[] {
@@ -66,4 +67,31 @@ export async function stopGroup(pid: number): Promise<void> {
   } catch {
     /* gone */
   }
+}
+
+/** The command that serves `app` on qilin (`qilin`: its bin script) at 127.0.0.1:`port`, warnings only. */
+export function qilinArgv(
+  node: string,
+  qilin: string,
+  port: number,
+  app: string,
+  workers = 1,
+  extra: readonly string[] = [],
+): string[] {
+  return [node, qilin, '-b', `127.0.0.1:${port}`, '-w', String(workers), '--log-level', 'warning', ...extra, app];
+}
+
+/** Start a server as its own process group (stopGroup ends all of it), its stderr on the bench's. */
+export function startServer(
+  argv: readonly string[],
+  port: number,
+  env: Record<string, string> = {},
+  cwd?: string,
+): ChildProcess {
+  return spawn(argv[0]!, argv.slice(1), {
+    cwd,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+    env: { ...process.env, ...env, PORT: String(port) },
+  });
 }

@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bindOnce } from '../lib/arbiter/ports.js';
-import { CLK_TCK, cpuTicks, rssOf } from './proc.js';
+import { CLK_TCK, cpuTicks, qilinArgv, rssOf } from './proc.js';
 import { glibcVersion } from '../lib/engines/uws/load.js';
 
 // Runs from dist/bench/run.js; the project root is where package.json is.
@@ -200,18 +200,8 @@ const POST_JSON: Workload[] = [{ path: 'POST /keys', url: '/keys', connections: 
 
 const qilin =
   (app: string, extra: string[] = [], workers = 1) =>
-  (port: number) => [
-    NODE,
-    QILIN,
-    '-b',
-    `127.0.0.1:${port}`,
-    '-w',
-    String(workers),
-    '--log-level',
-    'warning',
-    ...extra,
-    app.endsWith('.cjs') ? cjs(app) : js(app),
-  ];
+  (port: number) =>
+    qilinArgv(NODE, QILIN, port, app.endsWith('.cjs') ? cjs(app) : js(app), workers, extra);
 
 // Bun and Deno, the runtimes people pick instead of Node, from their registry builds: an npm project
 // of their own (bench/runtimes, ~200 MB, so not in the project's dependencies nor in CI), installed

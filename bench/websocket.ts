@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindOnce } from '../lib/arbiter/ports.js';
 import { loadUws } from '../lib/engines/uws/load.js';
-import { CLK_TCK, cpuTicks, stopGroup } from './proc.js';
+import { CLK_TCK, cpuTicks, qilinArgv, startServer, stopGroup } from './proc.js';
 
 function findRoot(dir: string): string {
   return existsSync(path.join(dir, 'package.json')) ? dir : findRoot(path.dirname(dir));
@@ -35,17 +35,7 @@ interface Server {
 const SERVERS: Server[] = [
   {
     name: 'qilin (uws engine), fetch app with upgradeWebSocket',
-    argv: (port) => [
-      NODE,
-      path.join(ROOT, 'dist/bin/qilin.js'),
-      '-b',
-      `127.0.0.1:${port}`,
-      '-w',
-      '1',
-      '--log-level',
-      'warning',
-      js('apps/ws-echo.js'),
-    ],
+    argv: (port) => qilinArgv(NODE, path.join(ROOT, 'dist/bin/qilin.js'), port, js('apps/ws-echo.js')),
   },
   { name: 'raw uWebSockets.js', argv: () => [NODE, js('servers/ws-raw-uws.js')] },
   {
@@ -131,12 +121,7 @@ for (let round = 1; round <= ROUNDS; round++)
   for (const s of SERVERS) {
     const port = await bindOnce('127.0.0.1', 0);
     const argv = pinned(0, s.argv(port));
-    const proc = spawn(argv[0]!, argv.slice(1), {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      detached: true,
-      env: { ...process.env, ...s.env, PORT: String(port) },
-    });
+    const proc = startServer(argv, port, s.env, ROOT);
     try {
       await up(port, proc);
       for (const window of WINDOWS) {

@@ -162,7 +162,8 @@ export class LightMessageEvent {
 /**
  * `instanceof MessageEvent` and `instanceof Event` hold; `constructor` is the platform's, as on a real
  * one. Linked when the first event is made, not at import: on Node 22+ reading the global
- * MessageEvent loads undici (~15 MiB per worker), which a worker serving no WebSocket never needs.
+ * MessageEvent loads undici, and the public entry (upgradeWebSocket) must not load it in an app's
+ * own process.
  */
 let linked = false;
 function linkToPlatform(): void {

@@ -95,14 +95,18 @@ function checkCloseArgs(code: number | undefined, reason: string | undefined): v
   }
 }
 
-// Node 20 has no CloseEvent nor ErrorEvent of its own (Node 22 and later have CloseEvent). Both
-// are looked up when a socket first needs one, not at import: on Node 22+ reading the global
-// CloseEvent loads undici (~15 MiB per worker), which an app that never closes a socket never needs.
-let closeEventCache: typeof CloseEvent | undefined;
-function closeEventClass(): typeof CloseEvent {
-  return (closeEventCache ??=
-    (globalThis as { CloseEvent?: typeof CloseEvent }).CloseEvent ??
-    (class CloseEvent extends Event {
+// Node 20 has no CloseEvent nor ErrorEvent of its own (Node 22 and later have CloseEvent). Each is
+// looked up when a socket first needs one, not at import: on Node 22+ reading the global loads
+// undici, and the public entry (upgradeWebSocket) must not load it in an app's own process.
+function platformOr<T>(name: 'CloseEvent' | 'ErrorEvent', fallback: () => T): () => T {
+  let found: T | undefined;
+  return () => (found ??= ((globalThis as Record<string, unknown>)[name] as T | undefined) ?? fallback());
+}
+
+const closeEventClass = platformOr<typeof CloseEvent>(
+  'CloseEvent',
+  () =>
+    class CloseEvent extends Event {
       readonly code: number;
       readonly reason: string;
       readonly wasClean: boolean;
@@ -112,14 +116,13 @@ function closeEventClass(): typeof CloseEvent {
         this.reason = init.reason ?? '';
         this.wasClean = init.wasClean ?? false;
       }
-    } as unknown as typeof CloseEvent));
-}
+    } as unknown as typeof CloseEvent,
+);
 
-let errorEventCache: typeof ErrorEvent | undefined;
-function errorEventClass(): typeof ErrorEvent {
-  return (errorEventCache ??=
-    (globalThis as { ErrorEvent?: typeof ErrorEvent }).ErrorEvent ??
-    (class ErrorEvent extends Event {
+const errorEventClass = platformOr<typeof ErrorEvent>(
+  'ErrorEvent',
+  () =>
+    class ErrorEvent extends Event {
       readonly message: string;
       readonly error: unknown;
       readonly filename = '';
@@ -130,8 +133,8 @@ function errorEventClass(): typeof ErrorEvent {
         this.message = init.message ?? '';
         this.error = init.error;
       }
-    } as unknown as typeof ErrorEvent));
-}
+    } as unknown as typeof ErrorEvent,
+);
 
 type Handler = ((this: QilinWebSocket, ev: Event) => unknown) | null;
 type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
