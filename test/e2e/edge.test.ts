@@ -70,28 +70,50 @@ for (const engine of ENGINES) {
 
 t.test('node: a PROXY v1 header before the TLS handshake gives the client address', async (t) => {
   const q = await startQilin(t, [...TLS_ARGS, '--proxy-protocol', 'v1', fixture('proxy-app.mjs')], { engine: 'node' });
-  const body = await new Promise<string>((resolve, reject) => {
-    const raw = net.connect(q.port, '127.0.0.1', () => {
-      raw.write('PROXY TCP4 203.0.113.9 127.0.0.1 51000 443\r\n');
-      const secure = tls.connect({ socket: raw, ca, servername: 'localhost' }, () => {
-        secure.write('GET /who HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  /**
+   * One request over TLS behind a PROXY line. `apart`: the line goes in a packet of its own, the
+   * TLS handshake 20 ms later; else both in one write (corked), as a front-end often sends them.
+   */
+  const once = (apart: boolean) =>
+    new Promise<string>((resolve, reject) => {
+      const raw = net.connect(q.port, '127.0.0.1', () => {
+        if (!apart) raw.cork();
+        raw.write('PROXY TCP4 203.0.113.9 127.0.0.1 51000 443\r\n');
+        const handshake = () => {
+          const secure = tls.connect({ socket: raw, ca, servername: 'localhost' }, () => {
+            secure.write('GET /who HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+          });
+          if (!apart) process.nextTick(() => raw.uncork());
+          let text = '';
+          secure.on('data', (d: Buffer) => {
+            text += d.toString();
+          });
+          secure.on('end', () => resolve(text));
+          secure.on('error', reject);
+          secure.setTimeout(5000, () => secure.destroy(new Error('no answer within 5 s')));
+        };
+        if (apart) setTimeout(handshake, 20);
+        else handshake();
       });
-      let text = '';
-      secure.on('data', (d: Buffer) => {
-        text += d.toString();
-      });
-      secure.on('end', () => resolve(text));
-      secure.on('error', reject);
+      raw.on('error', reject);
     });
-    raw.on('error', reject);
-  });
-  t.match(body, /^HTTP\/1\.1 200 /, 'served over TLS');
-  const json = JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4)) as {
-    url: string;
-    remote: { hostname: string; port: number };
-  };
-  t.equal(json.url, 'https://localhost/who', 'https:// in request.url');
-  t.same(json.remote, { transport: 'tcp', hostname: '203.0.113.9', port: 51000 }, 'the client the PROXY header names');
+  for (const apart of [true, false]) {
+    const how = apart ? 'the PROXY line in a packet of its own' : 'the PROXY line and the handshake together';
+    for (let i = 0; i < 5; i++) {
+      const body = await once(apart);
+      t.match(body, /^HTTP\/1\.1 200 /, `${how} (${i + 1}): served over TLS`);
+      const json = JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4)) as {
+        url: string;
+        remote: { hostname: string; port: number };
+      };
+      t.equal(json.url, 'https://localhost/who', 'https:// in request.url');
+      t.same(
+        json.remote,
+        { transport: 'tcp', hostname: '203.0.113.9', port: 51000 },
+        'the client the PROXY header names',
+      );
+    }
+  }
 });
 
 /** One request written raw on `socket` (already connected); resolves with all the server sent. */

@@ -137,6 +137,7 @@ export function readProxyHeader(
   mode: ProxyMode,
   allowFrom: AllowList,
   timeoutMs: number,
+  /** Hand the connection on, paused, any bytes after the header put back; resume it unless TLS takes it. */
   deliver: (socket: Socket) => void,
   refuse: (socket: Socket, status: number, detail: string) => void,
 ): void {
@@ -180,8 +181,11 @@ export function readProxyHeader(
       rest = buf.subarray(h.length);
     }
     if (rest.length > 0) socket.unshift(rest);
+    // `deliver` resumes the socket when it reads it as it is (plain HTTP). Over TLS it must not: a
+    // TLSSocket reads the connection's handle itself (and takes what was unshifted), and resuming
+    // the raw socket under it stalls the handshake (measured: most connections whose PROXY line
+    // came in a packet of its own never completed it).
     deliver(socket);
-    socket.resume();
   };
   socket.setTimeout(timeoutMs, () => socket.destroy());
   socket.on('data', onData);

@@ -222,6 +222,8 @@ export const nodeEngine: ServingEngine = {
       server.removeAllListeners('connection');
       const deliver = (socket: net.Socket) => {
         for (const l of http) l.call(server, socket);
+        // node:http reads the socket as it is; a TLS server has wrapped it and reads it itself.
+        if (context.scheme !== 'https') socket.resume();
       };
       server.on('connection', (socket: net.Socket) => {
         readProxyHeader(socket, settings.proxy_protocol, allowFrom, server.headersTimeout, deliver, answer);
