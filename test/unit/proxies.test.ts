@@ -391,6 +391,8 @@ async function proxyServer(t: Test, mode: 'v1' | 'v2' | 'auto', allow: string) {
             s.destroy();
           }
         });
+        // Handed on paused (a TLS server reads the handle itself): who reads it as it is resumes it.
+        s.resume();
       },
       (s, status, detail) => {
         settle({ refused: [status, detail] });
