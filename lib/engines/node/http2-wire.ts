@@ -21,14 +21,14 @@ export class Http2Wire extends NodeResponseWire<Http2ServerRequest, Http2ServerR
   }
 
   writeStatus(line: string | Uint8Array): void {
-    this.status = Number(headText(line).text.slice(0, 3)); // HTTP/2 has no reason phrase
+    this.status = Number(headText(line).slice(0, 3)); // HTTP/2 has no reason phrase
   }
 
   writeHeader(name: string, value: string | Uint8Array): void {
     const key = name.toLowerCase();
     if (CONNECTION_SPECIFIC.has(key)) return;
     // Bytes as latin1 characters, one per byte, as on HTTP/1.1 (HPACK carries octets).
-    const { text } = headText(value);
+    const text = headText(value);
     const had = this.headers[key];
     this.headers[key] = had === undefined ? text : Array.isArray(had) ? [...had, text] : [String(had), text];
   }

@@ -41,14 +41,12 @@ interface NodeResponseStream {
 
 /**
  * Head text as node takes it: bytes as latin1 characters, one per byte (as uWS writes bytes). A
- * string is UTF-8 on uWS's wire: past ASCII it goes in as the latin1 text of its UTF-8. `binary`:
- * it went in as bytes.
+ * string is UTF-8 on uWS's wire: past ASCII it goes in as the latin1 text of its UTF-8. An ASCII
+ * string comes back as it is (the same string), so `headText(v) !== v` says it went in as bytes.
  */
-export function headText(v: string | Uint8Array): { text: string; binary: boolean } {
-  if (typeof v !== 'string')
-    return { text: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'), binary: true };
-  if (NON_ASCII.test(v)) return { text: Buffer.from(v, 'utf8').toString('latin1'), binary: true };
-  return { text: v, binary: false };
+export function headText(v: string | Uint8Array): string {
+  if (typeof v !== 'string') return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+  return NON_ASCII.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
 }
 
 /**
@@ -162,8 +160,8 @@ export class NodeWire extends NodeResponseWire<IncomingMessage, ServerResponse> 
   }
 
   private text(v: string | Uint8Array): string {
-    const { text, binary } = headText(v);
-    if (binary) this.binaryHead = true;
+    const text = headText(v);
+    if (text !== v) this.binaryHead = true;
     return text;
   }
 
