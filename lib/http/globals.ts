@@ -1,5 +1,5 @@
-// What a fetch-style app's worker puts in place of the platform's fetch globals before it loads the
-// app: `new Response(...)` and `new Headers(...)` in app code make the light classes (as
+// What every worker puts in place of the platform's fetch globals before it loads the app:
+// `new Response(...)` and `new Headers(...)` in app code make the light classes (as
 // @hono/node-server does with its Response), and `new Request(request)` / `fetch(request)` take the
 // request qilin served. The platform's classes are kept first (lib/http/platform.ts), to be loaded
 // and linked under the light ones when an app needs them.

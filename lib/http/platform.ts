@@ -9,9 +9,9 @@
 // when the class is needed. Calling it would evict qilin's light `Response` from the global for the
 // rest of the worker's life (every later `new Response` slow), so the light class is put back right
 // after. Node 22+ define them as V8 lazy data properties, which load undici as soon as their
-// descriptor is read: so the descriptors are read only when the light classes are installed (a
-// fetch-style app's worker, installLightGlobals) or a class is first needed, never at import, and a
-// worker that installs nothing (a Node-style app's) does not load undici for qilin's sake.
+// descriptor is read: so the descriptors are read only when a worker installs the light classes
+// (installLightGlobals, before it loads the app) or a class is first needed, never at import: a
+// process that only imports qilin (a config file, an app's tooling) does not load undici.
 import { delegateMissing } from './delegate.js';
 
 type Getter<T> = (() => T) & { capture(): void };
@@ -141,7 +141,7 @@ export function registerRequestClass(
 }
 
 /**
- * Before the light classes become the globals (lib/http/response.ts): keep the platform's, and make
+ * Before the light classes become the globals (lib/http/globals.ts): keep the platform's, and make
  * the global `Request` and `fetch` take a served request as input. On Node 22+ this loads undici.
  */
 export function installPlatformGlobals(): void {
